@@ -1,0 +1,197 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { ConfigError } from '../errors/errors.js';
+
+export type GatehouseEnv = 'development' | 'production';
+
+export type DatabaseTarget =
+  | { readonly kind: 'postgres'; readonly url: string }
+  | { readonly kind: 'pglite-memory' }
+  | { readonly kind: 'pglite-dir'; readonly path: string };
+
+/** Validated, frozen configuration. Built once at boot by {@link loadConfig}, then passed in. */
+export interface Config {
+  readonly env: GatehouseEnv;
+  /** Why `env` has its value; printed in the banner so nobody runs development mode by accident. */
+  readonly envSource: 'GATEHOUSE_ENV' | 'npm start without configuration' | 'default';
+  readonly host: string;
+  readonly port: number;
+  readonly issuer: string;
+  /** The first entry goes into tokens; a verifier accepts any. */
+  readonly audience: readonly [string, ...string[]];
+  readonly signingKeysPath: string | undefined;
+  readonly database: DatabaseTarget;
+  readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
+  readonly redisKeyPrefix: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly trustedProxies: readonly string[];
+  readonly passwordMinLength: number;
+  readonly bodyLimitBytes: number;
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const portSchema = z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0, 'must be a port number').max(65535, 'must be a port number');
+const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function isCidr(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  if (address === undefined || rest.length > 0) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Parses the environment into a {@link Config}. Every problem is reported, one line each,
+ * naming the variable; nothing invalid is silently replaced by a default.
+ *
+ * @example
+ * const config = loadConfig(process.env, { launchedByNpmStart: process.env.npm_lifecycle_event === 'start' });
+ */
+export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } = {}): Config {
+  const problems: string[] = [];
+  const read = <T>(name: string, schema: z.ZodType<T>, fallback: T): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid value'} (got ${JSON.stringify(raw)})`);
+    return fallback;
+  };
+
+  const anyGatehouseSetting = Object.keys(env).some((k) => k.startsWith('GATEHOUSE_') && env[k] !== undefined && env[k] !== '');
+  let gatehouseEnv: GatehouseEnv;
+  let envSource: Config['envSource'];
+  if (env.GATEHOUSE_ENV !== undefined && env.GATEHOUSE_ENV !== '') {
+    gatehouseEnv = read('GATEHOUSE_ENV', z.enum(['development', 'production'], { error: 'must be "development" or "production"' }), 'production');
+    envSource = 'GATEHOUSE_ENV';
+  } else if (options.launchedByNpmStart === true && !anyGatehouseSetting) {
+    // The README's zero-setup command: a laptop, not a deployment.
+    gatehouseEnv = 'development';
+    envSource = 'npm start without configuration';
+  } else {
+    // Anything configured but the mode itself is treated as a deployment: weak secrets refuse to start.
+    gatehouseEnv = 'production';
+    envSource = 'default';
+  }
+
+  const host = read('HOST', z.string().min(1), '127.0.0.1');
+  const port = read('PORT', portSchema, 8000);
+  const hostInUrl = isIP(host) === 6 ? `[${host}]` : host;
+
+  const issuer = read(
+    'GATEHOUSE_ISSUER',
+    z.string().refine((v) => {
+      const u = parseUrl(v);
+      // RFC 8414 §2: https with no query or fragment; plain http only for development.
+      return u !== undefined && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '';
+    }, 'must be an http(s) URL without query or fragment'),
+    `http://${hostInUrl}:${port}`,
+  ).replace(/\/+$/, '');
+  if (gatehouseEnv === 'production' && !issuer.startsWith('https://') && env.GATEHOUSE_ISSUER !== undefined) {
+    problems.push('GATEHOUSE_ISSUER: must use https in production');
+  }
+
+  const audienceList = read(
+    'GATEHOUSE_AUDIENCE',
+    z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+      .refine((list) => list.length > 0, 'must name at least one audience'),
+    [issuer],
+  );
+  const audience = audienceList as unknown as readonly [string, ...string[]];
+
+  const dataDir = read('GATEHOUSE_DATA_DIR', z.string().min(1), '.gatehouse');
+
+  const signingKeysPath = read('GATEHOUSE_SIGNING_KEYS', z.string().min(1), undefined as string | undefined);
+  if (gatehouseEnv === 'production' && signingKeysPath === undefined) {
+    problems.push('GATEHOUSE_SIGNING_KEYS: required in production (path to a private JWKS file); generated keys are for development only');
+  }
+
+  const database = read<DatabaseTarget>(
+    'GATEHOUSE_DATABASE_URL',
+    z.string().transform((v, ctx): DatabaseTarget => {
+      if (v === 'memory:') return { kind: 'pglite-memory' };
+      if (/^postgres(ql)?:\/\//.test(v)) {
+        if (parseUrl(v) === undefined) ctx.addIssue({ code: 'custom', message: 'is not a valid postgres:// URL' });
+        return { kind: 'postgres', url: v };
+      }
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+        ctx.addIssue({ code: 'custom', message: 'must be postgres://…, memory: or a directory path' });
+      }
+      return { kind: 'pglite-dir', path: v };
+    }),
+    { kind: 'pglite-dir', path: `${dataDir}/db` },
+  );
+
+  const redisUrl = read(
+    'GATEHOUSE_REDIS_URL',
+    z.string().refine((v) => /^rediss?:\/\//.test(v) && parseUrl(v) !== undefined, 'must be a redis:// or rediss:// URL'),
+    undefined as string | undefined,
+  );
+
+  const redisKeyPrefix = read('GATEHOUSE_REDIS_KEY_PREFIX', z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_", ".", "-"'), 'gatehouse:');
+
+  const accessTokenTtlSeconds = read(
+    'GATEHOUSE_ACCESS_TOKEN_TTL',
+    z.coerce
+      .number({ error: 'must be a whole number of seconds from 60 to 3600' })
+      .int('must be a whole number of seconds from 60 to 3600')
+      .min(60, 'must be at least 60 seconds')
+      .max(3600, 'must be at most 3600 seconds'),
+    900,
+  );
+
+  const trustedProxies = read(
+    'GATEHOUSE_TRUSTED_PROXIES',
+    z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+      .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDR ranges'),
+    [] as string[],
+  );
+
+  const passwordMinLength = read(
+    'GATEHOUSE_PASSWORD_MIN_LENGTH',
+    z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(8, 'must be at least 8 (NIST SP 800-63B)').max(64, 'must be at most 64'),
+    15,
+  );
+  const bodyLimitBytes = read('GATEHOUSE_BODY_LIMIT', z.coerce.number({ error: 'must be a number of bytes' }).int().min(1024, 'must be at least 1024').max(1_048_576, 'must be at most 1048576'), 16 * 1024);
+  const logLevel = read('GATEHOUSE_LOG_LEVEL', logLevelSchema, 'info');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    env: gatehouseEnv,
+    envSource,
+    host,
+    port,
+    issuer,
+    audience: Object.freeze([...audience]) as unknown as readonly [string, ...string[]],
+    signingKeysPath,
+    database: Object.freeze(database),
+    redisUrl,
+    redisKeyPrefix,
+    accessTokenTtlSeconds,
+    trustedProxies: Object.freeze([...trustedProxies]),
+    passwordMinLength,
+    bodyLimitBytes,
+    dataDir,
+    logLevel,
+  });
+}

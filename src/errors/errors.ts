@@ -1,0 +1,208 @@
+/**
+ * Typed errors with stable codes. Callers switch on `code`, never on `message`.
+ * Messages never contain a token, a password or a hash: they may reach a log.
+ * Mapping to HTTP lives in exactly one place: `src/http/error-response.ts`.
+ */
+
+export const ErrorCodes = [
+  'ERR_CONFIG_INVALID',
+  'ERR_VALIDATION',
+  'ERR_PASSWORD_POLICY',
+  'ERR_USERNAME_TAKEN',
+  'ERR_NOT_FOUND',
+  'ERR_METHOD_NOT_ALLOWED',
+  'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_MALFORMED_BODY',
+  'ERR_HEADERS_TOO_LARGE',
+  'ERR_NO_CREDENTIAL',
+  'ERR_MALFORMED_CREDENTIAL',
+  'ERR_INVALID_TOKEN',
+  'ERR_INSUFFICIENT_SCOPE',
+  'ERR_FORBIDDEN',
+  'ERR_OAUTH_INVALID_REQUEST',
+  'ERR_OAUTH_INVALID_GRANT',
+  'ERR_OAUTH_INVALID_CLIENT',
+  'ERR_OAUTH_UNAUTHORIZED_CLIENT',
+  'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE',
+  'ERR_OAUTH_INVALID_SCOPE',
+  'ERR_STORE_UNAVAILABLE',
+  'ERR_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  /** Detail for the structured log only; never sent to a client. */
+  readonly logReason: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { logReason?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.logReason = options?.logReason;
+  }
+}
+
+export class ConfigError extends GatehouseError {
+  /** One line per problem, each naming the variable. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('ERR_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class ValidationError extends GatehouseError {
+  readonly issues: readonly FieldIssue[];
+  constructor(issues: readonly FieldIssue[]) {
+    super('ERR_VALIDATION', `invalid ${issues.map((i) => i.field).join(', ') || 'request'}`);
+    this.issues = issues;
+  }
+}
+
+export type PasswordRejection = 'too_short' | 'too_long' | 'common' | 'contains_username' | 'invalid';
+
+export class PasswordPolicyError extends GatehouseError {
+  readonly rejection: PasswordRejection;
+  readonly field: string;
+  constructor(rejection: PasswordRejection, message: string, field = 'password') {
+    super('ERR_PASSWORD_POLICY', message);
+    this.rejection = rejection;
+    this.field = field;
+  }
+}
+
+export class UsernameTakenError extends GatehouseError {
+  constructor() {
+    super('ERR_USERNAME_TAKEN', 'username is already taken');
+  }
+}
+
+/** A request-shape problem detected by the HTTP layer (not a business rule). */
+export class RequestError extends GatehouseError {
+  constructor(
+    code:
+      | 'ERR_NOT_FOUND'
+      | 'ERR_METHOD_NOT_ALLOWED'
+      | 'ERR_PAYLOAD_TOO_LARGE'
+      | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+      | 'ERR_MALFORMED_BODY'
+      | 'ERR_HEADERS_TOO_LARGE',
+    message: string,
+    logReason?: string,
+  ) {
+    super(code, message, logReason === undefined ? undefined : { logReason });
+  }
+}
+
+/** RFC 6750 §3: no credential at all. Answered 401 without an `error` attribute. */
+export class MissingCredentialError extends GatehouseError {
+  constructor() {
+    super('ERR_NO_CREDENTIAL', 'authentication required');
+  }
+}
+
+/** RFC 6750 §3.1 `invalid_request`: the credential is presented in a way we refuse to read. */
+export class MalformedCredentialError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_MALFORMED_CREDENTIAL', 'malformed credential', { logReason });
+  }
+}
+
+/** RFC 6750 §3.1 `invalid_token`. The client never learns which check failed. */
+export class InvalidTokenError extends GatehouseError {
+  constructor(logReason: string, cause?: unknown) {
+    super('ERR_INVALID_TOKEN', 'invalid token', { logReason, cause });
+  }
+}
+
+/** RFC 6750 §3.1 `insufficient_scope`. */
+export class InsufficientScopeError extends GatehouseError {
+  readonly requiredScopes: readonly string[];
+  constructor(requiredScopes: readonly string[], logReason: string) {
+    super('ERR_INSUFFICIENT_SCOPE', 'insufficient scope', { logReason });
+    this.requiredScopes = requiredScopes;
+  }
+}
+
+export class ForbiddenError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_FORBIDDEN', 'forbidden', { logReason });
+  }
+}
+
+/** RFC 6749 §5.2 error values, one class each, as node-oidc-provider does. */
+export type OAuthErrorValue =
+  | 'invalid_request'
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope';
+
+export abstract class OAuthError extends GatehouseError {
+  abstract readonly error: OAuthErrorValue;
+  abstract readonly status: 400 | 401;
+}
+
+export class InvalidRequestError extends OAuthError {
+  readonly error = 'invalid_request';
+  readonly status = 400;
+  constructor(message: string, logReason?: string) {
+    super('ERR_OAUTH_INVALID_REQUEST', message, logReason === undefined ? undefined : { logReason });
+  }
+}
+
+/** Deliberately one message for every cause: unknown user, wrong password, disabled account. */
+export class InvalidGrantError extends OAuthError {
+  readonly error = 'invalid_grant';
+  readonly status = 400;
+  constructor(logReason: string) {
+    super('ERR_OAUTH_INVALID_GRANT', 'the credentials or grant are invalid', { logReason });
+  }
+}
+
+export class InvalidClientError extends OAuthError {
+  readonly error = 'invalid_client';
+  readonly status = 401;
+  constructor(logReason: string) {
+    super('ERR_OAUTH_INVALID_CLIENT', 'client authentication failed', { logReason });
+  }
+}
+
+export class UnauthorizedClientError extends OAuthError {
+  readonly error = 'unauthorized_client';
+  readonly status = 400;
+  constructor(logReason: string) {
+    super('ERR_OAUTH_UNAUTHORIZED_CLIENT', 'the client may not use this grant type', { logReason });
+  }
+}
+
+export class UnsupportedGrantTypeError extends OAuthError {
+  readonly error = 'unsupported_grant_type';
+  readonly status = 400;
+  constructor() {
+    super('ERR_OAUTH_UNSUPPORTED_GRANT_TYPE', 'the grant type is not supported');
+  }
+}
+
+export class InvalidScopeError extends OAuthError {
+  readonly error = 'invalid_scope';
+  readonly status = 400;
+  constructor(logReason: string) {
+    super('ERR_OAUTH_INVALID_SCOPE', 'the requested scope is invalid or not granted', { logReason });
+  }
+}
+
+export class StoreUnavailableError extends GatehouseError {
+  constructor(logReason: string, cause?: unknown) {
+    super('ERR_STORE_UNAVAILABLE', 'service temporarily unavailable', { logReason, cause });
+  }
+}
