@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// `npm test`: runs every test/**/*.test.ts twice, once per store profile.
+//   1. embedded: in-process PGlite and memory stores (GATEHOUSE_TEST_STORES=embedded; real-store URLs removed).
+//   2. real:     PostgreSQL and Redis (GATEHOUSE_TEST_STORES=real), when both
+//                GATEHOUSE_TEST_DATABASE_URL and GATEHOUSE_TEST_REDIS_URL are set.
+// GATEHOUSE_TEST_REQUIRE_REAL=1 (CI) turns a missing real-store setup into a failure instead of a skip.
+//
+// Usage: npm test [-- <path>… ] [-- --test-name-pattern=…]
+//   A path argument keeps only test files at or under it; an argument starting with "-" is passed
+//   to `node --test` as is.
+// The last line of output is always `tests: <P> passed, <F> failed[, <S> skipped]`, where failed
+// counts failed and cancelled tests of both passes.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DB_VAR = 'GATEHOUSE_TEST_DATABASE_URL';
+const REDIS_VAR = 'GATEHOUSE_TEST_REDIS_URL';
+const REACH_TIMEOUT_MS = 3_000;
+
+/** test/**\/*.test.ts, relative to the repository root with "/" separators, sorted. */
+function collectTestFiles() {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+      const rel = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(rel);
+      else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(rel);
+    }
+  };
+  walk('test');
+  return found.sort();
+}
+
+function applyFilters(files, filters) {
+  if (filters.length === 0) return files;
+  const prefixes = filters.map((f) => path.relative(root, path.resolve(process.cwd(), f)).split(path.sep).join('/').replace(/\/+$/, ''));
+  return files.filter((file) => prefixes.some((p) => p === '' || file === p || file.startsWith(`${p}/`)));
+}
+
+const isSet = (name) => (process.env[name] ?? '') !== '';
+
+/** host:port only: a URL may carry a password, and this line ends up in CI logs. */
+function where(url) {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '(default port)'}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+const reason = (err) => (err instanceof Error ? `${err.code ?? err.name}: ${err.message.split('\n')[0]}` : String(err));
+
+async function checkPostgres(url) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: REACH_TIMEOUT_MS, query_timeout: REACH_TIMEOUT_MS });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function checkRedis(url) {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: REACH_TIMEOUT_MS,
+    commandTimeout: REACH_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // connect() only says "Connection is closed."; the 'error' event carries the cause (ECONNREFUSED, WRONGPASS…).
+  let lastError;
+  client.on('error', (err) => (lastError = err));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    throw lastError ?? err;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Runs `node --test` once; returns the TAP summary counts plus the exit status. */
+function runPass(name, files, nodeArgs, env, tapFile) {
+  console.log(`\n=== ${name} pass (GATEHOUSE_TEST_STORES=${name}): ${files.length} test file(s) ===\n`);
+  const args = [
+    '--import', 'tsx',
+    '--test', '--test-concurrency=2',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...nodeArgs,
+    ...files,
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+    child.on('error', (err) => resolve({ name, exit: `spawn failed: ${reason(err)}`, counts: undefined }));
+    child.on('close', (code, signal) => resolve({ name, exit: signal ?? code, counts: readTapSummary(tapFile) }));
+  });
+}
+
+/** Node's TAP reporter ends with `# tests N`, `# pass N`, `# fail N`, `# cancelled N`, `# skipped N`, `# todo N`. */
+function readTapSummary(tapFile) {
+  let text;
+  try {
+    text = readFileSync(tapFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const counts = {};
+  for (const key of ['tests', 'pass', 'fail', 'cancelled', 'skipped', 'todo']) {
+    const matches = [...text.matchAll(new RegExp(`^# ${key} (\\d+)$`, 'gm'))];
+    const last = matches.at(-1);
+    if (last === undefined) return undefined;
+    counts[key] = Number(last[1]);
+  }
+  return counts;
+}
+
+function describePass(result) {
+  const { name, exit, counts } = result;
+  if (counts === undefined) return { ok: false, line: `${name}: no test summary (node exited with ${exit})` };
+  const executed = counts.pass + counts.fail + counts.cancelled;
+  const ok = exit === 0 && counts.fail === 0 && counts.cancelled === 0 && executed > 0;
+  const extras = [
+    counts.cancelled > 0 ? `${counts.cancelled} cancelled` : '',
+    counts.skipped > 0 ? `${counts.skipped} skipped` : '',
+    counts.todo > 0 ? `${counts.todo} todo` : '',
+    executed === 0 ? 'no tests ran' : '',
+    exit !== 0 ? `node exited with ${exit}` : '',
+  ].filter((s) => s !== '');
+  return { ok, line: `${name}: ${counts.pass} passed, ${counts.fail} failed${extras.length > 0 ? `, ${extras.join(', ')}` : ''}${ok ? '' : ' — FAILED'}` };
+}
+
+async function main() {
+  const cli = process.argv.slice(2);
+  const nodeArgs = cli.filter((a) => a.startsWith('-'));
+  const filters = cli.filter((a) => !a.startsWith('-'));
+
+  const all = collectTestFiles();
+  const files = applyFilters(all, filters);
+  if (files.length === 0) {
+    console.error(filters.length > 0 ? `no test files under: ${filters.join(', ')}` : 'no test files found (test/**/*.test.ts)');
+    return 1;
+  }
+
+  const requireReal = ['1', 'true'].includes(process.env.GATEHOUSE_TEST_REQUIRE_REAL ?? '');
+  const runReal = isSet(DB_VAR) && isSet(REDIS_VAR);
+  if (!runReal && requireReal) {
+    console.error(`real-store run required but ${DB_VAR}/${REDIS_VAR} are not set`);
+    return 1;
+  }
+  if (runReal) {
+    // Checked before anything runs: a CI service that is down should fail in seconds, not after pass 1.
+    const problems = [];
+    await checkPostgres(process.env[DB_VAR]).catch((err) => problems.push(`PostgreSQL at ${where(process.env[DB_VAR])} (${DB_VAR}) is not reachable: ${reason(err)}`));
+    await checkRedis(process.env[REDIS_VAR]).catch((err) => problems.push(`Redis at ${where(process.env[REDIS_VAR])} (${REDIS_VAR}) is not reachable: ${reason(err)}`));
+    if (problems.length > 0) {
+      for (const p of problems) console.error(`real-store pass: ${p}`);
+      return 1;
+    }
+  }
+
+  const tmp = mkdtempSync(path.join(tmpdir(), 'gatehouse-tests-'));
+  const results = [];
+  try {
+    const embeddedEnv = { ...process.env, GATEHOUSE_TEST_STORES: 'embedded' };
+    delete embeddedEnv[DB_VAR];
+    delete embeddedEnv[REDIS_VAR];
+    results.push(await runPass('embedded', files, nodeArgs, embeddedEnv, path.join(tmp, 'embedded.tap')));
+    if (runReal) {
+      results.push(await runPass('real', files, nodeArgs, { ...process.env, GATEHOUSE_TEST_STORES: 'real' }, path.join(tmp, 'real.tap')));
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  console.log('');
+  let ok = true;
+  const total = { pass: 0, fail: 0, skipped: 0 };
+  for (const result of results) {
+    const { ok: passOk, line } = describePass(result);
+    ok &&= passOk;
+    console.log(line);
+    total.pass += result.counts?.pass ?? 0;
+    total.fail += (result.counts?.fail ?? 0) + (result.counts?.cancelled ?? 0);
+    total.skipped += result.counts?.skipped ?? 0;
+  }
+  if (!runReal) {
+    const partial = isSet(DB_VAR) || isSet(REDIS_VAR) ? ' (only one of them is set)' : '';
+    console.log(`real: skipped — set ${DB_VAR} and ${REDIS_VAR} to run it${partial}; GATEHOUSE_TEST_REQUIRE_REAL=1 makes it mandatory`);
+  }
+  console.log(`tests: ${total.pass} passed, ${total.fail} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ''}`);
+  return ok ? 0 : 1;
+}
+
+process.exitCode = await main();

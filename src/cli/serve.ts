@@ -1,0 +1,50 @@
+import type { Config } from '../config/config.js';
+import { buildApp } from '../http/app.js';
+import { createServices, type GatehouseServices } from '../services.js';
+
+function banner(config: Config, services: GatehouseServices, address: string): string {
+  const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envSource})`];
+  const db = config.database;
+  lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
+  lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);
+  if (services.keySource.kind === 'development') {
+    lines.push(
+      '',
+      '  DEVELOPMENT MODE: signing with a generated Ed25519 key',
+      `  ${services.keySource.created ? 'created' : 'loaded'} ${services.keySource.path} — never use it in production.`,
+      '  For production set GATEHOUSE_ENV=production and GATEHOUSE_SIGNING_KEYS=/path/to/private-jwks.json',
+      '  (see README, "Production checklist").',
+    );
+  }
+  lines.push(`  docs: ${config.issuer}/docs`);
+  return lines.join('\n');
+}
+
+/** `gatehouse serve`: run the server until SIGINT/SIGTERM, then drain and close the stores. */
+export async function serve(config: Config): Promise<void> {
+  const services = await createServices(config);
+  let app;
+  try {
+    app = await buildApp(services);
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+  const address = await app.listen({ host: config.host, port: config.port });
+  process.stdout.write(`${banner(config, services, address)}\n`);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    void app
+      .close()
+      .then(() => services.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}

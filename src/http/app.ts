@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { PUBLIC } from '../guard/requirement.js';
+import type { GatehouseServices } from '../services.js';
+import { registerStrictBodyParsers } from './body-parsers.js';
+import { registerErrorHandling } from './error-handler.js';
+import { HTTP_STATUS } from './error-response.js';
+import './fastify-augment.js';
+import { guardPlugin } from './guard-plugin.js';
+import { loggerOptions } from './logger.js';
+import { registerOpenApi } from './openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { meRoutes } from './routes/me.js';
+import { registerRoutes } from './routes/register.js';
+import { tokenRoutes } from './routes/token.js';
+import { wellKnownRoutes } from './routes/well-known.js';
+
+export const VERSION = '0.1.0';
+
+export interface BuildAppOptions {
+  /** Replaces the configured pino logger (tests pass a stream or `false`). */
+  readonly logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'];
+  /** Lets a test or an embedding app add its own routes before the app is sealed. */
+  readonly extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+/**
+ * Errors the HTTP parser raises before Fastify sees a request (oversized headers, garbage)
+ * still get a problem body, never Node's bare default.
+ */
+function clientErrorHandler(error: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return;
+  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_MALFORMED_BODY';
+  const { status, title } = HTTP_STATUS[code];
+  const body = JSON.stringify({ type: `urn:gatehouse:error:${code}`, title, status, code, detail: title });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export async function buildApp(services: GatehouseServices, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const { config } = services;
+  const logger = options.logger ?? loggerOptions(config);
+  const app = Fastify({
+    ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
+    bodyLimit: config.bodyLimitBytes,
+    // Only listed proxies may speak for the client address (proxy-addr semantics).
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    clientErrorHandler,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+  registerStrictBodyParsers(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(helmet, {
+    // An API answers JSON; the docs page needs its own assets and inline styles.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        // Development runs on plain http; upgrading the docs' asset requests would break them.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+  await app.register(guardPlugin, { authenticator: services.authenticator });
+  await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
+
+  await app.register(wellKnownRoutes, { services });
+  await app.register(healthRoutes, { services });
+  await app.register(registerRoutes, { services });
+  await app.register(tokenRoutes, { services });
+  await app.register(meRoutes, { services });
+  app.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
+  if (options.extraRoutes !== undefined) await options.extraRoutes(app);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { RequestError } from '../errors/errors.js';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decode(body: Buffer): string {
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    throw new RequestError('ERR_MALFORMED_BODY', 'request body is not valid UTF-8', 'invalid UTF-8');
+  }
+}
+
+/** `__proto__` and `constructor.prototype` keys are dropped rather than trusted (prototype poisoning). */
+function safeJsonParse(text: string): unknown {
+  return JSON.parse(text, (key, value: unknown) => (key === '__proto__' || key === 'constructor' ? undefined : value));
+}
+
+/** Form parameters; a repeated name becomes an array so the endpoint can refuse it (RFC 6749 §3.2). */
+function parseForm(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const [name, value] of new URLSearchParams(text)) {
+    // Percent-encoded bytes that are not UTF-8 decode to U+FFFD: refuse rather than guess.
+    if (name.includes('\uFFFD') || value.includes('\uFFFD')) throw new RequestError('ERR_MALFORMED_BODY', 'form body is not valid UTF-8', 'invalid percent-encoded UTF-8');
+    const previous = out[name];
+    out[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+  }
+  return out;
+}
+
+/**
+ * Replaces Fastify's body parsers with strict ones: invalid UTF-8 is a 400, never silently
+ * replaced. Hand-rolled because neither the built-in JSON parser nor @fastify/formbody rejects
+ * undecodable bytes.
+ */
+export function registerStrictBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      const text = decode(body as Buffer);
+      if (text.trim() === '') throw new RequestError('ERR_MALFORMED_BODY', 'request body is empty', 'empty JSON body');
+      done(null, safeJsonParse(text));
+    } catch (error) {
+      done(error instanceof RequestError ? error : new RequestError('ERR_MALFORMED_BODY', 'request body is not valid JSON', 'JSON syntax error'), undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseForm(decode(body as Buffer)));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+}

@@ -1,0 +1,106 @@
+import {
+  ErrorCodes,
+  GatehouseError,
+  InsufficientScopeError,
+  OAuthError,
+  PasswordPolicyError,
+  RequestError,
+  ValidationError,
+  type ErrorCode,
+  type FieldIssue,
+} from '../errors/errors.js';
+import type { ErrorStyle } from './fastify-augment.js';
+
+export const REALM = 'gatehouse';
+
+export interface ErrorResponse {
+  readonly status: number;
+  readonly contentType: 'application/problem+json' | 'application/json';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** The single table from error code to HTTP status and title. A test checks every code is here and documented. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: string }>> = {
+  ERR_CONFIG_INVALID: { status: 500, title: 'Internal Server Error' },
+  ERR_VALIDATION: { status: 400, title: 'Invalid request' },
+  ERR_PASSWORD_POLICY: { status: 400, title: 'Password not accepted' },
+  ERR_USERNAME_TAKEN: { status: 409, title: 'Username taken' },
+  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  ERR_MALFORMED_BODY: { status: 400, title: 'Malformed body' },
+  ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  ERR_NO_CREDENTIAL: { status: 401, title: 'Authentication required' },
+  ERR_MALFORMED_CREDENTIAL: { status: 400, title: 'Malformed credential' },
+  ERR_INVALID_TOKEN: { status: 401, title: 'Invalid token' },
+  ERR_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
+  ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  ERR_OAUTH_INVALID_REQUEST: { status: 400, title: 'Invalid request' },
+  // Outside the OAuth token endpoint (the JSON login), bad credentials are a plain 401.
+  ERR_OAUTH_INVALID_GRANT: { status: 401, title: 'Invalid credentials' },
+  ERR_OAUTH_INVALID_CLIENT: { status: 401, title: 'Invalid client' },
+  ERR_OAUTH_UNAUTHORIZED_CLIENT: { status: 400, title: 'Unauthorized client' },
+  ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'Unsupported grant type' },
+  ERR_OAUTH_INVALID_SCOPE: { status: 400, title: 'Invalid scope' },
+  ERR_STORE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
+};
+
+/** RFC 6750 §3 challenge for errors raised by the guard. */
+function bearerChallenge(error: GatehouseError): string | undefined {
+  switch (error.code) {
+    case 'ERR_NO_CREDENTIAL':
+      return `Bearer realm="${REALM}"`;
+    case 'ERR_MALFORMED_CREDENTIAL':
+      return `Bearer realm="${REALM}", error="invalid_request"`;
+    case 'ERR_INVALID_TOKEN':
+      return `Bearer realm="${REALM}", error="invalid_token"`;
+    case 'ERR_INSUFFICIENT_SCOPE':
+      return `Bearer realm="${REALM}", error="insufficient_scope", scope="${(error as InsufficientScopeError).requiredScopes.join(' ')}"`;
+    default:
+      return undefined;
+  }
+}
+
+function fieldIssues(error: GatehouseError): readonly FieldIssue[] | undefined {
+  if (error instanceof ValidationError) return error.issues;
+  if (error instanceof PasswordPolicyError) return [{ field: error.field, message: error.message }];
+  return undefined;
+}
+
+/** RFC 6749 §5.2 body for the token endpoint; request-shape failures become `invalid_request`. */
+function oauthResponse(error: GatehouseError): ErrorResponse {
+  const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' };
+  if (error instanceof OAuthError) {
+    const headers = error.status === 401 ? { ...noStore, 'www-authenticate': `Basic realm="${REALM}"` } : noStore;
+    return { status: error.status, contentType: 'application/json', headers, body: { error: error.error, error_description: error.message } };
+  }
+  const status = error instanceof RequestError || error instanceof ValidationError ? HTTP_STATUS[error.code].status : 500;
+  const description = status === 500 ? 'the server could not process the request' : error.message;
+  return { status, contentType: 'application/json', headers: noStore, body: { error: status === 500 ? 'server_error' : 'invalid_request', error_description: description } };
+}
+
+/** Maps any GatehouseError to its HTTP response. The only place that knows about statuses. */
+export function toErrorResponse(error: GatehouseError, style: ErrorStyle, requestId: string): ErrorResponse {
+  if (style === 'oauth') return oauthResponse(error);
+  const { status, title } = HTTP_STATUS[error.code];
+  const challenge = bearerChallenge(error);
+  const issues = fieldIssues(error);
+  const body: Record<string, unknown> = {
+    type: `urn:gatehouse:error:${error.code}`,
+    title,
+    status,
+    code: error.code,
+    detail: status >= 500 ? title : error.message,
+    request_id: requestId,
+  };
+  if (issues !== undefined) body.errors = issues;
+  if (error instanceof InsufficientScopeError) body.required_scopes = error.requiredScopes;
+  return { status, contentType: 'application/problem+json', headers: challenge === undefined ? {} : { 'www-authenticate': challenge }, body };
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return (ErrorCodes as readonly string[]).includes(value);
+}

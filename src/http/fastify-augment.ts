@@ -1,0 +1,21 @@
+import type { RouteRequirement } from '../guard/requirement.js';
+import type { Principal } from '../guard/principal.js';
+
+/** How a route's errors are written: OAuth endpoints speak RFC 6749, everything else RFC 9457. */
+export type ErrorStyle = 'oauth' | 'problem';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Required on every route: what a caller must present. See src/guard/requirement.ts. */
+    auth?: RouteRequirement;
+    errorStyle?: ErrorStyle;
+  }
+  interface FastifyRequest {
+    /** Set by the guard on protected routes; `null` on public ones. */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Declared by a scope (such as the docs) whose routes are public by design. */
+    gatehouseScopeRequirement?: RouteRequirement;
+  }
+}

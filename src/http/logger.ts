@@ -1,0 +1,47 @@
+import type { FastifyServerOptions } from 'fastify';
+import type { Config } from '../config/config.js';
+
+/** Paths pino replaces with "[redacted]": credentials never reach the log, whatever logs them. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.current_password',
+  '*.new_password',
+  '*.access_token',
+  '*.refresh_token',
+  '*.client_secret',
+  '*.token',
+  'password',
+  'token',
+];
+
+interface RawRequestLike {
+  method?: string;
+  url?: string;
+  id?: string;
+  ip?: string;
+}
+
+/** The path only: a query string may carry a token someone put there despite our refusal. */
+function pathOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const i = url.indexOf('?');
+  return i === -1 ? url : `${url.slice(0, i)}?[query redacted]`;
+}
+
+export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: {
+      req(request: RawRequestLike) {
+        return { method: request.method, url: pathOf(request.url), request_id: request.id, ip: request.ip };
+      },
+    },
+  };
+}

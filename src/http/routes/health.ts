@@ -1,0 +1,15 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { PUBLIC } from '../../guard/requirement.js';
+import type { GatehouseServices } from '../../services.js';
+
+export const healthRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  app.get('/healthz', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { config: { auth: PUBLIC }, schema: { hide: true } }, async (request, reply) => {
+    const checks = await Promise.allSettled([services.database.ping(), services.ephemeral.ping()]);
+    const [database, ephemeral] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'unavailable'));
+    const ready = checks.every((c) => c.status === 'fulfilled');
+    if (!ready) request.log.warn({ database, ephemeral }, 'not ready');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { database, ephemeral } });
+  });
+};

@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { InvalidRequestError, RequestError } from '../../errors/errors.js';
+import { authorizationHeaders } from '../../guard/bearer-credential.js';
+import { PUBLIC } from '../../guard/requirement.js';
+import { handleTokenRequest, type BasicClientCredentials, type TokenRequestDeps } from '../../oauth/token-request.js';
+import type { GatehouseServices } from '../../services.js';
+import { verifyPasswordLogin } from '../../users/password-login.js';
+import { oauthErrorSchema, problemSchema } from './problem-schema.js';
+
+const tokenResponseSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  scope: z.string(),
+});
+
+// RFC 6749 §3.2: unknown parameters are ignored, so the object is loose; the pipeline checks values.
+const formBody = z.looseObject({
+  grant_type: z.string().max(64).optional(),
+  username: z.string().max(256).optional(),
+  password: z.string().max(4096).optional(),
+  scope: z.string().max(1024).optional(),
+  client_id: z.string().max(128).optional(),
+});
+
+const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096) }).strict();
+
+/** RFC 6749 §2.3.1: client_id and secret, each form-urlencoded, joined by ":" and base64-encoded. */
+function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials | undefined {
+  const headers = authorizationHeaders(rawHeaders);
+  if (headers.length === 0) return undefined;
+  if (headers.length > 1) throw new InvalidRequestError('more than one Authorization header');
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(headers[0] ?? '');
+  if (match === null) throw new InvalidRequestError('unsupported Authorization header at the token endpoint');
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new InvalidRequestError('malformed Basic credentials');
+  const formDecode = (s: string) => decodeURIComponent(s.replaceAll('+', ' '));
+  try {
+    return { clientId: formDecode(decoded.slice(0, colon)), clientSecret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    throw new InvalidRequestError('malformed Basic credentials');
+  }
+}
+
+export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const deps: TokenRequestDeps = {
+    clients: services.clients,
+    scopes: services.scopes,
+    verifyPassword: (username, password) =>
+      verifyPasswordLogin(
+        { users: services.users, hasher: services.hasher, onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed') },
+        username,
+        password,
+      ),
+    issueAccessToken: (input) => services.issueAccessToken(input),
+  };
+
+  app.post(
+    '/auth/token',
+    {
+      config: { auth: PUBLIC, errorStyle: 'oauth' },
+      schema: {
+        tags: ['auth'],
+        summary: 'OAuth 2 token endpoint (password grant, RFC 6749 §4.3)',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: formBody,
+        response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
+        throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the token endpoint takes application/x-www-form-urlencoded');
+      }
+      const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders));
+      request.log.info({ event: 'login.succeeded', grant_type: 'password' }, 'token issued');
+      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: { auth: PUBLIC },
+      schema: {
+        tags: ['auth'],
+        summary: 'JSON login for first-party apps (same result as the password grant)',
+        body: loginBody,
+        response: { 200: tokenResponseSchema, 400: problemSchema, 401: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const response = await handleTokenRequest(deps, { grant_type: 'password', username: request.body.username, password: request.body.password });
+      request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
+      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+    },
+  );
+};

@@ -1,0 +1,31 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { PUBLIC } from '../../guard/requirement.js';
+import type { GatehouseServices } from '../../services.js';
+
+/** Verifiers cache the JWKS this long; key rotation (a later issue) is timed from this number. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const { issuer } = services.config;
+
+  // RFC 8414 §2: only what the server really does.
+  app.get('/.well-known/oauth-authorization-server', { config: { auth: PUBLIC }, schema: { hide: true } }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=3600');
+    return {
+      issuer,
+      token_endpoint: `${issuer}/auth/token`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      grant_types_supported: ['password'],
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: ['none'],
+      scopes_supported: services.scopes.supported,
+      service_documentation: `${issuer}/docs`,
+    };
+  });
+
+  app.get('/.well-known/jwks.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async (_request, reply) => {
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+    reply.type('application/jwk-set+json');
+    return services.keySet().publicJwks;
+  });
+};

@@ -1,0 +1,28 @@
+/** The OAuth client that a request without `client_id` is (Swagger UI, the seed clients, curl). */
+export const DEFAULT_CLIENT_ID = 'gatehouse-cli';
+
+export type GrantType = 'password' | 'refresh_token';
+
+export interface OAuthClient {
+  readonly id: string;
+  /**
+   * RFC 9700 §2.4: the password grant must not be offered to third parties, because it hands
+   * them the user's password. Only first-party clients may use it.
+   */
+  readonly firstParty: boolean;
+  readonly grantTypes: readonly GrantType[];
+}
+
+export interface ClientRegistry {
+  find(clientId: string): OAuthClient | undefined;
+}
+
+export const BUILT_IN_CLIENTS: readonly OAuthClient[] = [
+  { id: DEFAULT_CLIENT_ID, firstParty: true, grantTypes: ['password', 'refresh_token'] },
+];
+
+export function createClientRegistry(clients: readonly OAuthClient[] = BUILT_IN_CLIENTS): ClientRegistry {
+  const byId = new Map(clients.map((c) => [c.id, Object.freeze({ ...c })]));
+  if (byId.size !== clients.length) throw new TypeError('duplicate client id');
+  return { find: (id) => byId.get(id) };
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import {
+  InvalidClientError,
+  InvalidRequestError,
+  InvalidScopeError,
+  UnauthorizedClientError,
+  UnsupportedGrantTypeError,
+} from '../errors/errors.js';
+import type { IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
+import type { UserRecord } from '../users/user-store.js';
+import { DEFAULT_CLIENT_ID, type ClientRegistry, type GrantType, type OAuthClient } from './clients.js';
+import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
+
+/** Form parameters as parsed: a repeated parameter arrives as an array. */
+export type TokenRequestParams = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** Client credentials from an `Authorization: Basic` header (RFC 6749 §2.3.1), if any. */
+export interface BasicClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope: string;
+}
+
+export interface TokenRequestDeps {
+  readonly clients: ClientRegistry;
+  readonly scopes: ScopeCatalogue;
+  readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
+  readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
+}
+
+const SUPPORTED_GRANTS: readonly GrantType[] = ['password'];
+
+/**
+ * The token endpoint (RFC 6749 §3.2) as a pipeline of named checks, read top to bottom.
+ * Each check throws the OAuth error RFC 6749 §5.2 assigns to its failure.
+ */
+export async function handleTokenRequest(deps: TokenRequestDeps, params: TokenRequestParams, basic?: BasicClientCredentials): Promise<TokenResponse> {
+  rejectRepeatedParameters(params);
+  const grantType = checkGrantType(params);
+  const client = identifyClient(deps.clients, params, basic);
+  checkClientMayUseGrant(client, grantType);
+  const requested = parseRequestedScope(deps.scopes, params);
+  const username = requireParam(params, 'username');
+  const password = requireParam(params, 'password');
+  const user = await deps.verifyPassword(username, password);
+  const granted = grantScopes(deps.scopes, user, requested);
+  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes: granted, sessionId: randomUUID() });
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope };
+}
+
+function single(params: TokenRequestParams, name: string): string | undefined {
+  const value = params[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** RFC 6749 §3.2: request parameters must not be included more than once. */
+function rejectRepeatedParameters(params: TokenRequestParams): void {
+  const repeated = Object.keys(params).find((k) => Array.isArray(params[k]));
+  if (repeated !== undefined) throw new InvalidRequestError(`parameter "${repeated}" is repeated`);
+}
+
+function requireParam(params: TokenRequestParams, name: string): string {
+  const value = single(params, name);
+  if (value === undefined || value === '') throw new InvalidRequestError(`parameter "${name}" is required`);
+  return value;
+}
+
+function checkGrantType(params: TokenRequestParams): GrantType {
+  const grantType = requireParam(params, 'grant_type');
+  if (!(SUPPORTED_GRANTS as readonly string[]).includes(grantType)) throw new UnsupportedGrantTypeError();
+  return grantType as GrantType;
+}
+
+/**
+ * Gatehouse's clients are public (token_endpoint_auth_method "none"): a client is identified,
+ * not authenticated. A secret presented anyway cannot be checked, so it is refused rather than ignored.
+ */
+function identifyClient(clients: ClientRegistry, params: TokenRequestParams, basic: BasicClientCredentials | undefined): OAuthClient {
+  const fromBody = single(params, 'client_id');
+  if (basic !== undefined && fromBody !== undefined && fromBody !== basic.clientId) {
+    throw new InvalidRequestError('client identified twice', 'client_id in body and Basic header differ');
+  }
+  if ((basic !== undefined && basic.clientSecret !== '') || single(params, 'client_secret') !== undefined) {
+    throw new InvalidClientError('client secret presented for a public client');
+  }
+  const clientId = basic?.clientId ?? (fromBody === undefined || fromBody === '' ? DEFAULT_CLIENT_ID : fromBody);
+  const client = clients.find(clientId);
+  if (client === undefined) throw new InvalidClientError('unknown client_id');
+  return client;
+}
+
+function checkClientMayUseGrant(client: OAuthClient, grantType: GrantType): void {
+  if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`client ${client.id} may not use ${grantType}`);
+  if (grantType === 'password' && !client.firstParty) {
+    throw new UnauthorizedClientError(`password grant refused for third-party client ${client.id}`);
+  }
+}
+
+/** `undefined` means "no scope parameter": the user gets every scope their roles grant. */
+function parseRequestedScope(catalogue: ScopeCatalogue, params: TokenRequestParams): readonly string[] | undefined {
+  const raw = single(params, 'scope');
+  if (raw === undefined) return undefined;
+  const scopes = raw.split(' ').filter((s) => s.length > 0);
+  if (raw.length > 1024 || !scopes.every((s) => SCOPE_TOKEN.test(s))) throw new InvalidScopeError('malformed scope parameter');
+  const unknown = scopes.find((s) => !catalogue.supported.includes(s));
+  if (unknown !== undefined) throw new InvalidScopeError(`unknown scope ${unknown.slice(0, 64)}`);
+  return scopes;
+}
+
+/** The token carries what was asked for and the user holds: never more than the user holds. */
+function grantScopes(catalogue: ScopeCatalogue, user: UserRecord, requested: readonly string[] | undefined): string[] {
+  const held = catalogue.scopesForRoles(user.roles);
+  if (requested === undefined) return [...held];
+  const granted = requested.filter((s) => held.has(s));
+  if (requested.length > 0 && granted.length === 0) throw new InvalidScopeError('none of the requested scopes is held');
+  return granted;
+}

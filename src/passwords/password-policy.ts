@@ -1,0 +1,93 @@
+/**
+ * Password acceptance rules of NIST SP 800-63B-4 §3.1.1.2: a minimum length, a generous maximum,
+ * a blocklist and a context check, and nothing else. Composition rules ("must contain a digit")
+ * and periodic expiry are deliberately absent: the standard forbids them.
+ */
+import { PasswordPolicyError } from '../errors/errors.js';
+import type { PasswordRejection } from '../errors/errors.js';
+import { isCommonPassword } from './common-passwords.js';
+
+export interface PasswordPolicyOptions {
+  /** Minimum length in Unicode code points after NFKC. Default 15; 8 to 64. */
+  minLength?: number;
+  /** Maximum UTF-8 length in bytes after NFKC. Default 1024; at least 256 (64 four-byte characters). */
+  maxBytes?: number;
+}
+
+export interface PasswordContext {
+  /** The account's username; a password containing it is rejected. */
+  username?: string | undefined;
+  /** The request field named in the error. Default `'password'`. */
+  field?: string | undefined;
+}
+
+/** NIST: at least 15 for a password used alone, never fewer than 8. */
+const DEFAULT_MIN_LENGTH = 15;
+const FLOOR_MIN_LENGTH = 8;
+/** NIST: verifiers SHOULD accept at least 64 characters. */
+const REQUIRED_MAX_CHARACTERS = 64;
+const DEFAULT_MAX_BYTES = 1024;
+/** A username shorter than this would reject too many unrelated passwords. */
+const MIN_USERNAME_FOR_CHECK = 3;
+// C0 controls and DEL: never typed on purpose, and NUL truncates in C-based stores and hashers.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+function resolveOptions(options: PasswordPolicyOptions): Required<PasswordPolicyOptions> {
+  const minLength = options.minLength ?? DEFAULT_MIN_LENGTH;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (!Number.isInteger(minLength) || minLength < FLOOR_MIN_LENGTH || minLength > REQUIRED_MAX_CHARACTERS) {
+    throw new TypeError(`minLength must be an integer from ${FLOOR_MIN_LENGTH} to ${REQUIRED_MAX_CHARACTERS}`);
+  }
+  if (!Number.isInteger(maxBytes) || maxBytes < REQUIRED_MAX_CHARACTERS * 4) {
+    throw new TypeError(`maxBytes must be an integer of at least ${REQUIRED_MAX_CHARACTERS * 4}`);
+  }
+  return { minLength, maxBytes };
+}
+
+/** NFKC then lower case: how passwords are compared with the blocklist and the username. */
+function fold(value: string): string {
+  return value.normalize('NFKC').toLowerCase();
+}
+
+/**
+ * Throws `PasswordPolicyError` when `password` may not be chosen; returns when it may.
+ * Every message describes the rule and is safe to show the user: none echoes the password.
+ * Length is counted after NFKC, the same form `PasswordHasher` hashes.
+ *
+ * @example
+ * checkPassword(body.new_password, { username: user.username, field: 'new_password' });
+ */
+export function checkPassword(
+  password: unknown,
+  context: PasswordContext = {},
+  options: PasswordPolicyOptions = {},
+): void {
+  const { minLength, maxBytes } = resolveOptions(options);
+  const field = context.field ?? 'password';
+  const reject = (rejection: PasswordRejection, message: string): never => {
+    throw new PasswordPolicyError(rejection, message, field);
+  };
+
+  if (typeof password !== 'string' || password.length === 0) {
+    return reject('invalid', 'password is required');
+  }
+  const normalized = password.normalize('NFKC');
+  if (CONTROL_CHARACTERS.test(normalized)) {
+    return reject('invalid', 'password contains control characters');
+  }
+  // Code points, not UTF-16 units: an emoji is one character to the person typing it.
+  if ([...normalized].length < minLength) {
+    return reject('too_short', `password must be at least ${minLength} characters`);
+  }
+  if (Buffer.byteLength(normalized, 'utf8') > maxBytes) {
+    return reject('too_long', `password must be at most ${maxBytes} bytes`);
+  }
+  const folded = normalized.toLowerCase();
+  if (isCommonPassword(folded)) {
+    return reject('common', 'password is too common; choose one that is not on lists of breached passwords');
+  }
+  const username = context.username === undefined ? '' : fold(context.username);
+  if ([...username].length >= MIN_USERNAME_FOR_CHECK && folded.includes(username)) {
+    return reject('contains_username', 'password must not contain the username');
+  }
+}

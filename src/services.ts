@@ -1,0 +1,99 @@
+import type { Config } from './config/config.js';
+import { createAuthenticator, type Authenticator } from './guard/authenticator.js';
+import { createKeySet, type KeySet } from './keys/key-set.js';
+import { loadOrCreateDevelopmentKeys } from './keys/development-keys.js';
+import { readSigningKeyFile, type PrivateSigningJwk } from './keys/signing-key-file.js';
+import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
+import { createScopeCatalogue, type ScopeCatalogue } from './oauth/scope-catalogue.js';
+import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
+import { openDatabase, type Database } from './stores/db/database.js';
+import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
+import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
+import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
+import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import type { PasswordHashing } from './users/password-hashing.js';
+import type { UserStore } from './users/user-store.js';
+
+/** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
+export interface GatehouseServices {
+  readonly config: Config;
+  readonly database: Database;
+  readonly ephemeral: EphemeralStore;
+  readonly users: UserStore;
+  readonly hasher: PasswordHashing;
+  readonly keySet: () => KeySet;
+  readonly clients: ClientRegistry;
+  readonly scopes: ScopeCatalogue;
+  readonly verifier: AccessTokenVerifier;
+  readonly authenticator: Authenticator;
+  issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
+  /** Where the signing keys came from, for the startup banner. */
+  readonly keySource: { readonly kind: 'file' | 'development'; readonly path: string; readonly created: boolean };
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  /** Extra OAuth clients beside the built-in first-party `gatehouse-cli`. */
+  readonly clients?: readonly OAuthClient[];
+  readonly passwordHasher?: PasswordHasherOptions;
+  /** Clock in epoch milliseconds (tests). */
+  readonly now?: () => number;
+  readonly onStoreError?: (error: Error) => void;
+}
+
+async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; source: GatehouseServices['keySource'] }> {
+  if (config.signingKeysPath !== undefined) {
+    const keys = await readSigningKeyFile(config.signingKeysPath, { production: config.env === 'production' });
+    return { keys, source: { kind: 'file', path: config.signingKeysPath, created: false } };
+  }
+  // loadConfig already refused production without GATEHOUSE_SIGNING_KEYS.
+  const dev = await loadOrCreateDevelopmentKeys(config.dataDir);
+  return { keys: dev.keys, source: { kind: 'development', path: dev.path, created: dev.created } };
+}
+
+export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
+  const { keys, source } = await loadKeys(config);
+  const keySet = await createKeySet(keys);
+  const currentKeys = () => keySet;
+  const database = await openDatabase(config.database, overrides.onStoreError);
+  let ephemeral: EphemeralStore;
+  try {
+    ephemeral = await openEphemeralStore({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const users = createDrizzleUserStore(database.db);
+  const verifier = createAccessTokenVerifier({
+    issuer: config.issuer,
+    audience: config.audience,
+    keys: currentKeys,
+    maxLifetimeSeconds: config.accessTokenTtlSeconds,
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+  });
+  const issuer = createAccessTokenIssuer({
+    issuer: config.issuer,
+    audience: config.audience[0],
+    keySet: currentKeys,
+    ttlSeconds: config.accessTokenTtlSeconds,
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+  });
+  return {
+    config,
+    database,
+    ephemeral,
+    users,
+    hasher: new PasswordHasher(overrides.passwordHasher),
+    keySet: currentKeys,
+    clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),
+    scopes: createScopeCatalogue(),
+    verifier,
+    authenticator: createAuthenticator({ verifier, users }),
+    issueAccessToken: (input) => issuer.issue(input),
+    keySource: source,
+    async close() {
+      await Promise.allSettled([ephemeral.close(), database.close()]);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
+import { sql } from 'drizzle-orm';
+import type { PoolClient } from 'pg';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { DatabaseTarget } from '../../config/config.js';
+import { StoreUnavailableError } from '../../errors/errors.js';
+import * as schema from './schema.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly db: Db;
+  /** Rejects with StoreUnavailableError when the database does not answer within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+// Any fixed number works; it only has to be the same for every Gatehouse instance.
+const MIGRATION_LOCK_ID = 0x6761_7465;
+
+/**
+ * Opens the configured database and applies the committed migrations. On PostgreSQL the
+ * migration runs under an advisory lock, so instances starting together do not race.
+ */
+export async function openDatabase(target: DatabaseTarget, onError?: (error: Error) => void): Promise<Database> {
+  if (target.kind === 'postgres') return openPostgres(target.url, onError);
+  return openPglite(target.kind === 'pglite-dir' ? target.path : undefined);
+}
+
+async function openPglite(dir: string | undefined): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  if (dir !== undefined) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const client = dir === undefined ? new PGlite() : new PGlite(dir);
+  const db = drizzle(client, { schema });
+  await migrate(db, { migrationsFolder: MIGRATIONS });
+  return wrap('pglite', db as unknown as Db, () => client.close());
+}
+
+async function openPostgres(url: string, onError?: (error: Error) => void): Promise<Database> {
+  const { default: pg } = await import('pg');
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', (error) => onError?.(error));
+  const db = drizzle(pool, { schema });
+  let lockClient: PoolClient;
+  try {
+    lockClient = await pool.connect();
+  } catch (error) {
+    await pool.end();
+    throw new StoreUnavailableError('cannot connect to PostgreSQL', error);
+  }
+  try {
+    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await migrate(db, { migrationsFolder: MIGRATIONS });
+  } finally {
+    await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    lockClient.release();
+  }
+  return wrap('postgres', db as unknown as Db, () => pool.end());
+}
+
+function wrap(kind: Database['kind'], db: Db, close: () => Promise<void>): Database {
+  return {
+    kind,
+    db,
+    async ping(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+      });
+      try {
+        await Promise.race([db.execute(sql`select 1`), timeout]);
+      } catch (error) {
+        throw new StoreUnavailableError(`${kind} did not answer`, error);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close,
+  };
+}
+
+/** PostgreSQL's unique_violation, whether drizzle wrapped the driver error or not. */
+export function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}

@@ -1,0 +1,162 @@
+import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../../errors/errors.js';
+import { assertTtlMs, notACounterError, type EphemeralStore } from './ephemeral-store.js';
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL; may carry credentials, which never reach an error message. */
+  url: string;
+  /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
+  keyPrefix: string;
+  /** Called with a redacted reason each time the connection fails; the caller logs it. */
+  onConnectionError?: (reason: string) => void;
+}
+
+/**
+ * INCR and "set the expiry if the key has none" in one script, so two callers can never both
+ * see a fresh key, and a crash between INCR and PEXPIRE cannot leave a counter that never
+ * expires (the shape of @fastify/rate-limit's RedisStore). `ttl == -1` means "exists without
+ * expiry", which after INCR is exactly "this call created it".
+ */
+const INCREMENT_LUA = `
+local value = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return { value, ttl }
+`;
+
+/** A store that does not answer within this is treated as down: callers must not hang on it. */
+const COMMAND_TIMEOUT_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+interface GatehouseScripts {
+  gatehouseIncrement(key: string, ttlMs: number): Promise<[number, number]>;
+}
+
+/**
+ * The Redis {@link EphemeralStore}, shared by every Gatehouse instance pointed at the same Redis.
+ *
+ * Commands fail fast instead of queueing while Redis is unreachable (`enableOfflineQueue: false`,
+ * one retry, a 1 s command timeout) and reject with `StoreUnavailableError`; meanwhile the client
+ * keeps reconnecting in the background with a capped backoff. Creation waits for the first
+ * connection attempt but does not fail when Redis is down, so a Redis restart and a Gatehouse
+ * start can happen in any order; call `ping()` to refuse to boot without Redis.
+ *
+ * @example
+ * const store = await createRedisStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
+ * await store.ping();
+ */
+export async function createRedisStore(options: RedisStoreOptions): Promise<EphemeralStore> {
+  const { keyPrefix } = options;
+  const secrets = credentialsOf(options.url);
+  const redact = (err: unknown): string => describeError(err, secrets);
+
+  const client = new Redis(options.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // ioredis arms this timer even for a socket that is already dead, holding the process open.
+    disconnectTimeout: 200,
+    // Never give up: Redis coming back must heal Gatehouse without a restart.
+    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
+  });
+  client.defineCommand('gatehouseIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
+  const scripts = client as Redis & GatehouseScripts;
+  // Without a listener ioredis prints every failed reconnect to the console itself.
+  client.on('error', (err: unknown) => options.onConnectionError?.(`redis connection error: ${redact(err)}`));
+
+  try {
+    await client.connect();
+  } catch {
+    // Already reported through the 'error' listener; the client keeps retrying (see doc comment).
+  }
+
+  let closed = false;
+  const k = (key: string): string => keyPrefix + key;
+  const run = async <T>(operation: string, command: () => Promise<T>): Promise<T> => {
+    if (closed) throw new StoreUnavailableError(`redis ${operation} failed: the store is closed`);
+    try {
+      return await command();
+    } catch (err) {
+      if (operation === 'increment' && err instanceof Error && /not an integer/i.test(err.message)) throw notACounterError();
+      // No `cause`: ioredis attaches the command's arguments (our values) to reply errors.
+      throw new StoreUnavailableError(`redis ${operation} failed (connection ${client.status}): ${redact(err)}`);
+    }
+  };
+
+  return {
+    kind: 'redis',
+
+    async set(key, value, ttlMs) {
+      assertTtlMs(ttlMs);
+      await run('set', () => client.set(k(key), value, 'PX', ttlMs));
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      assertTtlMs(ttlMs);
+      const reply = await run('setIfAbsent', () => client.set(k(key), value, 'PX', ttlMs, 'NX'));
+      return reply === 'OK';
+    },
+
+    async get(key) {
+      const value = await run('get', () => client.get(k(key)));
+      return value ?? undefined;
+    },
+
+    async delete(key) {
+      await run('delete', () => client.del(k(key)));
+    },
+
+    async increment(key, ttlMs) {
+      assertTtlMs(ttlMs);
+      const [value, remaining] = await run('increment', () => scripts.gatehouseIncrement(k(key), ttlMs));
+      return { value: Number(value), ttlMs: Number(remaining) };
+    },
+
+    async ping() {
+      await run('ping', () => client.ping());
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (client.status === 'ready') {
+        try {
+          await client.quit();
+          return;
+        } catch {
+          // Fall through to a hard disconnect.
+        }
+      }
+      client.disconnect();
+    },
+  };
+}
+
+/** The URL's password (raw and decoded), to be scrubbed from anything that may reach a log. */
+function credentialsOf(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return [...new Set([password, decodeURIComponent(password)])].filter((s) => s.length > 0);
+  } catch {
+    return [];
+  }
+}
+
+function describeError(err: unknown, secrets: readonly string[]): string {
+  let text: string;
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    text = `${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message.split('\n')[0] ?? ''}`;
+  } else {
+    text = 'non-error rejection';
+  }
+  for (const secret of secrets) text = text.split(secret).join('***');
+  // A URL with credentials should never appear here, but make sure one cannot.
+  return text.replace(/(rediss?:\/\/)[^@\s/]*@/gi, '$1***@');
+}

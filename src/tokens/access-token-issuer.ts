@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { KeySet } from '../keys/key-set.js';
+import { ACCESS_TOKEN_TYP } from './access-token-claims.js';
+
+export interface AccessTokenIssuerOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly keySet: () => KeySet;
+  readonly ttlSeconds: number;
+  readonly now?: () => number;
+}
+
+export interface IssueAccessTokenInput {
+  readonly subject: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly sessionId: string;
+}
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly tokenId: string;
+  readonly expiresIn: number;
+  readonly expiresAt: number;
+  readonly scope: string;
+}
+
+/**
+ * Signs RFC 9068 access tokens with the active key of the key set.
+ *
+ * @example
+ * const issuer = createAccessTokenIssuer({ issuer, audience, keySet: () => keys, ttlSeconds: 900 });
+ * const { token } = await issuer.issue({ subject: user.id, clientId: 'gatehouse-cli', scopes: ['profile'], sessionId });
+ */
+export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { issue(input: IssueAccessTokenInput): Promise<IssuedAccessToken> } {
+  const now = options.now ?? Date.now;
+  return {
+    async issue(input) {
+      const { signer } = options.keySet();
+      const iat = Math.floor(now() / 1000);
+      const exp = iat + options.ttlSeconds;
+      const tokenId = randomUUID();
+      const scope = [...new Set(input.scopes)].join(' ');
+      const token = await new SignJWT({ client_id: input.clientId, scope, sid: input.sessionId })
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
+        .setIssuer(options.issuer)
+        .setSubject(input.subject)
+        .setAudience(options.audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .setJti(tokenId)
+        .sign(signer.key);
+      return { token, tokenId, expiresIn: options.ttlSeconds, expiresAt: exp, scope };
+    },
+  };
+}

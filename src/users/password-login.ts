@@ -1,0 +1,41 @@
+import { InvalidGrantError } from '../errors/errors.js';
+import type { PasswordHashing } from './password-hashing.js';
+import type { UserRecord, UserStore } from './user-store.js';
+import { usernameKey } from './username.js';
+
+export interface PasswordLoginDeps {
+  readonly users: UserStore;
+  readonly hasher: PasswordHashing;
+  readonly onRehashFailed?: (error: unknown) => void;
+}
+
+/** Anything longer cannot be a password we accepted; refusing it early bounds the hashing work. */
+const MAX_PASSWORD_BYTES = 1024;
+
+/**
+ * Checks a username and password. Every failure is the same InvalidGrantError (RFC 6749 §5.2),
+ * and an unknown user costs one argon2 verification like a wrong password does, so neither the
+ * body, the status nor the timing tells whether the account exists. The reason goes to the log.
+ */
+export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: string, password: string): Promise<UserRecord> {
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    await deps.hasher.dummyVerify('');
+    throw new InvalidGrantError('password longer than any accepted password');
+  }
+  const user = username.length <= 256 ? await deps.users.findByUsernameKey(usernameKey(username)) : undefined;
+  if (user === undefined) {
+    await deps.hasher.dummyVerify(password);
+    throw new InvalidGrantError('unknown user');
+  }
+  if (!(await deps.hasher.verify(user.passwordHash, password))) throw new InvalidGrantError('wrong password');
+  if (user.disabledAt !== null) throw new InvalidGrantError('account disabled');
+  if (deps.hasher.needsRehash(user.passwordHash)) {
+    // Upgrade legacy (bcrypt) or outdated argon2 parameters while we hold the plaintext.
+    try {
+      await deps.users.replacePasswordHash(user.id, user.passwordHash, await deps.hasher.hash(password));
+    } catch (error) {
+      deps.onRehashFailed?.(error);
+    }
+  }
+  return user;
+}

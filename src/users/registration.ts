@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '../errors/errors.js';
+import { checkPassword } from '../passwords/password-policy.js';
+import type { PasswordHashing } from './password-hashing.js';
+import type { UserRecord, UserStore } from './user-store.js';
+import { normalizeUsername } from './username.js';
+
+export interface RegistrationInput {
+  readonly username: string;
+  readonly email?: string | null | undefined;
+  readonly password: string;
+}
+
+export interface RegistrationDeps {
+  readonly users: UserStore;
+  readonly hasher: PasswordHashing;
+  readonly passwordMinLength: number;
+}
+
+const emailSchema = z.email();
+
+function normalizeEmail(raw: string | null | undefined): string | null {
+  if (raw === undefined || raw === null) return null;
+  const email = raw.normalize('NFKC').trim();
+  if (email.length > 254 || !emailSchema.safeParse(email).success) {
+    throw new ValidationError([{ field: 'email', message: 'must be a valid email address' }]);
+  }
+  const at = email.lastIndexOf('@');
+  // The domain part is case-insensitive (RFC 5321 §2.4); the local part is left as typed.
+  return `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
+}
+
+/**
+ * Registers a user. Roles are never taken from the input: a registration cannot grant itself
+ * privileges. Throws ValidationError, PasswordPolicyError or UsernameTakenError.
+ */
+export async function registerUser(deps: RegistrationDeps, input: RegistrationInput): Promise<UserRecord> {
+  const username = normalizeUsername(input.username);
+  const email = normalizeEmail(input.email);
+  checkPassword(input.password, { username: username.display }, { minLength: deps.passwordMinLength });
+  const passwordHash = await deps.hasher.hash(input.password);
+  // Uniqueness is decided by the store's unique index, not by a check-then-insert here.
+  return deps.users.create({ id: randomUUID(), username: username.display, usernameKey: username.key, email, passwordHash });
+}

@@ -1,0 +1,32 @@
+/** A user as stored. `passwordHash` never leaves the core: HTTP views pick their fields explicitly. */
+export interface UserRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly passwordHash: string;
+  readonly roles: readonly string[];
+  readonly disabledAt: Date | null;
+  readonly createdAt: Date;
+}
+
+export interface NewUser {
+  readonly id: string;
+  readonly username: string;
+  readonly usernameKey: string;
+  readonly email: string | null;
+  readonly passwordHash: string;
+}
+
+/**
+ * Storage contract for users. Implementations must enforce uniqueness of `usernameKey`
+ * atomically: of two concurrent `create` calls with one key, exactly one succeeds and the other
+ * rejects with UsernameTakenError.
+ */
+export interface UserStore {
+  create(user: NewUser): Promise<UserRecord>;
+  findById(id: string): Promise<UserRecord | undefined>;
+  findByUsernameKey(key: string): Promise<UserRecord | undefined>;
+  /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
+  replacePasswordHash(id: string, expected: string, next: string): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../../src/errors/errors.js';
+import type { EphemeralStore } from '../../src/stores/ephemeral/ephemeral-store.js';
+import { createMemoryStore } from '../../src/stores/ephemeral/memory-store.js';
+import { openEphemeralStore } from '../../src/stores/ephemeral/open-ephemeral-store.js';
+import { createRedisStore } from '../../src/stores/ephemeral/redis-store.js';
+import { deleteRedisKeysWithPrefix } from '../support/test-stores.js';
+
+/** A store plus a way to let time pass: a clock step for memory, a real (short) wait for Redis. */
+interface Harness {
+  readonly store: EphemeralStore;
+  elapse(ms: number): Promise<void>;
+}
+
+/** The behaviours every EphemeralStore must have. Each test gets a fresh store. */
+function ephemeralStoreContract(open: () => Promise<Harness>): void {
+  const withStore = async (test: (h: Harness) => Promise<void>): Promise<void> => {
+    const harness = await open();
+    try {
+      await test(harness);
+    } finally {
+      await harness.store.close();
+    }
+  };
+
+  it('set, get, overwrite and delete', () =>
+    withStore(async ({ store }) => {
+      assert.equal(await store.get('missing'), undefined);
+      await store.set('k', 'v1', 60_000);
+      assert.equal(await store.get('k'), 'v1');
+      await store.set('k', 'v2', 60_000);
+      assert.equal(await store.get('k'), 'v2');
+      await store.delete('k');
+      assert.equal(await store.get('k'), undefined);
+      await store.delete('never-set');
+    }));
+
+  it('an entry disappears after its ttl', () =>
+    withStore(async ({ store, elapse }) => {
+      await store.set('short', 'v', 100);
+      assert.equal(await store.get('short'), 'v');
+      await elapse(250);
+      assert.equal(await store.get('short'), undefined);
+    }));
+
+  it('setIfAbsent creates once, never overwrites, and works again after expiry', () =>
+    withStore(async ({ store, elapse }) => {
+      assert.equal(await store.setIfAbsent('once', 'first', 100), true);
+      assert.equal(await store.setIfAbsent('once', 'second', 100), false);
+      assert.equal(await store.get('once'), 'first');
+      await elapse(250);
+      assert.equal(await store.setIfAbsent('once', 'third', 60_000), true);
+      assert.equal(await store.get('once'), 'third');
+    }));
+
+  it('setIfAbsent: exactly one of 50 concurrent callers wins', () =>
+    withStore(async ({ store }) => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setIfAbsent('ticket', `caller-${i}`, 60_000)));
+      const winners = results.flatMap((won, i) => (won ? [i] : []));
+      assert.equal(winners.length, 1);
+      assert.equal(await store.get('ticket'), `caller-${winners[0]}`);
+    }));
+
+  it('increment: 100 concurrent callers get 1..100 once each, and the first ttl is kept', () =>
+    withStore(async ({ store, elapse }) => {
+      const results = await Promise.all(Array.from({ length: 100 }, () => store.increment('counter', 60_000)));
+      assert.deepEqual(
+        results.map((r) => r.value).sort((a, b) => a - b),
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      for (const { ttlMs } of results) assert.ok(ttlMs > 50_000 && ttlMs <= 60_000, `ttl ${ttlMs}`);
+
+      await elapse(20);
+      const later = await store.increment('counter', 1_000);
+      assert.equal(later.value, 101);
+      // The second ttl is ignored: the window still ends where the first call put it.
+      assert.ok(later.ttlMs > 50_000 && later.ttlMs <= 60_000 - 20, `ttl ${later.ttlMs}`);
+      assert.equal(await store.get('counter'), '101');
+    }));
+
+  it('increment starts again at 1 once the window expired', () =>
+    withStore(async ({ store, elapse }) => {
+      assert.deepEqual(await store.increment('window', 100), { value: 1, ttlMs: 100 });
+      assert.equal((await store.increment('window', 100)).value, 2);
+      await elapse(250);
+      const fresh = await store.increment('window', 60_000);
+      assert.equal(fresh.value, 1);
+      assert.ok(fresh.ttlMs > 59_000 && fresh.ttlMs <= 60_000, `ttl ${fresh.ttlMs}`);
+    }));
+
+  it('increment on a value that is not a counter is a caller error (TypeError)', () =>
+    withStore(async ({ store }) => {
+      await store.set('text', 'not-a-number', 60_000);
+      await assert.rejects(store.increment('text', 60_000), TypeError);
+      assert.equal(await store.get('text'), 'not-a-number');
+    }));
+
+  it('rejects a ttl that is not a positive whole number of milliseconds', () =>
+    withStore(async ({ store }) => {
+      for (const ttl of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await assert.rejects(store.set('k', 'v', ttl), TypeError);
+        await assert.rejects(store.setIfAbsent('k', 'v', ttl), TypeError);
+        await assert.rejects(store.increment('k', ttl), TypeError);
+      }
+      assert.equal(await store.get('k'), undefined);
+    }));
+
+  it('ping answers while open; every call fails with StoreUnavailableError after close', async () => {
+    const { store } = await open();
+    await store.ping();
+    await store.close();
+    await store.close();
+    await assert.rejects(store.ping(), StoreUnavailableError);
+    await assert.rejects(store.get('k'), StoreUnavailableError);
+    await assert.rejects(store.set('k', 'v', 1_000), StoreUnavailableError);
+    await assert.rejects(store.increment('k', 1_000), StoreUnavailableError);
+  });
+}
+
+describe('memory ephemeral store', () => {
+  ephemeralStoreContract(async () => {
+    let t = 1_700_000_000_000;
+    const store = createMemoryStore({ now: () => t });
+    return { store, elapse: async (ms) => void (t += ms) };
+  });
+
+  it('expires exactly at ttl (injected clock)', async () => {
+    let t = 0;
+    const store = createMemoryStore({ now: () => t });
+    await store.set('k', 'v', 1_000);
+    t = 999;
+    assert.equal(await store.get('k'), 'v');
+    t = 1_000;
+    assert.equal(await store.get('k'), undefined);
+    await store.close();
+  });
+
+  it('refuses new keys when full instead of evicting, until entries expire', async () => {
+    let t = 0;
+    const store = createMemoryStore({ now: () => t, maxEntries: 3 });
+    await store.set('revoked:1', '1', 1_000);
+    await store.set('revoked:2', '1', 1_000);
+    await store.increment('rate:a', 1_000);
+    await assert.rejects(store.set('revoked:3', '1', 1_000), StoreUnavailableError);
+    await assert.rejects(store.setIfAbsent('ticket', '1', 1_000), StoreUnavailableError);
+    await assert.rejects(store.increment('rate:b', 1_000), StoreUnavailableError);
+    // Nothing was pushed out, and existing keys still update.
+    assert.equal(await store.get('revoked:1'), '1');
+    await store.set('revoked:2', '2', 1_000);
+    assert.equal((await store.increment('rate:a', 1_000)).value, 2);
+    t = 1_000;
+    await store.set('revoked:3', '1', 1_000);
+    assert.equal(await store.get('revoked:3'), '1');
+    await store.close();
+  });
+
+  it('rejects a maxEntries that is not a positive whole number', () => {
+    assert.throws(() => createMemoryStore({ maxEntries: 0 }), TypeError);
+    assert.throws(() => createMemoryStore({ maxEntries: 1.5 }), TypeError);
+  });
+
+  it('openEphemeralStore picks memory without a Redis URL', async () => {
+    const store = await openEphemeralStore({ redisUrl: undefined, redisKeyPrefix: 'gatehouse:' });
+    assert.equal(store.kind, 'memory');
+    await store.close();
+  });
+});
+
+const redisUrl = process.env.GATEHOUSE_TEST_REDIS_URL;
+if (redisUrl !== undefined && redisUrl !== '') {
+  describe('redis ephemeral store', () => {
+    const runPrefix = `gh-test:${randomBytes(6).toString('hex')}:`;
+    let storeCount = 0;
+    after(() => deleteRedisKeysWithPrefix(redisUrl, runPrefix));
+
+    // Each store gets its own sub-prefix, so tests cannot see each other's keys.
+    ephemeralStoreContract(async () => {
+      const store = await createRedisStore({ url: redisUrl, keyPrefix: `${runPrefix}${++storeCount}:` });
+      return { store, elapse: (ms) => sleep(ms) };
+    });
+
+    it('prefixes every key', async () => {
+      const keyPrefix = `${runPrefix}raw:`;
+      const store = await createRedisStore({ url: redisUrl, keyPrefix });
+      const raw = new Redis(redisUrl);
+      try {
+        await store.set('k', 'v', 60_000);
+        await store.increment('n', 60_000);
+        assert.equal(await raw.get(`${keyPrefix}k`), 'v');
+        assert.equal(await raw.get(`${keyPrefix}n`), '1');
+        const pttl = await raw.pttl(`${keyPrefix}n`);
+        assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`);
+      } finally {
+        await store.close();
+        raw.disconnect();
+      }
+    });
+
+    it('openEphemeralStore picks redis when a URL is set', async () => {
+      const store = await openEphemeralStore({ redisUrl, redisKeyPrefix: `${runPrefix}open:` });
+      assert.equal(store.kind, 'redis');
+      await store.ping();
+      await store.close();
+    });
+  });
+}
+
+// Needs no Redis server: nothing listens on port 1, which is the point.
+describe('redis ephemeral store when Redis is unreachable', () => {
+  it('fails fast with StoreUnavailableError and never leaks the password', async () => {
+    const reasons: string[] = [];
+    const started = performance.now();
+    const store = await createRedisStore({
+      url: 'redis://:s3cret-pw@127.0.0.1:1/0',
+      keyPrefix: 'gh-test:unreachable:',
+      onConnectionError: (reason) => reasons.push(reason),
+    });
+    try {
+      for (const call of [() => store.ping(), () => store.get('k'), () => store.increment('k', 1_000)]) {
+        await assert.rejects(call(), (err: unknown) => {
+          assert.ok(err instanceof StoreUnavailableError);
+          assert.equal(err.code, 'ERR_STORE_UNAVAILABLE');
+          assert.ok(!`${err.message} ${err.logReason} ${String(err.cause)}`.includes('s3cret-pw'));
+          return true;
+        });
+      }
+      assert.ok(performance.now() - started < 3_000, `took ${Math.round(performance.now() - started)} ms`);
+      assert.ok(reasons.length > 0);
+      assert.ok(reasons.every((r) => !r.includes('s3cret-pw')));
+    } finally {
+      await store.close();
+    }
+  });
+});
