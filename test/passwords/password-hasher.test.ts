@@ -155,4 +155,3 @@ describe('PasswordHasher: normal use', () => {
     assert.equal(await fresh.dummyVerify(PASSWORD), undefined);
   });
 });
-});
