@@ -34,6 +34,8 @@ export interface GatehouseServices {
 }
 
 export interface ServiceOverrides {
+  /** Signing keys given directly instead of read from GATEHOUSE_SIGNING_KEYS (library use, tests). */
+  readonly signingKeys?: readonly PrivateSigningJwk[];
   /** Extra OAuth clients beside the built-in first-party `gatehouse-cli`. */
   readonly clients?: readonly OAuthClient[];
   readonly passwordHasher?: PasswordHasherOptions;
@@ -53,7 +55,10 @@ async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; so
 }
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
-  const { keys, source } = await loadKeys(config);
+  const { keys, source } =
+    overrides.signingKeys === undefined
+      ? await loadKeys(config)
+      : { keys: [...overrides.signingKeys], source: { kind: 'file' as const, path: '(given in code)', created: false } };
   const keySet = await createKeySet(keys);
   const currentKeys = () => keySet;
   const database = await openDatabase(config.database, overrides.onStoreError);
