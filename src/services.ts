@@ -13,6 +13,7 @@ import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
 import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
+import { createCachedUserStore } from './users/cached-user-store.js';
 import type { UserStore } from './users/user-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
@@ -69,7 +70,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     await database.close();
     throw error;
   }
-  const users = createDrizzleUserStore(database.db);
+  const users = createCachedUserStore(createDrizzleUserStore(database.db), overrides.now === undefined ? {} : { now: overrides.now });
   const verifier = createAccessTokenVerifier({
     issuer: config.issuer,
     audience: config.audience,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { PUBLIC } from '../guard/requirement.js';
@@ -10,8 +9,9 @@ import { registerErrorHandling } from './error-handler.js';
 import { HTTP_STATUS } from './error-response.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
-import { loggerOptions } from './logger.js';
+import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { registerRoutes } from './routes/register.js';
@@ -53,31 +53,20 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     requestIdHeader: false,
     clientErrorHandler,
     return503OnClosing: true,
+    logController: new AccessLogController({ requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerStrictBodyParsers(app);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
-  await app.register(helmet, {
-    // An API answers JSON; the docs page needs its own assets and inline styles.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        // Development runs on plain http; upgrading the docs' asset requests would break them.
-        upgradeInsecureRequests: null,
-      },
-    },
-  });
+
+  registerSecurityHeaders(app);
   await app.register(guardPlugin, { authenticator: services.authenticator });
   await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
 

@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/config.js';
 
 /** Paths pino replaces with "[redacted]": credentials never reach the log, whatever logs them. */
@@ -44,4 +44,15 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
       },
     },
   };
+}
+
+/** One access-log line per request (method, redacted url, status, time) instead of Fastify's two. */
+export class AccessLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const fields = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) reply.log.error({ ...fields, err: error }, 'request errored');
+    else reply.log.info(fields, 'request completed');
+  }
 }

@@ -1,0 +1,123 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+/**
+ * `npm run bench`: every figure is paired with a baseline measured in the same run on the same
+ * machine, and reported as a ratio. The load generator shares the two cores with the server.
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
+const CONNECTIONS = 50;
+const LOGIN_CONNECTIONS = 8;
+const PASSWORD = 'correct horse battery staple';
+
+interface Row {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly baselineName: string;
+  readonly baseline: number;
+  readonly target: string;
+  readonly pass: boolean;
+}
+
+type Message = { type: string; [key: string]: unknown };
+
+function start(script: string, env: Record<string, string> = {}): { child: ChildProcess; next: (type: string) => Promise<Message> } {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const next = (type: string) =>
+    new Promise<Message>((resolve, reject) => {
+      const onMessage = (m: Message) => {
+        if (m.type === type) {
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`${script} exited with ${String(code)} before ${type}`)));
+    });
+  return { child, next };
+}
+
+function request(child: ChildProcess, send: string, expect: string, next: (t: string) => Promise<Message>): Promise<Message> {
+  const reply = next(expect);
+  child.send({ type: send });
+  return reply;
+}
+
+async function load(options: autocannon.Options): Promise<autocannon.Result> {
+  const result = await autocannon({ duration: SECONDS, ...options });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${options.url}: ${bad} failed requests of ${result.requests.total}`);
+  return result;
+}
+
+async function bareFastify(): Promise<number> {
+  const { child, next } = start('./servers/bare-fastify.ts');
+  const { address } = await next('ready');
+  try {
+    return (await load({ url: `${String(address)}/hello`, connections: CONNECTIONS })).requests.average;
+  } finally {
+    child.kill();
+  }
+}
+
+async function rawArgon2(): Promise<number> {
+  const { next } = start('./servers/raw-argon2.ts', { CONCURRENCY: String(LOGIN_CONNECTIONS), SECONDS: String(SECONDS) });
+  return Number((await next('result')).perSecond);
+}
+
+async function gatehouse(): Promise<{ me: number; logins: number; loopP99: number }> {
+  const { child, next } = start('./servers/gatehouse.ts');
+  const { address } = await next('ready');
+  const base = String(address);
+  try {
+    const json = { 'content-type': 'application/json' };
+    const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ username: 'bench', password: PASSWORD }) });
+    if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
+    const form = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
+    const formHeaders = { 'content-type': 'application/x-www-form-urlencoded' };
+    const token = (await (await fetch(`${base}/auth/token`, { method: 'POST', headers: formHeaders, body: form })).json()) as { access_token: string };
+    const me = await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { authorization: `Bearer ${token.access_token}` } });
+    await request(child, 'reset-delay', 'delay-reset', next);
+    const logins = await load({ url: `${base}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: formHeaders, body: form });
+    const delay = await request(child, 'read-delay', 'delay', next);
+    return { me: me.requests.average, logins: logins.requests.average, loopP99: Number(delay.p99Ms) };
+  } finally {
+    child.kill();
+  }
+}
+
+function print(rows: readonly Row[], notes: readonly string[]): void {
+  const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+  const table = [
+    ['measurement', 'result', 'baseline (same run)', 'ratio', 'target', ''],
+    ...rows.map((r) => [
+      r.name,
+      `${fmt(r.value)} ${r.unit}`,
+      r.baselineName === '' ? '' : `${r.baselineName}: ${fmt(r.baseline)} ${r.unit}`,
+      r.baselineName === '' ? '' : `${(r.value / r.baseline).toFixed(2)}x`,
+      r.target,
+      r.pass ? 'ok' : 'MISSED',
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | '));
+  for (const note of notes) console.log(note);
+}
+
+const bare = await bareFastify();
+const argon = await rawArgon2();
+const g = await gatehouse();
+print(
+  [
+    { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.6x', pass: g.me / bare >= 0.6 },
+    { name: 'password logins', value: g.logins, unit: '/s', baselineName: 'raw argon2id verify', baseline: argon, target: '>= 0.9x', pass: g.logins / argon >= 0.9 },
+    { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
+  ],
+  [`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
+);

@@ -1,0 +1,30 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadConfig } from '../../src/config/config.js';
+import { buildApp } from '../../src/http/app.js';
+import { generateSigningJwk } from '../../src/keys/development-keys.js';
+import { createServices } from '../../src/services.js';
+
+/**
+ * Gatehouse as `npm start` runs it (embedded PGlite, in-process ephemeral store, info logging to
+ * stdout, which the parent discards), plus an IPC channel to read event-loop delay.
+ */
+const config = loadConfig({
+  GATEHOUSE_ENV: 'development',
+  GATEHOUSE_DATABASE_URL: 'memory:',
+  GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
+});
+const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
+const app = await buildApp(services);
+const address = await app.listen({ host: '127.0.0.1', port: 0 });
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'reset-delay') {
+    delay.reset();
+    process.send?.({ type: 'delay-reset' });
+  } else if (message.type === 'read-delay') {
+    process.send?.({ type: 'delay', p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 });
+  }
+});
+process.send?.({ type: 'ready', address });
+process.on('SIGTERM', () => process.exit(0));
