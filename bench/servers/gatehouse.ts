@@ -16,7 +16,8 @@ const config = loadConfig({
 const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
 const app = await buildApp(services);
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
-const delay = monitorEventLoopDelay({ resolution: 10 });
+// 1 ms sampling: each sample includes the sampling interval, so coarser resolutions overstate the delay.
+const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 process.on('message', (message: { type: string }) => {
   if (message.type === 'reset-delay') {
