@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ForbiddenError, InsufficientScopeError } from '../../src/errors/errors.js';
+import type { Principal } from '../../src/guard/principal.js';
+import { AUTHENTICATED, authorize, isValidRequirement, PUBLIC } from '../../src/guard/requirement.js';
+
+function principal(scopes: string[], roles: string[] = []): Principal {
+  return {
+    kind: 'user',
+    userId: '00000000-0000-4000-8000-000000000000',
+    username: 'p',
+    roles,
+    scopes: new Set(scopes),
+    clientId: 'gatehouse-cli',
+    sessionId: undefined,
+    tokenId: 't',
+    expiresAt: 0,
+    user: { id: '00000000-0000-4000-8000-000000000000', username: 'p', email: null, passwordHash: 'x', roles, disabledAt: null, createdAt: new Date(0) },
+  };
+}
+
+describe('authorize: denials', () => {
+  test('a missing scope (match all) is insufficient_scope and names the required scopes', () => {
+    assert.throws(
+      () => authorize(principal(['a']), { scopes: ['a', 'b'] }),
+      (e: unknown) => e instanceof InsufficientScopeError && e.requiredScopes.join(' ') === 'a b',
+    );
+  });
+
+  test('match any needs at least one', () => {
+    assert.throws(() => authorize(principal(['c']), { scopes: ['a', 'b'], match: 'any' }), InsufficientScopeError);
+  });
+
+  test('a missing role is forbidden', () => {
+    assert.throws(() => authorize(principal(['a'], ['user']), { roles: ['admin'] }), ForbiddenError);
+  });
+});
+
+describe('authorize: grants', () => {
+  test('all scopes present, any scope present, role present, plain authenticated', () => {
+    authorize(principal(['a', 'b']), { scopes: ['a', 'b'] });
+    authorize(principal(['b']), { scopes: ['a', 'b'], match: 'any' });
+    authorize(principal([], ['admin']), { roles: ['admin', 'ops'] });
+    authorize(principal([]), AUTHENTICATED);
+    authorize(principal([]), PUBLIC);
+  });
+});
+
+describe('isValidRequirement', () => {
+  test('accepts the declared shapes and refuses anything else', () => {
+    assert.equal(isValidRequirement(PUBLIC), true);
+    assert.equal(isValidRequirement(AUTHENTICATED), true);
+    assert.equal(isValidRequirement({ scopes: ['a'], match: 'any', roles: ['r'] }), true);
+    assert.equal(isValidRequirement({ public: true, scopes: ['a'] }), false, 'public with scopes is ambiguous');
+    assert.equal(isValidRequirement({ scopes: 'a' }), false);
+    assert.equal(isValidRequirement({ scopes: [''] }), false);
+    assert.equal(isValidRequirement({ match: 'some' }), false);
+    assert.equal(isValidRequirement(null), false);
+    assert.equal(isValidRequirement('public'), false);
+  });
+});
