@@ -5,6 +5,7 @@ import type { Authenticator } from '../guard/authenticator.js';
 import { extractBearerCredential } from '../guard/bearer-credential.js';
 import { authorize, isPublic, isValidRequirement, type RouteRequirement } from '../guard/requirement.js';
 import { sendError } from './error-handler.js';
+import { SECURITY_SCHEME } from './openapi.js';
 
 export interface GuardPluginOptions {
   readonly authenticator: Authenticator;
@@ -52,6 +53,8 @@ export const guardPlugin = fp<GuardPluginOptions>(
       if (!isValidRequirement(requirement)) throw new TypeError(`route ${String(route.method)} ${route.url}: config.auth is not a valid requirement`);
       route.config = { ...route.config, auth: requirement };
       if (isPublic(requirement)) return;
+      // The OpenAPI operation states the same requirement, so Swagger's Authorize sends the token.
+      route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [...(requirement.scopes ?? [])] }] };
       const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
       route.onRequest = [guardFor(requirement, options.authenticator), ...existing];
     });
