@@ -35,9 +35,11 @@ function clientErrorHandler(error: NodeJS.ErrnoException & { code?: string }, so
   if (!socket.writable) return;
   const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_MALFORMED_BODY';
   const { status, title } = HTTP_STATUS[code];
-  const body = JSON.stringify({ type: `urn:gatehouse:error:${code}`, title, status, code, detail: title });
+  // No request object exists yet, but the problem body promises a request_id like every other error.
+  const requestId = randomUUID();
+  const body = JSON.stringify({ type: `urn:gatehouse:error:${code}`, title, status, code, detail: title, request_id: requestId });
   socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

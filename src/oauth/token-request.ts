@@ -81,7 +81,9 @@ function checkGrantType(params: TokenRequestParams): GrantType {
  * Gatehouse's clients are public (token_endpoint_auth_method "none"): a client is identified,
  * not authenticated. A secret presented anyway cannot be checked, so it is refused rather than ignored.
  */
-function identifyClient(clients: ClientRegistry, params: TokenRequestParams, basic: BasicClientCredentials | undefined): OAuthClient {
+function identifyClient(clients: ClientRegistry, params: TokenRequestParams, presented: BasicClientCredentials | undefined): OAuthClient {
+  // Swagger UI sends `Basic base64(":")` when client_id is left empty: that identifies no one.
+  const basic = presented !== undefined && presented.clientId === '' && presented.clientSecret === '' ? undefined : presented;
   const fromBody = single(params, 'client_id');
   if (basic !== undefined && fromBody !== undefined && fromBody !== basic.clientId) {
     throw new InvalidRequestError('client identified twice', 'client_id in body and Basic header differ');

@@ -38,30 +38,41 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const stores = options.shareWith?.stores ?? (await createTestStores());
   const signingKeys = options.shareWith?.signingKeys ?? [await generateSigningJwk()];
-  const config = loadConfig({
-    GATEHOUSE_ENV: 'development',
-    GATEHOUSE_ISSUER: TEST_ISSUER,
-    GATEHOUSE_DATABASE_URL: stores.databaseUrl,
-    GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
-    GATEHOUSE_LOG_LEVEL: 'info',
-    ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
-    ...options.env,
-  });
-  const services = await createServices(config, { signingKeys, ...options.overrides });
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      callback();
-    },
-  });
-  const opts = loggerOptions(config) as pino.LoggerOptions;
-  const logger = pino(opts, stream);
-  const app = await buildApp(services, { logger, ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }) });
+  let services: GatehouseServices | undefined;
+  let started: { services: GatehouseServices; app: FastifyInstance; lines: string[] };
+  try {
+    const config = loadConfig({
+      GATEHOUSE_ENV: 'development',
+      GATEHOUSE_ISSUER: TEST_ISSUER,
+      GATEHOUSE_DATABASE_URL: stores.databaseUrl,
+      GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
+      GATEHOUSE_LOG_LEVEL: 'info',
+      ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
+      ...options.env,
+    });
+    services = await createServices(config, { signingKeys, ...options.overrides });
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
+        callback();
+      },
+    });
+    const opts = loggerOptions(config) as pino.LoggerOptions;
+    const logger = pino(opts, stream);
+    const app = await buildApp(services, { logger, ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }) });
+    started = { services, app, lines };
+  } catch (error) {
+    // A failed startup (invalid env, undeclared route) must not leak the database, Redis keys or timers.
+    await services?.close();
+    if (options.shareWith === undefined) await stores.cleanup();
+    throw error;
+  }
+  const { app, lines } = started;
 
   const testApp: TestApp = {
     app,
-    services,
+    services: started.services,
     stores,
     signingKeys,
     logs: { lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) },
@@ -83,7 +94,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
     async close() {
       await app.close();
-      await services.close();
+      await started.services.close();
       if (options.shareWith === undefined) await stores.cleanup();
     },
   };
