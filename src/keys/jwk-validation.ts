@@ -13,8 +13,12 @@ const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   RSA: ['kty', 'n', 'e'],
 };
 
-function base64UrlByteLength(value: string): number {
-  return Buffer.from(value, 'base64url').length;
+/** Bit length of a base64url big-endian unsigned integer; leading zero bytes do not count. */
+function base64UrlBitLength(value: string): number {
+  const bytes = Buffer.from(value, 'base64url');
+  const first = bytes.findIndex((b) => b !== 0);
+  if (first === -1) return 0;
+  return (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes[first] as number));
 }
 
 function isString(value: unknown): value is string {
@@ -51,7 +55,7 @@ export function validatePrivateSigningJwk(jwk: unknown, where: string): string[]
       break;
     case 'RS256':
       if (key.kty !== 'RSA') problems.push(`${where}: RS256 keys must have kty RSA`);
-      else if (!isString(key.n) || base64UrlByteLength(key.n) * 8 < MIN_RSA_BITS) {
+      else if (!isString(key.n) || base64UrlBitLength(key.n) < MIN_RSA_BITS) {
         problems.push(`${where}: RSA keys must be at least ${MIN_RSA_BITS} bits`);
       }
       break;

@@ -26,27 +26,29 @@ export async function readSigningKeyFile(
   } catch (error) {
     return fail(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  // Collected, not thrown one by one: the operator sees every problem in one start attempt.
+  const problems: string[] = [];
   if (options.production && process.platform !== 'win32') {
     const { mode } = await stat(path);
     // A private key readable by group or others is as good as published.
-    if ((mode & 0o077) !== 0) fail(`${path} is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`);
+    if ((mode & 0o077) !== 0) problems.push(`${variable}: ${path} is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`);
   }
   let document: unknown;
   try {
     document = JSON.parse(text);
   } catch {
-    return fail(`${path} is not valid JSON`);
+    throw new ConfigError([...problems, `${variable}: ${path} is not valid JSON`]);
   }
   if (typeof document !== 'object' || document === null || !Array.isArray((document as { keys?: unknown }).keys)) {
-    return fail(`${path} must be a JWKS document {"keys":[…]}`);
+    throw new ConfigError([...problems, `${variable}: ${path} must be a JWKS document {"keys":[…]}`]);
   }
   if (options.production && (document as Record<string, unknown>)[DEVELOPMENT_MARKER] === true) {
-    fail(`${path} holds generated development keys; create production keys (see README, "Production checklist")`);
+    problems.push(`${variable}: ${path} holds generated development keys; create production keys (see README, "Production checklist")`);
   }
   const keys = (document as { keys: unknown[] }).keys;
-  if (keys.length === 0) fail(`${path} holds no keys`);
-  const problems = keys.flatMap((k, i) => validatePrivateSigningJwk(k, `keys[${i}]`).map((p) => `${variable}: ${p}`));
-  const kids = keys.map((k) => (k as { kid?: unknown }).kid);
+  if (keys.length === 0) problems.push(`${variable}: ${path} holds no keys`);
+  problems.push(...keys.flatMap((k, i) => validatePrivateSigningJwk(k, `keys[${i}]`).map((p) => `${variable}: ${p}`)));
+  const kids = keys.map((k) => (k as { kid?: unknown } | null)?.kid);
   const duplicate = kids.find((kid, i) => kids.indexOf(kid) !== i);
   if (duplicate !== undefined) problems.push(`${variable}: kid ${JSON.stringify(duplicate)} appears twice`);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** RFC 9457 problem details as Gatehouse writes them (documentation only). */
+/** RFC 9457 problem details as Gatehouse writes them. Routes serialize through it, so every field we send must be listed. */
 export const problemSchema = z.object({
   type: z.string(),
   title: z.string(),
@@ -9,6 +9,7 @@ export const problemSchema = z.object({
   detail: z.string(),
   request_id: z.string(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  required_scopes: z.array(z.string()).optional(),
 });
 
 /** RFC 6749 §5.2 error response. */
