@@ -31,7 +31,7 @@ function parseForm(text: string): Record<string, string | string[]> {
 /**
  * Replaces Fastify's body parsers with strict ones: invalid UTF-8 is a 400, never silently
  * replaced. Hand-rolled because neither the built-in JSON parser nor @fastify/formbody rejects
- * undecodable bytes.
+ * undecodable bytes. Only JSON is accepted app-wide; see {@link registerStrictFormParser}.
  */
 export function registerStrictBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
@@ -44,6 +44,14 @@ export function registerStrictBodyParsers(app: FastifyInstance): void {
       done(error instanceof RequestError ? error : new RequestError('ERR_MALFORMED_BODY', 'request body is not valid JSON', 'JSON syntax error'), undefined);
     }
   });
+}
+
+/**
+ * Form bodies, for the OAuth token endpoint only (RFC 6749 §3.2). Registered in that route's
+ * scope: a JSON endpoint answers a form body with 415, so a cross-site HTML form (a "simple"
+ * request, no CORS preflight) cannot post to it.
+ */
+export function registerStrictFormParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
       done(null, parseForm(decode(body as Buffer)));

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { stdSerializers } from 'pino';
 import type { Config } from '../config/config.js';
 
 /**
@@ -35,6 +36,26 @@ function pathOf(url: string | undefined): string | undefined {
   return i === -1 ? url : `${url.slice(0, i)}?[query redacted]`;
 }
 
+/**
+ * A failed query's error carries its bound parameters (drizzle's DrizzleQueryError: a `params`
+ * property, and a "params: …" line in the message and the stack), and a parameter may be a
+ * password hash or an email. The log keeps the SQL, never the values.
+ */
+const PARAMS_LINE = /\nparams: [\s\S]*?(?=\n {4}at |$)/g;
+
+type SerializedError = ReturnType<typeof stdSerializers.err>;
+
+function serializeError(error: Error): SerializedError {
+  const serialized = stdSerializers.err(error);
+  if (typeof serialized !== 'object' || serialized === null) return serialized;
+  const { params: _params, ...out } = serialized;
+  for (const key of ['message', 'stack'] as const) {
+    const value: unknown = out[key];
+    if (typeof value === 'string') out[key] = value.replace(PARAMS_LINE, '\nparams: [redacted]');
+  }
+  return out as SerializedError;
+}
+
 export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
@@ -43,6 +64,7 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
       req(request: RawRequestLike) {
         return { method: request.method, url: pathOf(request.url), request_id: request.id, ip: request.ip };
       },
+      err: serializeError,
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidRequestError, RequestError } from '../../errors/errors.js';
 import { authorizationHeaders } from '../../guard/bearer-credential.js';
@@ -6,6 +6,7 @@ import { PUBLIC } from '../../guard/requirement.js';
 import { handleTokenRequest, type BasicClientCredentials, type TokenRequestDeps } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 import { verifyPasswordLogin } from '../../users/password-login.js';
+import { registerStrictFormParser } from '../body-parsers.js';
 import { oauthErrorSchema, problemSchema } from './problem-schema.js';
 
 const tokenResponseSchema = z.object({
@@ -57,27 +58,31 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     issueAccessToken: (input) => services.issueAccessToken(input),
   };
 
-  app.post(
-    '/auth/token',
-    {
-      config: { auth: PUBLIC, errorStyle: 'oauth' },
-      schema: {
-        tags: ['auth'],
-        summary: 'OAuth 2 token endpoint (password grant, RFC 6749 §4.3)',
-        consumes: ['application/x-www-form-urlencoded'],
-        body: formBody,
-        response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema },
+  // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
+  await app.register(async (formScope) => {
+    registerStrictFormParser(formScope);
+    formScope.withTypeProvider<ZodTypeProvider>().post(
+      '/auth/token',
+      {
+        config: { auth: PUBLIC, errorStyle: 'oauth' },
+        schema: {
+          tags: ['auth'],
+          summary: 'OAuth 2 token endpoint (password grant, RFC 6749 §4.3)',
+          consumes: ['application/x-www-form-urlencoded'],
+          body: formBody,
+          response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema },
+        },
       },
-    },
-    async (request, reply) => {
-      if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
-        throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the token endpoint takes application/x-www-form-urlencoded');
-      }
-      const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders));
-      request.log.info({ event: 'login.succeeded', grant_type: 'password' }, 'token issued');
-      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
-    },
-  );
+      async (request, reply) => {
+        if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
+          throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the token endpoint takes application/x-www-form-urlencoded');
+        }
+        const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders));
+        request.log.info({ event: 'login.succeeded', grant_type: 'password' }, 'token issued');
+        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+      },
+    );
+  });
 
   app.post(
     '/auth/login',

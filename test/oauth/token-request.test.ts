@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { InvalidGrantError, OAuthError } from '../../src/errors/errors.js';
+import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
+import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
+import { handleTokenRequest, type BasicClientCredentials, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
+import type { IssueAccessTokenInput } from '../../src/tokens/access-token-issuer.js';
+import type { UserRecord } from '../../src/users/user-store.js';
+
+const USER: UserRecord = Object.freeze({
+  id: '6d1f3f4e-2a51-4b7e-9a7e-0d3c1c0e9b11',
+  username: 'alice',
+  email: null,
+  passwordHash: 'unused',
+  roles: Object.freeze([]),
+  disabledAt: null,
+  createdAt: new Date(0),
+});
+
+function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0] } = {}) {
+  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[] };
+  const deps: TokenRequestDeps = {
+    clients: createClientRegistry([
+      ...BUILT_IN_CLIENTS,
+      { id: 'partner-app', firstParty: false, grantTypes: ['password'] },
+      { id: 'refresh-only', firstParty: true, grantTypes: ['refresh_token'] },
+    ]),
+    scopes: createScopeCatalogue(options.definitions),
+    async verifyPassword(username, password) {
+      calls.verifyPassword++;
+      if (username === 'alice' && password === 'right') return USER;
+      throw new InvalidGrantError('wrong password');
+    },
+    async issueAccessToken(input) {
+      calls.issue.push(input);
+      return { token: 'signed', tokenId: 'jti', expiresIn: 900, expiresAt: 0, scope: input.scopes.join(' ') };
+    },
+  };
+  return { deps, calls };
+}
+
+const valid = { grant_type: 'password', username: 'alice', password: 'right' };
+
+async function oauthError(deps: TokenRequestDeps, params: TokenRequestParams, basic?: BasicClientCredentials): Promise<string> {
+  try {
+    await handleTokenRequest(deps, params, basic);
+  } catch (error) {
+    assert.ok(error instanceof OAuthError, String(error));
+    return error.error;
+  }
+  assert.fail('the request was accepted');
+}
+
+describe('handleTokenRequest: the password is checked last', () => {
+  const refusedBeforePassword: [string, TokenRequestParams, BasicClientCredentials | undefined, string][] = [
+    ['a repeated parameter', { ...valid, scope: ['profile', 'profile'] }, undefined, 'invalid_request'],
+    ['an unsupported grant', { ...valid, grant_type: 'client_credentials' }, undefined, 'unsupported_grant_type'],
+    ['an unknown client', { ...valid, client_id: 'evil' }, undefined, 'invalid_client'],
+    ['a client secret', { ...valid, client_secret: 'x' }, undefined, 'invalid_client'],
+    ['a Basic secret', valid, { clientId: 'gatehouse-cli', clientSecret: 'x' }, 'invalid_client'],
+    ['a third-party client', { ...valid, client_id: 'partner-app' }, undefined, 'unauthorized_client'],
+    ['a client without the password grant', { ...valid, client_id: 'refresh-only' }, undefined, 'unauthorized_client'],
+    ['an unknown scope', { ...valid, scope: 'admin' }, undefined, 'invalid_scope'],
+    ['a scope with a forbidden character', { ...valid, scope: 'pro\\file' }, undefined, 'invalid_scope'],
+    ['an over-long scope', { ...valid, scope: `profile ${'p'.repeat(1100)}` }, undefined, 'invalid_scope'],
+    ['a missing password', { grant_type: 'password', username: 'alice' }, undefined, 'invalid_request'],
+  ];
+  for (const [name, params, basic, expected] of refusedBeforePassword) {
+    test(`${name}: ${expected}, and the password is never verified`, async () => {
+      const { deps, calls } = fakeDeps();
+      assert.equal(await oauthError(deps, params, basic), expected);
+      assert.equal(calls.verifyPassword, 0);
+      assert.equal(calls.issue.length, 0);
+    });
+  }
+
+  test('a wrong password issues nothing', async () => {
+    const { deps, calls } = fakeDeps();
+    assert.equal(await oauthError(deps, { ...valid, password: 'wrong' }), 'invalid_grant');
+    assert.equal(calls.verifyPassword, 1);
+    assert.equal(calls.issue.length, 0);
+  });
+});
+
+describe('handleTokenRequest: what is issued', () => {
+  test('no scope parameter: every scope the user holds, for the default client', async () => {
+    const { deps, calls } = fakeDeps();
+    const response = await handleTokenRequest(deps, valid);
+    assert.deepEqual(response, { access_token: 'signed', token_type: 'Bearer', expires_in: 900, scope: 'profile' });
+    assert.equal(calls.issue[0]?.subject, USER.id);
+    assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
+    assert.match(calls.issue[0]?.sessionId ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  test('never more than the user holds: a scope only admins hold is refused for a plain user', async () => {
+    const { deps, calls } = fakeDeps({
+      definitions: {
+        profile: { description: 'p', roles: ['user'] },
+        'users:admin': { description: 'a', roles: ['admin'] },
+      },
+    });
+    assert.equal(await oauthError(deps, { ...valid, scope: 'users:admin' }), 'invalid_scope');
+    const response = await handleTokenRequest(deps, { ...valid, scope: 'profile users:admin' });
+    assert.equal(response.scope, 'profile');
+    assert.deepEqual(calls.issue.at(-1)?.scopes, ['profile']);
+  });
+
+  test('Basic and body may name the same client', async () => {
+    const { deps, calls } = fakeDeps();
+    await handleTokenRequest(deps, { ...valid, client_id: 'gatehouse-cli' }, { clientId: 'gatehouse-cli', clientSecret: '' });
+    assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
+  });
+
+  test('Basic and body naming different clients: invalid_request', async () => {
+    const { deps } = fakeDeps();
+    assert.equal(await oauthError(deps, { ...valid, client_id: 'partner-app' }, { clientId: 'gatehouse-cli', clientSecret: '' }), 'invalid_request');
+  });
+});
+
+describe('clients and scopes', () => {
+  test('duplicate client ids are a programming error', () => {
+    assert.throws(() => createClientRegistry([...BUILT_IN_CLIENTS, ...BUILT_IN_CLIENTS]), TypeError);
+  });
+
+  test('registered clients are frozen copies', () => {
+    const source = { id: 'app', firstParty: true, grantTypes: ['password'] as const };
+    const found = createClientRegistry([source]).find('app');
+    assert.ok(found !== undefined && Object.isFrozen(found));
+    assert.throws(() => {
+      (found as { firstParty: boolean }).firstParty = false;
+    }, TypeError);
+  });
+
+  test('a scope name that is not an RFC 6749 scope-token is refused', () => {
+    for (const bad of ['with space', 'quote"', 'back\\slash', '']) {
+      assert.equal(SCOPE_TOKEN.test(bad), false, bad);
+      assert.throws(() => createScopeCatalogue({ [bad]: { description: 'x', roles: ['user'] } }), TypeError);
+    }
+  });
+
+  test('every user holds the implicit "user" role; other scopes need their role', () => {
+    const catalogue = createScopeCatalogue({ profile: { description: 'p', roles: ['user'] }, admin: { description: 'a', roles: ['admin'] } });
+    assert.deepEqual([...catalogue.scopesForRoles([])], ['profile']);
+    assert.deepEqual([...catalogue.scopesForRoles(['admin'])].sort(), ['admin', 'profile']);
+  });
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ValidationError } from '../../src/errors/errors.js';
+import { normalizeUsername, usernameKey } from '../../src/users/username.js';
+
+function refused(raw: string, field = 'username'): void {
+  assert.throws(
+    () => normalizeUsername(raw, field),
+    (error: unknown) => error instanceof ValidationError && error.issues.length === 1 && error.issues[0]?.field === field,
+    JSON.stringify(raw),
+  );
+}
+
+describe('normalizeUsername', () => {
+  test('refuses separators, markup, controls, invisible and bidi characters', () => {
+    for (const raw of ['bad name', 'a/b', '<script>', 'a\\b', 'tab\tname', 'nul\u0000l', 'zero\u200bwidth', 'rtl\u202eoverride', 'nbsp\u00a0name', 'emoji😀x', 'a@b']) refused(raw);
+  });
+
+  test('3 to 64 characters, counted after NFKC', () => {
+    refused('ab');
+    refused('x'.repeat(65));
+    refused('\uFB00'.repeat(33)); // 33 "ﬀ" become 66 characters
+    assert.equal(normalizeUsername('abc').display, 'abc');
+    assert.equal(normalizeUsername('x'.repeat(64)).display.length, 64);
+    assert.equal(normalizeUsername('\uFB00'.repeat(32)).display, 'f'.repeat(64));
+  });
+
+  test('a string that is short only before NFKC is judged after it: "ﬀ" alone is 2 characters', () => {
+    refused('\uFB00');
+    assert.equal(normalizeUsername('a\uFB00').display, 'aff');
+  });
+
+  test('display keeps case; the key folds case and width', () => {
+    const name = normalizeUsername('Ａlice.B_c-1');
+    assert.equal(name.display, 'Alice.B_c-1');
+    assert.equal(name.key, 'alice.b_c-1');
+  });
+
+  test('the field named in the error is the caller\'s', () => {
+    refused('no', 'new_username');
+  });
+});
+
+describe('usernameKey', () => {
+  test('case and width variants share one key', () => {
+    const key = usernameKey('alice');
+    for (const variant of ['Alice', 'ALICE', 'ａｌｉｃｅ', 'ＡＬＩＣＥ']) assert.equal(usernameKey(variant), key, variant);
+  });
+
+  test('composed and decomposed accents share one key', () => {
+    assert.equal(usernameKey('Jos\u00e9'), usernameKey('Jose\u0301'));
+  });
+});
