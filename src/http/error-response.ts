@@ -5,6 +5,7 @@ import {
   OAuthError,
   PasswordPolicyError,
   RequestError,
+  StoreUnavailableError,
   ValidationError,
   type ErrorCode,
   type FieldIssue,
@@ -58,7 +59,9 @@ function bearerChallenge(error: GatehouseError): string | undefined {
     case 'ERR_INVALID_TOKEN':
       return `Bearer realm="${REALM}", error="invalid_token"`;
     case 'ERR_INSUFFICIENT_SCOPE':
-      return `Bearer realm="${REALM}", error="insufficient_scope", scope="${(error as InsufficientScopeError).requiredScopes.join(' ')}"`;
+      return error instanceof InsufficientScopeError
+        ? `Bearer realm="${REALM}", error="insufficient_scope", scope="${error.requiredScopes.join(' ')}"`
+        : `Bearer realm="${REALM}", error="insufficient_scope"`;
     default:
       return undefined;
   }
@@ -76,6 +79,9 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
   if (error instanceof OAuthError) {
     const headers = error.status === 401 ? { ...noStore, 'www-authenticate': `Basic realm="${REALM}"` } : noStore;
     return { status: error.status, contentType: 'application/json', headers, body: { error: error.error, error_description: error.message } };
+  }
+  if (error instanceof StoreUnavailableError) {
+    return { status: 503, contentType: 'application/json', headers: noStore, body: { error: 'temporarily_unavailable', error_description: error.message } };
   }
   const status = error instanceof RequestError || error instanceof ValidationError ? HTTP_STATUS[error.code].status : 500;
   const description = status === 500 ? 'the server could not process the request' : error.message;

@@ -94,3 +94,20 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * A failed query as the caller sees it: the store is unavailable (503), with the SQLSTATE and the
+ * driver's first message line in the log reason. The driver error is not kept as `cause`, because
+ * drizzle puts the bound parameters (hashes, emails) on it.
+ */
+export function databaseFailure(error: unknown): StoreUnavailableError {
+  let code: string | undefined;
+  let message = 'unknown error';
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const candidate = (e as { code?: unknown }).code;
+    if (typeof candidate === 'string') code = candidate;
+    const text = (e as { message?: unknown }).message;
+    if (typeof text === 'string' && !text.startsWith('Failed query')) message = text.split('\n')[0] ?? message;
+  }
+  return new StoreUnavailableError(`database query failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200)}`);
+}
