@@ -51,3 +51,19 @@ describe('usernameKey', () => {
     assert.equal(usernameKey('Jos\u00e9'), usernameKey('Jose\u0301'));
   });
 });
+
+describe('normalizeUsername: look-alike accounts', () => {
+  test('letters from two scripts are refused: Cyrillic "а" or Greek "ο" inside a Latin name', () => {
+    refused('\u0430lice'); // Cyrillic small a
+    refused('b\u03bfb'); // Greek small omicron
+    refused('pay\u0440al'); // Cyrillic er
+  });
+
+  test('one script, or the mixes that are ordinary writing, are accepted', () => {
+    assert.equal(normalizeUsername('иван').display, 'иван');
+    assert.equal(normalizeUsername('josé_92').display, 'josé_92');
+    assert.equal(normalizeUsername('山田タロウ').display, '山田タロウ');
+    assert.equal(normalizeUsername('kim김철수').display, 'kim김철수');
+    assert.equal(normalizeUsername('ελένη').display, 'ελένη');
+  });
+});
