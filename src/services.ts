@@ -7,7 +7,10 @@ import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuth
 import { createScopeCatalogue, type ScopeCatalogue } from './oauth/scope-catalogue.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
 import { openDatabase, type Database } from './stores/db/database.js';
+import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
+import type { SessionPolicy } from './sessions/refresh-families.js';
+import type { SessionStore } from './sessions/session-store.js';
 import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
 import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
@@ -22,6 +25,10 @@ export interface GatehouseServices {
   readonly database: Database;
   readonly ephemeral: EphemeralStore;
   readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly sessionPolicy: SessionPolicy;
+  /** Epoch milliseconds; injectable so tests control expiry without sleeping. */
+  readonly now: () => number;
   readonly hasher: PasswordHashing;
   readonly keySet: () => KeySet;
   readonly clients: ClientRegistry;
@@ -90,6 +97,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     database,
     ephemeral,
     users,
+    sessions: createDrizzleSessionStore(database.db),
+    sessionPolicy: { absoluteTtlMs: config.sessionTtlSeconds * 1000, idleTtlMs: config.sessionIdleTtlSeconds * 1000 },
+    now: overrides.now ?? Date.now,
     hasher: new PasswordHasher(overrides.passwordHasher),
     keySet: currentKeys,
     clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),

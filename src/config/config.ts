@@ -25,6 +25,10 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
   readonly accessTokenTtlSeconds: number;
+  /** A session (refresh-token family) ends this long after login, whatever its use. */
+  readonly sessionTtlSeconds: number;
+  /** …or this long after its last refresh. */
+  readonly sessionIdleTtlSeconds: number;
   readonly trustedProxies: readonly string[];
   readonly passwordMinLength: number;
   readonly bodyLimitBytes: number;
@@ -157,6 +161,18 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     900,
   );
 
+  const sessionTtlSeconds = read(
+    'GATEHOUSE_SESSION_TTL',
+    z.coerce.number({ error: 'must be a whole number of seconds' }).int('must be a whole number of seconds').min(3600, 'must be at least 3600 seconds').max(31_536_000, 'must be at most 31536000 seconds (a year)'),
+    30 * 86_400,
+  );
+  const sessionIdleTtlSeconds = read(
+    'GATEHOUSE_SESSION_IDLE_TTL',
+    z.coerce.number({ error: 'must be a whole number of seconds' }).int('must be a whole number of seconds').min(300, 'must be at least 300 seconds').max(31_536_000, 'must be at most 31536000 seconds (a year)'),
+    7 * 86_400,
+  );
+  if (sessionIdleTtlSeconds > sessionTtlSeconds) problems.push('GATEHOUSE_SESSION_IDLE_TTL: must not be longer than GATEHOUSE_SESSION_TTL');
+
   const trustedProxies = read(
     'GATEHOUSE_TRUSTED_PROXIES',
     z
@@ -188,6 +204,8 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     redisUrl,
     redisKeyPrefix,
     accessTokenTtlSeconds,
+    sessionTtlSeconds,
+    sessionIdleTtlSeconds,
     trustedProxies: Object.freeze([...trustedProxies]),
     passwordMinLength,
     bodyLimitBytes,

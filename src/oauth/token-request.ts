@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import {
   InvalidClientError,
+  InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from '../errors/errors.js';
+import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
 import type { IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
 import type { UserRecord } from '../users/user-store.js';
 import { DEFAULT_CLIENT_ID, type ClientRegistry, type GrantType, type OAuthClient } from './clients.js';
@@ -25,33 +26,89 @@ export interface TokenResponse {
   readonly token_type: 'Bearer';
   readonly expires_in: number;
   readonly scope: string;
+  readonly refresh_token: string;
 }
 
 export interface TokenRequestDeps {
   readonly clients: ClientRegistry;
   readonly scopes: ScopeCatalogue;
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
+  readonly findUser: (id: string) => Promise<UserRecord | undefined>;
+  readonly startSession: (input: StartSessionInput) => Promise<SessionGrant>;
+  readonly exchangeRefreshToken: (token: string, clientId: string) => Promise<SessionGrant>;
   readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
 }
 
-const SUPPORTED_GRANTS: readonly GrantType[] = ['password'];
+/** What the HTTP layer knows about the caller, for the session's device label. */
+export interface TokenRequestContext {
+  readonly device: string;
+  readonly ip: string | null;
+}
+
+export const SUPPORTED_GRANTS: readonly GrantType[] = ['password', 'refresh_token'];
 
 /**
  * The token endpoint (RFC 6749 §3.2) as a pipeline of named checks, read top to bottom.
  * Each check throws the OAuth error RFC 6749 §5.2 assigns to its failure.
  */
-export async function handleTokenRequest(deps: TokenRequestDeps, params: TokenRequestParams, basic?: BasicClientCredentials): Promise<TokenResponse> {
+export async function handleTokenRequest(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  basic: BasicClientCredentials | undefined,
+  context: TokenRequestContext,
+): Promise<TokenResponse> {
   rejectRepeatedParameters(params);
   const grantType = checkGrantType(params);
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
+  return grantType === 'password' ? passwordGrant(deps, params, client, requested, context) : refreshTokenGrant(deps, params, client, requested);
+}
+
+/** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
+async function passwordGrant(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  client: OAuthClient,
+  requested: readonly string[] | undefined,
+  context: TokenRequestContext,
+): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
   const user = await deps.verifyPassword(username, password);
-  const granted = grantScopes(deps.scopes, user, requested);
-  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes: granted, sessionId: randomUUID() });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope };
+  const granted = grantScopes(deps.scopes.scopesForRoles(user.roles), requested);
+  const { session, refreshToken } = await deps.startSession({ userId: user.id, clientId: client.id, scope: granted.join(' '), ...context });
+  return respond(deps, user, client, session.id, granted, refreshToken);
+}
+
+/** RFC 6749 §6: rotation; the scope may narrow, never widen, and never exceeds what the user holds now. */
+async function refreshTokenGrant(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  client: OAuthClient,
+  requested: readonly string[] | undefined,
+): Promise<TokenResponse> {
+  const presented = requireParam(params, 'refresh_token');
+  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id);
+  const user = await deps.findUser(session.userId);
+  if (user === undefined || user.disabledAt !== null) throw new InvalidGrantError('session user missing or disabled');
+  const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
+  if (requested !== undefined && requested.some((s) => !sessionScopes.includes(s))) throw new InvalidScopeError('refresh asked for more than the session holds');
+  const held = deps.scopes.scopesForRoles(user.roles);
+  const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
+  return respond(deps, user, client, session.id, granted, refreshToken);
+}
+
+async function respond(
+  deps: TokenRequestDeps,
+  user: UserRecord,
+  client: OAuthClient,
+  sessionId: string,
+  scopes: readonly string[],
+  refreshToken: string,
+): Promise<TokenResponse> {
+  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes, sessionId });
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: refreshToken };
 }
 
 function single(params: TokenRequestParams, name: string): string | undefined {
@@ -116,8 +173,7 @@ function parseRequestedScope(catalogue: ScopeCatalogue, params: TokenRequestPara
 }
 
 /** The token carries what was asked for and the user holds: never more than the user holds. */
-function grantScopes(catalogue: ScopeCatalogue, user: UserRecord, requested: readonly string[] | undefined): string[] {
-  const held = catalogue.scopesForRoles(user.roles);
+function grantScopes(held: ReadonlySet<string>, requested: readonly string[] | undefined): string[] {
   if (requested === undefined) return [...held];
   const granted = requested.filter((s) => held.has(s));
   if (requested.length > 0 && granted.length === 0) throw new InvalidScopeError('none of the requested scopes is held');

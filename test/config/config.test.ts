@@ -128,6 +128,8 @@ describe('loadConfig: defaults and result', () => {
       redisUrl: undefined,
       redisKeyPrefix: 'gatehouse:',
       accessTokenTtlSeconds: 900,
+      sessionTtlSeconds: 30 * 86_400,
+      sessionIdleTtlSeconds: 7 * 86_400,
       trustedProxies: [],
       passwordMinLength: 15,
       bodyLimitBytes: 16 * 1024,

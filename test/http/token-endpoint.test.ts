@@ -37,13 +37,14 @@ function assertOAuthError(res: LightMyRequestResponse, status: number, error: st
   return body;
 }
 
-function assertTokenResponse(res: LightMyRequestResponse): { access_token: string; token_type: string; expires_in: number; scope: string } {
+function assertTokenResponse(res: LightMyRequestResponse): { access_token: string; token_type: string; expires_in: number; scope: string; refresh_token: string } {
   assert.equal(res.statusCode, 200, res.body);
   assert.match(String(res.headers['content-type']), /^application\/json\b/);
   assertNoStore(res);
   const body = res.json();
-  assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
+  assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
   assert.equal(body.token_type, 'Bearer');
+  assert.match(body.refresh_token, /^ghr_[A-Za-z0-9_-]{43}$/);
   return body;
 }
 
@@ -145,7 +146,7 @@ describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {
 
     test('grant_type=client_credentials: unsupported_grant_type', async () => {
       assertOAuthError(await login({ grant_type: 'client_credentials' }), 400, 'unsupported_grant_type');
-      assertOAuthError(await login({ grant_type: 'refresh_token' }), 400, 'unsupported_grant_type');
+      assertOAuthError(await login({ grant_type: 'implicit' }), 400, 'unsupported_grant_type');
     });
 
     test('a repeated parameter: invalid_request (RFC 6749 §3.2)', async () => {

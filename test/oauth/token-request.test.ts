@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import { InvalidGrantError, OAuthError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
-import { handleTokenRequest, type BasicClientCredentials, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
+import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
+import type { StartSessionInput } from '../../src/sessions/refresh-families.js';
+import type { SessionRecord } from '../../src/sessions/session-store.js';
 import type { IssueAccessTokenInput } from '../../src/tokens/access-token-issuer.js';
 import type { UserRecord } from '../../src/users/user-store.js';
 
@@ -17,8 +19,25 @@ const USER: UserRecord = Object.freeze({
   createdAt: new Date(0),
 });
 
+const SESSION: SessionRecord = Object.freeze({
+  id: '0b8a9c59-3c3e-4f59-9a57-9e5d3c1f2a10',
+  userId: USER.id,
+  clientId: 'gatehouse-cli',
+  scope: 'profile',
+  device: 'test',
+  ip: null,
+  createdAt: new Date(0),
+  lastUsedAt: new Date(0),
+  expiresAt: new Date(0),
+  idleExpiresAt: new Date(0),
+  revokedAt: null,
+  revokedReason: null,
+});
+
+const CONTEXT: TokenRequestContext = { device: 'test device', ip: '127.0.0.1' };
+
 function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0] } = {}) {
-  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[] };
+  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
       ...BUILT_IN_CLIENTS,
@@ -30,6 +49,17 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
       calls.verifyPassword++;
       if (username === 'alice' && password === 'right') return USER;
       throw new InvalidGrantError('wrong password');
+    },
+    async findUser(id) {
+      return id === USER.id ? USER : undefined;
+    },
+    async startSession(input) {
+      calls.sessions.push(input);
+      return { session: { ...SESSION, scope: input.scope, clientId: input.clientId }, refreshToken: 'ghr_first' };
+    },
+    async exchangeRefreshToken(token) {
+      if (token !== 'ghr_live') throw new InvalidGrantError('unknown refresh token');
+      return { session: SESSION, refreshToken: 'ghr_next' };
     },
     async issueAccessToken(input) {
       calls.issue.push(input);
@@ -43,7 +73,7 @@ const valid = { grant_type: 'password', username: 'alice', password: 'right' };
 
 async function oauthError(deps: TokenRequestDeps, params: TokenRequestParams, basic?: BasicClientCredentials): Promise<string> {
   try {
-    await handleTokenRequest(deps, params, basic);
+    await handleTokenRequest(deps, params, basic, CONTEXT);
   } catch (error) {
     assert.ok(error instanceof OAuthError, String(error));
     return error.error;
@@ -60,6 +90,7 @@ describe('handleTokenRequest: the password is checked last', () => {
     ['a Basic secret', valid, { clientId: 'gatehouse-cli', clientSecret: 'x' }, 'invalid_client'],
     ['a third-party client', { ...valid, client_id: 'partner-app' }, undefined, 'unauthorized_client'],
     ['a client without the password grant', { ...valid, client_id: 'refresh-only' }, undefined, 'unauthorized_client'],
+    ['a third-party client refreshing', { grant_type: 'refresh_token', refresh_token: 'ghr_live', client_id: 'partner-app' }, undefined, 'unauthorized_client'],
     ['an unknown scope', { ...valid, scope: 'admin' }, undefined, 'invalid_scope'],
     ['a scope with a forbidden character', { ...valid, scope: 'pro\\file' }, undefined, 'invalid_scope'],
     ['an over-long scope', { ...valid, scope: `profile ${'p'.repeat(1100)}` }, undefined, 'invalid_scope'],
@@ -85,11 +116,12 @@ describe('handleTokenRequest: the password is checked last', () => {
 describe('handleTokenRequest: what is issued', () => {
   test('no scope parameter: every scope the user holds, for the default client', async () => {
     const { deps, calls } = fakeDeps();
-    const response = await handleTokenRequest(deps, valid);
-    assert.deepEqual(response, { access_token: 'signed', token_type: 'Bearer', expires_in: 900, scope: 'profile' });
+    const response = await handleTokenRequest(deps, valid, undefined, CONTEXT);
+    assert.deepEqual(response, { access_token: 'signed', token_type: 'Bearer', expires_in: 900, scope: 'profile', refresh_token: 'ghr_first' });
     assert.equal(calls.issue[0]?.subject, USER.id);
     assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
-    assert.match(calls.issue[0]?.sessionId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(calls.issue[0]?.sessionId, SESSION.id);
+    assert.deepEqual(calls.sessions[0], { userId: USER.id, clientId: 'gatehouse-cli', scope: 'profile', device: 'test device', ip: '127.0.0.1' });
   });
 
   test('never more than the user holds: a scope only admins hold is refused for a plain user', async () => {
@@ -100,20 +132,50 @@ describe('handleTokenRequest: what is issued', () => {
       },
     });
     assert.equal(await oauthError(deps, { ...valid, scope: 'users:admin' }), 'invalid_scope');
-    const response = await handleTokenRequest(deps, { ...valid, scope: 'profile users:admin' });
+    const response = await handleTokenRequest(deps, { ...valid, scope: 'profile users:admin' }, undefined, CONTEXT);
     assert.equal(response.scope, 'profile');
     assert.deepEqual(calls.issue.at(-1)?.scopes, ['profile']);
   });
 
   test('Basic and body may name the same client', async () => {
     const { deps, calls } = fakeDeps();
-    await handleTokenRequest(deps, { ...valid, client_id: 'gatehouse-cli' }, { clientId: 'gatehouse-cli', clientSecret: '' });
+    await handleTokenRequest(deps, { ...valid, client_id: 'gatehouse-cli' }, { clientId: 'gatehouse-cli', clientSecret: '' }, CONTEXT);
     assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
   });
 
   test('Basic and body naming different clients: invalid_request', async () => {
     const { deps } = fakeDeps();
     assert.equal(await oauthError(deps, { ...valid, client_id: 'partner-app' }, { clientId: 'gatehouse-cli', clientSecret: '' }), 'invalid_request');
+  });
+});
+
+describe('handleTokenRequest: refresh_token grant (RFC 6749 §6)', () => {
+  const refresh = { grant_type: 'refresh_token', refresh_token: 'ghr_live' };
+
+  test('a missing refresh_token is invalid_request; an unknown one invalid_grant', async () => {
+    const { deps } = fakeDeps();
+    assert.equal(await oauthError(deps, { grant_type: 'refresh_token' }), 'invalid_request');
+    assert.equal(await oauthError(deps, { ...refresh, refresh_token: 'ghr_other' }), 'invalid_grant');
+  });
+
+  test('a refresh may not widen the scope beyond the session', async () => {
+    const { deps } = fakeDeps({ definitions: { profile: { description: 'p', roles: ['user'] }, extra: { description: 'e', roles: ['user'] } } });
+    assert.equal(await oauthError(deps, { ...refresh, scope: 'profile extra' }), 'invalid_scope');
+  });
+
+  test('a refresh returns the successor and keeps the session id', async () => {
+    const { deps, calls } = fakeDeps();
+    const response = await handleTokenRequest(deps, refresh, undefined, CONTEXT);
+    assert.equal(response.refresh_token, 'ghr_next');
+    assert.equal(calls.issue[0]?.sessionId, SESSION.id);
+    assert.deepEqual(calls.issue[0]?.scopes, ['profile']);
+  });
+
+  test('a scope the user no longer holds is dropped at refresh', async () => {
+    const { deps, calls } = fakeDeps({ definitions: { profile: { description: 'p', roles: ['admin'] } } });
+    const response = await handleTokenRequest(deps, refresh, undefined, CONTEXT);
+    assert.equal(response.scope, '');
+    assert.deepEqual(calls.issue[0]?.scopes, []);
   });
 });
 

@@ -1,9 +1,12 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidRequestError, RequestError } from '../../errors/errors.js';
 import { authorizationHeaders } from '../../guard/bearer-credential.js';
 import { PUBLIC } from '../../guard/requirement.js';
-import { handleTokenRequest, type BasicClientCredentials, type TokenRequestDeps } from '../../oauth/token-request.js';
+import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps } from '../../oauth/token-request.js';
+import { deviceLabel } from '../../sessions/device-label.js';
+import { exchangeRefreshToken, startSession, type RefreshFamilyDeps } from '../../sessions/refresh-families.js';
 import type { GatehouseServices } from '../../services.js';
 import { verifyPasswordLogin } from '../../users/password-login.js';
 import { registerStrictFormParser } from '../body-parsers.js';
@@ -14,6 +17,7 @@ const tokenResponseSchema = z.object({
   token_type: z.literal('Bearer'),
   expires_in: z.number().int(),
   scope: z.string(),
+  refresh_token: z.string(),
 });
 
 // RFC 6749 §3.2: unknown parameters are ignored, so the object is loose; the pipeline checks values.
@@ -23,9 +27,11 @@ const formBody = z.looseObject({
   password: z.string().max(4096).optional(),
   scope: z.string().max(1024).optional(),
   client_id: z.string().max(128).optional(),
+  refresh_token: z.string().max(512).optional(),
 });
 
 const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096) }).strict();
+const refreshBody = z.object({ refresh_token: z.string().max(512) }).strict();
 
 /** RFC 6749 §2.3.1: client_id and secret, each form-urlencoded, joined by ":" and base64-encoded. */
 function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials | undefined {
@@ -46,6 +52,12 @@ function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials
 }
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const families: RefreshFamilyDeps = {
+    sessions: services.sessions,
+    policy: services.sessionPolicy,
+    now: services.now,
+    onSecurityEvent: (event) => app.log.warn({ security_event: event.event, session_id: event.sessionId, user_id: event.userId, client_id: event.clientId }, 'security event'),
+  };
   const deps: TokenRequestDeps = {
     clients: services.clients,
     scopes: services.scopes,
@@ -55,8 +67,12 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         username,
         password,
       ),
+    findUser: (id) => services.users.findById(id),
+    startSession: (input) => startSession(families, input),
+    exchangeRefreshToken: (token, clientId) => exchangeRefreshToken(families, token, clientId),
     issueAccessToken: (input) => services.issueAccessToken(input),
   };
+  const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip });
 
   // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
   await app.register(async (formScope) => {
@@ -77,8 +93,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
           throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the token endpoint takes application/x-www-form-urlencoded');
         }
-        const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders));
-        request.log.info({ event: 'login.succeeded', grant_type: 'password' }, 'token issued');
+        const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders), contextOf(request));
+        request.log.info({ event: 'token.issued', grant_type: (request.body as { grant_type?: string }).grant_type }, 'token issued');
         return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
       },
     );
@@ -96,8 +112,27 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request, reply) => {
-      const response = await handleTokenRequest(deps, { grant_type: 'password', username: request.body.username, password: request.body.password });
+      const response = await handleTokenRequest(deps, { grant_type: 'password', username: request.body.username, password: request.body.password }, undefined, contextOf(request));
       request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
+      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      // Speaks RFC 6749 §5.2 like the token endpoint: a bad refresh token is 400 invalid_grant on both.
+      config: { auth: PUBLIC, errorStyle: 'oauth' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Rotate a refresh token (JSON; same as grant_type=refresh_token)',
+        body: refreshBody,
+        response: { 200: tokenResponseSchema, 400: oauthErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const response = await handleTokenRequest(deps, { grant_type: 'refresh_token', refresh_token: request.body.refresh_token }, undefined, contextOf(request));
+      request.log.info({ event: 'refresh.succeeded' }, 'token refreshed');
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
     },
   );

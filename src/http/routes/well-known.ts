@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { PUBLIC } from '../../guard/requirement.js';
+import { SUPPORTED_GRANTS } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 
 /** Verifiers cache the JWKS this long; key rotation (a later issue) is timed from this number. */
@@ -15,7 +16,7 @@ export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseService
       issuer,
       token_endpoint: `${issuer}/auth/token`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
-      grant_types_supported: ['password'],
+      grant_types_supported: [...SUPPORTED_GRANTS],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['none'],
       scopes_supported: services.scopes.supported,

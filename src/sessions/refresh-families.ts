@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidGrantError } from '../errors/errors.js';
+import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
+import type { SessionRecord, SessionStore } from './session-store.js';
+
+export interface SessionPolicy {
+  readonly absoluteTtlMs: number;
+  readonly idleTtlMs: number;
+}
+
+export interface SecurityEvent {
+  readonly event: 'refresh_token.reuse_detected';
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly clientId: string;
+}
+
+export interface RefreshFamilyDeps {
+  readonly sessions: SessionStore;
+  readonly policy: SessionPolicy;
+  readonly now: () => number;
+  readonly onSecurityEvent: (event: SecurityEvent) => void;
+}
+
+export interface StartSessionInput {
+  readonly userId: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly device: string;
+  readonly ip: string | null;
+}
+
+export interface SessionGrant {
+  readonly session: SessionRecord;
+  readonly refreshToken: string;
+}
+
+/** A login: a new session (one refresh-token family) and its first refresh token. */
+export async function startSession(deps: RefreshFamilyDeps, input: StartSessionInput): Promise<SessionGrant> {
+  const now = new Date(deps.now());
+  const refreshToken = generateRefreshToken();
+  const session = await deps.sessions.create(
+    {
+      id: randomUUID(),
+      ...input,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + deps.policy.absoluteTtlMs),
+      idleExpiresAt: new Date(now.getTime() + Math.min(deps.policy.idleTtlMs, deps.policy.absoluteTtlMs)),
+    },
+    digestRefreshToken(refreshToken),
+  );
+  return { session, refreshToken };
+}
+
+/**
+ * RFC 6749 §6 with rotation: spends the presented token and returns its successor. Presenting a
+ * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
+ * raised. Every failure is the same InvalidGrantError; the reason goes to the log.
+ */
+export async function exchangeRefreshToken(deps: RefreshFamilyDeps, presented: string, clientId: string): Promise<SessionGrant> {
+  if (!isRefreshTokenShaped(presented)) throw new InvalidGrantError('malformed refresh token');
+  const now = new Date(deps.now());
+  const next = generateRefreshToken();
+  const outcome = await deps.sessions.rotate({
+    digest: digestRefreshToken(presented),
+    nextDigest: digestRefreshToken(next),
+    clientId,
+    now,
+    idleTtlMs: deps.policy.idleTtlMs,
+  });
+  switch (outcome.kind) {
+    case 'rotated':
+      return { session: outcome.session, refreshToken: next };
+    case 'reused':
+      await deps.sessions.revoke(outcome.session.id, 'refresh_token_reuse', now);
+      deps.onSecurityEvent({ event: 'refresh_token.reuse_detected', sessionId: outcome.session.id, userId: outcome.session.userId, clientId });
+      throw new InvalidGrantError('refresh token reuse: session revoked');
+    case 'refused':
+      throw new InvalidGrantError(outcome.reason);
+    case 'unknown':
+      throw new InvalidGrantError('unknown refresh token');
+  }
+}

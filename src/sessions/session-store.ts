@@ -1,0 +1,47 @@
+export interface SessionRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly device: string;
+  readonly ip: string | null;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date;
+  readonly expiresAt: Date;
+  readonly idleExpiresAt: Date;
+  readonly revokedAt: Date | null;
+  readonly revokedReason: string | null;
+}
+
+export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason'>;
+
+export type RotationOutcome =
+  /** The token was live and is now spent; `next` is stored as its successor. */
+  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly generation: number }
+  /** The token exists but was already spent: the family is compromised. */
+  | { readonly kind: 'reused'; readonly session: SessionRecord }
+  /** The token's session may not be refreshed (revoked, expired, other client). Nothing changed. */
+  | { readonly kind: 'refused'; readonly session: SessionRecord; readonly reason: string }
+  | { readonly kind: 'unknown' };
+
+export interface RotationRequest {
+  readonly digest: string;
+  readonly nextDigest: string;
+  readonly clientId: string;
+  readonly now: Date;
+  readonly idleTtlMs: number;
+}
+
+/**
+ * Storage contract for sessions and their refresh tokens. `rotate` is atomic: of N concurrent
+ * rotations of one token exactly one returns `rotated`; the others return `reused`. It never
+ * produces two successors of one token.
+ */
+export interface SessionStore {
+  /** Creates the session and its first refresh token (generation 0) together. */
+  create(session: NewSession, firstDigest: string): Promise<SessionRecord>;
+  rotate(request: RotationRequest): Promise<RotationOutcome>;
+  /** Marks the session revoked (first reason wins) and spends all its refresh tokens. */
+  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  find(sessionId: string): Promise<SessionRecord | undefined>;
+}
