@@ -93,6 +93,45 @@ async function gatehouse(): Promise<{ me: number; logins: number; loopP99: numbe
   }
 }
 
+async function rawConditionalUpdate(databaseUrl: string): Promise<number> {
+  const { next } = start('./servers/raw-conditional-update.ts', { BENCH_DATABASE_URL: databaseUrl, CONCURRENCY: String(LOGIN_CONNECTIONS), SECONDS: String(SECONDS) });
+  return Number((await next('result')).perSecond);
+}
+
+/** Refresh rotations/s over HTTP on PostgreSQL: each connection rotates its own session's chain. */
+async function rotations(databaseUrl: string): Promise<number> {
+  const { child, next } = start('./servers/gatehouse.ts', { BENCH_DATABASE_URL: databaseUrl });
+  const { address } = await next('ready');
+  const base = String(address);
+  const json = { 'content-type': 'application/json' };
+  try {
+    const username = `rot${Date.now()}`;
+    await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
+    const chains = await Promise.all(
+      Array.from({ length: LOGIN_CONNECTIONS }, async () => {
+        const res = await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
+        return ((await res.json()) as { refresh_token: string }).refresh_token;
+      }),
+    );
+    let done = 0;
+    const deadline = performance.now() + SECONDS * 1000;
+    await Promise.all(
+      chains.map(async (first) => {
+        let token = first;
+        while (performance.now() < deadline) {
+          const res = await fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refresh_token: token }) });
+          if (res.status !== 200) throw new Error(`rotation failed: ${res.status} ${await res.text()}`);
+          token = ((await res.json()) as { refresh_token: string }).refresh_token;
+          done += 1;
+        }
+      }),
+    );
+    return done / SECONDS;
+  } finally {
+    child.kill();
+  }
+}
+
 function print(rows: readonly Row[], notes: readonly string[]): void {
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   const table = [
@@ -115,12 +154,21 @@ const bare = await helloServer('./servers/bare-fastify.ts');
 const plumbed = await helloServer('./servers/plumbed-fastify.ts');
 const argon = await rawArgon2();
 const g = await gatehouse();
+const databaseUrl = process.env.BENCH_DATABASE_URL;
+const postgresRows: Row[] = [];
+if (databaseUrl !== undefined) {
+  const raw = await rawConditionalUpdate(databaseUrl);
+  const rotated = await rotations(databaseUrl);
+  postgresRows.push({ name: 'refresh rotations (PostgreSQL)', value: rotated, unit: '/s', baselineName: 'raw conditional UPDATE', baseline: raw, target: '>= 0.5x', pass: rotated / raw >= 0.5 });
+}
 print(
   [
     { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.6x', pass: g.me / bare >= 0.6 },
     { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'Fastify hello + our log/headers', baseline: plumbed, target: 'what the guard costs', pass: undefined },
     { name: 'password logins', value: g.logins, unit: '/s', baselineName: 'raw argon2id verify', baseline: argon, target: '>= 0.9x', pass: g.logins / argon >= 0.9 },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
+    ...postgresRows,
   ],
-  [`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
+  [
+    databaseUrl === undefined ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.' : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
 );
