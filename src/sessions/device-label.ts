@@ -25,6 +25,9 @@ export function deviceLabel(userAgent: string | undefined): string {
   const browser = BROWSERS.find(([re]) => re.test(userAgent))?.[1];
   const system = SYSTEMS.find(([re]) => re.test(userAgent))?.[1];
   if (browser !== undefined) return system === undefined ? browser : `${browser} on ${system}`;
-  // eslint-disable-next-line no-control-regex
-  return userAgent.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 64);
+  // C0, DEL and C1 controls, format characters (bidi overrides, zero-width) and line separators.
+  const cleaned = userAgent.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '');
+  // Cut by code point, so a surrogate pair is never split into a lone surrogate.
+  const label = Array.from(cleaned).slice(0, 64).join('').trim();
+  return label === '' ? 'unknown device' : label;
 }

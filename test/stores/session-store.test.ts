@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { asc, eq } from 'drizzle-orm';
+import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
+import type { NewSession, RotationOutcome, SessionStore } from '../../src/sessions/session-store.js';
+import { createDrizzleSessionStore } from '../../src/stores/db/drizzle-session-store.js';
+import { refreshTokens } from '../../src/stores/db/schema.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const T0 = Date.parse('2030-06-01T00:00:00Z');
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const IDLE = 10 * MINUTE;
+const CLIENT = 'gatehouse-cli';
+
+const digest = (): string => digestRefreshToken(generateRefreshToken());
+
+/**
+ * The SessionStore contract, run against createDrizzleSessionStore on this pass's database
+ * (PGlite in the embedded pass, PostgreSQL in the real one).
+ */
+describe('SessionStore contract (drizzle)', () => {
+  let t: TestApp;
+  let store: SessionStore;
+  let userId: string;
+
+  /** A session created at T0 (absolute 1 h, idle 10 min unless given) with a known first digest. */
+  const newSession = async (overrides: Partial<NewSession> = {}): Promise<{ session: NewSession; first: string }> => {
+    const session: NewSession = {
+      id: randomUUID(),
+      userId,
+      clientId: CLIENT,
+      scope: 'profile',
+      device: 'Firefox on Linux',
+      ip: '192.0.2.1',
+      createdAt: new Date(T0),
+      lastUsedAt: new Date(T0),
+      expiresAt: new Date(T0 + HOUR),
+      idleExpiresAt: new Date(T0 + IDLE),
+      ...overrides,
+    };
+    const first = digest();
+    await store.create(session, first);
+    return { session, first };
+  };
+
+  const rotate = (presented: string, nextDigest: string, at: number, clientId = CLIENT): Promise<RotationOutcome> =>
+    store.rotate({ digest: presented, nextDigest, clientId, now: new Date(at), idleTtlMs: IDLE });
+
+  const rows = (sessionId: string) =>
+    t.services.database.db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, sessionId)).orderBy(asc(refreshTokens.generation));
+
+  before(async () => {
+    t = await startTestApp();
+    // Built directly, so the contract is tested on the store itself and not on what services wires.
+    store = createDrizzleSessionStore(t.services.database.db);
+    userId = (await t.register('store-user')).id;
+  });
+  after(() => t.close());
+
+  test('create stores the session and generation 0', async () => {
+    const { session, first } = await newSession();
+    const found = await store.find(session.id);
+    assert.deepEqual(found, { ...session, revokedAt: null, revokedReason: null });
+    assert.deepEqual(
+      (await rows(session.id)).map((r) => [r.digest, r.generation, r.spentAt]),
+      [[first, 0, null]],
+    );
+  });
+
+  describe('rotate', () => {
+    test('unknown digest → unknown, nothing written', async () => {
+      const next = digest();
+      assert.deepEqual(await rotate(digest(), next, T0), { kind: 'unknown' });
+      assert.equal((await t.services.database.db.select().from(refreshTokens).where(eq(refreshTokens.digest, next))).length, 0);
+    });
+
+    test('live token → rotated: old spent, successor at generation 1, idle window moved, last use recorded', async () => {
+      const { session, first } = await newSession();
+      const next = digest();
+      const at = T0 + 5 * MINUTE;
+      const outcome = await rotate(first, next, at);
+      assert.equal(outcome.kind, 'rotated');
+      assert.equal(outcome.generation, 1);
+      assert.equal(outcome.session.id, session.id);
+      assert.equal(outcome.session.lastUsedAt.getTime(), at);
+      assert.equal(outcome.session.idleExpiresAt.getTime(), at + IDLE);
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => [r.digest, r.generation, r.spentAt?.getTime() ?? null]),
+        [
+          [first, 0, at],
+          [next, 1, null],
+        ],
+      );
+    });
+
+    test('the idle window is capped at the absolute expiry', async () => {
+      const { session, first } = await newSession({ idleExpiresAt: new Date(T0 + HOUR) });
+      const at = T0 + HOUR - MINUTE;
+      const outcome = await rotate(first, digest(), at);
+      assert.equal(outcome.kind, 'rotated');
+      assert.equal(outcome.session.idleExpiresAt.getTime(), session.expiresAt.getTime());
+    });
+
+    test('spent token → reused, and no second successor', async () => {
+      const { session, first } = await newSession();
+      assert.equal((await rotate(first, digest(), T0 + MINUTE)).kind, 'rotated');
+      const again = digest();
+      const outcome = await rotate(first, again, T0 + 2 * MINUTE);
+      assert.equal(outcome.kind, 'reused');
+      assert.equal(outcome.session.id, session.id);
+      assert.deepEqual((await rows(session.id)).map((r) => r.generation), [0, 1]);
+      assert.ok(!(await rows(session.id)).some((r) => r.digest === again));
+    });
+
+    const refusals: [string, (s: { first: string }) => Promise<RotationOutcome>, Partial<NewSession>?][] = [
+      ['at the idle expiry', ({ first }) => rotate(first, digest(), T0 + IDLE)],
+      ['at the absolute expiry', ({ first }) => rotate(first, digest(), T0 + HOUR)],
+      // Idle window longer than the session (never written by startSession): the absolute limit alone must refuse.
+      ['past the absolute expiry with a live idle window', ({ first }) => rotate(first, digest(), T0 + HOUR), { idleExpiresAt: new Date(T0 + 2 * HOUR) }],
+      ['for another client', ({ first }) => rotate(first, digest(), T0 + MINUTE, 'other-app')],
+    ];
+    for (const [label, run, overrides] of refusals) {
+      test(`refused ${label}; nothing changed`, async () => {
+        const created = await newSession(overrides);
+        const before = await rows(created.session.id);
+        const outcome = await run(created);
+        assert.equal(outcome.kind, 'refused', JSON.stringify(outcome));
+        assert.equal(typeof outcome.reason, 'string');
+        assert.deepEqual(await rows(created.session.id), before);
+        assert.deepEqual(await store.find(created.session.id), { ...created.session, revokedAt: null, revokedReason: null });
+      });
+    }
+
+    test('revoked session → refused (not reused, not rotated)', async () => {
+      const { session, first } = await newSession();
+      assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + MINUTE)), true);
+      const outcome = await rotate(first, digest(), T0 + 2 * MINUTE);
+      assert.equal(outcome.kind, 'refused');
+      assert.deepEqual((await rows(session.id)).map((r) => r.generation), [0]);
+    });
+
+    test('one before the idle expiry still rotates', async () => {
+      const { first } = await newSession();
+      assert.equal((await rotate(first, digest(), T0 + IDLE - 1)).kind, 'rotated');
+    });
+
+    test('50 concurrent rotations of one token with distinct successors: exactly one rotated, the rest reused', async () => {
+      const { session, first } = await newSession();
+      const nexts = Array.from({ length: 50 }, () => digest());
+      const outcomes = await Promise.all(nexts.map((n, i) => rotate(first, n, T0 + MINUTE + i)));
+      const rotated = outcomes.filter((o) => o.kind === 'rotated');
+      assert.equal(rotated.length, 1, outcomes.map((o) => o.kind).join(','));
+      assert.ok(outcomes.every((o) => o.kind === 'rotated' || o.kind === 'reused'), outcomes.map((o) => o.kind).join(','));
+      const stored = await rows(session.id);
+      assert.deepEqual(stored.map((r) => r.generation), [0, 1]);
+      const winner = nexts[outcomes.findIndex((o) => o.kind === 'rotated')];
+      assert.equal(stored[1]?.digest, winner, 'the stored successor is the winner’s');
+    });
+  });
+
+  describe('revoke', () => {
+    test('marks the session, spends every token, and a second revoke returns false (first reason wins)', async () => {
+      const { session, first } = await newSession();
+      const second = digest();
+      assert.equal((await rotate(first, second, T0 + MINUTE)).kind, 'rotated');
+      const at = new Date(T0 + 2 * MINUTE);
+      assert.equal(await store.revoke(session.id, 'refresh_token_reuse', at), true);
+      const found = await store.find(session.id);
+      assert.equal(found?.revokedAt?.getTime(), at.getTime());
+      assert.equal(found.revokedReason, 'refresh_token_reuse');
+      const stored = await rows(session.id);
+      assert.equal(stored.length, 2);
+      assert.ok(stored.every((r) => r.spentAt !== null), 'every token of the family is spent');
+      assert.equal(stored[0]?.spentAt?.getTime(), T0 + MINUTE, 'an already spent token keeps its spent time');
+
+      assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + 3 * MINUTE)), false);
+      const after = await store.find(session.id);
+      assert.equal(after?.revokedReason, 'refresh_token_reuse');
+      assert.equal(after.revokedAt?.getTime(), at.getTime());
+      assert.equal((await rotate(second, digest(), T0 + 4 * MINUTE)).kind, 'refused');
+    });
+
+    test('unknown or malformed session ids: false / undefined, never a throw', async () => {
+      assert.equal(await store.revoke(randomUUID(), 'logout', new Date(T0)), false);
+      assert.equal(await store.revoke("x' OR 1=1 --", 'logout', new Date(T0)), false);
+      assert.equal(await store.find(randomUUID()), undefined);
+      assert.equal(await store.find('not-a-uuid'), undefined);
+    });
+
+    test('revoking one session leaves the user’s other sessions alone', async () => {
+      const a = await newSession();
+      const b = await newSession();
+      assert.equal(await store.revoke(a.session.id, 'logout', new Date(T0)), true);
+      assert.equal((await store.find(b.session.id))?.revokedAt, null);
+      assert.equal((await rotate(b.first, digest(), T0 + MINUTE)).kind, 'rotated');
+    });
+  });
+});
