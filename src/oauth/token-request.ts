@@ -35,7 +35,7 @@ export interface TokenRequestDeps {
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
   readonly findUser: (id: string) => Promise<UserRecord | undefined>;
   readonly startSession: (input: StartSessionInput) => Promise<SessionGrant>;
-  readonly exchangeRefreshToken: (token: string, clientId: string) => Promise<SessionGrant>;
+  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[]) => Promise<SessionGrant>;
   readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
 }
 
@@ -89,11 +89,11 @@ async function refreshTokenGrant(
   requested: readonly string[] | undefined,
 ): Promise<TokenResponse> {
   const presented = requireParam(params, 'refresh_token');
-  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id);
+  // The session's scope bounds the request inside the rotation, before the token is spent.
+  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? []);
   const user = await deps.findUser(session.userId);
   if (user === undefined || user.disabledAt !== null) throw new InvalidGrantError('session user missing or disabled');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
-  if (requested !== undefined && requested.some((s) => !sessionScopes.includes(s))) throw new InvalidScopeError('refresh asked for more than the session holds');
   const held = deps.scopes.scopesForRoles(user.roles);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
   return respond(deps, user, client, session.id, granted, refreshToken);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidGrantError } from '../errors/errors.js';
+import { InvalidGrantError, InvalidScopeError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 
@@ -56,9 +56,15 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
 /**
  * RFC 6749 §6 with rotation: spends the presented token and returns its successor. Presenting a
  * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
- * raised. Every failure is the same InvalidGrantError; the reason goes to the log.
+ * raised. Every failure is the same InvalidGrantError (the reason goes to the log), except a
+ * request for scopes the session does not hold: InvalidScopeError, and the token stays unspent.
  */
-export async function exchangeRefreshToken(deps: RefreshFamilyDeps, presented: string, clientId: string): Promise<SessionGrant> {
+export async function exchangeRefreshToken(
+  deps: RefreshFamilyDeps,
+  presented: string,
+  clientId: string,
+  requestedScopes: readonly string[] = [],
+): Promise<SessionGrant> {
   if (!isRefreshTokenShaped(presented)) throw new InvalidGrantError('malformed refresh token');
   const now = new Date(deps.now());
   const next = generateRefreshToken();
@@ -66,6 +72,7 @@ export async function exchangeRefreshToken(deps: RefreshFamilyDeps, presented: s
     digest: digestRefreshToken(presented),
     nextDigest: digestRefreshToken(next),
     clientId,
+    requestedScopes,
     now,
     idleTtlMs: deps.policy.idleTtlMs,
   });
@@ -78,6 +85,9 @@ export async function exchangeRefreshToken(deps: RefreshFamilyDeps, presented: s
       throw new InvalidGrantError('refresh token reuse: session revoked');
     case 'refused':
       throw new InvalidGrantError(outcome.reason);
+    case 'scope_exceeded':
+      // Checked before the token is spent: the client may retry with the same token.
+      throw new InvalidScopeError('refresh asked for more than the session holds');
     case 'unknown':
       throw new InvalidGrantError('unknown refresh token');
   }

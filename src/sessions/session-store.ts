@@ -22,12 +22,16 @@ export type RotationOutcome =
   | { readonly kind: 'reused'; readonly session: SessionRecord }
   /** The token's session may not be refreshed (revoked, expired, other client). Nothing changed. */
   | { readonly kind: 'refused'; readonly session: SessionRecord; readonly reason: string }
+  /** The request asked for scopes the session does not hold. Nothing changed. */
+  | { readonly kind: 'scope_exceeded'; readonly session: SessionRecord }
   | { readonly kind: 'unknown' };
 
 export interface RotationRequest {
   readonly digest: string;
   readonly nextDigest: string;
   readonly clientId: string;
+  /** Scopes the refresh asks for; each must be in the session's scope. Empty: no narrowing asked. */
+  readonly requestedScopes: readonly string[];
   readonly now: Date;
   readonly idleTtlMs: number;
 }

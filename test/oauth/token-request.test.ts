@@ -37,7 +37,7 @@ const SESSION: SessionRecord = Object.freeze({
 const CONTEXT: TokenRequestContext = { device: 'test device', ip: '127.0.0.1' };
 
 function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0] } = {}) {
-  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[] };
+  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
       ...BUILT_IN_CLIENTS,
@@ -57,7 +57,8 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
       calls.sessions.push(input);
       return { session: { ...SESSION, scope: input.scope, clientId: input.clientId }, refreshToken: 'ghr_first' };
     },
-    async exchangeRefreshToken(token) {
+    async exchangeRefreshToken(token, _clientId, requestedScopes) {
+      calls.exchanged.push(requestedScopes);
       if (token !== 'ghr_live') throw new InvalidGrantError('unknown refresh token');
       return { session: SESSION, refreshToken: 'ghr_next' };
     },
@@ -158,9 +159,11 @@ describe('handleTokenRequest: refresh_token grant (RFC 6749 §6)', () => {
     assert.equal(await oauthError(deps, { ...refresh, refresh_token: 'ghr_other' }), 'invalid_grant');
   });
 
-  test('a refresh may not widen the scope beyond the session', async () => {
-    const { deps } = fakeDeps({ definitions: { profile: { description: 'p', roles: ['user'] }, extra: { description: 'e', roles: ['user'] } } });
-    assert.equal(await oauthError(deps, { ...refresh, scope: 'profile extra' }), 'invalid_scope');
+  test('the requested scope goes into the rotation, where the session bounds it before the token is spent', async () => {
+    const { deps, calls } = fakeDeps();
+    await handleTokenRequest(deps, { ...refresh, scope: 'profile' }, undefined, CONTEXT);
+    await handleTokenRequest(deps, refresh, undefined, CONTEXT);
+    assert.deepEqual(calls.exchanged, [['profile'], []]);
   });
 
   test('a refresh returns the successor and keeps the session id', async () => {

@@ -46,7 +46,7 @@ describe('SessionStore contract (drizzle)', () => {
   };
 
   const rotate = (presented: string, nextDigest: string, at: number, clientId = CLIENT): Promise<RotationOutcome> =>
-    store.rotate({ digest: presented, nextDigest, clientId, now: new Date(at), idleTtlMs: IDLE });
+    store.rotate({ digest: presented, nextDigest, clientId, requestedScopes: [], now: new Date(at), idleTtlMs: IDLE });
 
   const rows = (sessionId: string) =>
     t.services.database.db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, sessionId)).orderBy(asc(refreshTokens.generation));
@@ -112,6 +112,21 @@ describe('SessionStore contract (drizzle)', () => {
       assert.equal(outcome.session.id, session.id);
       assert.deepEqual((await rows(session.id)).map((r) => r.generation), [0, 1]);
       assert.ok(!(await rows(session.id)).some((r) => r.digest === again));
+    });
+
+    test('a spent token presented by another client is still reuse: a thief switching client_id raises the alarm', async () => {
+      const { first } = await newSession();
+      assert.equal((await rotate(first, digest(), T0 + MINUTE)).kind, 'rotated');
+      assert.equal((await rotate(first, digest(), T0 + 2 * MINUTE, 'other-app')).kind, 'reused');
+    });
+
+    test('asking for a scope the session lacks → scope_exceeded, and the token stays unspent', async () => {
+      const { session, first } = await newSession();
+      const outcome = await store.rotate({ digest: first, nextDigest: digest(), clientId: CLIENT, requestedScopes: ['admin:users'], now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
+      assert.equal(outcome.kind, 'scope_exceeded');
+      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.spentAt]), [[0, null]]);
+      const narrowed = await store.rotate({ digest: first, nextDigest: digest(), clientId: CLIENT, requestedScopes: ['profile'], now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
+      assert.equal(narrowed.kind, 'rotated');
     });
 
     const refusals: [string, (s: { first: string }) => Promise<RotationOutcome>, Partial<NewSession>?][] = [

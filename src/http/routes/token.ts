@@ -27,11 +27,12 @@ const formBody = z.looseObject({
   password: z.string().max(4096).optional(),
   scope: z.string().max(1024).optional(),
   client_id: z.string().max(128).optional(),
-  refresh_token: z.string().max(512).optional(),
+  // Long enough for an access token pasted by mistake: it must get invalid_grant like any dead token.
+  refresh_token: z.string().max(8192).optional(),
 });
 
 const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096) }).strict();
-const refreshBody = z.object({ refresh_token: z.string().max(512) }).strict();
+const refreshBody = z.object({ refresh_token: z.string().max(8192) }).strict();
 
 /** RFC 6749 §2.3.1: client_id and secret, each form-urlencoded, joined by ":" and base64-encoded. */
 function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials | undefined {
@@ -69,7 +70,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       ),
     findUser: (id) => services.users.findById(id),
     startSession: (input) => startSession(families, input),
-    exchangeRefreshToken: (token, clientId) => exchangeRefreshToken(families, token, clientId),
+    exchangeRefreshToken: (token, clientId, scopes) => exchangeRefreshToken(families, token, clientId, scopes),
     issueAccessToken: (input) => services.issueAccessToken(input),
   };
   const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip });

@@ -1,16 +1,88 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import type { NewSession, RotationOutcome, SessionRecord, SessionStore } from '../../sessions/session-store.js';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
+import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { databaseFailure, type Db } from './database.js';
 import { refreshTokens, sessions } from './schema.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function refusal(session: SessionRecord, clientId: string, now: Date): string | undefined {
+function deadSession(session: SessionRecord, now: Date): string | undefined {
   if (session.revokedAt !== null) return `session revoked (${session.revokedReason ?? 'unknown'})`;
   if (session.expiresAt <= now) return 'session past its absolute expiry';
   if (session.idleExpiresAt <= now) return 'session past its idle expiry';
-  if (session.clientId !== clientId) return 'refresh token of another client';
   return undefined;
+}
+
+function toSession(row: Record<string, unknown>): SessionRecord {
+  const date = (v: unknown) => (v === null ? null : v instanceof Date ? v : new Date(String(v)));
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    clientId: String(row.client_id),
+    scope: String(row.scope),
+    device: String(row.device),
+    ip: row.ip === null ? null : String(row.ip),
+    createdAt: date(row.created_at) as Date,
+    lastUsedAt: date(row.last_used_at) as Date,
+    expiresAt: date(row.expires_at) as Date,
+    idleExpiresAt: date(row.idle_expires_at) as Date,
+    revokedAt: date(row.revoked_at),
+    revokedReason: row.revoked_reason === null ? null : String(row.revoked_reason),
+  };
+}
+
+/**
+ * The happy path as ONE statement, so a rotation costs one round trip like a bare conditional
+ * UPDATE: spend the token only if it is unspent and its session is live, of this client and holds
+ * the requested scopes (the compare-and-set), insert its successor, touch the session. Under
+ * concurrency PostgreSQL re-checks `spent_at IS NULL` after the winner commits, so losers get no
+ * row. `undefined` means nothing was changed; the caller then finds out why.
+ */
+async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<RotationOutcome | undefined> {
+  // Scope tokens (RFC 6749 §3.3) cannot hold '"' or '\\', so quoting them makes a safe array literal.
+  if (!r.requestedScopes.every((x) => SCOPE_TOKEN.test(x))) throw new TypeError('requestedScopes must be RFC 6749 scope tokens');
+  const now = r.now.toISOString();
+  const result = await db.execute(sql`
+    WITH spent AS (
+      UPDATE refresh_tokens AS rt SET spent_at = ${now}::timestamptz
+      FROM sessions AS s
+      WHERE rt.digest = ${r.digest} AND rt.spent_at IS NULL AND s.id = rt.session_id
+        AND s.revoked_at IS NULL AND s.expires_at > ${now}::timestamptz AND s.idle_expires_at > ${now}::timestamptz
+        AND s.client_id = ${r.clientId}
+        AND string_to_array(s.scope, ' ') @> ${`{${r.requestedScopes.map((x) => `"${x}"`).join(',')}}`}::text[]
+      RETURNING rt.session_id, rt.generation
+    ), successor AS (
+      INSERT INTO refresh_tokens (digest, session_id, generation, created_at)
+      SELECT ${r.nextDigest}, session_id, generation + 1, ${now}::timestamptz FROM spent
+      RETURNING generation
+    )
+    UPDATE sessions SET last_used_at = ${now}::timestamptz,
+      idle_expires_at = LEAST(${now}::timestamptz + ${r.idleTtlMs}::double precision * interval '1 millisecond', sessions.expires_at)
+    FROM spent, successor WHERE sessions.id = spent.session_id
+    RETURNING sessions.*, successor.generation AS next_generation`);
+  const row = (result as unknown as { rows: Record<string, unknown>[] }).rows[0];
+  if (row === undefined) return undefined;
+  return { kind: 'rotated', session: toSession(row), generation: Number(row.next_generation) };
+}
+
+/**
+ * Why a rotation changed nothing. A spent token of a live session is reuse whatever client
+ * presents it: a thief trying another client_id must still raise the alarm.
+ */
+async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<RotationOutcome> {
+  const [found] = await db
+    .select({ session: sessions, spentAt: refreshTokens.spentAt })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .where(eq(refreshTokens.digest, r.digest))
+    .limit(1);
+  if (found === undefined) return { kind: 'unknown' };
+  const session = found.session as SessionRecord;
+  const dead = deadSession(session, r.now);
+  if (dead !== undefined) return { kind: 'refused', session, reason: dead };
+  if (found.spentAt !== null) return { kind: 'reused', session };
+  if (session.clientId !== r.clientId) return { kind: 'refused', session, reason: 'refresh token of another client' };
+  return { kind: 'scope_exceeded', session };
 }
 
 async function guarded<T>(run: () => Promise<T>): Promise<T> {
@@ -33,34 +105,11 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
         }),
       ),
 
-    rotate: ({ digest, nextDigest, clientId, now, idleTtlMs }) =>
-      guarded(() =>
-        db.transaction(async (tx): Promise<RotationOutcome> => {
-          const [found] = await tx
-            .select({ session: sessions, spentAt: refreshTokens.spentAt })
-            .from(refreshTokens)
-            .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-            .where(eq(refreshTokens.digest, digest))
-            .limit(1);
-          if (found === undefined) return { kind: 'unknown' };
-          const session = found.session as SessionRecord;
-          const reason = refusal(session, clientId, now);
-          if (reason !== undefined) return { kind: 'refused', session, reason };
-          if (found.spentAt !== null) return { kind: 'reused', session };
-          // The compare-and-set: only one concurrent caller sees `spent_at IS NULL` and gets a row.
-          const [spent] = await tx
-            .update(refreshTokens)
-            .set({ spentAt: now })
-            .where(and(eq(refreshTokens.digest, digest), isNull(refreshTokens.spentAt)))
-            .returning({ generation: refreshTokens.generation });
-          if (spent === undefined) return { kind: 'reused', session };
-          const generation = spent.generation + 1;
-          await tx.insert(refreshTokens).values({ digest: nextDigest, sessionId: session.id, generation, createdAt: now });
-          const idleExpiresAt = new Date(Math.min(now.getTime() + idleTtlMs, session.expiresAt.getTime()));
-          const [updated] = await tx.update(sessions).set({ lastUsedAt: now, idleExpiresAt }).where(eq(sessions.id, session.id)).returning();
-          return { kind: 'rotated', session: updated as SessionRecord, generation };
-        }),
-      ),
+    rotate: (request) =>
+      guarded(async () => {
+        const rotated = await rotateInOneStatement(db, request);
+        return rotated ?? classifyFailedRotation(db, request);
+      }),
 
     revoke: (sessionId, reason, now) =>
       guarded(async () => {
