@@ -10,7 +10,7 @@ import { createServices } from '../../src/services.js';
  */
 const config = loadConfig({
   GATEHOUSE_ENV: 'development',
-  GATEHOUSE_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'memory:',
+  GATEHOUSE_DATABASE_URL: process.env.BENCH_SERVER_DATABASE_URL ?? 'memory:',
   GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
 });
 const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
