@@ -111,3 +111,12 @@ export function databaseFailure(error: unknown): StoreUnavailableError {
   }
   return new StoreUnavailableError(`database query failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200)}`);
 }
+
+/** Runs store work; any failure becomes StoreUnavailableError (see {@link databaseFailure}). */
+export async function runQuery<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw databaseFailure(error);
+  }
+}

@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
-import { databaseFailure, type Db } from './database.js';
+import { runQuery, type Db } from './database.js';
 import { refreshTokens, sessions } from './schema.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,19 +85,11 @@ async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<Rotat
   return { kind: 'scope_exceeded', session };
 }
 
-async function guarded<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw databaseFailure(error);
-  }
-}
-
-/** SessionStore over drizzle: one transaction per rotation, on PGlite and PostgreSQL alike. */
+/** SessionStore over drizzle: one statement per rotation, on PGlite and PostgreSQL alike. */
 export function createDrizzleSessionStore(db: Db): SessionStore {
   return {
     create: (session: NewSession, firstDigest: string) =>
-      guarded(() =>
+      runQuery(() =>
         db.transaction(async (tx) => {
           const [row] = await tx.insert(sessions).values(session).returning();
           await tx.insert(refreshTokens).values({ digest: firstDigest, sessionId: session.id, generation: 0, createdAt: session.createdAt });
@@ -106,13 +98,13 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
       ),
 
     rotate: (request) =>
-      guarded(async () => {
+      runQuery(async () => {
         const rotated = await rotateInOneStatement(db, request);
         return rotated ?? classifyFailedRotation(db, request);
       }),
 
     revoke: (sessionId, reason, now) =>
-      guarded(async () => {
+      runQuery(async () => {
         if (!UUID.test(sessionId)) return false;
         return db.transaction(async (tx) => {
           const revoked = await tx
@@ -126,7 +118,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
       }),
 
     find: (sessionId) =>
-      guarded(async () => {
+      runQuery(async () => {
         if (!UUID.test(sessionId)) return undefined;
         const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId)).limit(1);
         return row as SessionRecord | undefined;

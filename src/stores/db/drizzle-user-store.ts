@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
-import { databaseFailure, isUniqueViolation, type Db } from './database.js';
+import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
 import { users } from './schema.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -20,15 +20,6 @@ function toRecord(row: Row): UserRecord {
   });
 }
 
-/** Runs a query; any failure other than the ones the caller handles becomes StoreUnavailableError. */
-async function query<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw databaseFailure(error);
-  }
-}
-
 /** UserStore over drizzle: the same code on PGlite and PostgreSQL. */
 export function createDrizzleUserStore(db: Db): UserStore {
   return {
@@ -45,15 +36,15 @@ export function createDrizzleUserStore(db: Db): UserStore {
     async findById(id) {
       // A malformed id would make PostgreSQL raise instead of answering "no such user".
       if (!UUID.test(id)) return undefined;
-      const [row] = await query(() => db.select().from(users).where(eq(users.id, id)).limit(1));
+      const [row] = await runQuery(() => db.select().from(users).where(eq(users.id, id)).limit(1));
       return row === undefined ? undefined : toRecord(row);
     },
     async findByUsernameKey(key) {
-      const [row] = await query(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
+      const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
       return row === undefined ? undefined : toRecord(row);
     },
     async replacePasswordHash(id, expected, next) {
-      const updated = await query(() =>
+      const updated = await runQuery(() =>
         db
           .update(users)
           .set({ passwordHash: next, updatedAt: new Date() })
@@ -64,7 +55,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
     },
     async delete(id) {
       if (!UUID.test(id)) return false;
-      const deleted = await query(() => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }));
+      const deleted = await runQuery(() => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }));
       return deleted.length === 1;
     },
   };
