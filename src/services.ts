@@ -9,7 +9,9 @@ import { PasswordHasher, type PasswordHasherOptions } from './passwords/password
 import { openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
-import type { SessionPolicy } from './sessions/refresh-families.js';
+import { exchangeRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
+import type { TokenRequestDeps } from './oauth/token-request.js';
+import { verifyPasswordLogin } from './users/password-login.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
@@ -36,9 +38,16 @@ export interface GatehouseServices {
   readonly verifier: AccessTokenVerifier;
   readonly authenticator: Authenticator;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
+  /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
+  tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
   /** Where the signing keys came from, for the startup banner. */
   readonly keySource: { readonly kind: 'file' | 'development'; readonly path: string; readonly created: boolean };
   close(): Promise<void>;
+}
+
+export interface TokenRequestHooks {
+  readonly onSecurityEvent: (event: SecurityEvent) => void;
+  readonly onRehashFailed: (error: unknown) => void;
 }
 
 export interface ServiceOverrides {
@@ -92,7 +101,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ttlSeconds: config.accessTokenTtlSeconds,
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
-  return {
+  const services: GatehouseServices = {
     config,
     database,
     ephemeral,
@@ -107,9 +116,25 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     verifier,
     authenticator: createAuthenticator({ verifier, users }),
     issueAccessToken: (input) => issuer.issue(input),
+    tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: source,
     async close() {
       await Promise.allSettled([ephemeral.close(), database.close()]);
     },
+  };
+  return services;
+}
+
+function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks): TokenRequestDeps {
+  const families: RefreshFamilyDeps = { sessions: services.sessions, policy: services.sessionPolicy, now: services.now, onSecurityEvent: hooks.onSecurityEvent };
+  return {
+    clients: services.clients,
+    scopes: services.scopes,
+    verifyPassword: (username, password) =>
+      verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
+    findUser: (id) => services.users.findById(id),
+    startSession: (input) => startSession(families, input),
+    exchangeRefreshToken: (token, clientId, scopes) => exchangeRefreshToken(families, token, clientId, scopes),
+    issueAccessToken: (input) => services.issueAccessToken(input),
   };
 }

@@ -4,11 +4,9 @@ import { z } from 'zod';
 import { InvalidRequestError, RequestError } from '../../errors/errors.js';
 import { authorizationHeaders } from '../../guard/bearer-credential.js';
 import { PUBLIC } from '../../guard/requirement.js';
-import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps } from '../../oauth/token-request.js';
+import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext } from '../../oauth/token-request.js';
 import { deviceLabel } from '../../sessions/device-label.js';
-import { exchangeRefreshToken, startSession, type RefreshFamilyDeps } from '../../sessions/refresh-families.js';
 import type { GatehouseServices } from '../../services.js';
-import { verifyPasswordLogin } from '../../users/password-login.js';
 import { registerStrictFormParser } from '../body-parsers.js';
 import { oauthErrorSchema, problemSchema } from './problem-schema.js';
 
@@ -53,26 +51,11 @@ function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials
 }
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
-  const families: RefreshFamilyDeps = {
-    sessions: services.sessions,
-    policy: services.sessionPolicy,
-    now: services.now,
-    onSecurityEvent: (event) => app.log.warn({ security_event: event.event, session_id: event.sessionId, user_id: event.userId, client_id: event.clientId }, 'security event'),
-  };
-  const deps: TokenRequestDeps = {
-    clients: services.clients,
-    scopes: services.scopes,
-    verifyPassword: (username, password) =>
-      verifyPasswordLogin(
-        { users: services.users, hasher: services.hasher, onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed') },
-        username,
-        password,
-      ),
-    findUser: (id) => services.users.findById(id),
-    startSession: (input) => startSession(families, input),
-    exchangeRefreshToken: (token, clientId, scopes) => exchangeRefreshToken(families, token, clientId, scopes),
-    issueAccessToken: (input) => services.issueAccessToken(input),
-  };
+  const deps = services.tokenRequestDeps({
+    onSecurityEvent: (event) =>
+      app.log.warn({ security_event: event.event, session_id: event.sessionId, user_id: event.userId, client_id: event.clientId }, 'security event'),
+    onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed'),
+  });
   const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip });
 
   // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
