@@ -47,5 +47,11 @@ export interface SessionStore {
   rotate(request: RotationRequest): Promise<RotationOutcome>;
   /** Marks the session revoked (first reason wins) and spends all its refresh tokens. */
   revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  /** Revokes every live session of the user except `exceptSessionId`; returns the ids it revoked. */
+  revokeAllOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<string[]>;
   find(sessionId: string): Promise<SessionRecord | undefined>;
+  /** The session a refresh token belongs to, spent or not. */
+  findByRefreshDigest(digest: string): Promise<SessionRecord | undefined>;
+  /** The user's sessions that can still be refreshed at `now` (not revoked, not expired), newest first. */
+  listActive(userId: string, now: Date): Promise<SessionRecord[]>;
 }

@@ -49,6 +49,14 @@ export function createCachedUserStore(inner: UserStore, options: CachedUserStore
         invalidate(id);
       }
     },
+    async revokeAllTokens(id, now) {
+      invalidate(id);
+      try {
+        return await inner.revokeAllTokens(id, now);
+      } finally {
+        invalidate(id);
+      }
+    },
     async delete(id) {
       invalidate(id);
       try {

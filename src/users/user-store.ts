@@ -6,6 +6,8 @@ export interface UserRecord {
   readonly passwordHash: string;
   readonly roles: readonly string[];
   readonly disabledAt: Date | null;
+  /** Access tokens carrying an older version (`tver`) are dead: see `revokeAllTokens`. */
+  readonly tokenVersion: number;
   readonly createdAt: Date;
 }
 
@@ -29,4 +31,9 @@ export interface UserStore {
   /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
   replacePasswordHash(id: string, expected: string, next: string): Promise<boolean>;
   delete(id: string): Promise<boolean>;
+  /**
+   * Bumps the user's token version (log out everywhere, lock, disable): every access token issued
+   * before stops verifying. Returns the new version, or undefined for an unknown user.
+   */
+  revokeAllTokens(id: string, now: Date): Promise<number | undefined>;
 }

@@ -39,7 +39,7 @@ class MemoryUserStore implements UserStore {
   failReplace = false;
   async create(user: NewUser) {
     if ([...this.rows.values()].some((r) => r.usernameKey === user.usernameKey)) throw new UsernameTakenError();
-    const record = { ...user, roles: [], disabledAt: null, createdAt: new Date() };
+    const record = { ...user, roles: [], disabledAt: null, tokenVersion: 0, createdAt: new Date() };
     this.rows.set(user.id, record);
     return record;
   }
@@ -59,6 +59,12 @@ class MemoryUserStore implements UserStore {
   }
   async delete(id: string) {
     return this.rows.delete(id);
+  }
+  async revokeAllTokens(id: string) {
+    const row = this.rows.get(id);
+    if (row === undefined) return undefined;
+    this.rows.set(id, { ...row, tokenVersion: row.tokenVersion + 1 });
+    return row.tokenVersion + 1;
   }
 }
 

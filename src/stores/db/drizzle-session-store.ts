@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { runQuery, type Db } from './database.js';
@@ -115,6 +115,47 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
           await tx.update(refreshTokens).set({ spentAt: now }).where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)));
           return revoked.length === 1;
         });
+      }),
+
+    revokeAllOfUser: (userId, reason, now, exceptSessionId) =>
+      runQuery(async () => {
+        if (!UUID.test(userId)) return [];
+        return db.transaction(async (tx) => {
+          const live = and(eq(sessions.userId, userId), isNull(sessions.revokedAt));
+          const revoked = await tx
+            .update(sessions)
+            .set({ revokedAt: now, revokedReason: reason })
+            .where(exceptSessionId === undefined || !UUID.test(exceptSessionId) ? live : and(live, ne(sessions.id, exceptSessionId)))
+            .returning({ id: sessions.id });
+          const ids = revoked.map((r) => r.id);
+          if (ids.length > 0) {
+            await tx.execute(sql`UPDATE refresh_tokens SET spent_at = ${now.toISOString()}::timestamptz
+              WHERE spent_at IS NULL AND session_id = ANY(${`{${ids.join(',')}}`}::uuid[])`);
+          }
+          return ids;
+        });
+      }),
+
+    findByRefreshDigest: (digest) =>
+      runQuery(async () => {
+        const [found] = await db
+          .select({ session: sessions })
+          .from(refreshTokens)
+          .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+          .where(eq(refreshTokens.digest, digest))
+          .limit(1);
+        return found?.session as SessionRecord | undefined;
+      }),
+
+    listActive: (userId, now) =>
+      runQuery(async () => {
+        if (!UUID.test(userId)) return [];
+        const rows = await db
+          .select()
+          .from(sessions)
+          .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+          .orderBy(desc(sessions.createdAt));
+        return rows as SessionRecord[];
       }),
 
     find: (sessionId) =>

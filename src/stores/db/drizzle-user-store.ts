@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
@@ -16,6 +16,7 @@ function toRecord(row: Row): UserRecord {
     passwordHash: row.passwordHash,
     roles: Object.freeze([...row.roles]),
     disabledAt: row.disabledAt,
+    tokenVersion: row.tokenVersion,
     createdAt: row.createdAt,
   });
 }
@@ -52,6 +53,17 @@ export function createDrizzleUserStore(db: Db): UserStore {
           .returning({ id: users.id }),
       );
       return updated.length === 1;
+    },
+    async revokeAllTokens(id, now) {
+      if (!UUID.test(id)) return undefined;
+      const [row] = await runQuery(() =>
+        db
+          .update(users)
+          .set({ tokenVersion: sql`${users.tokenVersion} + 1`, tokensRevokedAt: now, updatedAt: now })
+          .where(eq(users.id, id))
+          .returning({ tokenVersion: users.tokenVersion }),
+      );
+      return row?.tokenVersion;
     },
     async delete(id) {
       if (!UUID.test(id)) return false;

@@ -13,9 +13,16 @@ export const users = pgTable('users', {
   passwordHash: text('password_hash').notNull(),
   roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
   disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
+  /**
+   * Access tokens carry the version current when they were issued (`tver`); bumping it (log out
+   * everywhere, lock, disable) kills every token issued before. `tokens_revoked_at` is when it was
+   * last bumped: instances load the bumps still younger than an access token's lifetime.
+   */
+  tokenVersion: integer('token_version').notNull().default(0),
+  tokensRevokedAt: timestamp('tokens_revoked_at', { withTimezone: true, mode: 'date' }),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-});
+}, (t) => [index('users_tokens_revoked_at_idx').on(t.tokensRevokedAt).where(sql`${t.tokensRevokedAt} IS NOT NULL`)]);
 
 /** One row per login: the refresh-token family that the access tokens' `sid` names. */
 export const sessions = pgTable(
@@ -37,7 +44,12 @@ export const sessions = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    // Instances load the sessions revoked within an access token's lifetime; housekeeping purges by expiry.
+    index('sessions_revoked_at_idx').on(t.revokedAt).where(sql`${t.revokedAt} IS NOT NULL`),
+    index('sessions_expires_at_idx').on(t.expiresAt),
+  ],
 );
 
 /** Refresh tokens, stored only as SHA-256 digests. `spent_at` is set exactly once, by compare-and-set. */
@@ -51,7 +63,25 @@ export const refreshTokens = pgTable(
     generation: integer('generation').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     spentAt: timestamp('spent_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * With a grace window only: the successor token, encrypted under a key derived from this
+     * (spent) token, so a client repeating this token within the window gets the same successor.
+     * Useless without this token, and cleared by housekeeping once the window has passed.
+     */
+    successorSealed: text('successor_sealed'),
   },
   // The unique (session_id, generation) index also serves lookups by session.
   (t) => [unique('refresh_tokens_session_generation_unique').on(t.sessionId, t.generation)],
+);
+
+/** The per-token deny-list: access tokens revoked before their expiry (RFC 7009). */
+export const revokedAccessTokens = pgTable(
+  'revoked_access_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    /** The token's own `exp`: after it the entry is useless and housekeeping deletes it. */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('revoked_access_tokens_expires_at_idx').on(t.expiresAt)],
 );
