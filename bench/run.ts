@@ -137,6 +137,53 @@ async function rotations(databaseUrl: string): Promise<number> {
   }
 }
 
+/**
+ * Two instances on one PostgreSQL + Redis: log out through A, then poll B until it refuses the
+ * token. The delay runs from A's answer to B's first 401 (poll every 2 ms).
+ */
+async function propagation(databaseUrl: string, redisUrl: string): Promise<{ p50: number; p99: number; max: number; samples: number }> {
+  const { generateSigningJwk } = await import('../src/keys/development-keys.js');
+  const env = {
+    BENCH_SERVER_DATABASE_URL: databaseUrl,
+    BENCH_SERVER_REDIS_URL: redisUrl,
+    BENCH_SERVER_REDIS_KEY_PREFIX: `gh-bench-${Date.now()}:`,
+    BENCH_SERVER_SIGNING_JWK: JSON.stringify(await generateSigningJwk()),
+    GATEHOUSE_LOG_LEVEL: 'warn',
+  };
+  const a = start('./servers/gatehouse.ts', env);
+  const b = start('./servers/gatehouse.ts', env);
+  const [baseA, baseB] = (await Promise.all([a.next('ready'), b.next('ready')])).map((m) => String(m.address)) as [string, string];
+  const json = { 'content-type': 'application/json' };
+  const delays: number[] = [];
+  try {
+    const username = `prop${Date.now()}`;
+    await fetch(`${baseA}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
+    const samples = Number(process.env.BENCH_PROPAGATION_SAMPLES ?? '200');
+    for (let i = 0; i < samples; i++) {
+      // A fresh session per round; the argon2 time of the login is outside the measured interval.
+      const login = await fetch(`${baseA}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
+      const auth = { authorization: `Bearer ${((await login.json()) as { access_token: string }).access_token}` };
+      if ((await fetch(`${baseB}/me`, { headers: auth })).status !== 200) throw new Error('B refused a live token');
+      const out = await fetch(`${baseA}/auth/logout`, { method: 'POST', headers: auth });
+      if (out.status !== 204) throw new Error(`logout: ${out.status}`);
+      const t0 = performance.now();
+      for (;;) {
+        const status = (await fetch(`${baseB}/me`, { headers: auth })).status;
+        if (status === 401) break;
+        if (performance.now() - t0 > 5_000) throw new Error('B still accepts a revoked token after 5 s');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      delays.push(performance.now() - t0);
+    }
+  } finally {
+    a.child.kill();
+    b.child.kill();
+  }
+  delays.sort((x, y) => x - y);
+  const at = (q: number) => delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? Number.NaN, samples: delays.length };
+}
+
 function print(rows: readonly Row[], notes: readonly string[]): void {
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   const table = [
@@ -169,15 +216,24 @@ if (databaseUrl !== undefined) {
     { name: 'refresh rotations, session store (PostgreSQL)', value: inStore, unit: '/s', baselineName: 'raw conditional UPDATE', baseline: raw, target: '>= 0.5x', pass: inStore / raw >= 0.5 },
     { name: 'refresh rotations, POST /auth/refresh', value: overHttp, unit: '/s', baselineName: 'raw conditional UPDATE', baseline: raw, target: 'end to end', pass: undefined },
   );
+  const redisUrl = process.env.BENCH_REDIS_URL;
+  if (redisUrl !== undefined) {
+    const p = await propagation(databaseUrl, redisUrl);
+    postgresRows.push(
+      { name: `revocation propagation A→B, p99 (${p.samples} logouts)`, value: p.p99, unit: 'ms', baselineName: '', baseline: 0, target: '<= 1000 ms', pass: p.p99 <= 1000 },
+      { name: 'revocation propagation A→B, p50 / max', value: p.p50, unit: `ms (max ${p.max.toFixed(1)} ms)`, baselineName: '', baseline: 0, target: '', pass: undefined },
+    );
+  }
 }
 print(
   [
-    { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.6x', pass: g.me / bare >= 0.6 },
+    { name: 'GET /me, valid token + revocation check', value: g.me, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.6x', pass: g.me / bare >= 0.6 },
     { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'Fastify hello + our log/headers', baseline: plumbed, target: 'what the guard costs', pass: undefined },
     { name: 'password logins', value: g.logins, unit: '/s', baselineName: 'raw argon2id verify', baseline: argon, target: '>= 0.9x', pass: g.logins / argon >= 0.9 },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
     ...postgresRows,
   ],
   [
-    databaseUrl === undefined ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.' : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
+    databaseUrl === undefined ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.' : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',
+    process.env.BENCH_REDIS_URL === undefined ? 'Propagation rows skipped: set BENCH_DATABASE_URL and BENCH_REDIS_URL=redis://… to measure them.' : 'Propagation: two instances on BENCH_DATABASE_URL + BENCH_REDIS_URL, polled every 2 ms.',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
 );

@@ -1,4 +1,9 @@
 import type { Config } from './config/config.js';
+import { startHousekeeping, type Housekeeping } from './sessions/housekeeping.js';
+import { purgeExpired } from './stores/db/drizzle-housekeeping.js';
+import { createServiceEventSink, type ServiceEventSink } from './observability/service-events.js';
+import { propagatingSessionStore, propagatingUserStore, startRevocations, type Revocations } from './revocation/revocations.js';
+import { createDrizzleRevocationStore } from './stores/db/drizzle-revocation-store.js';
 import { createAuthenticator, type Authenticator } from './guard/authenticator.js';
 import { createKeySet, type KeySet } from './keys/key-set.js';
 import { loadOrCreateDevelopmentKeys } from './keys/development-keys.js';
@@ -37,6 +42,11 @@ export interface GatehouseServices {
   readonly scopes: ScopeCatalogue;
   readonly verifier: AccessTokenVerifier;
   readonly authenticator: Authenticator;
+  readonly revocations: Revocations;
+  /** Purges dead sessions, expired deny-list entries and old sealed successors on a schedule. */
+  readonly housekeeping: Housekeeping;
+  /** Background events (Redis outages, failed jobs); the HTTP app attaches its log. */
+  readonly events: ServiceEventSink;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
@@ -59,6 +69,10 @@ export interface ServiceOverrides {
   /** Clock in epoch milliseconds (tests). */
   readonly now?: () => number;
   readonly onStoreError?: (error: Error) => void;
+  /** Housekeeping interval in ms (default 10 min). */
+  readonly housekeepingIntervalMs?: number;
+  /** Fail closed once the revocation feed has been unconfirmed this long (default 3 s). */
+  readonly revocationStaleAfterMs?: number;
 }
 
 async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; source: GatehouseServices['keySource'] }> {
@@ -78,15 +92,51 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       : { keys: [...overrides.signingKeys], source: { kind: 'file' as const, path: '(given in code)', created: false } };
   const keySet = await createKeySet(keys);
   const currentKeys = () => keySet;
-  const database = await openDatabase(config.database, overrides.onStoreError);
+  const events = createServiceEventSink();
+  const database = await openDatabase(config.database, (error) => {
+    if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
+    else events.emit({ event: 'database.connection_error', level: 'warn', error });
+  });
   let ephemeral: EphemeralStore;
   try {
-    ephemeral = await openEphemeralStore({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
+    ephemeral = await openEphemeralStore(
+      { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix },
+      { onConnectionError: (reason) => events.emit({ event: 'redis.connection_error', level: 'warn', reason }) },
+    );
   } catch (error) {
     await database.close();
     throw error;
   }
-  const users = createCachedUserStore(createDrizzleUserStore(database.db), overrides.now === undefined ? {} : { now: overrides.now });
+  const now = overrides.now ?? Date.now;
+  const cachedUsers = createCachedUserStore(createDrizzleUserStore(database.db), overrides.now === undefined ? {} : { now: overrides.now });
+  const rawSessions = createDrizzleSessionStore(database.db);
+  let revocations: Revocations;
+  try {
+    revocations = await startRevocations({
+      store: createDrizzleRevocationStore(database.db),
+      sessions: rawSessions,
+      users: cachedUsers,
+      feed: ephemeral,
+      channel: 'revocations',
+      accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
+      now,
+      ...(overrides.revocationStaleAfterMs === undefined ? {} : { staleAfterMs: overrides.revocationStaleAfterMs }),
+      onEvent: (e) => events.emit({ ...e, level: e.event === 'revocation.state_current' ? 'info' : 'warn' }),
+    });
+  } catch (error) {
+    await Promise.allSettled([ephemeral.close(), database.close()]);
+    throw error;
+  }
+  const users = propagatingUserStore(cachedUsers, revocations);
+  const housekeeping = startHousekeeping({
+    purge: () =>
+      purgeExpired(database.db, new Date(now()), { accessTokenTtlMs: config.accessTokenTtlSeconds * 1000, graceMs: config.refreshGraceSeconds * 1000 }),
+    intervalMs: overrides.housekeepingIntervalMs ?? 10 * 60_000,
+    onResult: (counts) => {
+      if (Object.values(counts).some((n) => n > 0)) events.emit({ event: 'housekeeping.purged', level: 'info', ...counts });
+    },
+    onError: (error) => events.emit({ event: 'housekeeping.failed', level: 'warn', error }),
+  });
   const verifier = createAccessTokenVerifier({
     issuer: config.issuer,
     audience: config.audience,
@@ -106,19 +156,24 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     database,
     ephemeral,
     users,
-    sessions: createDrizzleSessionStore(database.db),
-    sessionPolicy: { absoluteTtlMs: config.sessionTtlSeconds * 1000, idleTtlMs: config.sessionIdleTtlSeconds * 1000 },
-    now: overrides.now ?? Date.now,
+    sessions: propagatingSessionStore(rawSessions, revocations),
+    sessionPolicy: { absoluteTtlMs: config.sessionTtlSeconds * 1000, idleTtlMs: config.sessionIdleTtlSeconds * 1000, graceMs: config.refreshGraceSeconds * 1000 },
+    now,
     hasher: new PasswordHasher(overrides.passwordHasher),
     keySet: currentKeys,
     clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),
     scopes: createScopeCatalogue(),
     verifier,
-    authenticator: createAuthenticator({ verifier, users }),
+    authenticator: createAuthenticator({ verifier, revocations, users }),
+    revocations,
+    housekeeping,
+    events,
     issueAccessToken: (input) => issuer.issue(input),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: source,
     async close() {
+      await housekeeping.stop();
+      await revocations.close();
       await Promise.allSettled([ephemeral.close(), database.close()]);
     },
   };

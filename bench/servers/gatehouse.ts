@@ -8,12 +8,16 @@ import { createServices } from '../../src/services.js';
  * Gatehouse as `npm start` runs it (embedded PGlite, in-process ephemeral store, info logging to
  * stdout, which the parent discards), plus an IPC channel to read event-loop delay.
  */
+const redisUrl = process.env.BENCH_SERVER_REDIS_URL;
 const config = loadConfig({
   GATEHOUSE_ENV: 'development',
   GATEHOUSE_DATABASE_URL: process.env.BENCH_SERVER_DATABASE_URL ?? 'memory:',
   GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
+  ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl, GATEHOUSE_REDIS_KEY_PREFIX: process.env.BENCH_SERVER_REDIS_KEY_PREFIX ?? 'gh-bench:' }),
 });
-const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
+// Instances of one deployment share the signing key; the parent passes it to both.
+const signingKey = process.env.BENCH_SERVER_SIGNING_JWK === undefined ? await generateSigningJwk() : JSON.parse(process.env.BENCH_SERVER_SIGNING_JWK);
+const services = await createServices(config, { signingKeys: [signingKey] });
 const app = await buildApp(services);
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
 // 1 ms sampling: each sample includes the sampling interval, so coarser resolutions overstate the delay.

@@ -29,6 +29,11 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   /** …or this long after its last refresh. */
   readonly sessionIdleTtlSeconds: number;
+  /**
+   * Opt-in refresh grace window; 0 (strict) unless set. Within it a repeat of the just-spent
+   * refresh token by the same client gets the same successor instead of revoking the session.
+   */
+  readonly refreshGraceSeconds: number;
   readonly trustedProxies: readonly string[];
   readonly passwordMinLength: number;
   readonly bodyLimitBytes: number;
@@ -172,6 +177,12 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     7 * 86_400,
   );
   if (sessionIdleTtlSeconds > sessionTtlSeconds) problems.push('GATEHOUSE_SESSION_IDLE_TTL: must not be longer than GATEHOUSE_SESSION_TTL');
+  // A minute at most: the window is time in which a replayed stolen token goes unnoticed.
+  const refreshGraceSeconds = read(
+    'GATEHOUSE_REFRESH_GRACE_SECONDS',
+    z.coerce.number({ error: 'must be a whole number of seconds from 0 to 60' }).int('must be a whole number of seconds from 0 to 60').min(0, 'must be a whole number of seconds from 0 to 60').max(60, 'must be at most 60 seconds'),
+    0,
+  );
 
   const trustedProxies = read(
     'GATEHOUSE_TRUSTED_PROXIES',
@@ -206,6 +217,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     accessTokenTtlSeconds,
     sessionTtlSeconds,
     sessionIdleTtlSeconds,
+    refreshGraceSeconds,
     trustedProxies: Object.freeze([...trustedProxies]),
     passwordMinLength,
     bodyLimitBytes,

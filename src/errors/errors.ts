@@ -9,6 +9,8 @@ export const ErrorCodes = [
   'ERR_VALIDATION',
   'ERR_PASSWORD_POLICY',
   'ERR_USERNAME_TAKEN',
+  'ERR_CURRENT_PASSWORD_WRONG',
+  'ERR_PASSWORD_CHANGED_CONCURRENTLY',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -82,6 +84,27 @@ export class PasswordPolicyError extends GatehouseError {
 export class UsernameTakenError extends GatehouseError {
   constructor() {
     super('ERR_USERNAME_TAKEN', 'username is already taken');
+  }
+}
+
+/** A password change whose `current_password` does not verify. */
+export class CurrentPasswordWrongError extends GatehouseError {
+  constructor() {
+    super('ERR_CURRENT_PASSWORD_WRONG', 'current password is not correct');
+  }
+}
+
+/** Another password change won the compare-and-set between our check and our write. */
+export class PasswordChangedConcurrentlyError extends GatehouseError {
+  constructor() {
+    super('ERR_PASSWORD_CHANGED_CONCURRENTLY', 'the password was changed by another request; try again');
+  }
+}
+
+/** A resource that does not exist, or not for this caller (the two are never told apart). */
+export class NotFoundError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_NOT_FOUND', 'not found', { logReason });
   }
 }
 
@@ -180,8 +203,8 @@ export class InvalidClientError extends OAuthError {
 export class UnauthorizedClientError extends OAuthError {
   readonly error = 'unauthorized_client';
   readonly status = 400;
-  constructor(logReason: string) {
-    super('ERR_OAUTH_UNAUTHORIZED_CLIENT', 'the client may not use this grant type', { logReason });
+  constructor(logReason: string, message = 'the client may not use this grant type') {
+    super('ERR_OAUTH_UNAUTHORIZED_CLIENT', message, { logReason });
   }
 }
 

@@ -1,5 +1,6 @@
 import { InvalidTokenError } from '../errors/errors.js';
 import { scopesOf } from '../tokens/access-token-claims.js';
+import type { Revocations } from '../revocation/revocations.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { UserStore } from '../users/user-store.js';
 import type { Principal } from './principal.js';
@@ -9,14 +10,24 @@ export interface Authenticator {
   authenticate(token: string): Promise<Principal>;
 }
 
-export function createAuthenticator(deps: { verifier: AccessTokenVerifier; users: Pick<UserStore, 'findById'> }): Authenticator {
+export interface AuthenticatorDeps {
+  readonly verifier: AccessTokenVerifier;
+  readonly revocations: Pick<Revocations, 'assertNotRevoked'>;
+  readonly users: Pick<UserStore, 'findById'>;
+}
+
+export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   return {
     async authenticate(token) {
       const claims = await deps.verifier.verify(token);
-      // A valid signature is not enough: the account must still exist and be enabled.
+      // A valid signature is not enough: the token must not be revoked (in-process check, no
+      // round trip), and the account must still exist, be enabled and not have moved its token
+      // version past this token (the user cache catches a bump the revocation list has aged out of).
+      deps.revocations.assertNotRevoked(claims);
       const user = await deps.users.findById(claims.sub);
       if (user === undefined) throw new InvalidTokenError('subject no longer exists');
       if (user.disabledAt !== null) throw new InvalidTokenError('subject is disabled');
+      if ((claims.tver ?? 0) < user.tokenVersion) throw new InvalidTokenError('token version revoked');
       return Object.freeze({
         kind: 'user',
         userId: user.id,

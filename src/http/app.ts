@@ -13,7 +13,11 @@ import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
+import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
+import { passwordRoutes } from './routes/password.js';
+import { revokeRoutes } from './routes/revoke.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
 import { wellKnownRoutes } from './routes/well-known.js';
@@ -69,6 +73,15 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
 
 
   registerSecurityHeaders(app);
+  const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
+    const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
+    if (level === 'warn') app.log.warn(record, event);
+    else app.log.info(record, event);
+  });
+  app.addHook('onClose', (_instance, done) => {
+    detachEvents();
+    done();
+  });
   await app.register(guardPlugin, { authenticator: services.authenticator });
   await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
 
@@ -76,7 +89,11 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
   await app.register(healthRoutes, { services });
   await app.register(registerRoutes, { services });
   await app.register(tokenRoutes, { services });
+  await app.register(revokeRoutes, { services });
+  await app.register(logoutRoutes, { services });
   await app.register(meRoutes, { services });
+  await app.register(sessionRoutes, { services });
+  await app.register(passwordRoutes, { services });
   app.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
   if (options.extraRoutes !== undefined) await options.extraRoutes(app);
 

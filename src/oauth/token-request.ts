@@ -1,7 +1,5 @@
 import {
-  InvalidClientError,
   InvalidGrantError,
-  InvalidRequestError,
   InvalidScopeError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
@@ -9,17 +7,17 @@ import {
 import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
 import type { IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
 import type { UserRecord } from '../users/user-store.js';
-import { DEFAULT_CLIENT_ID, type ClientRegistry, type GrantType, type OAuthClient } from './clients.js';
+import { identifyClient, type BasicClientCredentials } from './client-identification.js';
+import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
+import { rejectRepeatedParameters, requireParam, single, type FormParameters } from './form-parameters.js';
 import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
 
-/** Form parameters as parsed: a repeated parameter arrives as an array. */
-export type TokenRequestParams = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /** Client credentials from an `Authorization: Basic` header (RFC 6749 §2.3.1), if any. */
-export interface BasicClientCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
+
+/** Form parameters as parsed: a repeated parameter arrives as an array. */
+export type TokenRequestParams = FormParameters;
+export type { BasicClientCredentials };
 
 export interface TokenResponse {
   readonly access_token: string;
@@ -107,26 +105,12 @@ async function respond(
   scopes: readonly string[],
   refreshToken: string,
 ): Promise<TokenResponse> {
-  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes, sessionId });
+  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes, sessionId, tokenVersion: user.tokenVersion });
   return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: refreshToken };
 }
 
-function single(params: TokenRequestParams, name: string): string | undefined {
-  const value = params[name];
-  return typeof value === 'string' ? value : undefined;
-}
 
-/** RFC 6749 §3.2: request parameters must not be included more than once. */
-function rejectRepeatedParameters(params: TokenRequestParams): void {
-  const repeated = Object.keys(params).find((k) => Array.isArray(params[k]));
-  if (repeated !== undefined) throw new InvalidRequestError(`parameter "${repeated}" is repeated`);
-}
 
-function requireParam(params: TokenRequestParams, name: string): string {
-  const value = single(params, name);
-  if (value === undefined || value === '') throw new InvalidRequestError(`parameter "${name}" is required`);
-  return value;
-}
 
 function checkGrantType(params: TokenRequestParams): GrantType {
   const grantType = requireParam(params, 'grant_type');
@@ -134,25 +118,6 @@ function checkGrantType(params: TokenRequestParams): GrantType {
   return grantType as GrantType;
 }
 
-/**
- * Gatehouse's clients are public (token_endpoint_auth_method "none"): a client is identified,
- * not authenticated. A secret presented anyway cannot be checked, so it is refused rather than ignored.
- */
-function identifyClient(clients: ClientRegistry, params: TokenRequestParams, presented: BasicClientCredentials | undefined): OAuthClient {
-  // Swagger UI sends `Basic base64(":")` when client_id is left empty: that identifies no one.
-  const basic = presented !== undefined && presented.clientId === '' && presented.clientSecret === '' ? undefined : presented;
-  const fromBody = single(params, 'client_id');
-  if (basic !== undefined && fromBody !== undefined && fromBody !== basic.clientId) {
-    throw new InvalidRequestError('client identified twice', 'client_id in body and Basic header differ');
-  }
-  if ((basic !== undefined && basic.clientSecret !== '') || single(params, 'client_secret') !== undefined) {
-    throw new InvalidClientError('client secret presented for a public client');
-  }
-  const clientId = basic?.clientId ?? (fromBody === undefined || fromBody === '' ? DEFAULT_CLIENT_ID : fromBody);
-  const client = clients.find(clientId);
-  if (client === undefined) throw new InvalidClientError('unknown client_id');
-  return client;
-}
 
 function checkClientMayUseGrant(client: OAuthClient, grantType: GrantType): void {
   if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`client ${client.id} may not use ${grantType}`);

@@ -2,14 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { InvalidGrantError, InvalidScopeError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
+import { openSuccessor, sealSuccessor } from './successor-seal.js';
 
 export interface SessionPolicy {
   readonly absoluteTtlMs: number;
   readonly idleTtlMs: number;
+  /**
+   * Refresh grace window (`GATEHOUSE_REFRESH_GRACE_SECONDS`); 0 is strict. Within it, the same
+   * client repeating the token it just spent gets the same successor instead of a revoked session.
+   */
+  readonly graceMs: number;
 }
 
 export interface SecurityEvent {
-  readonly event: 'refresh_token.reuse_detected';
+  /** `replayed_in_grace` is no alarm by itself, but a thief replaying within the window looks exactly like it. */
+  readonly event: 'refresh_token.reuse_detected' | 'refresh_token.replayed_in_grace';
   readonly sessionId: string;
   readonly userId: string;
   readonly clientId: string;
@@ -58,6 +65,11 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
  * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
  * raised. Every failure is the same InvalidGrantError (the reason goes to the log), except a
  * request for scopes the session does not hold: InvalidScopeError, and the token stays unspent.
+ *
+ * With a grace window (`policy.graceMs` > 0) the successor is also stored sealed under the
+ * presented token, and a repeat the store classifies as `replayed` gets that same successor: a
+ * client whose response was lost can retry without losing its session, and concurrent exchanges
+ * still never fork it. A seal that does not open to the successor the store names is reuse.
  */
 export async function exchangeRefreshToken(
   deps: RefreshFamilyDeps,
@@ -75,14 +87,21 @@ export async function exchangeRefreshToken(
     requestedScopes,
     now,
     idleTtlMs: deps.policy.idleTtlMs,
+    ...(deps.policy.graceMs > 0 ? { grace: { windowMs: deps.policy.graceMs, sealedSuccessor: sealSuccessor(presented, next) } } : {}),
   });
   switch (outcome.kind) {
     case 'rotated':
       return { session: outcome.session, refreshToken: next };
+    case 'replayed': {
+      const successor = openSuccessor(presented, outcome.sealedSuccessor);
+      if (successor === undefined || digestRefreshToken(successor) !== outcome.successorDigest) {
+        return revokeForReuse(deps, outcome.session, clientId, now);
+      }
+      deps.onSecurityEvent({ event: 'refresh_token.replayed_in_grace', sessionId: outcome.session.id, userId: outcome.session.userId, clientId });
+      return { session: outcome.session, refreshToken: successor };
+    }
     case 'reused':
-      await deps.sessions.revoke(outcome.session.id, 'refresh_token_reuse', now);
-      deps.onSecurityEvent({ event: 'refresh_token.reuse_detected', sessionId: outcome.session.id, userId: outcome.session.userId, clientId });
-      throw new InvalidGrantError('refresh token reuse: session revoked');
+      return revokeForReuse(deps, outcome.session, clientId, now);
     case 'refused':
       throw new InvalidGrantError(outcome.reason);
     case 'scope_exceeded':
@@ -91,4 +110,10 @@ export async function exchangeRefreshToken(
     case 'unknown':
       throw new InvalidGrantError('unknown refresh token');
   }
+}
+
+async function revokeForReuse(deps: RefreshFamilyDeps, session: SessionRecord, clientId: string, now: Date): Promise<never> {
+  await deps.sessions.revoke(session.id, 'refresh_token_reuse', now);
+  deps.onSecurityEvent({ event: 'refresh_token.reuse_detected', sessionId: session.id, userId: session.userId, clientId });
+  throw new InvalidGrantError('refresh token reuse: session revoked');
 }

@@ -20,6 +20,12 @@ export type RotationOutcome =
   | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly generation: number }
   /** The token exists but was already spent: the family is compromised. */
   | { readonly kind: 'reused'; readonly session: SessionRecord }
+  /**
+   * Grace window only: the token was spent by this same client within the window, its session is
+   * live and its successor still unspent. `sealedSuccessor` opens with the presented token only;
+   * `successorDigest` lets the caller check what it opened. Nothing changed.
+   */
+  | { readonly kind: 'replayed'; readonly session: SessionRecord; readonly sealedSuccessor: string; readonly successorDigest: string }
   /** The token's session may not be refreshed (revoked, expired, other client). Nothing changed. */
   | { readonly kind: 'refused'; readonly session: SessionRecord; readonly reason: string }
   /** The request asked for scopes the session does not hold. Nothing changed. */
@@ -34,12 +40,19 @@ export interface RotationRequest {
   readonly requestedScopes: readonly string[];
   readonly now: Date;
   readonly idleTtlMs: number;
+  /**
+   * The opt-in grace window; absent means strict (every repeat of a spent token is `reused`). The
+   * spent row keeps `sealedSuccessor` (the successor sealed under the presented token), and a
+   * repeat by the same client within `windowMs` of the spend is `replayed` instead of `reused`.
+   */
+  readonly grace?: { readonly windowMs: number; readonly sealedSuccessor: string };
 }
 
 /**
  * Storage contract for sessions and their refresh tokens. `rotate` is atomic: of N concurrent
- * rotations of one token exactly one returns `rotated`; the others return `reused`. It never
- * produces two successors of one token.
+ * rotations of one token exactly one returns `rotated`; the others return `reused` (or, with a
+ * grace window, `replayed`, which points at that same successor). It never produces two
+ * successors of one token.
  */
 export interface SessionStore {
   /** Creates the session and its first refresh token (generation 0) together. */

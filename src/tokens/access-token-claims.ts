@@ -16,6 +16,11 @@ export interface AccessTokenClaims {
   readonly scope: string;
   /** The session this token belongs to. */
   readonly sid?: string;
+  /**
+   * The user's token version when this token was issued; a later bump (log out everywhere, lock)
+   * revokes it. Absent means 0.
+   */
+  readonly tver?: number;
 }
 
 export function scopesOf(claims: Pick<AccessTokenClaims, 'scope'>): ReadonlySet<string> {

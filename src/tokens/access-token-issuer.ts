@@ -16,6 +16,8 @@ export interface IssueAccessTokenInput {
   readonly clientId: string;
   readonly scopes: readonly string[];
   readonly sessionId: string;
+  /** The user's current token version (`tver`). */
+  readonly tokenVersion: number;
 }
 
 export interface IssuedAccessToken {
@@ -42,7 +44,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { is
       const exp = iat + options.ttlSeconds;
       const tokenId = randomUUID();
       const scope = [...new Set(input.scopes)].join(' ');
-      const token = await new SignJWT({ client_id: input.clientId, scope, sid: input.sessionId })
+      const token = await new SignJWT({ client_id: input.clientId, scope, sid: input.sessionId, tver: input.tokenVersion })
         .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
         .setIssuer(options.issuer)
         .setSubject(input.subject)

@@ -126,6 +126,7 @@ function checkGatehouseClaims(payload: JWTPayload, maxLifetimeSeconds: number): 
   if (typeof payload.client_id !== 'string' || payload.client_id.length === 0) throw new InvalidTokenError('client_id invalid');
   if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new InvalidTokenError('scope is not a string');
   if (payload.sid !== undefined && typeof payload.sid !== 'string') throw new InvalidTokenError('sid is not a string');
+  if (payload.tver !== undefined && !(Number.isSafeInteger(payload.tver) && (payload.tver as number) >= 0)) throw new InvalidTokenError('tver invalid');
   if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > maxLifetimeSeconds) {
     throw new InvalidTokenError('lifetime longer than this issuer grants');
   }
@@ -139,6 +140,7 @@ function checkGatehouseClaims(payload: JWTPayload, maxLifetimeSeconds: number): 
     client_id: payload.client_id,
     scope: (payload.scope as string | undefined) ?? '',
     ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}),
+    ...(typeof payload.tver === 'number' ? { tver: payload.tver } : {}),
   });
 }
 

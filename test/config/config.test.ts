@@ -130,6 +130,7 @@ describe('loadConfig: defaults and result', () => {
       accessTokenTtlSeconds: 900,
       sessionTtlSeconds: 30 * 86_400,
       sessionIdleTtlSeconds: 7 * 86_400,
+      refreshGraceSeconds: 0,
       trustedProxies: [],
       passwordMinLength: 15,
       bodyLimitBytes: 16 * 1024,

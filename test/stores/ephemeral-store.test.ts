@@ -109,6 +109,25 @@ function ephemeralStoreContract(open: () => Promise<Harness>): void {
       assert.equal(await store.get('k'), undefined);
     }));
 
+  it('pub/sub: every subscriber of a channel gets its messages in order, other channels none', () =>
+    withStore(async ({ store }) => {
+      const got: Record<string, string[]> = { a1: [], a2: [], b: [] };
+      const listener = (into: string[]) => ({ onMessage: (m: string) => into.push(m), onResubscribed: () => assert.fail('no outage here') });
+      const subs = [await store.subscribe('chan-a', listener(got.a1!)), await store.subscribe('chan-a', listener(got.a2!)), await store.subscribe('chan-b', listener(got.b!))];
+      for (const m of ['1', '2', '3']) await store.publish('chan-a', m);
+      await waitFor(() => got.a1!.length === 3 && got.a2!.length === 3);
+      assert.deepEqual(got.a1, ['1', '2', '3']);
+      assert.deepEqual(got.a2, ['1', '2', '3']);
+      assert.deepEqual(got.b, []);
+      assert.ok(Date.now() - subs[0]!.confirmedAt() < 3_000, 'a live subscription is confirmed recently');
+      await subs[1]!.close();
+      await store.publish('chan-a', '4');
+      await waitFor(() => got.a1!.length === 4);
+      await sleep(50);
+      assert.deepEqual(got.a2, ['1', '2', '3'], 'a closed subscription receives nothing more');
+      for (const s of subs) await s.close();
+    }));
+
   it('ping answers while open; every call fails with StoreUnavailableError after close', async () => {
     const { store } = await open();
     await store.ping();
@@ -118,7 +137,17 @@ function ephemeralStoreContract(open: () => Promise<Harness>): void {
     await assert.rejects(store.get('k'), StoreUnavailableError);
     await assert.rejects(store.set('k', 'v', 1_000), StoreUnavailableError);
     await assert.rejects(store.increment('k', 1_000), StoreUnavailableError);
+    await assert.rejects(store.publish('c', 'm'), StoreUnavailableError);
+    await assert.rejects(store.subscribe('c', { onMessage: () => undefined, onResubscribed: () => undefined }), StoreUnavailableError);
   });
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(5);
+  }
 }
 
 describe('memory ephemeral store', () => {
@@ -197,6 +226,28 @@ if (redisUrl !== undefined && redisUrl !== '') {
       } finally {
         await store.close();
         raw.disconnect();
+      }
+    });
+
+    it('pub/sub reaches another store on the same prefix (another instance), never one on another prefix', async () => {
+      const prefix = `${runPrefix}pubsub:`;
+      const [publisher, sameDeployment, otherDeployment] = await Promise.all([
+        createRedisStore({ url: redisUrl, keyPrefix: prefix }),
+        createRedisStore({ url: redisUrl, keyPrefix: prefix }),
+        createRedisStore({ url: redisUrl, keyPrefix: `${runPrefix}other:` }),
+      ]);
+      const same: string[] = [];
+      const other: string[] = [];
+      try {
+        await sameDeployment.subscribe('revocations', { onMessage: (m) => same.push(m), onResubscribed: () => undefined });
+        await otherDeployment.subscribe('revocations', { onMessage: (m) => other.push(m), onResubscribed: () => undefined });
+        await publisher.publish('revocations', 'hello');
+        await waitFor(() => same.length === 1);
+        await sleep(50);
+        assert.deepEqual(same, ['hello']);
+        assert.deepEqual(other, []);
+      } finally {
+        await Promise.all([publisher.close(), sameDeployment.close(), otherDeployment.close()]);
       }
     });
 

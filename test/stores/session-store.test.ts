@@ -175,6 +175,104 @@ describe('SessionStore contract (drizzle)', () => {
     });
   });
 
+  describe('rotate with a grace window', () => {
+    const GRACE = 5_000;
+    /** A rotation as exchangeRefreshToken makes it with a window: the seal is opaque to the store. */
+    const rotateGrace = (presented: string, nextDigest: string, at: number, options: { clientId?: string; scopes?: string[]; seal?: string } = {}) =>
+      store.rotate({
+        digest: presented,
+        nextDigest,
+        clientId: options.clientId ?? CLIENT,
+        requestedScopes: options.scopes ?? [],
+        now: new Date(at),
+        idleTtlMs: IDLE,
+        grace: { windowMs: GRACE, sealedSuccessor: options.seal ?? `seal-of-${nextDigest}` },
+      });
+    /** A session whose first token was rotated at T0 + 1 min with a grace window; returns the digests. */
+    const spentWithSeal = async (): Promise<{ session: NewSession; first: string; second: string }> => {
+      const { session, first } = await newSession();
+      const second = digest();
+      assert.equal((await rotateGrace(first, second, T0 + MINUTE)).kind, 'rotated');
+      return { session, first, second };
+    };
+
+    test('the spent row keeps the seal, written by the rotation itself; the successor has none', async () => {
+      const { session, first, second } = await spentWithSeal();
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => [r.digest, r.spentAt?.getTime() ?? null, r.successorSealed]),
+        [
+          [first, T0 + MINUTE, `seal-of-${second}`],
+          [second, null, null],
+        ],
+      );
+    });
+
+    test('without a grace window the spent row keeps no seal', async () => {
+      const { session, first } = await newSession();
+      assert.equal((await rotate(first, digest(), T0 + MINUTE)).kind, 'rotated');
+      assert.ok((await rows(session.id)).every((r) => r.successorSealed === null));
+    });
+
+    test('a repeat by the same client within the window → replayed, naming the stored successor; nothing changes', async () => {
+      const { session, first, second } = await spentWithSeal();
+      const before = await rows(session.id);
+      const outcome = await rotateGrace(first, digest(), T0 + MINUTE + GRACE - 1, { seal: 'another seal' });
+      assert.equal(outcome.kind, 'replayed', JSON.stringify(outcome));
+      assert.equal(outcome.sealedSuccessor, `seal-of-${second}`);
+      assert.equal(outcome.successorDigest, second);
+      assert.equal(outcome.session.id, session.id);
+      assert.deepEqual(await rows(session.id), before);
+    });
+
+    const reuses: [string, (s: { first: string; second: string }) => Promise<RotationOutcome>][] = [
+      ['at the end of the window', ({ first }) => rotateGrace(first, digest(), T0 + MINUTE + GRACE)],
+      ['from another client', ({ first }) => rotateGrace(first, digest(), T0 + MINUTE + 1, { clientId: 'other-app' })],
+      ['asking for a scope the session lacks', ({ first }) => rotateGrace(first, digest(), T0 + MINUTE + 1, { scopes: ['admin:users'] })],
+      ['by a strict request (no window), even with a seal stored', ({ first }) => rotate(first, digest(), T0 + MINUTE + 1)],
+      [
+        'after the successor was itself spent',
+        async ({ first, second }) => {
+          assert.equal((await rotateGrace(second, digest(), T0 + MINUTE + 1)).kind, 'rotated');
+          return rotateGrace(first, digest(), T0 + MINUTE + 2);
+        },
+      ],
+    ];
+    for (const [label, run] of reuses) {
+      test(`a repeat ${label} → reused`, async () => {
+        const spent = await spentWithSeal();
+        const outcome = await run(spent);
+        assert.equal(outcome.kind, 'reused', JSON.stringify(outcome));
+      });
+    }
+
+    test('a repeat after the seal was cleared (housekeeping) → reused', async () => {
+      const { first } = await spentWithSeal();
+      await t.services.database.db.update(refreshTokens).set({ successorSealed: null }).where(eq(refreshTokens.digest, first));
+      assert.equal((await rotateGrace(first, digest(), T0 + MINUTE + 1)).kind, 'reused');
+    });
+
+    test('a repeat within the window on a revoked session → refused', async () => {
+      const { session, first } = await spentWithSeal();
+      assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + MINUTE + 1)), true);
+      assert.equal((await rotateGrace(first, digest(), T0 + MINUTE + 2)).kind, 'refused');
+    });
+
+    test('50 concurrent rotations with a window: one rotated, the others replayed to that same successor', async () => {
+      const { session, first } = await newSession();
+      const nexts = Array.from({ length: 50 }, () => digest());
+      const outcomes = await Promise.all(nexts.map((n) => rotateGrace(first, n, T0 + MINUTE)));
+      assert.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, outcomes.map((o) => o.kind).join(','));
+      const winner = nexts[outcomes.findIndex((o) => o.kind === 'rotated')];
+      for (const o of outcomes) {
+        if (o.kind === 'rotated') continue;
+        assert.equal(o.kind, 'replayed', JSON.stringify(o));
+        assert.equal(o.successorDigest, winner);
+        assert.equal(o.sealedSuccessor, `seal-of-${winner}`, 'the seal stored with the winner, never a loser’s');
+      }
+      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.digest]), [[0, first], [1, winner]]);
+    });
+  });
+
   describe('revoke', () => {
     test('marks the session, spends every token, and a second revoke returns false (first reason wins)', async () => {
       const { session, first } = await newSession();

@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { InvalidRequestError, RequestError } from '../../errors/errors.js';
-import { authorizationHeaders } from '../../guard/bearer-credential.js';
+import { RequestError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
-import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext } from '../../oauth/token-request.js';
+import { handleTokenRequest, type TokenRequestContext } from '../../oauth/token-request.js';
+import { basicCredentials } from '../client-credentials.js';
 import { deviceLabel } from '../../sessions/device-label.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerStrictFormParser } from '../body-parsers.js';
@@ -32,23 +32,6 @@ const formBody = z.looseObject({
 const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096) }).strict();
 const refreshBody = z.object({ refresh_token: z.string().max(8192) }).strict();
 
-/** RFC 6749 §2.3.1: client_id and secret, each form-urlencoded, joined by ":" and base64-encoded. */
-function basicCredentials(rawHeaders: readonly string[]): BasicClientCredentials | undefined {
-  const headers = authorizationHeaders(rawHeaders);
-  if (headers.length === 0) return undefined;
-  if (headers.length > 1) throw new InvalidRequestError('more than one Authorization header');
-  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(headers[0] ?? '');
-  if (match === null) throw new InvalidRequestError('unsupported Authorization header at the token endpoint');
-  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) throw new InvalidRequestError('malformed Basic credentials');
-  const formDecode = (s: string) => decodeURIComponent(s.replaceAll('+', ' '));
-  try {
-    return { clientId: formDecode(decoded.slice(0, colon)), clientSecret: formDecode(decoded.slice(colon + 1)) };
-  } catch {
-    throw new InvalidRequestError('malformed Basic credentials');
-  }
-}
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const deps = services.tokenRequestDeps({

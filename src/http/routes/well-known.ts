@@ -19,6 +19,8 @@ export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseService
       grant_types_supported: [...SUPPORTED_GRANTS],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint: `${issuer}/auth/revoke`,
+      revocation_endpoint_auth_methods_supported: ['none'],
       scopes_supported: services.scopes.supported,
       service_documentation: `${issuer}/docs`,
     };

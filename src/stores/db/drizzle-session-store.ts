@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { runQuery, type Db } from './database.js';
@@ -36,7 +37,9 @@ function toSession(row: Record<string, unknown>): SessionRecord {
  * UPDATE: spend the token only if it is unspent and its session is live, of this client and holds
  * the requested scopes (the compare-and-set), insert its successor, touch the session. Under
  * concurrency PostgreSQL re-checks `spent_at IS NULL` after the winner commits, so losers get no
- * row. `undefined` means nothing was changed; the caller then finds out why.
+ * row. With a grace window the spent row also keeps the sealed successor, in the same statement,
+ * so no loser can ever see the successor without its seal. `undefined` means nothing was changed;
+ * the caller then finds out why.
  */
 async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<RotationOutcome | undefined> {
   // Scope tokens (RFC 6749 §3.3) cannot hold '"' or '\\', so quoting them makes a safe array literal.
@@ -44,7 +47,7 @@ async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<Rotatio
   const now = r.now.toISOString();
   const result = await db.execute(sql`
     WITH spent AS (
-      UPDATE refresh_tokens AS rt SET spent_at = ${now}::timestamptz
+      UPDATE refresh_tokens AS rt SET spent_at = ${now}::timestamptz, successor_sealed = ${r.grace?.sealedSuccessor ?? null}::text
       FROM sessions AS s
       WHERE rt.digest = ${r.digest} AND rt.spent_at IS NULL AND s.id = rt.session_id
         AND s.revoked_at IS NULL AND s.expires_at > ${now}::timestamptz AND s.idle_expires_at > ${now}::timestamptz
@@ -65,22 +68,56 @@ async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<Rotatio
   return { kind: 'rotated', session: toSession(row), generation: Number(row.next_generation) };
 }
 
+interface SpentToken {
+  readonly spentAt: Date;
+  readonly sealed: string | null;
+  /** The row of generation + 1, if any. */
+  readonly successorDigest: string | null;
+  readonly successorSpentAt: Date | null;
+}
+
+/**
+ * A repeat of a spent token that the grace window forgives: every condition must hold, and any
+ * miss is reuse. The session is already known to be live. A repeat from another client, after the
+ * window, after the successor was itself used, or asking for more than the session holds is not a
+ * retry of the request that spent the token.
+ */
+function graceReplay(spent: SpentToken, session: SessionRecord, r: RotationRequest): RotationOutcome | undefined {
+  if (r.grace === undefined || r.grace.windowMs <= 0) return undefined;
+  if (session.clientId !== r.clientId) return undefined;
+  // A negative age (another instance's clock slightly ahead) is still inside the window.
+  if (r.now.getTime() - spent.spentAt.getTime() >= r.grace.windowMs) return undefined;
+  if (spent.sealed === null || spent.successorDigest === null || spent.successorSpentAt !== null) return undefined;
+  const held = new Set(session.scope.split(' '));
+  if (!r.requestedScopes.every((scope) => held.has(scope))) return undefined;
+  return { kind: 'replayed', session, sealedSuccessor: spent.sealed, successorDigest: spent.successorDigest };
+}
+
 /**
  * Why a rotation changed nothing. A spent token of a live session is reuse whatever client
- * presents it: a thief trying another client_id must still raise the alarm.
+ * presents it (a thief trying another client_id must still raise the alarm), unless the grace
+ * window forgives it (see {@link graceReplay}).
  */
 async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<RotationOutcome> {
+  const successor = alias(refreshTokens, 'successor');
   const [found] = await db
-    .select({ session: sessions, spentAt: refreshTokens.spentAt })
+    .select({
+      session: sessions,
+      spentAt: refreshTokens.spentAt,
+      sealed: refreshTokens.successorSealed,
+      successorDigest: successor.digest,
+      successorSpentAt: successor.spentAt,
+    })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .leftJoin(successor, and(eq(successor.sessionId, refreshTokens.sessionId), eq(successor.generation, sql`${refreshTokens.generation} + 1`)))
     .where(eq(refreshTokens.digest, r.digest))
     .limit(1);
   if (found === undefined) return { kind: 'unknown' };
   const session = found.session as SessionRecord;
   const dead = deadSession(session, r.now);
   if (dead !== undefined) return { kind: 'refused', session, reason: dead };
-  if (found.spentAt !== null) return { kind: 'reused', session };
+  if (found.spentAt !== null) return graceReplay({ ...found, spentAt: found.spentAt }, session, r) ?? { kind: 'reused', session };
   if (session.clientId !== r.clientId) return { kind: 'refused', session, reason: 'refresh token of another client' };
   return { kind: 'scope_exceeded', session };
 }

@@ -26,6 +26,26 @@ export interface EphemeralStore {
   increment(key: string, ttlMs: number): Promise<{ value: number; ttlMs: number }>;
   /** Throws StoreUnavailableError when the store cannot answer. */
   ping(): Promise<void>;
+  /** Delivers `message` to every subscriber of `channel` (every instance on this store). At most once. */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Listens on `channel` until the subscription is closed. Pub/sub delivers at most once and drops
+   * messages sent while a subscriber is disconnected; `confirmedAt` and `onResubscribed` let the
+   * caller notice that and catch up from its system of record.
+   */
+  subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
+  close(): Promise<void>;
+}
+
+export interface ChannelListener {
+  onMessage(message: string): void;
+  /** The subscription was lost and is live again: messages may have been missed in between. */
+  onResubscribed(): void;
+}
+
+export interface Subscription {
+  /** Epoch ms when the subscription was last known to be live (in process: always now). */
+  confirmedAt(): number;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '../../errors/errors.js';
-import { assertTtlMs, notACounterError, type EphemeralStore } from './ephemeral-store.js';
+import { assertTtlMs, notACounterError, type ChannelListener, type EphemeralStore } from './ephemeral-store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds; tests inject one instead of sleeping. */
@@ -41,6 +41,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralSt
   }
   const entries = new Map<string, Entry>();
   let closed = false;
+  const channels = new Map<string, Set<ChannelListener>>();
 
   const sweep = (): void => {
     const t = now();
@@ -126,8 +127,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralSt
       ensureOpen();
     },
 
+    async publish(channel, message) {
+      ensureOpen();
+      // Asynchronous like Redis, so no caller can come to rely on synchronous delivery.
+      for (const listener of [...(channels.get(channel) ?? [])]) queueMicrotask(() => listener.onMessage(message));
+    },
+
+    async subscribe(channel, listener) {
+      ensureOpen();
+      const listeners = channels.get(channel) ?? new Set<ChannelListener>();
+      channels.set(channel, listeners);
+      listeners.add(listener);
+      return {
+        // One process cannot miss its own messages. Wall clock, not the injected one: callers
+        // compare liveness with Date.now().
+        confirmedAt: () => Date.now(),
+        async close() {
+          listeners.delete(listener);
+        },
+      };
+    },
+
     async close() {
       closed = true;
+      channels.clear();
       clearInterval(sweeper);
       entries.clear();
     },

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../errors/errors.js';
-import { assertTtlMs, notACounterError, type EphemeralStore } from './ephemeral-store.js';
+import { assertTtlMs, notACounterError, type ChannelListener, type EphemeralStore, type Subscription } from './ephemeral-store.js';
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// URL; may carry credentials, which never reach an error message. */
@@ -9,6 +9,8 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   /** Called with a redacted reason each time the connection fails; the caller logs it. */
   onConnectionError?: (reason: string) => void;
+  /** How often a subscription proves it is live with a PING on its connection (default 1 s). */
+  subscriptionHeartbeatMs?: number;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
   }
 
   let closed = false;
+  const subscriptions = new Set<Subscription>();
   const k = (key: string): string => keyPrefix + key;
   const run = async <T>(operation: string, command: () => Promise<T>): Promise<T> => {
     if (closed) throw new StoreUnavailableError(`redis ${operation} failed: the store is closed`);
@@ -122,9 +125,28 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
       await run('ping', () => client.ping());
     },
 
+    async publish(channel, message) {
+      await run('publish', () => client.publish(k(channel), message));
+    },
+
+    async subscribe(channel, listener) {
+      if (closed) throw new StoreUnavailableError('redis subscribe failed: the store is closed');
+      const subscription = await subscribeOnOwnConnection(client, k(channel), listener, options.subscriptionHeartbeatMs ?? 1_000, redact);
+      subscriptions.add(subscription);
+      return {
+        confirmedAt: () => subscription.confirmedAt(),
+        async close() {
+          subscriptions.delete(subscription);
+          await subscription.close();
+        },
+      };
+    },
+
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.allSettled([...subscriptions].map((s) => s.close()));
+      subscriptions.clear();
       if (client.status === 'ready') {
         try {
           await client.quit();
@@ -134,6 +156,78 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
         }
       }
       client.disconnect();
+    },
+  };
+}
+
+/**
+ * A connection in subscriber mode serves nothing else, so each subscription gets its own. ioredis
+ * resubscribes by itself after a reconnect; what it cannot tell us is whether messages were lost
+ * meanwhile, so a heartbeat PING (answered in order, after any pending SUBSCRIBE) dates the last
+ * moment the subscription was known live, and the first PING answered after a disconnect reports
+ * `onResubscribed` so the caller catches up.
+ */
+async function subscribeOnOwnConnection(
+  client: Redis,
+  channel: string,
+  listener: ChannelListener,
+  heartbeatMs: number,
+  redact: (err: unknown) => string,
+): Promise<Subscription> {
+  // The offline queue lets ioredis replay SUBSCRIBE after a reconnect; PINGs still time out.
+  const subscriber = client.duplicate({ enableOfflineQueue: true, lazyConnect: true });
+  subscriber.on('error', () => undefined); // reported by the main connection's listener
+  subscriber.on('message', (from: string, message: string) => {
+    if (from === channel) listener.onMessage(message);
+  });
+  let confirmedAt = 0;
+  let lost = false;
+  subscriber.on('close', () => {
+    lost = true;
+  });
+  try {
+    await subscriber.connect();
+    await subscriber.subscribe(channel);
+  } catch (err) {
+    subscriber.disconnect();
+    throw new StoreUnavailableError(`redis subscribe failed: ${redact(err)}`);
+  }
+  confirmedAt = Date.now();
+  lost = false;
+  let beating = false;
+  const heartbeat = setInterval(() => {
+    if (beating) return;
+    beating = true;
+    const wasLost = lost;
+    subscriber
+      .ping()
+      .then(() => {
+        confirmedAt = Date.now();
+        if (wasLost) {
+          lost = false;
+          listener.onResubscribed();
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        beating = false;
+      });
+  }, heartbeatMs);
+  heartbeat.unref();
+  return {
+    confirmedAt: () => confirmedAt,
+    async close() {
+      clearInterval(heartbeat);
+      subscriber.removeAllListeners('message');
+      if (subscriber.status === 'ready') {
+        try {
+          await subscriber.quit();
+          return;
+        } catch {
+          // Fall through to a hard disconnect.
+        }
+      }
+      subscriber.disconnect();
     },
   };
 }

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AUTHENTICATED } from '../../guard/requirement.js';
+import type { GatehouseServices } from '../../services.js';
+import { logout, logoutEverywhere } from '../../sessions/logout.js';
+import { problemSchema } from './problem-schema.js';
+
+// Any valid access token may end its own session: logging out must never need a scope.
+export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const deps = { revocations: services.revocations, now: services.now };
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { auth: AUTHENTICATED },
+      schema: {
+        tags: ['auth'],
+        summary: 'End this session: its refresh tokens and access tokens stop working at once',
+        response: { 204: z.void(), 401: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      await logout(deps, principal);
+      request.log.info({ event: 'session.logout', user_id: principal.userId, session_id: principal.sessionId }, 'logged out');
+      return reply.code(204).header('cache-control', 'no-store').send();
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      config: { auth: AUTHENTICATED },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log out everywhere: every session of the user ends, every access token dies',
+        response: { 204: z.void(), 401: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const sessions = await logoutEverywhere(deps, principal);
+      request.log.info({ event: 'session.logout_all', user_id: principal.userId, sessions_revoked: sessions }, 'logged out everywhere');
+      return reply.code(204).header('cache-control', 'no-store').send();
+    },
+  );
+};

@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { GatehouseServices } from '../../services.js';
+import { changePassword } from '../../users/password-change.js';
+import { problemSchema } from './problem-schema.js';
+
+const body = z.object({ current_password: z.string().max(4096), new_password: z.string().max(4096) }).strict();
+
+export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const deps = {
+    users: services.users,
+    hasher: services.hasher,
+    revocations: services.revocations,
+    passwordMinLength: services.config.passwordMinLength,
+    now: services.now,
+  };
+
+  app.post(
+    '/me/password',
+    {
+      config: { auth: { scopes: ['profile'] } },
+      schema: {
+        tags: ['me'],
+        summary: 'Change your password; every other session is signed out, this one stays',
+        body,
+        response: { 204: z.void(), 400: problemSchema, 401: problemSchema, 403: problemSchema, 409: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const revoked = await changePassword(deps, principal, { currentPassword: request.body.current_password, newPassword: request.body.new_password });
+      request.log.info({ event: 'user.password_changed', user_id: principal.userId, sessions_revoked: revoked }, 'password changed');
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,14 @@
+import type { RevocationEntry } from './revocation-entry.js';
+
+/**
+ * The durable record of revocations, written in the same transaction as the change it records
+ * where there is one (a revoked session is its `revoked_at`). Instances load it at start and after
+ * any doubt about their pub/sub feed, so nothing revoked becomes valid again after a restart or a
+ * Redis outage.
+ */
+export interface RevocationStore {
+  /** Every revocation still able to reject a token at `now`; `windowMs` is how long a session or user revocation matters. */
+  loadLive(now: Date, windowMs: number): Promise<RevocationEntry[]>;
+  /** Adds an access token to the deny-list until its `exp`. Idempotent. */
+  denyAccessToken(jti: string, expiresAt: Date, now: Date): Promise<void>;
+}

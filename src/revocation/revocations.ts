@@ -1,0 +1,188 @@
+import { InvalidTokenError, StoreUnavailableError } from '../errors/errors.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { EphemeralStore, Subscription } from '../stores/ephemeral/ephemeral-store.js';
+import type { AccessTokenClaims } from '../tokens/access-token-claims.js';
+import type { UserStore } from '../users/user-store.js';
+import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocationEntry } from './revocation-entry.js';
+import { RevocationList } from './revocation-list.js';
+import type { RevocationStore } from './revocation-store.js';
+
+export interface RevocationDeps {
+  readonly store: RevocationStore;
+  /** The raw stores: revoking through them here is what makes a revocation propagate. */
+  readonly sessions: Pick<SessionStore, 'revoke' | 'revokeAllOfUser'>;
+  readonly users: Pick<UserStore, 'revokeAllTokens'>;
+  readonly feed: Pick<EphemeralStore, 'publish' | 'subscribe'>;
+  /** Pub/sub channel shared by every instance of this deployment. */
+  readonly channel: string;
+  readonly accessTokenTtlMs: number;
+  /** Token time (epoch ms); injectable for tests. Feed liveness always uses the wall clock. */
+  readonly now: () => number;
+  /** The feed unconfirmed for longer than this: the state may be stale, fail closed (default 3 s). */
+  readonly staleAfterMs?: number;
+  /** Full reload from the store this often even when the feed looks healthy (default 30 s). */
+  readonly resyncIntervalMs?: number;
+  readonly onEvent?: (event: RevocationEvent) => void;
+}
+
+export type RevocationEvent =
+  | { readonly event: 'revocation.state_stale'; readonly unconfirmedMs: number }
+  | { readonly event: 'revocation.state_current' }
+  | { readonly event: 'revocation.resync_failed'; readonly error: unknown }
+  | { readonly event: 'revocation.publish_failed'; readonly error: unknown };
+
+export interface RevocationState {
+  readonly current: boolean;
+  readonly entries: number;
+}
+
+/**
+ * Revocation of access tokens that are already out: per token (`jti`), per session (`sid`) and per
+ * user (token version). Each revocation is written to the durable store first, applied to this
+ * instance's in-process list, then published so every other instance applies it within
+ * milliseconds. A request is checked against the list alone: no network round trip.
+ *
+ * Fail closed: when this instance cannot confirm its feed is live (Redis gone for longer than
+ * `staleAfterMs`) or still has to catch up after an outage, `assertNotRevoked` throws
+ * StoreUnavailableError for every token, so a revocation made elsewhere meanwhile is never missed.
+ * It recovers by itself: the feed resubscribes, the list reloads from the store.
+ */
+export interface Revocations {
+  /** Throws InvalidTokenError for a revoked token, StoreUnavailableError when the state is not current. */
+  assertNotRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>): void;
+  state(): RevocationState;
+  revokeSession(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  revokeSessionsOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<string[]>;
+  /** Bumps the user's token version: every access token issued before dies, whatever its session. */
+  revokeUserTokens(userId: string, now: Date): Promise<number | undefined>;
+  revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date): Promise<void>;
+  close(): Promise<void>;
+}
+
+const TICK_MS = 500;
+
+export async function startRevocations(deps: RevocationDeps): Promise<Revocations> {
+  const staleAfterMs = deps.staleAfterMs ?? 3_000;
+  const resyncIntervalMs = deps.resyncIntervalMs ?? 30_000;
+  // How long a session or user revocation can still match a token: one lifetime plus skew.
+  const windowMs = deps.accessTokenTtlMs + REVOCATION_SLACK_MS;
+  const list = new RevocationList();
+  let catchingUp = true;
+  let lastSync = 0;
+  let syncing: Promise<void> | undefined;
+  let reportedCurrent = true;
+
+  const resync = (): Promise<void> => {
+    syncing ??= (async () => {
+      try {
+        const entries = await deps.store.loadLive(new Date(deps.now()), windowMs);
+        for (const entry of entries) list.add(entry);
+        list.prune(deps.now());
+        lastSync = Date.now();
+        catchingUp = false;
+      } finally {
+        syncing = undefined;
+      }
+    })();
+    return syncing;
+  };
+
+  // Subscribe before loading: whatever is committed after the load started arrives on the feed.
+  const subscription: Subscription = await deps.feed.subscribe(deps.channel, {
+    onMessage: (message) => {
+      for (const entry of decodeEntries(message)) list.add(entry);
+    },
+    onResubscribed: () => {
+      catchingUp = true;
+      resync().catch((error: unknown) => deps.onEvent?.({ event: 'revocation.resync_failed', error }));
+    },
+  });
+  try {
+    await resync();
+  } catch (error) {
+    await subscription.close();
+    throw error;
+  }
+
+  const isCurrent = (): boolean => !catchingUp && Date.now() - subscription.confirmedAt() <= staleAfterMs;
+
+  const timer = setInterval(() => {
+    const current = isCurrent();
+    if (current !== reportedCurrent) {
+      reportedCurrent = current;
+      deps.onEvent?.(current ? { event: 'revocation.state_current' } : { event: 'revocation.state_stale', unconfirmedMs: Date.now() - subscription.confirmedAt() });
+    }
+    if (catchingUp || Date.now() - lastSync >= resyncIntervalMs) {
+      resync().catch((error: unknown) => deps.onEvent?.({ event: 'revocation.resync_failed', error }));
+    }
+  }, TICK_MS);
+  timer.unref();
+
+  const apply = async (entries: RevocationEntry[]): Promise<void> => {
+    if (entries.length === 0) return;
+    for (const entry of entries) list.add(entry);
+    try {
+      await deps.feed.publish(deps.channel, encodeEntries(entries));
+    } catch (error) {
+      // Durable already; other instances get it from their next resync (within resyncIntervalMs).
+      deps.onEvent?.({ event: 'revocation.publish_failed', error });
+    }
+  };
+
+  return {
+    assertNotRevoked(claims) {
+      if (!isCurrent()) throw new StoreUnavailableError('revocation state is not current (feed unconfirmed or catching up)');
+      const reason = list.reasonRevoked(claims, deps.now());
+      if (reason !== undefined) throw new InvalidTokenError(reason);
+    },
+
+    state: () => ({ current: isCurrent(), entries: list.size }),
+
+    async revokeSession(sessionId, reason, now) {
+      const revoked = await deps.sessions.revoke(sessionId, reason, now);
+      if (revoked) await apply([{ kind: 'session', id: sessionId, until: now.getTime() + windowMs }]);
+      return revoked;
+    },
+
+    async revokeSessionsOfUser(userId, reason, now, exceptSessionId) {
+      const ids = await deps.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId);
+      await apply(ids.map((id) => ({ kind: 'session', id, until: now.getTime() + windowMs })));
+      return ids;
+    },
+
+    async revokeUserTokens(userId, now) {
+      const version = await deps.users.revokeAllTokens(userId, now);
+      if (version !== undefined) await apply([{ kind: 'user', id: userId, version, until: now.getTime() + windowMs }]);
+      return version;
+    },
+
+    async revokeAccessToken(claims, now) {
+      const expiresAt = new Date(claims.exp * 1000);
+      await deps.store.denyAccessToken(claims.jti, expiresAt, now);
+      await apply([{ kind: 'token', id: claims.jti, until: expiresAt.getTime() + REVOCATION_SLACK_MS }]);
+    },
+
+    async close() {
+      clearInterval(timer);
+      await subscription.close();
+    },
+  };
+}
+
+/**
+ * The session store everyone else uses: its revocations go through {@link Revocations}, so revoking
+ * a session anywhere (logout, reuse detection, device revoke) also kills its live access tokens on
+ * every instance.
+ */
+export function propagatingSessionStore(inner: SessionStore, revocations: Revocations): SessionStore {
+  return {
+    ...inner,
+    revoke: (sessionId, reason, now) => revocations.revokeSession(sessionId, reason, now),
+    revokeAllOfUser: (userId, reason, now, exceptSessionId) => revocations.revokeSessionsOfUser(userId, reason, now, exceptSessionId),
+  };
+}
+
+/** The user store everyone else uses: bumping a token version propagates like any revocation. */
+export function propagatingUserStore<T extends UserStore>(inner: T, revocations: Revocations): T {
+  return { ...inner, revokeAllTokens: (userId: string, now: Date) => revocations.revokeUserTokens(userId, now) };
+}

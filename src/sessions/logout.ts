@@ -1,0 +1,40 @@
+import type { Revocations } from '../revocation/revocations.js';
+
+export interface LogoutDeps {
+  readonly revocations: Pick<Revocations, 'revokeSession' | 'revokeSessionsOfUser' | 'revokeUserTokens' | 'revokeAccessToken'>;
+  readonly now: () => number;
+}
+
+/** The caller as the logout use cases need it (a subset of the guard's principal). */
+export interface LoggedInCaller {
+  readonly userId: string;
+  readonly sessionId: string | undefined;
+  readonly tokenId: string;
+  /** Seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Ends the caller's session: its refresh tokens are spent and every access token of it (including
+ * the one presented) is revoked on every instance. A token without a session loses just itself.
+ */
+export async function logout(deps: LogoutDeps, caller: LoggedInCaller): Promise<void> {
+  const now = new Date(deps.now());
+  if (caller.sessionId === undefined) {
+    await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now);
+    return;
+  }
+  await deps.revocations.revokeSession(caller.sessionId, 'logout', now);
+}
+
+/**
+ * Log out everywhere: every session of the user ends and the token version moves on, so every
+ * access token issued before (whatever its session, including ones from a login racing this call)
+ * stops working.
+ */
+export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'userId'>): Promise<number> {
+  const now = new Date(deps.now());
+  await deps.revocations.revokeUserTokens(caller.userId, now);
+  const ids = await deps.revocations.revokeSessionsOfUser(caller.userId, 'logout_all', now);
+  return ids.length;
+}
