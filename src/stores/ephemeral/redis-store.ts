@@ -147,15 +147,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
       closed = true;
       await Promise.allSettled([...subscriptions].map((s) => s.close()));
       subscriptions.clear();
-      if (client.status === 'ready') {
-        try {
-          await client.quit();
-          return;
-        } catch {
-          // Fall through to a hard disconnect.
-        }
-      }
-      client.disconnect();
+      await quitOrDisconnect(client);
     },
   };
 }
@@ -219,17 +211,22 @@ async function subscribeOnOwnConnection(
     async close() {
       clearInterval(heartbeat);
       subscriber.removeAllListeners('message');
-      if (subscriber.status === 'ready') {
-        try {
-          await subscriber.quit();
-          return;
-        } catch {
-          // Fall through to a hard disconnect.
-        }
-      }
-      subscriber.disconnect();
+      await quitOrDisconnect(subscriber);
     },
   };
+}
+
+/** A polite QUIT when the connection is up, else (or if QUIT fails) a hard disconnect. */
+async function quitOrDisconnect(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') {
+    try {
+      await connection.quit();
+      return;
+    } catch {
+      // Fall through to a hard disconnect.
+    }
+  }
+  connection.disconnect();
 }
 
 /** The URL's password (raw and decoded), to be scrubbed from anything that may reach a log. */
