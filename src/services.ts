@@ -1,7 +1,10 @@
+import type { AuditLog } from './audit/audit-event.js';
 import type { Config } from './config/config.js';
+import { createDrizzleAuditLog } from './stores/db/drizzle-audit-log.js';
 import { startHousekeeping, type Housekeeping } from './sessions/housekeeping.js';
 import { purgeExpired } from './stores/db/drizzle-housekeeping.js';
 import { createServiceEventSink, type ServiceEventSink } from './observability/service-events.js';
+import { createGatehouseMetrics, jwkCreatedAtMs, timedEphemeralStore, type GatehouseMetrics } from './observability/metrics.js';
 import { propagatingSessionStore, propagatingUserStore, startRevocations, type Revocations } from './revocation/revocations.js';
 import { createDrizzleRevocationStore } from './stores/db/drizzle-revocation-store.js';
 import { createAuthenticator, type Authenticator } from './guard/authenticator.js';
@@ -11,7 +14,7 @@ import { readSigningKeyFile, type PrivateSigningJwk } from './keys/signing-key-f
 import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
 import { createScopeCatalogue, type ScopeCatalogue } from './oauth/scope-catalogue.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
-import { openDatabase, type Database } from './stores/db/database.js';
+import { observeQueries, openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
 import { exchangeRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
@@ -43,10 +46,13 @@ export interface GatehouseServices {
   readonly verifier: AccessTokenVerifier;
   readonly authenticator: Authenticator;
   readonly revocations: Revocations;
+  readonly audit: AuditLog;
   /** Purges dead sessions, expired deny-list entries and old sealed successors on a schedule. */
   readonly housekeeping: Housekeeping;
   /** Background events (Redis outages, failed jobs); the HTTP app attaches its log. */
   readonly events: ServiceEventSink;
+  /** Prometheus metrics; exposed only by the separate metrics server (`GATEHOUSE_METRICS_PORT`). */
+  readonly metrics: GatehouseMetrics;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
@@ -93,6 +99,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const keySet = await createKeySet(keys);
   const currentKeys = () => keySet;
   const events = createServiceEventSink();
+  const keyCreation = keys.map((k) => ({ kid: k.kid, createdAtMs: jwkCreatedAtMs(k) }));
+  const metrics = createGatehouseMetrics({ revocationState: () => revocations.state(), signingKeys: () => keyCreation, now: Date.now });
   const database = await openDatabase(config.database, (error) => {
     if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
     else events.emit({ event: 'database.connection_error', level: 'warn', error });
@@ -103,6 +111,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix },
       { onConnectionError: (reason) => events.emit({ event: 'redis.connection_error', level: 'warn', reason }) },
     );
+    if (ephemeral.kind === 'redis') ephemeral = timedEphemeralStore(ephemeral, (seconds) => metrics.storeQuery('ephemeral', seconds));
   } catch (error) {
     await database.close();
     throw error;
@@ -122,6 +131,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       now,
       ...(overrides.revocationStaleAfterMs === undefined ? {} : { staleAfterMs: overrides.revocationStaleAfterMs }),
       onEvent: (e) => events.emit({ ...e, level: e.event === 'revocation.state_current' ? 'info' : 'warn' }),
+      onRevoked: (kind) => metrics.revoked(kind),
     });
   } catch (error) {
     await Promise.allSettled([ephemeral.close(), database.close()]);
@@ -130,7 +140,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const users = propagatingUserStore(cachedUsers, revocations);
   const housekeeping = startHousekeeping({
     purge: () =>
-      purgeExpired(database.db, new Date(now()), { accessTokenTtlMs: config.accessTokenTtlSeconds * 1000, graceMs: config.refreshGraceSeconds * 1000 }),
+      purgeExpired(database.db, new Date(now()), {
+        accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
+        graceMs: config.refreshGraceSeconds * 1000,
+        auditRetentionMs: config.auditRetentionDays * 86_400_000,
+      }),
     intervalMs: overrides.housekeepingIntervalMs ?? 10 * 60_000,
     onResult: (counts) => {
       if (Object.values(counts).some((n) => n > 0)) events.emit({ event: 'housekeeping.purged', level: 'info', ...counts });
@@ -151,6 +165,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ttlSeconds: config.accessTokenTtlSeconds,
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
+  const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const services: GatehouseServices = {
     config,
     database,
@@ -166,12 +181,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     verifier,
     authenticator: createAuthenticator({ verifier, revocations, users }),
     revocations,
+    audit: createDrizzleAuditLog(database.db),
     housekeeping,
     events,
+    metrics,
     issueAccessToken: (input) => issuer.issue(input),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: source,
     async close() {
+      detachQueryObserver();
       await housekeeping.stop();
       await revocations.close();
       await Promise.allSettled([ephemeral.close(), database.close()]);
@@ -188,8 +206,10 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     verifyPassword: (username, password) =>
       verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
     findUser: (id) => services.users.findById(id),
-    startSession: (input) => startSession(families, input),
-    exchangeRefreshToken: (token, clientId, scopes) => exchangeRefreshToken(families, token, clientId, scopes),
+    startSession: (input, audit) => startSession(families, input, audit),
+    exchangeRefreshToken: (token, clientId, scopes, audit) => exchangeRefreshToken(families, token, clientId, scopes, audit),
+    recordAudit: (record) => services.audit.record(record),
+    now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),
   };
 }

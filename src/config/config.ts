@@ -16,6 +16,8 @@ export interface Config {
   readonly envSource: 'GATEHOUSE_ENV' | 'npm start without configuration' | 'default';
   readonly host: string;
   readonly port: number;
+  /** Where the Prometheus metrics server listens; undefined (GATEHOUSE_METRICS_PORT unset or `off`): no metrics server. */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
   readonly issuer: string;
   /** The first entry goes into tokens; a verifier accepts any. */
   readonly audience: readonly [string, ...string[]];
@@ -34,6 +36,8 @@ export interface Config {
    * refresh token by the same client gets the same successor instead of revoking the session.
    */
   readonly refreshGraceSeconds: number;
+  /** Audit rows older than this many days are purged by housekeeping. */
+  readonly auditRetentionDays: number;
   readonly trustedProxies: readonly string[];
   readonly passwordMinLength: number;
   readonly bodyLimitBytes: number;
@@ -100,6 +104,19 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
 
   const host = read('HOST', z.string().min(1), '127.0.0.1');
   const port = read('PORT', portSchema, 8000);
+  const metricsPort = read(
+    'GATEHOUSE_METRICS_PORT',
+    z.string().transform((v, ctx) => {
+      if (v === 'off') return undefined;
+      const n = /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
+      if (!(n >= 1 && n <= 65535)) ctx.addIssue({ code: 'custom', message: 'must be a port number from 1 to 65535, or "off"' });
+      return n;
+    }),
+    undefined as number | undefined,
+  );
+  const metricsHost = read('GATEHOUSE_METRICS_HOST', z.string().min(1), '127.0.0.1');
+  if (metricsPort !== undefined && metricsPort === port) problems.push('GATEHOUSE_METRICS_PORT: must differ from PORT (the public app never serves /metrics)');
+  if ((env.GATEHOUSE_METRICS_PORT ?? '') === '' && (env.GATEHOUSE_METRICS_HOST ?? '') !== '') problems.push('GATEHOUSE_METRICS_HOST: has no effect without GATEHOUSE_METRICS_PORT');
   const hostInUrl = isIP(host) === 6 ? `[${host}]` : host;
 
   const issuer = read(
@@ -183,6 +200,11 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     z.coerce.number({ error: 'must be a whole number of seconds from 0 to 60' }).int('must be a whole number of seconds from 0 to 60').min(0, 'must be a whole number of seconds from 0 to 60').max(60, 'must be at most 60 seconds'),
     0,
   );
+  const auditRetentionDays = read(
+    'GATEHOUSE_AUDIT_RETENTION_DAYS',
+    z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(3650, 'must be at most 3650 days'),
+    365,
+  );
 
   const trustedProxies = read(
     'GATEHOUSE_TRUSTED_PROXIES',
@@ -208,6 +230,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     envSource,
     host,
     port,
+    metrics: metricsPort === undefined ? undefined : Object.freeze({ host: metricsHost, port: metricsPort }),
     issuer,
     audience: Object.freeze([...audience]) as unknown as readonly [string, ...string[]],
     signingKeysPath,
@@ -218,6 +241,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     sessionTtlSeconds,
     sessionIdleTtlSeconds,
     refreshGraceSeconds,
+    auditRetentionDays,
     trustedProxies: Object.freeze([...trustedProxies]),
     passwordMinLength,
     bodyLimitBytes,

@@ -192,6 +192,20 @@ export class InvalidGrantError extends OAuthError {
   }
 }
 
+/**
+ * A refused password login. The client sees a plain invalid_grant; the audit trail gets a stable
+ * reason and, when the account exists, whose account it was.
+ */
+export class LoginRefusedError extends InvalidGrantError {
+  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'password_too_long';
+  readonly subjectId: string | null;
+  constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
+    super(reason.replaceAll('_', ' '));
+    this.reason = reason;
+    this.subjectId = subjectId;
+  }
+}
+
 export class InvalidClientError extends OAuthError {
   readonly error = 'invalid_client';
   readonly status = 401;

@@ -1,6 +1,8 @@
+import { auditRecord, type AuditContext, type AuditRecord } from '../audit/audit-event.js';
 import {
   InvalidGrantError,
   InvalidScopeError,
+  LoginRefusedError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from '../errors/errors.js';
@@ -32,8 +34,11 @@ export interface TokenRequestDeps {
   readonly scopes: ScopeCatalogue;
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
   readonly findUser: (id: string) => Promise<UserRecord | undefined>;
-  readonly startSession: (input: StartSessionInput) => Promise<SessionGrant>;
-  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[]) => Promise<SessionGrant>;
+  readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
+  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext) => Promise<SessionGrant>;
+  /** Failed logins change nothing, so their audit rows are written on their own. */
+  readonly recordAudit: (record: AuditRecord) => Promise<void>;
+  readonly now: () => number;
   readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
 }
 
@@ -41,6 +46,7 @@ export interface TokenRequestDeps {
 export interface TokenRequestContext {
   readonly device: string;
   readonly ip: string | null;
+  readonly audit: AuditContext;
 }
 
 export const SUPPORTED_GRANTS: readonly GrantType[] = ['password', 'refresh_token'];
@@ -60,7 +66,7 @@ export async function handleTokenRequest(
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
-  return grantType === 'password' ? passwordGrant(deps, params, client, requested, context) : refreshTokenGrant(deps, params, client, requested);
+  return grantType === 'password' ? passwordGrant(deps, params, client, requested, context) : refreshTokenGrant(deps, params, client, requested, context);
 }
 
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
@@ -73,9 +79,19 @@ async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
-  const user = await deps.verifyPassword(username, password);
+  let user: UserRecord;
+  try {
+    user = await deps.verifyPassword(username, password);
+  } catch (error) {
+    if (error instanceof LoginRefusedError) {
+      // Never the attempted username: people type passwords into that field.
+      const record = auditRecord(context.audit, { event: 'login.failed', outcome: 'failure', reason: error.reason, subjectId: error.subjectId }, new Date(deps.now()));
+      await deps.recordAudit(record);
+    }
+    throw error;
+  }
   const granted = grantScopes(deps.scopes.scopesForRoles(user.roles), requested);
-  const { session, refreshToken } = await deps.startSession({ userId: user.id, clientId: client.id, scope: granted.join(' '), ...context });
+  const { session, refreshToken } = await deps.startSession({ userId: user.id, clientId: client.id, scope: granted.join(' '), device: context.device, ip: context.ip }, context.audit);
   return respond(deps, user, client, session.id, granted, refreshToken);
 }
 
@@ -85,10 +101,11 @@ async function refreshTokenGrant(
   params: TokenRequestParams,
   client: OAuthClient,
   requested: readonly string[] | undefined,
+  context: TokenRequestContext,
 ): Promise<TokenResponse> {
   const presented = requireParam(params, 'refresh_token');
   // The session's scope bounds the request inside the rotation, before the token is spent.
-  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? []);
+  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
   const user = await deps.findUser(session.userId);
   if (user === undefined || user.disabledAt !== null) throw new InvalidGrantError('session user missing or disabled');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);

@@ -1,3 +1,4 @@
+import { auditRecord, type AuditContext } from '../audit/audit-event.js';
 import { InvalidTokenError, UnauthorizedClientError } from '../errors/errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { digestRefreshToken, isRefreshTokenShaped } from '../sessions/refresh-token.js';
@@ -31,6 +32,7 @@ export async function handleRevocationRequest(
   deps: TokenRevocationDeps,
   params: FormParameters,
   basic: BasicClientCredentials | undefined,
+  audit: AuditContext,
 ): Promise<RevocationOutcome> {
   rejectRepeatedParameters(params);
   const token = requireParam(params, 'token');
@@ -41,7 +43,8 @@ export async function handleRevocationRequest(
     const session = await deps.sessions.findByRefreshDigest(digestRefreshToken(token));
     if (session === undefined) return 'unknown_token';
     if (session.clientId !== client.id) throw new UnauthorizedClientError(`refresh token of client ${session.clientId} presented by ${client.id}`, NOT_YOURS);
-    await deps.revocations.revokeSession(session.id, 'token_revoked', now);
+    const record = auditRecord(audit, { event: 'token.revoked', outcome: 'success', reason: 'refresh_token', subjectId: session.userId, sessionId: session.id }, now);
+    await deps.revocations.revokeSession(session.id, 'token_revoked', now, [record]);
     return 'refresh_token_revoked';
   }
 
@@ -54,6 +57,7 @@ export async function handleRevocationRequest(
     throw error;
   }
   if (claims.client_id !== client.id) throw new UnauthorizedClientError(`access token of client ${claims.client_id} presented by ${client.id}`, NOT_YOURS);
-  await deps.revocations.revokeAccessToken(claims, now);
+  const record = auditRecord(audit, { event: 'token.revoked', outcome: 'success', reason: 'access_token', subjectId: claims.sub, sessionId: claims.sid ?? null }, now);
+  await deps.revocations.revokeAccessToken(claims, now, [record]);
   return 'access_token_revoked';
 }

@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../audit/audit-event.js';
 import type { RevocationEntry } from './revocation-entry.js';
 
 /**
@@ -10,5 +11,5 @@ export interface RevocationStore {
   /** Every revocation still able to reject a token at `now`; `windowMs` is how long a session or user revocation matters. */
   loadLive(now: Date, windowMs: number): Promise<RevocationEntry[]>;
   /** Adds an access token to the deny-list until its `exp`. Idempotent. */
-  denyAccessToken(jti: string, expiresAt: Date, now: Date): Promise<void>;
+  denyAccessToken(jti: string, expiresAt: Date, now: Date, audit?: readonly AuditRecord[]): Promise<void>;
 }

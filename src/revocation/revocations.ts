@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../audit/audit-event.js';
 import { InvalidTokenError, StoreUnavailableError } from '../errors/errors.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { EphemeralStore, Subscription } from '../stores/ephemeral/ephemeral-store.js';
@@ -23,6 +24,8 @@ export interface RevocationDeps {
   /** Full reload from the store this often even when the feed looks healthy (default 30 s). */
   readonly resyncIntervalMs?: number;
   readonly onEvent?: (event: RevocationEvent) => void;
+  /** Called once per revocation this instance made, after it is durable and applied (metrics). */
+  readonly onRevoked?: (kind: RevocationEntry['kind']) => void;
 }
 
 export type RevocationEvent =
@@ -51,11 +54,12 @@ export interface Revocations {
   /** Throws InvalidTokenError for a revoked token, StoreUnavailableError when the state is not current. */
   assertNotRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>): void;
   state(): RevocationState;
-  revokeSession(sessionId: string, reason: string, now: Date): Promise<boolean>;
-  revokeSessionsOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<string[]>;
+  /** `audit` rows are written in the transaction of the change (see the stores). */
+  revokeSession(sessionId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
+  revokeSessionsOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string, audit?: readonly AuditRecord[]): Promise<string[]>;
   /** Bumps the user's token version: every access token issued before dies, whatever its session. */
-  revokeUserTokens(userId: string, now: Date): Promise<number | undefined>;
-  revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date): Promise<void>;
+  revokeUserTokens(userId: string, now: Date, audit?: readonly AuditRecord[]): Promise<number | undefined>;
+  revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date, audit?: readonly AuditRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,6 +125,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   const apply = async (entries: RevocationEntry[]): Promise<void> => {
     if (entries.length === 0) return;
     for (const entry of entries) list.add(entry);
+    if (deps.onRevoked !== undefined) for (const entry of entries) deps.onRevoked(entry.kind);
     try {
       await deps.feed.publish(deps.channel, encodeEntries(entries));
     } catch (error) {
@@ -138,27 +143,27 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     state: () => ({ current: isCurrent(), entries: list.size }),
 
-    async revokeSession(sessionId, reason, now) {
-      const revoked = await deps.sessions.revoke(sessionId, reason, now);
+    async revokeSession(sessionId, reason, now, audit) {
+      const revoked = await deps.sessions.revoke(sessionId, reason, now, audit);
       if (revoked) await apply([{ kind: 'session', id: sessionId, until: now.getTime() + windowMs }]);
       return revoked;
     },
 
-    async revokeSessionsOfUser(userId, reason, now, exceptSessionId) {
-      const ids = await deps.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId);
+    async revokeSessionsOfUser(userId, reason, now, exceptSessionId, audit) {
+      const ids = await deps.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId, audit);
       await apply(ids.map((id) => ({ kind: 'session', id, until: now.getTime() + windowMs })));
       return ids;
     },
 
-    async revokeUserTokens(userId, now) {
-      const version = await deps.users.revokeAllTokens(userId, now);
+    async revokeUserTokens(userId, now, audit) {
+      const version = await deps.users.revokeAllTokens(userId, now, audit);
       if (version !== undefined) await apply([{ kind: 'user', id: userId, version, until: now.getTime() + windowMs }]);
       return version;
     },
 
-    async revokeAccessToken(claims, now) {
+    async revokeAccessToken(claims, now, audit) {
       const expiresAt = new Date(claims.exp * 1000);
-      await deps.store.denyAccessToken(claims.jti, expiresAt, now);
+      await deps.store.denyAccessToken(claims.jti, expiresAt, now, audit);
       await apply([{ kind: 'token', id: claims.jti, until: expiresAt.getTime() + REVOCATION_SLACK_MS }]);
     },
 
@@ -177,12 +182,12 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 export function propagatingSessionStore(inner: SessionStore, revocations: Revocations): SessionStore {
   return {
     ...inner,
-    revoke: (sessionId, reason, now) => revocations.revokeSession(sessionId, reason, now),
-    revokeAllOfUser: (userId, reason, now, exceptSessionId) => revocations.revokeSessionsOfUser(userId, reason, now, exceptSessionId),
+    revoke: (sessionId, reason, now, audit) => revocations.revokeSession(sessionId, reason, now, audit),
+    revokeAllOfUser: (userId, reason, now, exceptSessionId, audit) => revocations.revokeSessionsOfUser(userId, reason, now, exceptSessionId, audit),
   };
 }
 
 /** The user store everyone else uses: bumping a token version propagates like any revocation. */
 export function propagatingUserStore<T extends UserStore>(inner: T, revocations: Revocations): T {
-  return { ...inner, revokeAllTokens: (userId: string, now: Date) => revocations.revokeUserTokens(userId, now) };
+  return { ...inner, revokeAllTokens: (userId: string, now: Date, audit?: readonly AuditRecord[]) => revocations.revokeUserTokens(userId, now, audit) };
 }

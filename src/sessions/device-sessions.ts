@@ -1,3 +1,4 @@
+import { auditRecord, type AuditContext } from '../audit/audit-event.js';
 import { NotFoundError } from '../errors/errors.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
@@ -28,11 +29,12 @@ export async function listDeviceSessions(deps: DeviceSessionDeps, caller: { user
  * unknown id and an already-ended session are the same NotFoundError: an id never tells whether
  * it exists for another user.
  */
-export async function revokeDeviceSession(deps: DeviceSessionDeps, caller: { userId: string }, sessionId: string): Promise<void> {
+export async function revokeDeviceSession(deps: DeviceSessionDeps, caller: { userId: string }, sessionId: string, audit: AuditContext): Promise<void> {
   const session = await deps.sessions.find(sessionId);
   if (session === undefined) throw new NotFoundError('no such session');
   if (session.userId !== caller.userId) throw new NotFoundError("another user's session");
   const now = new Date(deps.now());
   if (session.revokedAt !== null || session.expiresAt <= now || session.idleExpiresAt <= now) throw new NotFoundError('session already ended');
-  await deps.revocations.revokeSession(sessionId, 'device_revoked', now);
+  const record = auditRecord(audit, { event: 'session.revoked', outcome: 'success', reason: 'device_revoked', actorId: caller.userId, subjectId: caller.userId, sessionId }, now);
+  await deps.revocations.revokeSession(sessionId, 'device_revoked', now, [record]);
 }

@@ -1,3 +1,4 @@
+import { auditRecord, type AuditContext } from '../audit/audit-event.js';
 import type { Revocations } from '../revocation/revocations.js';
 
 export interface LogoutDeps {
@@ -18,13 +19,14 @@ export interface LoggedInCaller {
  * Ends the caller's session: its refresh tokens are spent and every access token of it (including
  * the one presented) is revoked on every instance. A token without a session loses just itself.
  */
-export async function logout(deps: LogoutDeps, caller: LoggedInCaller): Promise<void> {
+export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: AuditContext): Promise<void> {
   const now = new Date(deps.now());
+  const record = auditRecord(audit, { event: 'session.logout', outcome: 'success', actorId: caller.userId, subjectId: caller.userId, sessionId: caller.sessionId ?? null }, now);
   if (caller.sessionId === undefined) {
-    await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now);
+    await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now, [record]);
     return;
   }
-  await deps.revocations.revokeSession(caller.sessionId, 'logout', now);
+  await deps.revocations.revokeSession(caller.sessionId, 'logout', now, [record]);
 }
 
 /**
@@ -32,9 +34,10 @@ export async function logout(deps: LogoutDeps, caller: LoggedInCaller): Promise<
  * access token issued before (whatever its session, including ones from a login racing this call)
  * stops working.
  */
-export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'userId'>): Promise<number> {
+export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'userId'>, audit: AuditContext): Promise<number> {
   const now = new Date(deps.now());
-  await deps.revocations.revokeUserTokens(caller.userId, now);
+  const record = auditRecord(audit, { event: 'session.logout_all', outcome: 'success', actorId: caller.userId, subjectId: caller.userId }, now);
+  await deps.revocations.revokeUserTokens(caller.userId, now, [record]);
   const ids = await deps.revocations.revokeSessionsOfUser(caller.userId, 'logout_all', now);
   return ids.length;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
 import { InvalidGrantError, InvalidScopeError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
@@ -43,12 +44,13 @@ export interface SessionGrant {
 }
 
 /** A login: a new session (one refresh-token family) and its first refresh token. */
-export async function startSession(deps: RefreshFamilyDeps, input: StartSessionInput): Promise<SessionGrant> {
+export async function startSession(deps: RefreshFamilyDeps, input: StartSessionInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<SessionGrant> {
   const now = new Date(deps.now());
   const refreshToken = generateRefreshToken();
+  const id = randomUUID();
   const session = await deps.sessions.create(
     {
-      id: randomUUID(),
+      id,
       ...input,
       createdAt: now,
       lastUsedAt: now,
@@ -56,6 +58,7 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
       idleExpiresAt: new Date(now.getTime() + Math.min(deps.policy.idleTtlMs, deps.policy.absoluteTtlMs)),
     },
     digestRefreshToken(refreshToken),
+    [auditRecord(audit, { event: 'login.succeeded', outcome: 'success', actorId: input.userId, subjectId: input.userId, sessionId: id }, now)],
   );
   return { session, refreshToken };
 }
@@ -76,6 +79,7 @@ export async function exchangeRefreshToken(
   presented: string,
   clientId: string,
   requestedScopes: readonly string[] = [],
+  audit: AuditContext = NO_AUDIT_CONTEXT,
 ): Promise<SessionGrant> {
   if (!isRefreshTokenShaped(presented)) throw new InvalidGrantError('malformed refresh token');
   const now = new Date(deps.now());
@@ -87,6 +91,7 @@ export async function exchangeRefreshToken(
     requestedScopes,
     now,
     idleTtlMs: deps.policy.idleTtlMs,
+    audit: auditRecord(audit, { event: 'refresh.succeeded', outcome: 'success' }, now),
     ...(deps.policy.graceMs > 0 ? { grace: { windowMs: deps.policy.graceMs, sealedSuccessor: sealSuccessor(presented, next) } } : {}),
   });
   switch (outcome.kind) {
@@ -95,13 +100,13 @@ export async function exchangeRefreshToken(
     case 'replayed': {
       const successor = openSuccessor(presented, outcome.sealedSuccessor);
       if (successor === undefined || digestRefreshToken(successor) !== outcome.successorDigest) {
-        return revokeForReuse(deps, outcome.session, clientId, now);
+        return revokeForReuse(deps, outcome.session, clientId, now, audit);
       }
       deps.onSecurityEvent({ event: 'refresh_token.replayed_in_grace', sessionId: outcome.session.id, userId: outcome.session.userId, clientId });
       return { session: outcome.session, refreshToken: successor };
     }
     case 'reused':
-      return revokeForReuse(deps, outcome.session, clientId, now);
+      return revokeForReuse(deps, outcome.session, clientId, now, audit);
     case 'refused':
       throw new InvalidGrantError(outcome.reason);
     case 'scope_exceeded':
@@ -112,8 +117,9 @@ export async function exchangeRefreshToken(
   }
 }
 
-async function revokeForReuse(deps: RefreshFamilyDeps, session: SessionRecord, clientId: string, now: Date): Promise<never> {
-  await deps.sessions.revoke(session.id, 'refresh_token_reuse', now);
+async function revokeForReuse(deps: RefreshFamilyDeps, session: SessionRecord, clientId: string, now: Date, audit: AuditContext): Promise<never> {
+  const record = auditRecord(audit, { event: 'refresh.reuse_detected', outcome: 'failure', reason: 'refresh_token_reuse', subjectId: session.userId, sessionId: session.id }, now);
+  await deps.sessions.revoke(session.id, 'refresh_token_reuse', now, [record]);
   deps.onSecurityEvent({ event: 'refresh_token.reuse_detected', sessionId: session.id, userId: session.userId, clientId });
   throw new InvalidGrantError('refresh token reuse: session revoked');
 }

@@ -1,3 +1,5 @@
+import type { AuditRecord } from '../audit/audit-event.js';
+
 export interface SessionRecord {
   readonly id: string;
   readonly userId: string;
@@ -46,6 +48,8 @@ export interface RotationRequest {
    * repeat by the same client within `windowMs` of the spend is `replayed` instead of `reused`.
    */
   readonly grace?: { readonly windowMs: number; readonly sealedSuccessor: string };
+  /** Written with the rotation, only if it rotates; its subject and session are the rotated session's. */
+  readonly audit?: AuditRecord;
 }
 
 /**
@@ -56,12 +60,12 @@ export interface RotationRequest {
  */
 export interface SessionStore {
   /** Creates the session and its first refresh token (generation 0) together. */
-  create(session: NewSession, firstDigest: string): Promise<SessionRecord>;
+  create(session: NewSession, firstDigest: string, audit?: readonly AuditRecord[]): Promise<SessionRecord>;
   rotate(request: RotationRequest): Promise<RotationOutcome>;
   /** Marks the session revoked (first reason wins) and spends all its refresh tokens. */
-  revoke(sessionId: string, reason: string, now: Date): Promise<boolean>;
+  revoke(sessionId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
   /** Revokes every live session of the user except `exceptSessionId`; returns the ids it revoked. */
-  revokeAllOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<string[]>;
+  revokeAllOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string, audit?: readonly AuditRecord[]): Promise<string[]>;
   find(sessionId: string): Promise<SessionRecord | undefined>;
   /** The session a refresh token belongs to, spent or not. */
   findByRefreshDigest(digest: string): Promise<SessionRecord | undefined>;

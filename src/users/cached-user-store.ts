@@ -40,19 +40,19 @@ export function createCachedUserStore(inner: UserStore, options: CachedUserStore
       return user;
     },
     findByUsernameKey: (key) => inner.findByUsernameKey(key),
-    create: (user) => inner.create(user),
-    async replacePasswordHash(id, expected, next) {
+    create: (user, audit) => inner.create(user, audit),
+    async replacePasswordHash(id, expected, next, audit) {
       invalidate(id);
       try {
-        return await inner.replacePasswordHash(id, expected, next);
+        return await inner.replacePasswordHash(id, expected, next, audit);
       } finally {
         invalidate(id);
       }
     },
-    async revokeAllTokens(id, now) {
+    async revokeAllTokens(id, now, audit) {
       invalidate(id);
       try {
-        return await inner.revokeAllTokens(id, now);
+        return await inner.revokeAllTokens(id, now, audit);
       } finally {
         invalidate(id);
       }

@@ -1,3 +1,4 @@
+import { auditRecord, type AuditContext } from '../audit/audit-event.js';
 import { CurrentPasswordWrongError, PasswordChangedConcurrentlyError, InvalidTokenError } from '../errors/errors.js';
 import { checkPassword } from '../passwords/password-policy.js';
 import type { Revocations } from '../revocation/revocations.js';
@@ -29,6 +30,7 @@ export async function changePassword(
   deps: PasswordChangeDeps,
   caller: { userId: string; sessionId: string | undefined },
   input: PasswordChangeInput,
+  audit: AuditContext,
 ): Promise<number> {
   const user = await deps.users.findById(caller.userId);
   if (user === undefined) throw new InvalidTokenError('subject no longer exists');
@@ -38,7 +40,9 @@ export async function changePassword(
   checkPassword(input.newPassword, { username: user.username, field: 'new_password' }, { minLength: deps.passwordMinLength });
   const nextHash = await deps.hasher.hash(input.newPassword);
   // Compare-and-set on the hash we verified: of two concurrent changes only one lands.
-  if (!(await deps.users.replacePasswordHash(user.id, user.passwordHash, nextHash))) throw new PasswordChangedConcurrentlyError();
-  const revoked = await deps.revocations.revokeSessionsOfUser(user.id, 'password_changed', new Date(deps.now()), caller.sessionId);
+  const now = new Date(deps.now());
+  const record = auditRecord(audit, { event: 'user.password_changed', outcome: 'success', actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null }, now);
+  if (!(await deps.users.replacePasswordHash(user.id, user.passwordHash, nextHash, [record]))) throw new PasswordChangedConcurrentlyError();
+  const revoked = await deps.revocations.revokeSessionsOfUser(user.id, 'password_changed', now, caller.sessionId);
   return revoked.length;
 }

@@ -1,4 +1,4 @@
-import { InvalidGrantError } from '../errors/errors.js';
+import { LoginRefusedError } from '../errors/errors.js';
 import type { PasswordHashing } from './password-hashing.js';
 import type { UserRecord, UserStore } from './user-store.js';
 import { usernameKey } from './username.js';
@@ -13,22 +13,23 @@ export interface PasswordLoginDeps {
 const MAX_PASSWORD_BYTES = 1024;
 
 /**
- * Checks a username and password. Every failure is the same InvalidGrantError (RFC 6749 §5.2),
+ * Checks a username and password. Every failure is the same InvalidGrantError (RFC 6749 §5.2; a
+ * LoginRefusedError whose reason and subject only the log and the audit trail read),
  * and an unknown user costs one argon2 verification like a wrong password does, so neither the
  * body, the status nor the timing tells whether the account exists. The reason goes to the log.
  */
 export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: string, password: string): Promise<UserRecord> {
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
     await deps.hasher.dummyVerify('');
-    throw new InvalidGrantError('password longer than any accepted password');
+    throw new LoginRefusedError('password_too_long', null);
   }
   const user = username.length <= 256 ? await deps.users.findByUsernameKey(usernameKey(username)) : undefined;
   if (user === undefined) {
     await deps.hasher.dummyVerify(password);
-    throw new InvalidGrantError('unknown user');
+    throw new LoginRefusedError('unknown_user', null);
   }
-  if (!(await deps.hasher.verify(user.passwordHash, password))) throw new InvalidGrantError('wrong password');
-  if (user.disabledAt !== null) throw new InvalidGrantError('account disabled');
+  if (!(await deps.hasher.verify(user.passwordHash, password))) throw new LoginRefusedError('wrong_password', user.id);
+  if (user.disabledAt !== null) throw new LoginRefusedError('account_disabled', user.id);
   if (deps.hasher.needsRehash(user.passwordHash)) {
     // Upgrade legacy (bcrypt) or outdated argon2 parameters while we hold the plaintext.
     try {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
 import { ValidationError } from '../errors/errors.js';
 import { checkPassword } from '../passwords/password-policy.js';
 import type { PasswordHashing } from './password-hashing.js';
@@ -35,11 +36,13 @@ function normalizeEmail(raw: string | null | undefined): string | null {
  * Registers a user. Roles are never taken from the input: a registration cannot grant itself
  * privileges. Throws ValidationError, PasswordPolicyError or UsernameTakenError.
  */
-export async function registerUser(deps: RegistrationDeps, input: RegistrationInput): Promise<UserRecord> {
+export async function registerUser(deps: RegistrationDeps, input: RegistrationInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
   const email = normalizeEmail(input.email);
   checkPassword(input.password, { username: username.display }, { minLength: deps.passwordMinLength });
   const passwordHash = await deps.hasher.hash(input.password);
   // Uniqueness is decided by the store's unique index, not by a check-then-insert here.
-  return deps.users.create({ id: randomUUID(), username: username.display, usernameKey: username.key, email, passwordHash });
+  const id = randomUUID();
+  const record = auditRecord(audit, { event: 'user.registered', outcome: 'success', actorId: id, subjectId: id }, new Date());
+  return deps.users.create({ id, username: username.display, usernameKey: username.key, email, passwordHash }, [record]);
 }

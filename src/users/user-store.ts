@@ -1,3 +1,5 @@
+import type { AuditRecord } from '../audit/audit-event.js';
+
 /** A user as stored. `passwordHash` never leaves the core: HTTP views pick their fields explicitly. */
 export interface UserRecord {
   readonly id: string;
@@ -25,15 +27,16 @@ export interface NewUser {
  * rejects with UsernameTakenError.
  */
 export interface UserStore {
-  create(user: NewUser): Promise<UserRecord>;
+  /** `audit` rows are written in the same transaction, only if the user was created. */
+  create(user: NewUser, audit?: readonly AuditRecord[]): Promise<UserRecord>;
   findById(id: string): Promise<UserRecord | undefined>;
   findByUsernameKey(key: string): Promise<UserRecord | undefined>;
   /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
-  replacePasswordHash(id: string, expected: string, next: string): Promise<boolean>;
+  replacePasswordHash(id: string, expected: string, next: string, audit?: readonly AuditRecord[]): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   /**
    * Bumps the user's token version (log out everywhere, lock, disable): every access token issued
    * before stops verifying. Returns the new version, or undefined for an unknown user.
    */
-  revokeAllTokens(id: string, now: Date): Promise<number | undefined>;
+  revokeAllTokens(id: string, now: Date, audit?: readonly AuditRecord[]): Promise<number | undefined>;
 }

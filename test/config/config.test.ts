@@ -131,6 +131,7 @@ describe('loadConfig: defaults and result', () => {
       sessionTtlSeconds: 30 * 86_400,
       sessionIdleTtlSeconds: 7 * 86_400,
       refreshGraceSeconds: 0,
+      auditRetentionDays: 365,
       trustedProxies: [],
       passwordMinLength: 15,
       bodyLimitBytes: 16 * 1024,

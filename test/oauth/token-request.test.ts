@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InvalidGrantError, OAuthError } from '../../src/errors/errors.js';
+import type { AuditRecord } from '../../src/audit/audit-event.js';
+import { InvalidGrantError, LoginRefusedError, OAuthError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
 import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
@@ -35,10 +36,10 @@ const SESSION: SessionRecord = Object.freeze({
   revokedReason: null,
 });
 
-const CONTEXT: TokenRequestContext = { device: 'test device', ip: '127.0.0.1' };
+const CONTEXT: TokenRequestContext = { device: 'test device', ip: '127.0.0.1', audit: { ip: '127.0.0.1', userAgent: 'test agent', requestId: 'req-1' } };
 
 function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0] } = {}) {
-  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[] };
+  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
       ...BUILT_IN_CLIENTS,
@@ -49,7 +50,7 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async verifyPassword(username, password) {
       calls.verifyPassword++;
       if (username === 'alice' && password === 'right') return USER;
-      throw new InvalidGrantError('wrong password');
+      throw username === 'alice' ? new LoginRefusedError('wrong_password', USER.id) : new LoginRefusedError('unknown_user', null);
     },
     async findUser(id) {
       return id === USER.id ? USER : undefined;
@@ -63,6 +64,10 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
       if (token !== 'ghr_live') throw new InvalidGrantError('unknown refresh token');
       return { session: SESSION, refreshToken: 'ghr_next' };
     },
+    async recordAudit(record) {
+      calls.audit.push(record);
+    },
+    now: () => 0,
     async issueAccessToken(input) {
       calls.issue.push(input);
       return { token: 'signed', tokenId: 'jti', expiresIn: 900, expiresAt: 0, scope: input.scopes.join(' ') };

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { asc, eq, sql } from 'drizzle-orm';
 import { openDatabase, type Db } from '../../src/stores/db/database.js';
 import { purgeExpired, type PurgeCounts, type PurgeOptions } from '../../src/stores/db/drizzle-housekeeping.js';
-import { refreshTokens, revokedAccessTokens, sessions, users } from '../../src/stores/db/schema.js';
+import { auditEvents, refreshTokens, revokedAccessTokens, sessions, users } from '../../src/stores/db/schema.js';
 import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
 import { createTestStores } from '../support/test-stores.js';
 
@@ -15,7 +15,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const TTL = 15 * MINUTE;
 const OPTIONS: PurgeOptions = { accessTokenTtlMs: TTL, graceMs: 0 };
-const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0 };
+const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0, auditEvents: 0 };
 
 interface TokenSpec {
   readonly spentAt?: number;
@@ -188,6 +188,17 @@ describe('purgeExpired (housekeeping)', () => {
       // The window turned off (0): no seal may outlive it.
       assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), { ...NONE, sealsCleared: 1 });
       assert.deepEqual(await seals(), [null, null, null]);
+    });
+  });
+
+  test('audit rows go once older than the audit retention, not before; without a retention they stay', async () => {
+    await withDb(async (db) => {
+      const row = (event: string, occurredAt: number) => ({ occurredAt: new Date(occurredAt), event, outcome: 'success' });
+      await db.insert(auditEvents).values([row('old', NOW - 31 * DAY), row('recent', NOW - 29 * DAY)]);
+      assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), NONE, 'no retention given: nothing deleted');
+      assert.deepEqual(await purgeExpired(db, new Date(NOW), { ...OPTIONS, auditRetentionMs: 30 * DAY }), { ...NONE, auditEvents: 1 });
+      const left = await db.select({ event: auditEvents.event }).from(auditEvents);
+      assert.deepEqual(left.map((r) => r.event), ['recent']);
     });
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AUTHENTICATED } from '../../guard/requirement.js';
+import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { logout, logoutEverywhere } from '../../sessions/logout.js';
 import { problemSchema } from './problem-schema.js';
@@ -21,7 +22,7 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     },
     async (request, reply) => {
       const principal = request.principal!;
-      await logout(deps, principal);
+      await logout(deps, principal, auditContextOf(request));
       request.log.info({ event: 'session.logout', user_id: principal.userId, session_id: principal.sessionId }, 'logged out');
       return reply.code(204).header('cache-control', 'no-store').send();
     },
@@ -39,7 +40,7 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     },
     async (request, reply) => {
       const principal = request.principal!;
-      const sessions = await logoutEverywhere(deps, principal);
+      const sessions = await logoutEverywhere(deps, principal, auditContextOf(request));
       request.log.info({ event: 'session.logout_all', user_id: principal.userId, sessions_revoked: sessions }, 'logged out everywhere');
       return reply.code(204).header('cache-control', 'no-store').send();
     },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { changePassword } from '../../users/password-change.js';
 import { problemSchema } from './problem-schema.js';
@@ -28,7 +29,7 @@ export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     },
     async (request, reply) => {
       const principal = request.principal!;
-      const revoked = await changePassword(deps, principal, { currentPassword: request.body.current_password, newPassword: request.body.new_password });
+      const revoked = await changePassword(deps, principal, { currentPassword: request.body.current_password, newPassword: request.body.new_password }, auditContextOf(request));
       request.log.info({ event: 'user.password_changed', user_id: principal.userId, sessions_revoked: revoked }, 'password changed');
       return reply.code(204).send();
     },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PUBLIC } from '../../guard/requirement.js';
+import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerUser } from '../../users/registration.js';
 import { problemSchema } from './problem-schema.js';
@@ -31,6 +32,7 @@ export const registerRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
       const user = await registerUser(
         { users: services.users, hasher: services.hasher, passwordMinLength: services.config.passwordMinLength },
         request.body,
+        auditContextOf(request),
       );
       request.log.info({ event: 'user.registered', user_id: user.id }, 'user registered');
       return reply.code(201).send(userView(user));

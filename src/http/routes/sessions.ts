@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { listDeviceSessions, revokeDeviceSession } from '../../sessions/device-sessions.js';
 import { problemSchema } from './problem-schema.js';
@@ -45,7 +46,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
     },
     async (request, reply) => {
       const principal = request.principal!;
-      await revokeDeviceSession(deps, principal, request.params.id);
+      await revokeDeviceSession(deps, principal, request.params.id, auditContextOf(request));
       request.log.info({ event: 'session.device_revoked', user_id: principal.userId, session_id: request.params.id }, 'session revoked');
       return reply.code(204).send();
     },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { RequestError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import { handleTokenRequest, type TokenRequestContext } from '../../oauth/token-request.js';
+import { auditContextOf } from '../audit-context.js';
 import { basicCredentials } from '../client-credentials.js';
 import { deviceLabel } from '../../sessions/device-label.js';
 import type { GatehouseServices } from '../../services.js';
@@ -35,11 +36,13 @@ const refreshBody = z.object({ refresh_token: z.string().max(8192) }).strict();
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const deps = services.tokenRequestDeps({
-    onSecurityEvent: (event) =>
-      app.log.warn({ security_event: event.event, session_id: event.sessionId, user_id: event.userId, client_id: event.clientId }, 'security event'),
+    onSecurityEvent: (event) => {
+      if (event.event === 'refresh_token.reuse_detected') services.metrics.refresh('reuse_detected');
+      app.log.warn({ security_event: event.event, session_id: event.sessionId, user_id: event.userId, client_id: event.clientId }, 'security event');
+    },
     onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed'),
   });
-  const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip });
+  const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip, audit: auditContextOf(request) });
 
   // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
   await app.register(async (formScope) => {

@@ -112,11 +112,25 @@ export function databaseFailure(error: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`database query failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200)}`);
 }
 
+const queryObservers = new Set<(seconds: number) => void>();
+
+/**
+ * Reports the duration of every {@link runQuery} (metrics); returns the detach function.
+ * Process-wide: every database open in this process reports to every observer.
+ */
+export function observeQueries(observer: (seconds: number) => void): () => void {
+  queryObservers.add(observer);
+  return () => queryObservers.delete(observer);
+}
+
 /** Runs store work; any failure becomes StoreUnavailableError (see {@link databaseFailure}). */
 export async function runQuery<T>(run: () => Promise<T>): Promise<T> {
+  const start = queryObservers.size === 0 ? undefined : performance.now();
   try {
     return await run();
   } catch (error) {
     throw databaseFailure(error);
+  } finally {
+    if (start !== undefined) for (const observe of queryObservers) observe((performance.now() - start) / 1000);
   }
 }

@@ -20,6 +20,8 @@ export interface PurgeOptions {
   readonly graceMs: number;
   /** How long a dead (expired or revoked) session is kept, for support and audit. Default 1 day. */
   readonly retentionMs?: number;
+  /** Audit rows older than this are deleted (`GATEHOUSE_AUDIT_RETENTION_DAYS`); undefined keeps them all. */
+  readonly auditRetentionMs?: number;
   /** Rows per statement. Default 500: each statement is short, so no lock is held for long. */
   readonly batchSize?: number;
 }
@@ -33,6 +35,8 @@ export interface PurgeCounts {
   readonly revokedAccessTokens: number;
   /** Sealed successors cleared because their grace window has passed. */
   readonly sealsCleared: number;
+  /** Audit rows past their retention. */
+  readonly auditEvents: number;
 }
 
 /**
@@ -42,7 +46,8 @@ export interface PurgeCounts {
  * - sessions dead (revoked, or past their absolute or idle expiry) for longer than
  *   max(retention, access-token lifetime + 120 s), and their refresh tokens;
  * - deny-list entries of access tokens expired more than 120 s ago;
- * - sealed successors (the value only, not the row) of tokens spent longer ago than the grace window.
+ * - sealed successors (the value only, not the row) of tokens spent longer ago than the grace window;
+ * - audit rows older than the audit retention, when one is given.
  *
  * Spent refresh tokens of live sessions are kept: a later presentation must still be seen as reuse.
  * Statements repeat their condition on the rows they change: under READ COMMITTED that condition is
@@ -89,7 +94,14 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
         SELECT digest FROM refresh_tokens WHERE successor_sealed IS NOT NULL AND spent_at < ${sealCutoff} LIMIT ${limit})
       AND successor_sealed IS NOT NULL AND spent_at < ${sealCutoff}
       RETURNING 1`);
-    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared };
+    let auditEvents = 0;
+    if (options.auditRetentionMs !== undefined) {
+      const auditCutoff = at(milliseconds('auditRetentionMs', options.auditRetentionMs));
+      auditEvents = await inBatches(db, batchSize, (limit) => sql`
+        DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ${auditCutoff} LIMIT ${limit})
+        RETURNING 1`);
+    }
+    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents };
   });
 }
 

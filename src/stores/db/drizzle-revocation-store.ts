@@ -2,6 +2,7 @@ import { and, gt, isNotNull } from 'drizzle-orm';
 import { REVOCATION_SLACK_MS, type RevocationEntry } from '../../revocation/revocation-entry.js';
 import type { RevocationStore } from '../../revocation/revocation-store.js';
 import { runQuery, type Db } from './database.js';
+import { insertAudit } from './drizzle-audit-log.js';
 import { revokedAccessTokens, sessions, users } from './schema.js';
 
 /**
@@ -36,9 +37,12 @@ export function createDrizzleRevocationStore(db: Db): RevocationStore {
         return entries;
       }),
 
-    denyAccessToken: (jti, expiresAt, now) =>
-      runQuery(async () => {
-        await db.insert(revokedAccessTokens).values({ jti, expiresAt, revokedAt: now }).onConflictDoNothing();
-      }),
+    denyAccessToken: (jti, expiresAt, now, audit = []) =>
+      runQuery(() =>
+        db.transaction(async (tx) => {
+          await tx.insert(revokedAccessTokens).values({ jti, expiresAt, revokedAt: now }).onConflictDoNothing();
+          await insertAudit(tx, audit);
+        }),
+      ),
   };
 }

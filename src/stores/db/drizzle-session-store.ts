@@ -1,4 +1,6 @@
-import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import type { AuditRecord } from '../../audit/audit-event.js';
+import { insertAudit } from './drizzle-audit-log.js';
 import { alias } from 'drizzle-orm/pg-core';
 import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
@@ -53,12 +55,12 @@ async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<Rotatio
         AND s.revoked_at IS NULL AND s.expires_at > ${now}::timestamptz AND s.idle_expires_at > ${now}::timestamptz
         AND s.client_id = ${r.clientId}
         AND string_to_array(s.scope, ' ') @> ${`{${r.requestedScopes.map((x) => `"${x}"`).join(',')}}`}::text[]
-      RETURNING rt.session_id, rt.generation
+      RETURNING rt.session_id, rt.generation, s.user_id
     ), successor AS (
       INSERT INTO refresh_tokens (digest, session_id, generation, created_at)
       SELECT ${r.nextDigest}, session_id, generation + 1, ${now}::timestamptz FROM spent
       RETURNING generation
-    )
+    )${r.audit === undefined ? sql`` : auditedRotation(r.audit)}
     UPDATE sessions SET last_used_at = ${now}::timestamptz,
       idle_expires_at = LEAST(${now}::timestamptz + ${r.idleTtlMs}::double precision * interval '1 millisecond', sessions.expires_at)
     FROM spent, successor WHERE sessions.id = spent.session_id
@@ -122,14 +124,23 @@ async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<Rotat
   return { kind: 'scope_exceeded', session };
 }
 
+/** The rotation's audit row, as one more part of the same statement: written only if a token was spent. */
+function auditedRotation(a: AuditRecord): SQL {
+  return sql`, audited AS (
+      INSERT INTO audit_events (occurred_at, event, outcome, reason, actor_id, subject_id, session_id, ip, user_agent, request_id)
+      SELECT ${a.occurredAt.toISOString()}::timestamptz, ${a.event}, ${a.outcome}, ${a.reason}, user_id, user_id, session_id, ${a.ip}, ${a.userAgent}, ${a.requestId} FROM spent
+    )`;
+}
+
 /** SessionStore over drizzle: one statement per rotation, on PGlite and PostgreSQL alike. */
 export function createDrizzleSessionStore(db: Db): SessionStore {
   return {
-    create: (session: NewSession, firstDigest: string) =>
+    create: (session: NewSession, firstDigest: string, audit = []) =>
       runQuery(() =>
         db.transaction(async (tx) => {
           const [row] = await tx.insert(sessions).values(session).returning();
           await tx.insert(refreshTokens).values({ digest: firstDigest, sessionId: session.id, generation: 0, createdAt: session.createdAt });
+          await insertAudit(tx, audit);
           return row as SessionRecord;
         }),
       ),
@@ -140,7 +151,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
         return rotated ?? classifyFailedRotation(db, request);
       }),
 
-    revoke: (sessionId, reason, now) =>
+    revoke: (sessionId, reason, now, audit = []) =>
       runQuery(async () => {
         if (!UUID.test(sessionId)) return false;
         return db.transaction(async (tx) => {
@@ -150,11 +161,13 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
             .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
             .returning({ id: sessions.id });
           await tx.update(refreshTokens).set({ spentAt: now }).where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)));
+          // Recorded only when this call ended the session: a second revoke changed nothing.
+          if (revoked.length === 1) await insertAudit(tx, audit);
           return revoked.length === 1;
         });
       }),
 
-    revokeAllOfUser: (userId, reason, now, exceptSessionId) =>
+    revokeAllOfUser: (userId, reason, now, exceptSessionId, audit = []) =>
       runQuery(async () => {
         if (!UUID.test(userId)) return [];
         return db.transaction(async (tx) => {
@@ -169,6 +182,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
             await tx.execute(sql`UPDATE refresh_tokens SET spent_at = ${now.toISOString()}::timestamptz
               WHERE spent_at IS NULL AND session_id = ANY(${`{${ids.join(',')}}`}::uuid[])`);
           }
+          await insertAudit(tx, audit);
           return ids;
         });
       }),

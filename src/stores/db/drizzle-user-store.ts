@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
+import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,11 +25,14 @@ function toRecord(row: Row): UserRecord {
 /** UserStore over drizzle: the same code on PGlite and PostgreSQL. */
 export function createDrizzleUserStore(db: Db): UserStore {
   return {
-    async create(user: NewUser) {
+    async create(user: NewUser, audit = []) {
       try {
-        const [row] = await db.insert(users).values(user).returning();
-        if (row === undefined) throw new Error('insert returned no row');
-        return toRecord(row);
+        return await db.transaction(async (tx) => {
+          const [row] = await tx.insert(users).values(user).returning();
+          if (row === undefined) throw new Error('insert returned no row');
+          await insertAudit(tx, audit);
+          return toRecord(row);
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw new UsernameTakenError();
         throw databaseFailure(error);
@@ -44,24 +48,31 @@ export function createDrizzleUserStore(db: Db): UserStore {
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
       return row === undefined ? undefined : toRecord(row);
     },
-    async replacePasswordHash(id, expected, next) {
-      const updated = await runQuery(() =>
-        db
-          .update(users)
-          .set({ passwordHash: next, updatedAt: new Date() })
-          .where(and(eq(users.id, id), eq(users.passwordHash, expected)))
-          .returning({ id: users.id }),
+    async replacePasswordHash(id, expected, next, audit = []) {
+      return runQuery(() =>
+        db.transaction(async (tx) => {
+          const updated = await tx
+            .update(users)
+            .set({ passwordHash: next, updatedAt: new Date() })
+            .where(and(eq(users.id, id), eq(users.passwordHash, expected)))
+            .returning({ id: users.id });
+          if (updated.length === 1) await insertAudit(tx, audit);
+          return updated.length === 1;
+        }),
       );
-      return updated.length === 1;
     },
-    async revokeAllTokens(id, now) {
+    async revokeAllTokens(id, now, audit = []) {
       if (!UUID.test(id)) return undefined;
       const [row] = await runQuery(() =>
-        db
-          .update(users)
-          .set({ tokenVersion: sql`${users.tokenVersion} + 1`, tokensRevokedAt: now, updatedAt: now })
-          .where(eq(users.id, id))
-          .returning({ tokenVersion: users.tokenVersion }),
+        db.transaction(async (tx) => {
+          const bumped = await tx
+            .update(users)
+            .set({ tokenVersion: sql`${users.tokenVersion} + 1`, tokensRevokedAt: now, updatedAt: now })
+            .where(eq(users.id, id))
+            .returning({ tokenVersion: users.tokenVersion });
+          if (bumped.length === 1) await insertAudit(tx, audit);
+          return bumped;
+        }),
       );
       return row?.tokenVersion;
     },

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `username_key` is the NFKC, case-folded form: the uniqueness rule lives in the database so two
@@ -84,4 +84,33 @@ export const revokedAccessTokens = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [index('revoked_access_tokens_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * The append-only audit trail: one row per security event, written in the same transaction as the
+ * change it records. No secrets: never a password, token, hash or attempted username.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull(),
+    event: text('event').notNull(),
+    outcome: text('outcome').notNull(),
+    /** A stable reason code (`wrong_password`, `refresh_token_reuse`…), never free text from a client. */
+    reason: text('reason'),
+    /** Who acted (a user, or null for an anonymous caller). */
+    actorId: uuid('actor_id'),
+    /** Whose account the event concerns; not a foreign key, so the trail outlives a deleted user. */
+    subjectId: uuid('subject_id'),
+    sessionId: uuid('session_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    requestId: text('request_id'),
+  },
+  (t) => [
+    index('audit_events_subject_idx').on(t.subjectId, t.id),
+    index('audit_events_event_idx').on(t.event, t.id),
+    index('audit_events_occurred_at_idx').on(t.occurredAt),
+  ],
 );

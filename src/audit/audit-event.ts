@@ -1,0 +1,83 @@
+/**
+ * Security events as the audit trail records them (issue 7): who did what to whose account, from
+ * where, with what outcome. Never a secret: no password, token, hash, or attempted username (a
+ * user who types a password into the username field must not find it in the trail).
+ */
+export type AuditEventType =
+  | 'user.registered'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'refresh.succeeded'
+  | 'refresh.reuse_detected'
+  | 'session.logout'
+  | 'session.logout_all'
+  | 'session.revoked'
+  | 'token.revoked'
+  | 'user.password_changed'
+  | 'request.throttled';
+
+/** Where a request came from, as the HTTP layer saw it. */
+export interface AuditContext {
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly requestId: string | null;
+}
+
+export const NO_AUDIT_CONTEXT: AuditContext = Object.freeze({ ip: null, userAgent: null, requestId: null });
+
+export interface AuditRecord {
+  readonly occurredAt: Date;
+  readonly event: AuditEventType;
+  readonly outcome: 'success' | 'failure';
+  /** A stable code (`wrong_password`, `refresh_token_reuse`…), never text a client wrote. */
+  readonly reason: string | null;
+  readonly actorId: string | null;
+  readonly subjectId: string | null;
+  readonly sessionId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly requestId: string | null;
+}
+
+export interface StoredAuditRecord extends AuditRecord {
+  readonly id: number;
+}
+
+const MAX_USER_AGENT = 256;
+
+/** Builds a record; trims what a client controls so the trail cannot be bloated through it. */
+export function auditRecord(
+  context: AuditContext,
+  fields: Pick<AuditRecord, 'event' | 'outcome'> & Partial<Pick<AuditRecord, 'reason' | 'actorId' | 'subjectId' | 'sessionId'>>,
+  occurredAt: Date,
+): AuditRecord {
+  return {
+    occurredAt,
+    event: fields.event,
+    outcome: fields.outcome,
+    reason: fields.reason ?? null,
+    actorId: fields.actorId ?? null,
+    subjectId: fields.subjectId ?? null,
+    sessionId: fields.sessionId ?? null,
+    ip: context.ip,
+    userAgent: context.userAgent === null ? null : context.userAgent.slice(0, MAX_USER_AGENT),
+    requestId: context.requestId,
+  };
+}
+
+export interface AuditQuery {
+  readonly subjectId?: string;
+  readonly event?: AuditEventType;
+  readonly since?: Date;
+  readonly until?: Date;
+  /** Keyset pagination: rows with id below this. */
+  readonly beforeId?: number;
+  readonly limit: number;
+}
+
+/** The trail: standalone records (events that change nothing, like a failed login) and reads. */
+export interface AuditLog {
+  record(record: AuditRecord): Promise<void>;
+  /** Newest first. */
+  list(query: AuditQuery): Promise<StoredAuditRecord[]>;
+}
