@@ -35,6 +35,7 @@ export async function revokeDeviceSession(deps: DeviceSessionDeps, caller: { use
   if (session.userId !== caller.userId) throw new NotFoundError("another user's session");
   const now = new Date(deps.now());
   if (session.revokedAt !== null || session.expiresAt <= now || session.idleExpiresAt <= now) throw new NotFoundError('session already ended');
-  const record = auditRecord(audit, { event: 'session.revoked', outcome: 'success', reason: 'device_revoked', actorId: caller.userId, subjectId: caller.userId, sessionId }, now);
-  await deps.revocations.revokeSession(sessionId, 'device_revoked', now, [record]);
+  const record = auditRecord(audit, { event: 'session.revoked', outcome: 'success', reason: 'device_revoked', actorId: caller.userId, subjectId: caller.userId, sessionId: session.id }, now);
+  // The stored id, not the one from the URL: the same UUID may arrive in another case.
+  await deps.revocations.revokeSession(session.id, 'device_revoked', now, [record]);
 }
