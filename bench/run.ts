@@ -93,6 +93,57 @@ async function gatehouse(): Promise<{ me: number; logins: number; loopP99: numbe
   }
 }
 
+/**
+ * Password logins/s with every limit off and with the default limits on (the per-address ceiling
+ * raised, since every login of the bench comes from 127.0.0.1; its hook still counts each request).
+ * Successful logins never meet a login limit: those count failures. Both servers run side by side
+ * and are loaded in turn, off / on / off / on, so a drift in the machine's speed hits both alike.
+ */
+async function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
+  const servers = {
+    off: start('./servers/gatehouse.ts'),
+    on: start('./servers/gatehouse.ts', { BENCH_SERVER_THROTTLING: 'on', BENCH_SERVER_LIMIT_GLOBAL_IP: '1000000/1m' }),
+  };
+  try {
+    const bases = { off: String((await servers.off.next('ready')).address), on: String((await servers.on.next('ready')).address) };
+    const body = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (const base of Object.values(bases)) {
+      const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: PASSWORD }) });
+      if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
+    }
+    const done = { off: 0, on: 0 };
+    const half = Math.max(1, SECONDS / 2);
+    for (const mode of ['off', 'on', 'off', 'on'] as const) {
+      done[mode] += (await load({ url: `${bases[mode]}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers, body, duration: half })).requests.total;
+    }
+    return { off: done.off / (2 * half), on: done.on / (2 * half) };
+  } finally {
+    servers.off.child.kill();
+    servers.on.child.kill();
+  }
+}
+
+/**
+ * The hello route behind the throttle plugin's per-address ceiling: `counted` (a limit never
+ * reached: every request counted and served) or `refused` (limit 1: every request answered 429).
+ */
+async function throttledHello(mode: 'counted' | 'refused'): Promise<number> {
+  const { child, next } = start('./servers/throttled-fastify.ts', { BENCH_SERVER_GLOBAL_IP: mode === 'counted' ? '1000000/1m' : '1/1h' });
+  const { address } = await next('ready');
+  const url = `${String(address)}/hello`;
+  try {
+    if (mode === 'counted') return (await load({ url, connections: CONNECTIONS })).requests.average;
+    await fetch(url); // spends the one request the limit allows
+    const result = await autocannon({ duration: SECONDS, url, connections: CONNECTIONS });
+    const unexpected = result['2xx'] + result['5xx'] + result.errors + result.timeouts;
+    if (unexpected > 0 || result['4xx'] !== result.requests.total) throw new Error(`${url}: expected only 429s, ${unexpected} other answers of ${result.requests.total}`);
+    return result.requests.average;
+  } finally {
+    child.kill();
+  }
+}
+
 async function rawConditionalUpdate(databaseUrl: string): Promise<number> {
   const { next } = start('./servers/raw-conditional-update.ts', { BENCH_DATABASE_URL: databaseUrl, CONCURRENCY: String(LOGIN_CONNECTIONS), SECONDS: String(SECONDS) });
   return Number((await next('result')).perSecond);
@@ -206,6 +257,9 @@ const bare = await helloServer('./servers/bare-fastify.ts');
 const plumbed = await helloServer('./servers/plumbed-fastify.ts');
 const argon = await rawArgon2();
 const g = await gatehouse();
+const logins = await loginsThrottledAndNot();
+const helloCounted = await throttledHello('counted');
+const helloRefused = await throttledHello('refused');
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const postgresRows: Row[] = [];
 if (databaseUrl !== undefined) {
@@ -231,6 +285,9 @@ print(
     { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'Fastify hello + our log/headers', baseline: plumbed, target: 'what the guard costs', pass: undefined },
     { name: 'password logins', value: g.logins, unit: '/s', baselineName: 'raw argon2id verify', baseline: argon, target: '>= 0.9x', pass: g.logins / argon >= 0.9 },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
+    { name: 'password logins, throttling on (defaults)', value: logins.on, unit: '/s', baselineName: 'limits off', baseline: logins.off, target: '>= 0.95x', pass: logins.on / logins.off >= 0.95 },
+    { name: 'hello behind the per-address ceiling (counted)', value: helloCounted, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.5x', pass: helloCounted / bare >= 0.5 },
+    { name: 'hello refused by the ceiling (429)', value: helloRefused, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.5x', pass: helloRefused / bare >= 0.5 },
     ...postgresRows,
   ],
   [

@@ -1,6 +1,9 @@
 import type { AuditLog } from './audit/audit-event.js';
 import type { Config } from './config/config.js';
+import { createThrottle, type Throttle } from './throttle/throttle.js';
 import { createDrizzleAuditLog } from './stores/db/drizzle-audit-log.js';
+import { createDrizzleUserDirectory } from './stores/db/drizzle-user-directory.js';
+import type { UserDirectory } from './users/user-directory.js';
 import { startHousekeeping, type Housekeeping } from './sessions/housekeeping.js';
 import { purgeExpired } from './stores/db/drizzle-housekeeping.js';
 import { createServiceEventSink, type ServiceEventSink } from './observability/service-events.js';
@@ -47,12 +50,16 @@ export interface GatehouseServices {
   readonly authenticator: Authenticator;
   readonly revocations: Revocations;
   readonly audit: AuditLog;
+  /** Account administration (admin API, CLI); never on the request path of a login or a token check. */
+  readonly userDirectory: UserDirectory;
   /** Purges dead sessions, expired deny-list entries and old sealed successors on a schedule. */
   readonly housekeeping: Housekeeping;
   /** Background events (Redis outages, failed jobs); the HTTP app attaches its log. */
   readonly events: ServiceEventSink;
   /** Prometheus metrics; exposed only by the separate metrics server (`GATEHOUSE_METRICS_PORT`). */
   readonly metrics: GatehouseMetrics;
+  /** GATEHOUSE_LIMIT_* counters over the ephemeral store (src/throttle); the HTTP layer enforces them. */
+  readonly throttle: Throttle;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
@@ -131,6 +138,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       now,
       ...(overrides.revocationStaleAfterMs === undefined ? {} : { staleAfterMs: overrides.revocationStaleAfterMs }),
       onEvent: (e) => events.emit({ ...e, level: e.event === 'revocation.state_current' ? 'info' : 'warn' }),
+      onEntry: (entry) => {
+        if (entry.kind === 'user') cachedUsers.invalidate(entry.id);
+      },
       onRevoked: (kind) => metrics.revoked(kind),
     });
   } catch (error) {
@@ -165,6 +175,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ttlSeconds: config.accessTokenTtlSeconds,
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
+  const throttle = createThrottle({
+    limits: config.limits,
+    store: ephemeral,
+    sessionIdOfRefreshDigest: async (digest) => (await rawSessions.findByRefreshDigest(digest))?.id,
+    onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
+  });
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const services: GatehouseServices = {
     config,
@@ -182,9 +198,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     authenticator: createAuthenticator({ verifier, revocations, users }),
     revocations,
     audit: createDrizzleAuditLog(database.db),
+    userDirectory: createDrizzleUserDirectory(database.db),
     housekeeping,
     events,
     metrics,
+    throttle,
     issueAccessToken: (input) => issuer.issue(input),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: source,
@@ -192,7 +210,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       detachQueryObserver();
       await housekeeping.stop();
       await revocations.close();
-      await Promise.allSettled([ephemeral.close(), database.close()]);
+      await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
     },
   };
   return services;

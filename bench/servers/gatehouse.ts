@@ -3,16 +3,22 @@ import { loadConfig } from '../../src/config/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { generateSigningJwk } from '../../src/keys/development-keys.js';
 import { createServices } from '../../src/services.js';
+import { LIMIT_NAMES } from '../../src/throttle/limit-spec.js';
 
 /**
  * Gatehouse as `npm start` runs it (embedded PGlite, in-process ephemeral store, info logging to
  * stdout, which the parent discards), plus an IPC channel to read event-loop delay.
  */
 const redisUrl = process.env.BENCH_SERVER_REDIS_URL;
+// The bench logs in thousands of times from 127.0.0.1: every limit is off unless the parent asks
+// for throttling (BENCH_SERVER_THROTTLING=on: the defaults, each overridable by BENCH_SERVER_LIMIT_<NAME>).
+const throttling = process.env.BENCH_SERVER_THROTTLING === 'on';
+const limits = Object.fromEntries(LIMIT_NAMES.map((name) => [`GATEHOUSE_LIMIT_${name}`, process.env[`BENCH_SERVER_LIMIT_${name}`] ?? (throttling ? '' : 'off')]));
 const config = loadConfig({
   GATEHOUSE_ENV: 'development',
   GATEHOUSE_DATABASE_URL: process.env.BENCH_SERVER_DATABASE_URL ?? 'memory:',
   GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info',
+  ...limits,
   ...(redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: redisUrl, GATEHOUSE_REDIS_KEY_PREFIX: process.env.BENCH_SERVER_REDIS_KEY_PREFIX ?? 'gh-bench:' }),
 });
 // Instances of one deployment share the signing key; the parent passes it to both.

@@ -14,7 +14,15 @@ export type AuditEventType =
   | 'session.revoked'
   | 'token.revoked'
   | 'user.password_changed'
-  | 'request.throttled';
+  | 'request.throttled'
+  | 'user.disabled'
+  | 'user.enabled'
+  | 'user.locked'
+  | 'user.unlocked'
+  | 'user.logged_out_by_admin'
+  | 'role.granted'
+  | 'role.revoked'
+  | 'user.deleted';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

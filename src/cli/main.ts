@@ -1,48 +1,73 @@
-import { loadConfig } from '../config/config.js';
-import { ConfigError, GatehouseError } from '../errors/errors.js';
-import { serve } from './serve.js';
+import { EXIT, EXIT_CODES_HELP, parseCommand, UsageError } from './arguments.js';
+import type { CliIo } from './cli-services.js';
+import { reportError } from './report-error.js';
 
-const USAGE = `usage: gatehouse <command>
+const USAGE = `usage: gatehouse <command> [options]
 
 commands:
   serve     run the server (configuration from the environment; see README)
-  help      show this text`;
+  users     create accounts (the first admin too), list, disable, enable, lock, unlock, log out,
+            grant and revoke roles, delete
+  routes    every route with its method, path and requirement; flags risky ones
+  doctor    check configuration, keys, database, Redis and clock; list what is unsafe for production
+  tenants   not available yet: tenants are not built (exits 2)
+  help      show this text
 
-/** Known failures print one clear line each and exit 1; nothing else prints a stack. */
-async function main(argv: readonly string[]): Promise<number> {
-  const [command = 'help', ...rest] = argv;
+Every command takes --help.
+
+${EXIT_CODES_HELP}`;
+
+const SERVE_USAGE = `usage: gatehouse serve
+
+Runs Gatehouse until SIGINT or SIGTERM. Configuration comes from the environment (see README).
+Exit 1 with one line per problem when the configuration is invalid.`;
+
+const TENANTS_TEXT = `usage: gatehouse tenants …
+
+Not available yet: tenants are not built. This command exits 2 until they are.`;
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      if (rest.includes('--help')) {
-        process.stdout.write('usage: gatehouse serve\n\nRuns Gatehouse. Configuration comes from the environment (see README).\n');
-        return 0;
+      if (parseCommand(rest, { usage: SERVE_USAGE, options: {}, positionals: [] }).help) {
+        io.stdout.write(`${SERVE_USAGE}\n`);
+        return EXIT.OK;
       }
-      const config = loadConfig(process.env, { launchedByNpmStart: process.env.npm_lifecycle_event === 'start' });
-      await serve(config);
+      const [{ loadConfig }, { serve }] = await Promise.all([import('../config/config.js'), import('./serve.js')]);
+      await serve(loadConfig(io.env, { launchedByNpmStart: io.env.npm_lifecycle_event === 'start' }));
       return -1;
     }
+    case 'users':
+      return (await import('./users-command.js')).usersCommand(rest, io);
+    case 'routes':
+      return (await import('./routes-command.js')).routesCommand(rest, io);
+    case 'doctor':
+      return (await import('./doctor-command.js')).doctorCommand(rest, io);
+    case 'tenants':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        io.stdout.write(`${TENANTS_TEXT}\n`);
+        return EXIT.OK;
+      }
+      io.stderr.write('gatehouse: tenants are not available yet (not built)\n');
+      return EXIT.USAGE;
     case 'help':
     case '--help':
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
+    case '-h':
+      io.stdout.write(`${USAGE}\n`);
+      return EXIT.OK;
+    case undefined:
+      throw new UsageError('missing <command>', USAGE);
     default:
-      process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}\n`);
-      return 2;
+      throw new UsageError(command.startsWith('-') ? `unknown option ${command.split('=')[0]}` : `unknown command ${JSON.stringify(command)}`, USAGE);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (error: unknown) => {
-    if (error instanceof ConfigError) {
-      for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
-    } else if (error instanceof GatehouseError) {
-      process.stderr.write(`gatehouse: ${error.message}${error.logReason === undefined ? '' : ` (${error.logReason})`}\n`);
-    } else {
-      process.stderr.write(`gatehouse: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    }
-    process.exit(1);
-  },
-);
+const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+const code = await run(process.argv.slice(2), io).catch((error: unknown) => reportError(error, io));
+if (code >= 0) {
+  // Flush what was written (pipes may be asynchronous) before exiting with the code.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}

@@ -1,8 +1,10 @@
 import type { Config } from '../config/config.js';
+import { ConfigError } from '../errors/errors.js';
 import { buildApp } from '../http/app.js';
+import { isLoopbackHost, startMetricsServer, type MetricsServer } from '../http/metrics-server.js';
 import { createServices, type GatehouseServices } from '../services.js';
 
-function banner(config: Config, services: GatehouseServices, address: string): string {
+function banner(config: Config, services: GatehouseServices, address: string, metricsServer: MetricsServer | undefined): string {
   const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envSource})`];
   const db = config.database;
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
@@ -17,6 +19,14 @@ function banner(config: Config, services: GatehouseServices, address: string): s
     );
   }
   lines.push(`  docs: ${config.issuer}/docs`);
+  lines.push(`  metrics: ${metricsServer === undefined ? 'off (set GATEHOUSE_METRICS_PORT to serve them)' : `${metricsServer.address}/metrics`}`);
+  if (config.metrics !== undefined && !isLoopbackHost(config.metrics.host)) {
+    lines.push(
+      '',
+      `  WARNING: the metrics server listens on ${config.metrics.host}, not loopback, and has no authentication.`,
+      '  Make sure only your Prometheus can reach it (firewall, private network).',
+    );
+  }
   return lines.join('\n');
 }
 
@@ -31,14 +41,24 @@ export async function serve(config: Config): Promise<void> {
     throw error;
   }
   const address = await app.listen({ host: config.host, port: config.port });
-  process.stdout.write(`${banner(config, services, address)}\n`);
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics !== undefined) {
+    const { host, port } = config.metrics;
+    try {
+      metricsServer = await startMetricsServer(services.metrics, { host, port });
+    } catch (error) {
+      await app.close();
+      await services.close();
+      throw new ConfigError([`GATEHOUSE_METRICS_PORT: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+  }
+  process.stdout.write(`${banner(config, services, address, metricsServer)}\n`);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    void app
-      .close()
+    void Promise.all([app.close(), metricsServer?.close()])
       .then(() => services.close())
       .then(
         () => process.exit(0),

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../errors/errors.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
 
 export type GatehouseEnv = 'development' | 'production';
 
@@ -39,6 +40,8 @@ export interface Config {
   /** Audit rows older than this many days are purged by housekeeping. */
   readonly auditRetentionDays: number;
   readonly trustedProxies: readonly string[];
+  /** GATEHOUSE_LIMIT_<NAME>: `<count>/<window>` per limit, `null` when set to `off`. */
+  readonly limits: Limits;
   readonly passwordMinLength: number;
   readonly bodyLimitBytes: number;
   readonly dataDir: string;
@@ -215,6 +218,24 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     [] as string[],
   );
 
+  const limitSchema = z.string().transform((v, ctx): LimitSpec | null => {
+    try {
+      return parseLimitSpec(v);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return null;
+    }
+  });
+  const limits = Object.fromEntries(
+    LIMIT_NAMES.map((name) => [name, read(`GATEHOUSE_LIMIT_${name}`, limitSchema, parseLimitSpec(DEFAULT_LIMITS[name]))]),
+  ) as Record<LimitName, LimitSpec | null>;
+  // A misspelt limit would otherwise be silently ignored, leaving the default in force.
+  for (const name of Object.keys(env).filter((k) => k.startsWith('GATEHOUSE_LIMIT_') && env[k] !== undefined && env[k] !== '').sort()) {
+    if (!(LIMIT_NAMES as readonly string[]).includes(name.slice('GATEHOUSE_LIMIT_'.length))) {
+      problems.push(`${name}: unknown limit (known: ${LIMIT_NAMES.join(', ')})`);
+    }
+  }
+
   const passwordMinLength = read(
     'GATEHOUSE_PASSWORD_MIN_LENGTH',
     z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(8, 'must be at least 8 (NIST SP 800-63B)').max(64, 'must be at most 64'),
@@ -243,6 +264,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     refreshGraceSeconds,
     auditRetentionDays,
     trustedProxies: Object.freeze([...trustedProxies]),
+    limits: Object.freeze(limits),
     passwordMinLength,
     bodyLimitBytes,
     dataDir,

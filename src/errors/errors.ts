@@ -29,6 +29,7 @@ export const ErrorCodes = [
   'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE',
   'ERR_OAUTH_INVALID_SCOPE',
   'ERR_STORE_UNAVAILABLE',
+  'ERR_THROTTLED',
   'ERR_INTERNAL',
 ] as const;
 
@@ -197,7 +198,7 @@ export class InvalidGrantError extends OAuthError {
  * reason and, when the account exists, whose account it was.
  */
 export class LoginRefusedError extends InvalidGrantError {
-  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'password_too_long';
+  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long';
   readonly subjectId: string | null;
   constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
     super(reason.replaceAll('_', ' '));
@@ -241,5 +242,27 @@ export class InvalidScopeError extends OAuthError {
 export class StoreUnavailableError extends GatehouseError {
   constructor(logReason: string, cause?: unknown) {
     super('ERR_STORE_UNAVAILABLE', 'service temporarily unavailable', { logReason, cause });
+  }
+}
+
+/**
+ * Too many requests or failed logins (RFC 6585 §4: 429 with `Retry-After`). One message whatever
+ * the limit, so the answer never says which limit tripped or whether the account exists; the limit
+ * goes to the log only.
+ */
+export class ThrottledError extends GatehouseError {
+  /** Whole seconds, at least 1: the `Retry-After` value. */
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterMs: number, limit: string) {
+    // A refusal answers a flood: its stack says nothing (4xx are logged without one) and capturing
+    // it was the largest single cost of a 429.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super('ERR_THROTTLED', 'too many requests; try again later', { logReason: `limit ${limit}` });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   }
 }

@@ -27,6 +27,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       const user = await deps.users.findById(claims.sub);
       if (user === undefined) throw new InvalidTokenError('subject no longer exists');
       if (user.disabledAt !== null) throw new InvalidTokenError('subject is disabled');
+      if (user.lockedAt !== null) throw new InvalidTokenError('subject is locked');
       if ((claims.tver ?? 0) < user.tokenVersion) throw new InvalidTokenError('token version revoked');
       return Object.freeze({
         kind: 'user',

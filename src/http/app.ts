@@ -9,11 +9,13 @@ import { registerErrorHandling } from './error-handler.js';
 import { HTTP_STATUS } from './error-response.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
+import { throttlePlugin } from './throttle-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
 import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
+import { adminRoutes } from './routes/admin.js';
 import { eventRoutes } from './routes/events.js';
 import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
@@ -85,6 +87,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     done();
   });
   await app.register(guardPlugin, { authenticator: services.authenticator });
+  await app.register(throttlePlugin, { throttle: services.throttle });
   await app.register(metricsPlugin, { metrics: services.metrics });
   await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
 
@@ -97,6 +100,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
   await app.register(meRoutes, { services });
   await app.register(sessionRoutes, { services });
   await app.register(eventRoutes, { services });
+  await app.register(adminRoutes, { services });
   await app.register(passwordRoutes, { services });
   app.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
   if (options.extraRoutes !== undefined) await options.extraRoutes(app);

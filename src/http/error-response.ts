@@ -6,6 +6,7 @@ import {
   PasswordPolicyError,
   RequestError,
   StoreUnavailableError,
+  ThrottledError,
   ValidationError,
   type ErrorCode,
   type FieldIssue,
@@ -48,6 +49,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'Unsupported grant type' },
   ERR_OAUTH_INVALID_SCOPE: { status: 400, title: 'Invalid scope' },
   ERR_STORE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  ERR_THROTTLED: { status: 429, title: 'Too many requests' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
 };
 
@@ -75,6 +77,11 @@ function fieldIssues(error: GatehouseError): readonly FieldIssue[] | undefined {
   return undefined;
 }
 
+/** RFC 9110 §10.2.3 / RFC 6585 §4: how long a throttled client should wait, in whole seconds. */
+function retryAfter(error: GatehouseError): Record<string, string> {
+  return error instanceof ThrottledError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+}
+
 /** RFC 6749 §5.2 body for the token endpoint; request-shape failures become `invalid_request`. */
 function oauthResponse(error: GatehouseError): ErrorResponse {
   const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -84,6 +91,10 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
   }
   if (error instanceof StoreUnavailableError) {
     return { status: 503, contentType: 'application/json', headers: noStore, body: { error: 'temporarily_unavailable', error_description: error.message } };
+  }
+  if (error instanceof ThrottledError) {
+    // `slow_down` is the OAuth error registered for token endpoint responses (RFC 8628 §3.5) that means "too fast".
+    return { status: 429, contentType: 'application/json', headers: { ...noStore, ...retryAfter(error) }, body: { error: 'slow_down', error_description: error.message } };
   }
   const status = error instanceof RequestError || error instanceof ValidationError ? HTTP_STATUS[error.code].status : 500;
   const description = status === 500 ? 'the server could not process the request' : error.message;
@@ -106,7 +117,8 @@ export function toErrorResponse(error: GatehouseError, style: ErrorStyle, reques
   };
   if (issues !== undefined) body.errors = issues;
   if (error instanceof InsufficientScopeError) body.required_scopes = error.requiredScopes;
-  return { status, contentType: 'application/problem+json', headers: challenge === undefined ? {} : { 'www-authenticate': challenge }, body };
+  const headers = { ...(challenge === undefined ? {} : { 'www-authenticate': challenge }), ...retryAfter(error) };
+  return { status, contentType: 'application/problem+json', headers, body };
 }
 
 export function isErrorCode(value: string): value is ErrorCode {

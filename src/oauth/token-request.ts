@@ -107,7 +107,7 @@ async function refreshTokenGrant(
   // The session's scope bounds the request inside the rotation, before the token is spent.
   const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
   const user = await deps.findUser(session.userId);
-  if (user === undefined || user.disabledAt !== null) throw new InvalidGrantError('session user missing or disabled');
+  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
   const held = deps.scopes.scopesForRoles(user.roles);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));

@@ -24,6 +24,12 @@ export interface RevocationDeps {
   /** Full reload from the store this often even when the feed looks healthy (default 30 s). */
   readonly resyncIntervalMs?: number;
   readonly onEvent?: (event: RevocationEvent) => void;
+  /**
+   * Every entry this instance learns, local or remote. The composition root drops the user from
+   * its user cache on a `user` entry, so a refresh right after a token-version bump elsewhere
+   * mints a token with the new version instead of one that is refused at once.
+   */
+  readonly onEntry?: (entry: RevocationEntry) => void;
   /** Called once per revocation this instance made, after it is durable and applied (metrics). */
   readonly onRevoked?: (kind: RevocationEntry['kind']) => void;
 }
@@ -74,13 +80,27 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   let catchingUp = true;
   let lastSync = 0;
   let syncing: Promise<void> | undefined;
+  // Set when a load is asked for while one runs: that one may have read the store too early.
+  let loadAgain = false;
   let reportedCurrent = true;
 
+  const add = (entry: RevocationEntry): void => {
+    list.add(entry);
+    deps.onEntry?.(entry);
+  };
+
   const resync = (): Promise<void> => {
-    syncing ??= (async () => {
+    if (syncing !== undefined) {
+      loadAgain = true;
+      return syncing;
+    }
+    syncing = (async () => {
       try {
-        const entries = await deps.store.loadLive(new Date(deps.now()), windowMs);
-        for (const entry of entries) list.add(entry);
+        do {
+          loadAgain = false;
+          const entries = await deps.store.loadLive(new Date(deps.now()), windowMs);
+          for (const entry of entries) add(entry);
+        } while (loadAgain);
         list.prune(deps.now());
         lastSync = Date.now();
         catchingUp = false;
@@ -94,7 +114,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   // Subscribe before loading: whatever is committed after the load started arrives on the feed.
   const subscription: Subscription = await deps.feed.subscribe(deps.channel, {
     onMessage: (message) => {
-      for (const entry of decodeEntries(message)) list.add(entry);
+      for (const entry of decodeEntries(message)) add(entry);
     },
     onResubscribed: () => {
       catchingUp = true;
@@ -124,7 +144,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
   const apply = async (entries: RevocationEntry[]): Promise<void> => {
     if (entries.length === 0) return;
-    for (const entry of entries) list.add(entry);
+    for (const entry of entries) add(entry);
     if (deps.onRevoked !== undefined) for (const entry of entries) deps.onRevoked(entry.kind);
     try {
       await deps.feed.publish(deps.channel, encodeEntries(entries));
@@ -145,13 +165,14 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     async revokeSession(sessionId, reason, now, audit) {
       const revoked = await deps.sessions.revoke(sessionId, reason, now, audit);
-      if (revoked) await apply([{ kind: 'session', id: sessionId, until: now.getTime() + windowMs }]);
+      // Tokens carry the id as the database writes it (lower case); a UUID in other case is the same session.
+      if (revoked) await apply([{ kind: 'session', id: sessionId.toLowerCase(), until: now.getTime() + windowMs }]);
       return revoked;
     },
 
     async revokeSessionsOfUser(userId, reason, now, exceptSessionId, audit) {
       const ids = await deps.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId, audit);
-      await apply(ids.map((id) => ({ kind: 'session', id, until: now.getTime() + windowMs })));
+      await apply(ids.map((id) => ({ kind: 'session', id: id.toLowerCase(), until: now.getTime() + windowMs })));
       return ids;
     },
 

@@ -30,6 +30,7 @@ export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: str
   }
   if (!(await deps.hasher.verify(user.passwordHash, password))) throw new LoginRefusedError('wrong_password', user.id);
   if (user.disabledAt !== null) throw new LoginRefusedError('account_disabled', user.id);
+  if (user.lockedAt !== null) throw new LoginRefusedError('account_locked', user.id);
   if (deps.hasher.needsRehash(user.passwordHash)) {
     // Upgrade legacy (bcrypt) or outdated argon2 parameters while we hold the plaintext.
     try {

@@ -8,6 +8,8 @@ export interface UserRecord {
   readonly passwordHash: string;
   readonly roles: readonly string[];
   readonly disabledAt: Date | null;
+  /** Locked (security): like disabled, no login, no refresh, tokens dead. */
+  readonly lockedAt: Date | null;
   /** Access tokens carrying an older version (`tver`) are dead: see `revokeAllTokens`. */
   readonly tokenVersion: number;
   readonly createdAt: Date;

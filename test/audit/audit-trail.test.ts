@@ -152,6 +152,7 @@ describe('audit trail', () => {
       const body = res.json() as { events: { id: number; event: string }[]; next_before: number | null };
       assert.deepEqual(body.events.map((e) => e.event), ['login.failed', 'login.succeeded', 'user.registered']);
       assert.equal(body.next_before, null);
+      assert.deepEqual(Object.keys(body.events[0]!).sort(), ['event', 'id', 'ip', 'occurred_at', 'outcome', 'reason', 'session_id', 'user_agent'], 'no actor, subject or request id for the user');
       const ownIds = new Set((await rowsOf(t, erin.id)).map((r) => r.id));
       assert.ok(body.events.every((e) => ownIds.has(e.id)), 'never another user\'s event');
 

@@ -59,6 +59,12 @@ describe('loadConfig: invalid settings', () => {
     ['GATEHOUSE_LOG_LEVEL', 'verbose', /.+/],
     ['GATEHOUSE_ENV', 'staging', /development.*production/],
     ['GATEHOUSE_REDIS_KEY_PREFIX', 'has space', /letters/],
+    ['GATEHOUSE_METRICS_PORT', '0', /1 to 65535/],
+    ['GATEHOUSE_METRICS_PORT', '65536', /1 to 65535/],
+    ['GATEHOUSE_METRICS_PORT', '9464.5', /1 to 65535/],
+    ['GATEHOUSE_METRICS_PORT', 'on', /"off"/],
+    ['GATEHOUSE_METRICS_PORT', '8000', /differ from PORT/],
+    ['GATEHOUSE_METRICS_HOST', '10.0.0.5', /no effect without GATEHOUSE_METRICS_PORT/],
   ];
   for (const [name, value, message] of single) {
     test(`${name}=${value}: one line naming ${name}`, () => {
@@ -121,6 +127,7 @@ describe('loadConfig: defaults and result', () => {
       envSource: 'GATEHOUSE_ENV',
       host: '127.0.0.1',
       port: 8000,
+      metrics: undefined,
       issuer: 'http://127.0.0.1:8000',
       audience: ['http://127.0.0.1:8000'],
       signingKeysPath: undefined,
@@ -133,6 +140,16 @@ describe('loadConfig: defaults and result', () => {
       refreshGraceSeconds: 0,
       auditRetentionDays: 365,
       trustedProxies: [],
+      limits: {
+        LOGIN_USER_IP: { count: 10, windowSeconds: 900 },
+        LOGIN_USER: { count: 100, windowSeconds: 900 },
+        LOGIN_IP: { count: 100, windowSeconds: 900 },
+        REGISTER_IP: { count: 100, windowSeconds: 3600 },
+        REFRESH_SESSION: { count: 60, windowSeconds: 60 },
+        PASSWORD_CHANGE_USER: { count: 10, windowSeconds: 900 },
+        REVOKE_IP: { count: 100, windowSeconds: 60 },
+        GLOBAL_IP: { count: 1200, windowSeconds: 60 },
+      },
       passwordMinLength: 15,
       bodyLimitBytes: 16 * 1024,
       dataDir: '.gatehouse',
@@ -157,6 +174,14 @@ describe('loadConfig: defaults and result', () => {
     assert.deepEqual(config.database, { kind: 'pglite-memory' });
     assert.equal(config.accessTokenTtlSeconds, 120);
     assert.equal(loadConfig({ ...DEV, GATEHOUSE_ISSUER: 'https://auth.example.com/' }).issuer, 'https://auth.example.com');
+  });
+
+  test('metrics server: a port turns it on (loopback unless a host is given); "off" or unset: none', () => {
+    assert.deepEqual(loadConfig({ ...DEV, GATEHOUSE_METRICS_PORT: '9464' }).metrics, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(loadConfig({ ...DEV, GATEHOUSE_METRICS_PORT: '9464', GATEHOUSE_METRICS_HOST: '0.0.0.0' }).metrics, { host: '0.0.0.0', port: 9464 });
+    assert.equal(loadConfig({ ...DEV, GATEHOUSE_METRICS_PORT: 'off' }).metrics, undefined);
+    assert.equal(loadConfig({ ...DEV, GATEHOUSE_METRICS_PORT: 'off', GATEHOUSE_METRICS_HOST: '0.0.0.0' }).metrics, undefined);
+    assert.ok(Object.isFrozen(loadConfig({ ...DEV, GATEHOUSE_METRICS_PORT: '9464' }).metrics));
   });
 
   test('the result is frozen, nested lists and objects too', () => {

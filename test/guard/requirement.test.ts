@@ -15,7 +15,7 @@ function principal(scopes: string[], roles: string[] = []): Principal {
     sessionId: undefined,
     tokenId: 't',
     expiresAt: 0,
-    user: { id: '00000000-0000-4000-8000-000000000000', username: 'p', email: null, passwordHash: 'x', roles, disabledAt: null, tokenVersion: 0, createdAt: new Date(0) },
+    user: { id: '00000000-0000-4000-8000-000000000000', username: 'p', email: null, passwordHash: 'x', roles, disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date(0) },
   };
 }
 

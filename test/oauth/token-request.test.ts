@@ -14,6 +14,7 @@ const USER: UserRecord = Object.freeze({
   id: '6d1f3f4e-2a51-4b7e-9a7e-0d3c1c0e9b11',
   username: 'alice',
   tokenVersion: 0,
+  lockedAt: null,
   email: null,
   passwordHash: 'unused',
   roles: Object.freeze([]),

@@ -39,7 +39,7 @@ class MemoryUserStore implements UserStore {
   failReplace = false;
   async create(user: NewUser) {
     if ([...this.rows.values()].some((r) => r.usernameKey === user.usernameKey)) throw new UsernameTakenError();
-    const record = { ...user, roles: [], disabledAt: null, tokenVersion: 0, createdAt: new Date() };
+    const record = { ...user, roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date() };
     this.rows.set(user.id, record);
     return record;
   }

@@ -1,18 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatehouseServices } from '../../services.js';
+import { auditEventView, nextBefore, ownAuditEventSchema } from './audit-view.js';
 import { problemSchema } from './problem-schema.js';
 
-const eventView = z.object({
-  id: z.number().int(),
-  occurred_at: z.iso.datetime(),
-  event: z.string(),
-  outcome: z.string(),
-  reason: z.string().nullable(),
-  session_id: z.string().nullable(),
-  ip: z.string().nullable(),
-  user_agent: z.string().nullable(),
-});
 
 const query = z
   .object({
@@ -31,7 +22,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         tags: ['me'],
         summary: 'Your recent security events (logins, failed logins, logouts, password changes…), newest first',
         querystring: query,
-        response: { 200: z.object({ events: z.array(eventView), next_before: z.number().int().nullable() }), 400: problemSchema, 401: problemSchema, 403: problemSchema },
+        response: { 200: z.object({ events: z.array(ownAuditEventSchema), next_before: z.number().int().nullable() }), 400: problemSchema, 401: problemSchema, 403: problemSchema },
       },
     },
     async (request, reply) => {
@@ -39,17 +30,9 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       const rows = await services.audit.list({ subjectId: request.principal!.userId, limit, ...(before === undefined ? {} : { beforeId: before }) });
       reply.header('cache-control', 'no-store');
       return {
-        events: rows.map((r) => ({
-          id: r.id,
-          occurred_at: r.occurredAt.toISOString(),
-          event: r.event,
-          outcome: r.outcome,
-          reason: r.reason,
-          session_id: r.sessionId,
-          ip: r.ip,
-          user_agent: r.userAgent,
-        })),
-        next_before: rows.length === limit ? (rows.at(-1)?.id ?? null) : null,
+        // The serializer keeps only the fields of ownAuditEventSchema: no actor, subject or request id.
+        events: rows.map(auditEventView),
+        next_before: nextBefore(rows, limit),
       };
     },
   );

@@ -20,7 +20,7 @@ export const registerRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
   app.post(
     '/auth/register',
     {
-      config: { auth: PUBLIC },
+      config: { auth: PUBLIC, throttle: 'register' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account',

@@ -22,7 +22,7 @@ export const revokeRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
   app.withTypeProvider<ZodTypeProvider>().post(
     '/auth/revoke',
     {
-      config: { auth: PUBLIC, errorStyle: 'oauth' },
+      config: { auth: PUBLIC, errorStyle: 'oauth', throttle: 'revoke' },
       schema: {
         tags: ['auth'],
         summary: 'Revoke a refresh or access token (RFC 7009); 200 also for unknown tokens',

@@ -50,7 +50,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     formScope.withTypeProvider<ZodTypeProvider>().post(
       '/auth/token',
       {
-        config: { auth: PUBLIC, errorStyle: 'oauth' },
+        config: { auth: PUBLIC, errorStyle: 'oauth', throttle: 'token' },
         schema: {
           tags: ['auth'],
           summary: 'OAuth 2 token endpoint (password grant, RFC 6749 §4.3)',
@@ -73,7 +73,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
   app.post(
     '/auth/login',
     {
-      config: { auth: PUBLIC },
+      config: { auth: PUBLIC, throttle: 'login' },
       schema: {
         tags: ['auth'],
         summary: 'JSON login for first-party apps (same result as the password grant)',
@@ -92,7 +92,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     '/auth/refresh',
     {
       // Speaks RFC 6749 §5.2 like the token endpoint: a bad refresh token is 400 invalid_grant on both.
-      config: { auth: PUBLIC, errorStyle: 'oauth' },
+      config: { auth: PUBLIC, errorStyle: 'oauth', throttle: 'refresh' },
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token (JSON; same as grant_type=refresh_token)',

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { PoolClient } from 'pg';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -35,10 +36,21 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   if (dir !== undefined) await mkdir(dir, { recursive: true, mode: 0o700 });
-  const client = dir === undefined ? new PGlite() : new PGlite(dir);
-  const db = drizzle(client, { schema });
-  await migrate(db, { migrationsFolder: MIGRATIONS });
-  return wrap('pglite', db as unknown as Db, () => client.close());
+  const unlock = dir === undefined ? async () => {} : await lockDirectory(dir);
+  let client: InstanceType<typeof PGlite>;
+  let db: ReturnType<typeof drizzle>;
+  try {
+    client = dir === undefined ? new PGlite() : new PGlite(dir);
+    db = drizzle(client, { schema });
+    await migrate(db, { migrationsFolder: MIGRATIONS });
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+  return wrap('pglite', db as unknown as Db, async () => {
+    await client.close();
+    await unlock();
+  });
 }
 
 async function openPostgres(url: string, onError?: (error: Error) => void): Promise<Database> {
@@ -64,6 +76,43 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
     lockClient.release();
   }
   return wrap('postgres', db as unknown as Db, () => pool.end());
+}
+
+/**
+ * PGlite on disk has no lock of its own, and a second process opening the same directory corrupts
+ * it (electric-sql/pglite#1106). This lock file holds the owner's pid: a live owner means refuse; a
+ * dead one (killed, never closed) is a stale lock and is taken over.
+ */
+async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+  const lockPath = join(dir, 'gatehouse.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return async () => {
+        await rm(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
+      if (Number.isSafeInteger(owner) && owner > 0 && isAlive(owner)) {
+        throw new StoreUnavailableError(
+          `the embedded database ${dir} is open in another process (pid ${owner}); PGlite allows one process at a time`,
+        );
+      }
+      await rm(lockPath, { force: true });
+    }
+  }
+  throw new StoreUnavailableError(`cannot lock the embedded database ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function wrap(kind: Database['kind'], db: Db, close: () => Promise<void>): Database {

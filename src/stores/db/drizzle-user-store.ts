@@ -9,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Row = typeof users.$inferSelect;
 
-function toRecord(row: Row): UserRecord {
+export function toUserRecord(row: Row): UserRecord {
   return Object.freeze({
     id: row.id,
     username: row.username,
@@ -17,6 +17,7 @@ function toRecord(row: Row): UserRecord {
     passwordHash: row.passwordHash,
     roles: Object.freeze([...row.roles]),
     disabledAt: row.disabledAt,
+    lockedAt: row.lockedAt,
     tokenVersion: row.tokenVersion,
     createdAt: row.createdAt,
   });
@@ -31,7 +32,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
           const [row] = await tx.insert(users).values(user).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);
-          return toRecord(row);
+          return toUserRecord(row);
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw new UsernameTakenError();
@@ -42,11 +43,11 @@ export function createDrizzleUserStore(db: Db): UserStore {
       // A malformed id would make PostgreSQL raise instead of answering "no such user".
       if (!UUID.test(id)) return undefined;
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.id, id)).limit(1));
-      return row === undefined ? undefined : toRecord(row);
+      return row === undefined ? undefined : toUserRecord(row);
     },
     async findByUsernameKey(key) {
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
-      return row === undefined ? undefined : toRecord(row);
+      return row === undefined ? undefined : toUserRecord(row);
     },
     async replacePasswordHash(id, expected, next, audit = []) {
       return runQuery(() =>

@@ -13,6 +13,8 @@ export const users = pgTable('users', {
   passwordHash: text('password_hash').notNull(),
   roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
   disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
+  /** A security lock (suspected compromise), distinct from an administrative disable; both stop logins and kill tokens. */
+  lockedAt: timestamp('locked_at', { withTimezone: true, mode: 'date' }),
   /**
    * Access tokens carry the version current when they were issued (`tver`); bumping it (log out
    * everywhere, lock, disable) kills every token issued before. `tokens_revoked_at` is when it was
@@ -114,3 +116,4 @@ export const auditEvents = pgTable(
     index('audit_events_occurred_at_idx').on(t.occurredAt),
   ],
 );
+

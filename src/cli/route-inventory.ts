@@ -1,0 +1,168 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { isPublic, type RouteRequirement } from '../guard/requirement.js';
+import { SECURITY_SCHEME } from '../http/openapi.js';
+
+/** One route as the app registered it, after the guard resolved its requirement. */
+export interface InventoryRoute {
+  readonly method: string;
+  /** Fastify syntax: `/admin/users/:id`. */
+  readonly path: string;
+  /** undefined: the route declares none (buildApp refuses such a route; a fake list may not). */
+  readonly requirement: RouteRequirement | undefined;
+  /** `schema.hide`: left out of the OpenAPI document on purpose. */
+  readonly hidden: boolean;
+}
+
+export type RouteFlagCode = 'PUBLIC_WRITE' | 'ADMIN_WITHOUT_ADMIN_SCOPE' | 'OPENAPI_MISMATCH' | 'NO_REQUIREMENT';
+
+export interface RouteFlag {
+  readonly code: RouteFlagCode;
+  readonly detail: string;
+  /** Set when the flag is known and accepted: why. An unexpected flag makes `gatehouse routes` exit 1. */
+  readonly expected?: string;
+}
+
+export interface RouteReport {
+  readonly method: string;
+  readonly path: string;
+  readonly requirement: string;
+  readonly public: boolean;
+  readonly scopes: readonly string[];
+  readonly match: 'all' | 'any';
+  readonly roles: readonly string[];
+  /** The operation's effective OpenAPI `security`; null when the route is not in the document. */
+  readonly openapi: readonly Record<string, readonly string[]>[] | null;
+  readonly flags: readonly RouteFlag[];
+}
+
+/** The public writes the service exists for: each takes its credential in the body. */
+export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
+  'POST /auth/token': 'the OAuth token endpoint (RFC 6749 §3.2): the credential is the grant in the body',
+  'POST /auth/login': 'password login: the credential is the password in the body',
+  'POST /auth/register': 'self-registration: creates an account without any role; throttled',
+  'POST /auth/refresh': 'the credential is the refresh token in the body',
+  'POST /auth/revoke': 'RFC 7009 revocation: the token in the body is the credential; the client is identified as at the token endpoint',
+};
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+interface OpenApiDocument {
+  readonly security?: readonly Record<string, readonly string[]>[];
+  readonly paths?: Readonly<Record<string, Readonly<Record<string, { readonly security?: readonly Record<string, readonly string[]>[] } | undefined>>>>;
+}
+
+/** `/admin/users/:id` → `/admin/users/{id}` (a regex constraint `:id(\\d+)` dropped). */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)(\([^)]*\))?/g, '{$1}');
+}
+
+export function describeRequirement(requirement: RouteRequirement | undefined): string {
+  if (requirement === undefined) return 'NONE DECLARED';
+  if (isPublic(requirement)) return 'public';
+  const parts: string[] = [];
+  const scopes = requirement.scopes ?? [];
+  if (scopes.length > 0) parts.push(`scopes ${requirement.match ?? 'all'}(${scopes.join(' ')})`);
+  if ((requirement.roles ?? []).length > 0) parts.push(`roles any(${requirement.roles!.join(' ')})`);
+  return parts.length === 0 ? 'authenticated' : `authenticated; ${parts.join('; ')}`;
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/**
+ * Whether the OpenAPI security states the requirement: public → no requirement object (or an
+ * empty one, "anonymous allowed"); scopes all(S) → one object naming exactly S; scopes any(S) →
+ * one alternative per scope (OpenAPI's "or"). Roles have no OpenAPI form and are not compared.
+ */
+function securityMismatch(requirement: RouteRequirement, security: readonly Record<string, readonly string[]>[]): string | undefined {
+  const anonymous = security.length === 0 || security.some((s) => Object.keys(s).length === 0);
+  if (isPublic(requirement)) return anonymous ? undefined : 'public route, but the OpenAPI document requires a token';
+  if (anonymous) return 'protected route, but the OpenAPI document lets it be called without a token';
+  const scopes = requirement.scopes ?? [];
+  const documented = security.map((s) => s[SECURITY_SCHEME]);
+  if (documented.some((d) => d === undefined)) return `the OpenAPI document names a scheme other than ${SECURITY_SCHEME}`;
+  const alternatives = documented as readonly (readonly string[])[];
+  if (requirement.match === 'any' && scopes.length > 1) {
+    const ok = alternatives.length === scopes.length && alternatives.every((a) => a.length === 1) && sameSet(alternatives.map((a) => a[0]!), scopes);
+    return ok ? undefined : `needs any of (${scopes.join(' ')}), but the OpenAPI document says ${JSON.stringify(security)}`;
+  }
+  const ok = alternatives.length === 1 && sameSet(alternatives[0]!, scopes);
+  return ok ? undefined : `needs scopes (${scopes.join(' ')}), but the OpenAPI document says ${JSON.stringify(security)}`;
+}
+
+/**
+ * Flags every route that deserves a second look: public writes (the auth endpoints expected),
+ * `/admin` routes a non-admin token could pass, and routes whose OpenAPI security says something
+ * else than the guard enforces. Pure: the route list and the document are given.
+ */
+export function checkRoutes(routes: readonly InventoryRoute[], openapi: OpenApiDocument): RouteReport[] {
+  return routes.map((route) => {
+    const flags: RouteFlag[] = [];
+    const { requirement } = route;
+    const key = `${route.method} ${route.path}`;
+    if (requirement === undefined) flags.push({ code: 'NO_REQUIREMENT', detail: 'the route declares no requirement (config.auth)' });
+    const open = requirement === undefined || isPublic(requirement);
+    const scopes = requirement === undefined || isPublic(requirement) ? [] : [...(requirement.scopes ?? [])];
+    const match = requirement !== undefined && !isPublic(requirement) && requirement.match === 'any' ? 'any' : 'all';
+    const roles = requirement === undefined || isPublic(requirement) ? [] : [...(requirement.roles ?? [])];
+
+    if (open && WRITES.has(route.method)) {
+      const expected = EXPECTED_PUBLIC_WRITES[key];
+      flags.push({ code: 'PUBLIC_WRITE', detail: `${route.method} without a token`, ...(expected === undefined ? {} : { expected }) });
+    }
+    if (route.path === '/admin' || route.path.startsWith('/admin/')) {
+      const admin = (s: string) => s.startsWith('admin:');
+      // all-of: one admin scope among them suffices; any-of: every alternative must be an admin scope.
+      const guarded = scopes.length > 0 && (match === 'all' ? scopes.some(admin) : scopes.every(admin));
+      if (!guarded) flags.push({ code: 'ADMIN_WITHOUT_ADMIN_SCOPE', detail: `an admin route passable without an admin:* scope (${describeRequirement(requirement)})` });
+    }
+
+    let documented: RouteReport['openapi'] = null;
+    const operation = route.hidden ? undefined : openapi.paths?.[openApiPath(route.path)]?.[route.method.toLowerCase()];
+    if (operation !== undefined) {
+      documented = operation.security ?? openapi.security ?? [];
+      const mismatch = requirement === undefined ? undefined : securityMismatch(requirement, documented);
+      if (mismatch !== undefined) flags.push({ code: 'OPENAPI_MISMATCH', detail: mismatch });
+    } else if (!route.hidden && route.method !== 'HEAD' && !open) {
+      flags.push({ code: 'OPENAPI_MISMATCH', detail: 'protected route missing from the OpenAPI document (not hidden)' });
+    }
+    return { method: route.method, path: route.path, requirement: describeRequirement(requirement), public: open, scopes, match, roles, openapi: documented, flags };
+  });
+}
+
+export const hasUnexpectedFlag = (reports: readonly RouteReport[]): boolean => reports.some((r) => r.flags.some((f) => f.expected === undefined));
+
+/**
+ * Builds an app with `build` and returns every route it registered. Fastify announces each new
+ * instance on the `fastify.initialization` diagnostics channel (its documented hook for
+ * instrumentation), so an `onRoute` hook is in place before the first route, whatever buildApp
+ * registers. The requirement is read once the app is ready, after the guard resolved it.
+ */
+export async function collectRoutes(build: () => Promise<FastifyInstance>): Promise<{ app: FastifyInstance; routes: InventoryRoute[] }> {
+  const seen: { method: string; path: string; options: RouteOptions }[] = [];
+  let instance: FastifyInstance | undefined;
+  const onInit = (message: unknown) => {
+    if (instance !== undefined) return;
+    instance = (message as { fastify: FastifyInstance }).fastify;
+    instance.addHook('onRoute', (options) => {
+      // `url` is rewritten in place for prefixed variants; keep what this registration said.
+      for (const method of [options.method].flat()) seen.push({ method: method.toUpperCase(), path: options.url, options });
+    });
+  };
+  subscribe('fastify.initialization', onInit);
+  let app: FastifyInstance;
+  try {
+    app = await build();
+  } finally {
+    unsubscribe('fastify.initialization', onInit);
+  }
+  if (instance === undefined) throw new Error('fastify.initialization was not published: cannot list the routes');
+  const routes = seen.map(({ method, path, options }) => ({ method, path, requirement: options.config?.auth, hidden: options.schema?.hide === true }));
+  // Fastify adds a HEAD twin to every GET (for a prefixed `/` route, under the `/x/` variant too);
+  // list it only when it differs from its GET.
+  const key = (r: InventoryRoute) => `${r.path.length > 1 ? r.path.replace(/\/$/, '') : r.path} ${JSON.stringify(r.requirement)}`;
+  const gets = new Set(routes.filter((r) => r.method === 'GET').map(key));
+  const unique = new Map<string, InventoryRoute>();
+  for (const r of routes) if (!(r.method === 'HEAD' && gets.has(key(r)))) unique.set(`${r.method} ${r.path}`, r);
+  return { app, routes: [...unique.values()].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method)) };
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import type { StoredAuditRecord } from '../../audit/audit-event.js';
+
+/** What a user sees of their own events (`GET /me/events`). */
+export const ownAuditEventSchema = z.object({
+  id: z.number().int(),
+  occurred_at: z.string(),
+  event: z.string(),
+  outcome: z.string(),
+  reason: z.string().nullable(),
+  session_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+});
+
+/** What an admin sees (`GET /admin/audit`): also who acted, on whom, in which request. */
+export const auditEventSchema = ownAuditEventSchema.extend({
+  actor_id: z.string().nullable(),
+  subject_id: z.string().nullable(),
+  request_id: z.string().nullable(),
+});
+
+export function auditEventView(r: StoredAuditRecord): z.infer<typeof auditEventSchema> {
+  return {
+    id: r.id,
+    occurred_at: r.occurredAt.toISOString(),
+    event: r.event,
+    outcome: r.outcome,
+    reason: r.reason,
+    session_id: r.sessionId,
+    ip: r.ip,
+    user_agent: r.userAgent,
+    actor_id: r.actorId,
+    subject_id: r.subjectId,
+    request_id: r.requestId,
+  };
+}
+
+/** A page of newest-first rows: the cursor for the next page, if this one was full. */
+export function nextBefore(rows: readonly StoredAuditRecord[], limit: number): number | null {
+  return rows.length === limit ? (rows.at(-1)?.id ?? null) : null;
+}

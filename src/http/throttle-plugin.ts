@@ -1,0 +1,151 @@
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onErrorAsyncHookHandler,
+  onRequestAsyncHookHandler,
+  onResponseAsyncHookHandler,
+  onSendAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+  RouteOptions,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import { LoginRefusedError, ThrottledError } from '../errors/errors.js';
+import type { Refusal } from '../throttle/limiter.js';
+import type { LoginAttempt } from '../throttle/login-throttle.js';
+import type { Throttle } from '../throttle/throttle.js';
+import { sendError } from './error-handler.js';
+
+/**
+ * What a route counts. `token` is the OAuth token endpoint: `login` for the password grant,
+ * `refresh` for the refresh-token grant.
+ */
+export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke'] as const;
+export type ThrottleRule = (typeof THROTTLE_RULES)[number];
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Checked in preHandler: after the body is parsed and the guard ran, before the handler hashes anything. */
+    throttle?: ThrottleRule;
+  }
+}
+
+export interface ThrottlePluginOptions {
+  readonly throttle: Throttle;
+}
+
+type Check = (request: FastifyRequest) => Promise<Refusal | undefined>;
+
+function bodyField(request: FastifyRequest, name: string): string | undefined {
+  const body = request.body;
+  if (typeof body !== 'object' || body === null) return undefined;
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function refuse(refusal: Refusal): ThrottledError {
+  return new ThrottledError(refusal.retryAfterMs, refusal.limit);
+}
+
+/**
+ * Throttling at the HTTP edge (the rules live in src/throttle):
+ * - every request, every route (404s too): the per-address ceiling, as an onRequest hook;
+ * - a route that declares `config.throttle` gets a preHandler that checks its limit; login routes
+ *   also report each attempt's outcome: a `LoginRefusedError` (onError, before the answer goes
+ *   out) is a failure, a 200 (onSend) a success.
+ * A refusal is a `ThrottledError`: 429 with `Retry-After`, one body for every reason.
+ */
+export const throttlePlugin = fp<ThrottlePluginOptions>(
+  async (app: FastifyInstance, { throttle }) => {
+    const attempts = new WeakMap<FastifyRequest, LoginAttempt>();
+
+    const login: Check = async (request) => {
+      const decision = await throttle.login.begin({ username: bodyField(request, 'username'), ip: request.ip });
+      if ('refused' in decision) return decision.refused;
+      attempts.set(request, decision.attempt);
+      return undefined;
+    };
+    const refresh: Check = async (request) => {
+      const token = bodyField(request, 'refresh_token');
+      return token === undefined ? undefined : throttle.requests.refresh(token);
+    };
+    const checks: Record<ThrottleRule, Check> = {
+      login,
+      refresh,
+      async token(request) {
+        const grant = bodyField(request, 'grant_type');
+        // Anything else is refused by the pipeline before it costs anything.
+        return grant === 'password' ? login(request) : grant === 'refresh_token' ? refresh(request) : undefined;
+      },
+      register: async (request) => throttle.requests.register(request.ip),
+      password_change: async (request) => (request.principal === null ? undefined : throttle.requests.passwordChange(request.principal.userId)),
+      revoke: async (request) => throttle.requests.revoke(request.ip),
+    };
+
+    const recordFailure: onErrorAsyncHookHandler = async (request, _reply, error) => {
+      const attempt = attempts.get(request);
+      if (attempt === undefined || !(error instanceof LoginRefusedError)) return;
+      try {
+        await attempt.failed();
+      } catch (err) {
+        request.log.warn({ err }, 'throttle: failed login not counted');
+      }
+    };
+    const settle: onSendAsyncHookHandler = async (request, reply, payload) => {
+      const attempt = attempts.get(request);
+      if (attempt === undefined) return payload;
+      attempts.delete(request);
+      try {
+        if (reply.statusCode === 200) await attempt.succeeded();
+      } catch (err) {
+        request.log.warn({ err }, 'throttle: successful login not recorded');
+      } finally {
+        attempt.end();
+      }
+      return payload;
+    };
+    // Only if the reply never went through onSend; `end` is idempotent.
+    const release: onResponseAsyncHookHandler = async (request) => {
+      attempts.get(request)?.end();
+    };
+
+    if (throttle.limits.GLOBAL_IP !== null) {
+      const ceiling: onRequestAsyncHookHandler = async (request, reply) => {
+        try {
+          const refusal = await throttle.requests.global(request.ip);
+          if (refusal !== undefined) return sendError(request, reply, refuse(refusal));
+        } catch (error) {
+          return sendError(request, reply, error);
+        }
+        return undefined;
+      };
+      app.addHook('onRequest', ceiling);
+    }
+
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const rule = route.config?.throttle;
+      if (rule === undefined) return;
+      if (!(THROTTLE_RULES as readonly string[]).includes(rule)) throw new TypeError(`route ${String(route.method)} ${route.url}: config.throttle is not one of ${THROTTLE_RULES.join(', ')}`);
+      const check = checks[rule];
+      const preHandler: preHandlerAsyncHookHandler = async (request, reply) => {
+        try {
+          const refusal = await check(request);
+          if (refusal !== undefined) return sendError(request, reply, refuse(refusal));
+        } catch (error) {
+          return sendError(request, reply, error);
+        }
+        return undefined;
+      };
+      route.preHandler = [preHandler, ...asArray(route.preHandler)];
+      if (rule === 'login' || rule === 'token') {
+        route.onError = [recordFailure, ...asArray(route.onError)];
+        route.onSend = [settle, ...asArray(route.onSend)];
+        route.onResponse = [release, ...asArray(route.onResponse)];
+      }
+    });
+  },
+  { name: 'gatehouse-throttle', fastify: '5.x' },
+);
+
+function asArray<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
