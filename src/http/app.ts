@@ -9,6 +9,8 @@ import { registerErrorHandling } from './error-handler.js';
 import { HTTP_STATUS } from './error-response.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
+import { createThrottleAuditor } from '../audit/throttle-audit.js';
+import { auditContextOf } from './audit-context.js';
 import { throttlePlugin } from './throttle-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
 import { AccessLogController, loggerOptions } from './logger.js';
@@ -87,7 +89,12 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     done();
   });
   await app.register(guardPlugin, { authenticator: services.authenticator });
-  await app.register(throttlePlugin, { throttle: services.throttle });
+  const auditThrottled = createThrottleAuditor({
+    audit: services.audit,
+    now: services.now,
+    onError: (error) => app.log.warn({ err: error }, 'throttled request not audited'),
+  });
+  await app.register(throttlePlugin, { throttle: services.throttle, onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit) });
   await app.register(metricsPlugin, { metrics: services.metrics });
   await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
 

@@ -31,6 +31,8 @@ declare module 'fastify' {
 
 export interface ThrottlePluginOptions {
   readonly throttle: Throttle;
+  /** Told of every refusal (the audit trail; it dedupes). */
+  readonly onThrottled?: (request: FastifyRequest, limit: string) => void;
 }
 
 type Check = (request: FastifyRequest) => Promise<Refusal | undefined>;
@@ -42,9 +44,6 @@ function bodyField(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function refuse(refusal: Refusal): ThrottledError {
-  return new ThrottledError(refusal.retryAfterMs, refusal.limit);
-}
 
 /**
  * Throttling at the HTTP edge (the rules live in src/throttle):
@@ -55,8 +54,12 @@ function refuse(refusal: Refusal): ThrottledError {
  * A refusal is a `ThrottledError`: 429 with `Retry-After`, one body for every reason.
  */
 export const throttlePlugin = fp<ThrottlePluginOptions>(
-  async (app: FastifyInstance, { throttle }) => {
+  async (app: FastifyInstance, { throttle, onThrottled }) => {
     const attempts = new WeakMap<FastifyRequest, LoginAttempt>();
+    const refuse = (request: FastifyRequest, refusal: Refusal): ThrottledError => {
+      onThrottled?.(request, refusal.limit);
+      return new ThrottledError(refusal.retryAfterMs, refusal.limit);
+    };
 
     const login: Check = async (request) => {
       const decision = await throttle.login.begin({ username: bodyField(request, 'username'), ip: request.ip });
@@ -112,7 +115,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       const ceiling: onRequestAsyncHookHandler = async (request, reply) => {
         try {
           const refusal = await throttle.requests.global(request.ip);
-          if (refusal !== undefined) return sendError(request, reply, refuse(refusal));
+          if (refusal !== undefined) return sendError(request, reply, refuse(request, refusal));
         } catch (error) {
           return sendError(request, reply, error);
         }
@@ -129,7 +132,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       const preHandler: preHandlerAsyncHookHandler = async (request, reply) => {
         try {
           const refusal = await check(request);
-          if (refusal !== undefined) return sendError(request, reply, refuse(refusal));
+          if (refusal !== undefined) return sendError(request, reply, refuse(request, refusal));
         } catch (error) {
           return sendError(request, reply, error);
         }
