@@ -8,7 +8,7 @@ import type { UserRecord, UserStore } from '../users/user-store.js';
 export interface UserAdminDeps {
   readonly directory: UserDirectory;
   readonly users: Pick<UserStore, 'findById'>;
-  readonly revocations: Pick<Revocations, 'revokeUserTokens' | 'revokeSessionsOfUser'>;
+  readonly revocations: Pick<Revocations, 'revokeUserTokens' | 'revokeEverythingOfUser'>;
   readonly scopes: Pick<ScopeCatalogue, 'grantableRoles'>;
   readonly now: () => number;
 }
@@ -50,10 +50,7 @@ export async function changeUserStatus(deps: UserAdminDeps, actor: AdminActor, i
   const record = auditRecord(actor.context, { event, outcome: 'success', reason, actorId: actor.userId, subjectId: id }, now);
   const user = await deps.directory.setStatus(id, { [field]: set ? now : null }, [record]);
   if (user === undefined) throw new NotFoundError('no such user');
-  if (set) {
-    await deps.revocations.revokeUserTokens(id, now);
-    await deps.revocations.revokeSessionsOfUser(id, reason, now);
-  }
+  if (set) await deps.revocations.revokeEverythingOfUser(id, reason, now);
   return user;
 }
 
@@ -61,8 +58,7 @@ export async function changeUserStatus(deps: UserAdminDeps, actor: AdminActor, i
 export async function forceLogout(deps: UserAdminDeps, actor: AdminActor, id: string): Promise<void> {
   const now = new Date(deps.now());
   const record = auditRecord(actor.context, { event: 'user.logged_out_by_admin', outcome: 'success', actorId: actor.userId, subjectId: id }, now);
-  if ((await deps.revocations.revokeUserTokens(id, now, [record])) === undefined) throw new NotFoundError('no such user');
-  await deps.revocations.revokeSessionsOfUser(id, 'admin_logout', now);
+  if ((await deps.revocations.revokeEverythingOfUser(id, 'admin_logout', now, [record])) === undefined) throw new NotFoundError('no such user');
 }
 
 /**
@@ -85,8 +81,7 @@ export async function changeUserRole(deps: UserAdminDeps, actor: AdminActor, id:
 /** Deletes the account. Its tokens die first (token version), then the row and its sessions go. */
 export async function deleteUser(deps: UserAdminDeps, actor: AdminActor, id: string): Promise<void> {
   const now = new Date(deps.now());
-  if ((await deps.revocations.revokeUserTokens(id, now)) === undefined) throw new NotFoundError('no such user');
-  await deps.revocations.revokeSessionsOfUser(id, 'user_deleted', now);
+  if ((await deps.revocations.revokeEverythingOfUser(id, 'user_deleted', now)) === undefined) throw new NotFoundError('no such user');
   const record = auditRecord(actor.context, { event: 'user.deleted', outcome: 'success', actorId: actor.userId, subjectId: id }, now);
   if (!(await deps.directory.delete(id, [record]))) throw new NotFoundError('no such user');
 }

@@ -2,8 +2,7 @@ import { NotFoundError } from '../errors/errors.js';
 import type { UserRecord, UserStore } from '../users/user-store.js';
 import { usernameKey } from '../users/username.js';
 import { CommandError, EXIT } from './arguments.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../ids/uuid.js';
 
 /** How the operator named the user: `auto` tells a UUID from a username by its shape. */
 export type UserReferenceKind = 'auto' | 'id' | 'username';
@@ -21,8 +20,8 @@ export function noSuchUser(reference: string): NotFoundError {
  * another, the command refuses rather than guess (exit 2); `--id` or `--username` settles it.
  */
 export async function resolveUser(users: Pick<UserStore, 'findById' | 'findByUsernameKey'>, reference: string, kind: UserReferenceKind = 'auto'): Promise<UserRecord> {
-  if (kind === 'id' && !UUID.test(reference)) throw new CommandError(`--id expects a user id (a UUID), got ${JSON.stringify(reference)}`, EXIT.USAGE);
-  const byId = kind !== 'username' && UUID.test(reference) ? await users.findById(reference.toLowerCase()) : undefined;
+  if (kind === 'id' && !isUuid(reference)) throw new CommandError(`--id expects a user id (a UUID), got ${JSON.stringify(reference)}`, EXIT.USAGE);
+  const byId = kind !== 'username' && isUuid(reference) ? await users.findById(reference.toLowerCase()) : undefined;
   const byName = kind !== 'id' ? await users.findByUsernameKey(usernameKey(reference)) : undefined;
   if (byId !== undefined && byName !== undefined && byId.id !== byName.id) {
     throw new CommandError(

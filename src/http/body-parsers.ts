@@ -47,7 +47,17 @@ export function registerStrictBodyParsers(app: FastifyInstance): void {
 }
 
 /**
- * Form bodies, for the OAuth token endpoint only (RFC 6749 §3.2). Registered in that route's
+ * The OAuth endpoints take form bodies only (RFC 6749 §3.2, RFC 7009 §2.1): the JSON parser of
+ * their scope would otherwise accept a JSON body too. `endpoint` names it in the 415's message.
+ */
+export function requireFormBody(contentType: string | undefined, endpoint: string): void {
+  if (!/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+    throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', `the ${endpoint} endpoint takes application/x-www-form-urlencoded`);
+  }
+}
+
+/**
+ * Form bodies, for the OAuth endpoints only (RFC 6749 §3.2). Registered in that route's
  * scope: a JSON endpoint answers a form body with 415, so a cross-site HTML form (a "simple"
  * request, no CORS preflight) cannot post to it.
  */

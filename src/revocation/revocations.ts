@@ -66,6 +66,11 @@ export interface Revocations {
   /** Bumps the user's token version: every access token issued before dies, whatever its session. */
   revokeUserTokens(userId: string, now: Date, audit?: readonly AuditRecord[]): Promise<number | undefined>;
   revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date, audit?: readonly AuditRecord[]): Promise<void>;
+  /**
+   * Everything of the user: the token version moves on (with `audit`), then every session ends.
+   * Returns the ids of the sessions it ended; undefined for an unknown user (nothing changed).
+   */
+  revokeEverythingOfUser(userId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<string[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -154,7 +159,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     }
   };
 
-  return {
+  const revocations: Revocations = {
     assertNotRevoked(claims) {
       if (!isCurrent()) throw new StoreUnavailableError('revocation state is not current (feed unconfirmed or catching up)');
       const reason = list.reasonRevoked(claims, deps.now());
@@ -188,11 +193,17 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
       await apply([{ kind: 'token', id: claims.jti, until: expiresAt.getTime() + REVOCATION_SLACK_MS }]);
     },
 
+    async revokeEverythingOfUser(userId, reason, now, audit) {
+      if ((await revocations.revokeUserTokens(userId, now, audit)) === undefined) return undefined;
+      return revocations.revokeSessionsOfUser(userId, reason, now);
+    },
+
     async close() {
       clearInterval(timer);
       await subscription.close();
     },
   };
+  return revocations;
 }
 
 /**

@@ -2,7 +2,7 @@ import { auditRecord, type AuditContext } from '../audit/audit-event.js';
 import type { Revocations } from '../revocation/revocations.js';
 
 export interface LogoutDeps {
-  readonly revocations: Pick<Revocations, 'revokeSession' | 'revokeSessionsOfUser' | 'revokeUserTokens' | 'revokeAccessToken'>;
+  readonly revocations: Pick<Revocations, 'revokeSession' | 'revokeEverythingOfUser' | 'revokeAccessToken'>;
   readonly now: () => number;
 }
 
@@ -37,7 +37,6 @@ export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: Au
 export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'userId'>, audit: AuditContext): Promise<number> {
   const now = new Date(deps.now());
   const record = auditRecord(audit, { event: 'session.logout_all', outcome: 'success', actorId: caller.userId, subjectId: caller.userId }, now);
-  await deps.revocations.revokeUserTokens(caller.userId, now, [record]);
-  const ids = await deps.revocations.revokeSessionsOfUser(caller.userId, 'logout_all', now);
-  return ids.length;
+  const ids = await deps.revocations.revokeEverythingOfUser(caller.userId, 'logout_all', now, [record]);
+  return ids?.length ?? 0;
 }

@@ -3,6 +3,7 @@ import { InvalidTokenError } from '../errors/errors.js';
 import type { VerificationKey } from '../keys/key-set.js';
 import { ACCESS_TOKEN_TYP, type AccessTokenClaims } from './access-token-claims.js';
 import { createVerificationCache, type VerificationCache } from './verification-cache.js';
+import { isUuid } from '../ids/uuid.js';
 
 /** Where verification keys come from: the server's own key set, or (in the SDK) a JWKS. */
 export interface VerificationKeySource {
@@ -34,7 +35,6 @@ export interface AccessTokenVerifier {
 const MAX_CLOCK_TOLERANCE = 30;
 const MAX_TOKEN_LENGTH = 8192;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Verifies Gatehouse access tokens as RFC 9068 §4 and RFC 8725 ask, as a chain of named checks:
@@ -121,7 +121,7 @@ function selectKey(header: ProtectedHeaderParameters, source: VerificationKeySou
 
 function checkGatehouseClaims(payload: JWTPayload, maxLifetimeSeconds: number): AccessTokenClaims {
   const { sub, jti, exp, iat } = payload;
-  if (typeof sub !== 'string' || !UUID.test(sub)) throw new InvalidTokenError('sub is not a user id');
+  if (typeof sub !== 'string' || !isUuid(sub)) throw new InvalidTokenError('sub is not a user id');
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw new InvalidTokenError('jti invalid');
   if (typeof payload.client_id !== 'string' || payload.client_id.length === 0) throw new InvalidTokenError('client_id invalid');
   if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new InvalidTokenError('scope is not a string');

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RequestError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import { handleRevocationRequest } from '../../oauth/token-revocation.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
-import { registerStrictFormParser } from '../body-parsers.js';
+import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
 import { basicCredentials } from '../client-credentials.js';
 import { oauthErrorSchema } from './problem-schema.js';
 
@@ -32,9 +31,7 @@ export const revokeRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
       },
     },
     async (request, reply) => {
-      if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
-        throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the revocation endpoint takes application/x-www-form-urlencoded');
-      }
+      requireFormBody(request.headers['content-type'], 'revocation');
       const outcome = await handleRevocationRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders), auditContextOf(request));
       request.log.info({ event: 'token.revocation', outcome }, 'revocation request');
       return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send();

@@ -1,14 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RequestError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import { handleTokenRequest, type TokenRequestContext } from '../../oauth/token-request.js';
 import { auditContextOf } from '../audit-context.js';
 import { basicCredentials } from '../client-credentials.js';
 import { deviceLabel } from '../../sessions/device-label.js';
 import type { GatehouseServices } from '../../services.js';
-import { registerStrictFormParser } from '../body-parsers.js';
+import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
 import { oauthErrorSchema, problemSchema } from './problem-schema.js';
 
 const tokenResponseSchema = z.object({
@@ -60,9 +59,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         },
       },
       async (request, reply) => {
-        if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
-          throw new RequestError('ERR_UNSUPPORTED_MEDIA_TYPE', 'the token endpoint takes application/x-www-form-urlencoded');
-        }
+        requireFormBody(request.headers['content-type'], 'token');
         const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders), contextOf(request));
         request.log.info({ event: 'token.issued', grant_type: (request.body as { grant_type?: string }).grant_type }, 'token issued');
         return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);

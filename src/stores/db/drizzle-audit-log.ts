@@ -2,8 +2,7 @@ import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import type { AuditLog, AuditRecord, StoredAuditRecord } from '../../audit/audit-event.js';
 import { runQuery, type Db } from './database.js';
 import { auditEvents } from './schema.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids/uuid.js';
 
 /**
  * Inserts audit rows with the caller's executor: pass the transaction that makes the change, so
@@ -20,7 +19,7 @@ export function createDrizzleAuditLog(db: Db): AuditLog {
 
     list: (query) =>
       runQuery(async () => {
-        if (query.subjectId !== undefined && !UUID.test(query.subjectId)) return [];
+        if (query.subjectId !== undefined && !isUuid(query.subjectId)) return [];
         const conditions: SQL[] = [];
         if (query.subjectId !== undefined) conditions.push(eq(auditEvents.subjectId, query.subjectId));
         if (query.event !== undefined) conditions.push(eq(auditEvents.event, query.event));

@@ -6,8 +6,7 @@ import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, Sessi
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { runQuery, type Db } from './database.js';
 import { refreshTokens, sessions } from './schema.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids/uuid.js';
 
 function deadSession(session: SessionRecord, now: Date): string | undefined {
   if (session.revokedAt !== null) return `session revoked (${session.revokedReason ?? 'unknown'})`;
@@ -153,7 +152,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
 
     revoke: (sessionId, reason, now, audit = []) =>
       runQuery(async () => {
-        if (!UUID.test(sessionId)) return false;
+        if (!isUuid(sessionId)) return false;
         return db.transaction(async (tx) => {
           const revoked = await tx
             .update(sessions)
@@ -169,13 +168,13 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
 
     revokeAllOfUser: (userId, reason, now, exceptSessionId, audit = []) =>
       runQuery(async () => {
-        if (!UUID.test(userId)) return [];
+        if (!isUuid(userId)) return [];
         return db.transaction(async (tx) => {
           const live = and(eq(sessions.userId, userId), isNull(sessions.revokedAt));
           const revoked = await tx
             .update(sessions)
             .set({ revokedAt: now, revokedReason: reason })
-            .where(exceptSessionId === undefined || !UUID.test(exceptSessionId) ? live : and(live, ne(sessions.id, exceptSessionId)))
+            .where(exceptSessionId === undefined || !isUuid(exceptSessionId) ? live : and(live, ne(sessions.id, exceptSessionId)))
             .returning({ id: sessions.id });
           const ids = revoked.map((r) => r.id);
           if (ids.length > 0) {
@@ -200,7 +199,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
 
     listActive: (userId, now) =>
       runQuery(async () => {
-        if (!UUID.test(userId)) return [];
+        if (!isUuid(userId)) return [];
         const rows = await db
           .select()
           .from(sessions)
@@ -211,7 +210,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
 
     find: (sessionId) =>
       runQuery(async () => {
-        if (!UUID.test(sessionId)) return undefined;
+        if (!isUuid(sessionId)) return undefined;
         const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId)).limit(1);
         return row as SessionRecord | undefined;
       }),

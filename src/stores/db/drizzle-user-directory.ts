@@ -4,8 +4,7 @@ import { runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { toUserRecord } from './drizzle-user-store.js';
 import { users } from './schema.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids/uuid.js';
 
 /** `%` and `_` in a search are literal characters, not patterns. */
 function prefixPattern(text: string): string {
@@ -33,7 +32,7 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
 
     setStatus: (id, status, audit = []) =>
       runQuery(async () => {
-        if (!UUID.test(id)) return undefined;
+        if (!isUuid(id)) return undefined;
         return db.transaction(async (tx) => {
           const [row] = await tx
             .update(users)
@@ -48,7 +47,7 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
 
     changeRole: (id, change, audit = []) =>
       runQuery(async () => {
-        if (!UUID.test(id)) return undefined;
+        if (!isUuid(id)) return undefined;
         // One statement: concurrent grants and revokes of different roles never overwrite each other.
         const roles =
           'grant' in change
@@ -64,7 +63,7 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
 
     delete: (id, audit = []) =>
       runQuery(async () => {
-        if (!UUID.test(id)) return false;
+        if (!isUuid(id)) return false;
         return db.transaction(async (tx) => {
           const deleted = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id });
           if (deleted.length === 1) await insertAudit(tx, audit);

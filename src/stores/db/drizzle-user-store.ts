@@ -4,8 +4,7 @@ import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids/uuid.js';
 
 type Row = typeof users.$inferSelect;
 
@@ -41,7 +40,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
     },
     async findById(id) {
       // A malformed id would make PostgreSQL raise instead of answering "no such user".
-      if (!UUID.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.id, id)).limit(1));
       return row === undefined ? undefined : toUserRecord(row);
     },
@@ -63,7 +62,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
       );
     },
     async revokeAllTokens(id, now, audit = []) {
-      if (!UUID.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       const [row] = await runQuery(() =>
         db.transaction(async (tx) => {
           const bumped = await tx
@@ -78,7 +77,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
       return row?.tokenVersion;
     },
     async delete(id) {
-      if (!UUID.test(id)) return false;
+      if (!isUuid(id)) return false;
       const deleted = await runQuery(() => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }));
       return deleted.length === 1;
     },
