@@ -147,6 +147,8 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   }, TICK_MS);
   timer.unref();
 
+  // Session and user ids are UUIDs, which the database matches in any case; tokens carry them as
+  // the database writes them (lower case), so entries are keyed lower case whatever the caller passed.
   const apply = async (entries: RevocationEntry[]): Promise<void> => {
     if (entries.length === 0) return;
     for (const entry of entries) add(entry);
@@ -170,7 +172,6 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     async revokeSession(sessionId, reason, now, audit) {
       const revoked = await deps.sessions.revoke(sessionId, reason, now, audit);
-      // Tokens carry the id as the database writes it (lower case); a UUID in other case is the same session.
       if (revoked) await apply([{ kind: 'session', id: sessionId.toLowerCase(), until: now.getTime() + windowMs }]);
       return revoked;
     },
@@ -183,7 +184,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     async revokeUserTokens(userId, now, audit) {
       const version = await deps.users.revokeAllTokens(userId, now, audit);
-      if (version !== undefined) await apply([{ kind: 'user', id: userId, version, until: now.getTime() + windowMs }]);
+      if (version !== undefined) await apply([{ kind: 'user', id: userId.toLowerCase(), version, until: now.getTime() + windowMs }]);
       return version;
     },
 

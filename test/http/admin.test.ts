@@ -149,6 +149,15 @@ describe('admin API', () => {
     assert.equal(await loginStatus('dave-logout'), 200, 'a force logout is not a lock');
   });
 
+  test('an id in upper case is the same account: revoking a role through it kills the old token at once', async () => {
+    const holly = await t.register('holly-case');
+    await admin('POST', `/admin/users/${holly.id}/roles`, { role: 'admin' });
+    const tokens = await login('holly-case');
+    assert.equal(await me(tokens.access_token), 200);
+    assert.equal((await admin('DELETE', `/admin/users/${holly.id.toUpperCase()}/roles/admin`)).statusCode, 200);
+    assert.equal(await me(tokens.access_token), 401, 'the token minted while holding the role is dead');
+  });
+
   test('delete: the token dies, the account is gone, the audit trail keeps its rows', async () => {
     const frank = await t.register('frank-delete');
     const tokens = await login('frank-delete');
