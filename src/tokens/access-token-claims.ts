@@ -21,6 +21,13 @@ export interface AccessTokenClaims {
    * revokes it. Absent means 0.
    */
   readonly tver?: number;
+  /** The active tenant chosen at login (a UUID); absent for a token not bound to a tenant. */
+  readonly tid?: string;
+  /**
+   * The roles held when the token was issued: global roles plus those of the active tenant
+   * (RFC 9068 §2.2.3.1 / RFC 7643 `roles`). A route asking for a fresh check re-reads them.
+   */
+  readonly roles?: readonly string[];
 }
 
 export function scopesOf(claims: Pick<AccessTokenClaims, 'scope'>): ReadonlySet<string> {

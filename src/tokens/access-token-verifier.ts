@@ -127,6 +127,8 @@ function checkGatehouseClaims(payload: JWTPayload, maxLifetimeSeconds: number): 
   if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new InvalidTokenError('scope is not a string');
   if (payload.sid !== undefined && typeof payload.sid !== 'string') throw new InvalidTokenError('sid is not a string');
   if (payload.tver !== undefined && !(Number.isSafeInteger(payload.tver) && (payload.tver as number) >= 0)) throw new InvalidTokenError('tver invalid');
+  if (payload.tid !== undefined && !(typeof payload.tid === 'string' && isUuid(payload.tid))) throw new InvalidTokenError('tid is not a tenant id');
+  if (payload.roles !== undefined && !isRoleList(payload.roles)) throw new InvalidTokenError('roles is not a list of role names');
   if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > maxLifetimeSeconds) {
     throw new InvalidTokenError('lifetime longer than this issuer grants');
   }
@@ -141,7 +143,15 @@ function checkGatehouseClaims(payload: JWTPayload, maxLifetimeSeconds: number): 
     scope: (payload.scope as string | undefined) ?? '',
     ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}),
     ...(typeof payload.tver === 'number' ? { tver: payload.tver } : {}),
+    ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
+    ...(Array.isArray(payload.roles) ? { roles: Object.freeze([...(payload.roles as string[])]) } : {}),
   });
+}
+
+const MAX_ROLES = 64;
+
+function isRoleList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_ROLES && value.every((r) => typeof r === 'string' && r.length > 0 && r.length <= 64);
 }
 
 /** Log-only description of why jose refused a token. */

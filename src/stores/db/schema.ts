@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `username_key` is the NFKC, case-folded form: the uniqueness rule lives in the database so two
@@ -26,6 +26,34 @@ export const users = pgTable('users', {
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 }, (t) => [index('users_tokens_revoked_at_idx').on(t.tokensRevokedAt).where(sql`${t.tokensRevokedAt} IS NOT NULL`)]);
 
+/** An organisation whose users, roles and resources are kept apart from every other tenant's. */
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey(),
+  /** Lower-case name used at login (`tenant=acme`) and in the CLI; unique. */
+  slug: text('slug').notNull().unique('tenants_slug_unique'),
+  name: text('name').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
+ * A user's place in a tenant and the roles held there. Roles of one tenant mean nothing in
+ * another: the token carries only the active tenant's.
+ */
+export const memberships = pgTable(
+  'memberships',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId], name: 'memberships_pk' }), index('memberships_user_id_idx').on(t.userId)],
+);
+
 /** One row per login: the refresh-token family that the access tokens' `sid` names. */
 export const sessions = pgTable(
   'sessions',
@@ -35,6 +63,11 @@ export const sessions = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     clientId: text('client_id').notNull(),
+    /**
+     * The tenant chosen at login (`tid` of every access token of this session); null for a session
+     * not bound to a tenant. Leaving the tenant ends the session at its next refresh.
+     */
+    tenantId: uuid('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
     /** Space-separated scopes granted at login; a refresh never widens them. */
     scope: text('scope').notNull(),
     device: text('device').notNull(),
