@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: runs every test/**/*.test.ts twice, once per store profile.
+// `npm test`: runs every test/**/*.test.ts and examples/*/test/**/*.test.ts twice, once per store profile.
 //   1. embedded: in-process PGlite and memory stores (GATEHOUSE_TEST_STORES=embedded; real-store URLs removed).
 //   2. real:     PostgreSQL and Redis (GATEHOUSE_TEST_STORES=real), when both
 //                GATEHOUSE_TEST_DATABASE_URL and GATEHOUSE_TEST_REDIS_URL are set.
@@ -12,7 +12,7 @@
 // counts failed and cancelled tests of both passes.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,10 @@ function collectTestFiles() {
     }
   };
   walk('test');
+  // Each example has its own tests beside it (examples/<name>/test).
+  for (const entry of readdirSync(path.join(root, 'examples'), { withFileTypes: true })) {
+    if (entry.isDirectory() && existsSync(path.join(root, 'examples', entry.name, 'test'))) walk(`examples/${entry.name}/test`);
+  }
   return found.sort();
 }
 

@@ -14,8 +14,10 @@ import { createAuthenticator, type Authenticator } from './guard/authenticator.j
 import { createKeySet, type KeySet } from './keys/key-set.js';
 import { loadOrCreateDevelopmentKeys } from './keys/development-keys.js';
 import { readSigningKeyFile, type PrivateSigningJwk } from './keys/signing-key-file.js';
+import { startStoredKeys, type StoredKeys } from './keys/stored-keys.js';
+import { createDrizzleSigningKeyStore } from './stores/db/drizzle-signing-key-store.js';
 import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
-import { createScopeCatalogue, type ScopeCatalogue } from './oauth/scope-catalogue.js';
+import { BUILT_IN_SCOPES, createScopeCatalogue, type ScopeCatalogue, type ScopeDefinition } from './oauth/scope-catalogue.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
 import { observeQueries, openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
@@ -31,6 +33,8 @@ import { createAccessTokenVerifier, type AccessTokenVerifier } from './tokens/ac
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
 import type { UserStore } from './users/user-store.js';
+import type { TenantStore } from './tenants/tenant-store.js';
+import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -38,6 +42,9 @@ export interface GatehouseServices {
   readonly database: Database;
   readonly ephemeral: EphemeralStore;
   readonly users: UserStore;
+  /** Reads straight from the database, past the user cache: for routes that ask for a fresh check. */
+  readonly uncachedUsers: Pick<UserStore, 'findById'>;
+  readonly tenants: TenantStore;
   readonly sessions: SessionStore;
   readonly sessionPolicy: SessionPolicy;
   /** Epoch milliseconds; injectable so tests control expiry without sleeping. */
@@ -64,7 +71,9 @@ export interface GatehouseServices {
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
   /** Where the signing keys came from, for the startup banner. */
-  readonly keySource: { readonly kind: 'file' | 'development'; readonly path: string; readonly created: boolean };
+  readonly keySource: { readonly kind: 'file' | 'development' | 'store'; readonly path: string; readonly created: boolean };
+  /** With GATEHOUSE_KEY_SOURCE=store: the live key set and its lifecycle (`gatehouse keys`); else undefined. */
+  readonly storedKeys: StoredKeys | undefined;
   close(): Promise<void>;
 }
 
@@ -76,6 +85,8 @@ export interface TokenRequestHooks {
 export interface ServiceOverrides {
   /** Signing keys given directly instead of read from GATEHOUSE_SIGNING_KEYS (library use, tests). */
   readonly signingKeys?: readonly PrivateSigningJwk[];
+  /** Scopes beside the built-in ones (a library host's own permissions, such as `orders:read`). */
+  readonly scopes?: Readonly<Record<string, ScopeDefinition>>;
   /** Extra OAuth clients beside the built-in first-party `gatehouse-cli`. */
   readonly clients?: readonly OAuthClient[];
   readonly passwordHasher?: PasswordHasherOptions;
@@ -86,6 +97,15 @@ export interface ServiceOverrides {
   readonly housekeepingIntervalMs?: number;
   /** Fail closed once the revocation feed has been unconfirmed this long (default 3 s). */
   readonly revocationStaleAfterMs?: number;
+  /** Stored keys: scheduler step and reload this often (default 5 s). */
+  readonly keyPollIntervalMs?: number;
+}
+
+/** The built-in scopes plus a host's own; a host may not redefine a built-in one. */
+function extraScopes(extra: Readonly<Record<string, ScopeDefinition>> = {}): Readonly<Record<string, ScopeDefinition>> {
+  const clash = Object.keys(extra).find((name) => name in BUILT_IN_SCOPES);
+  if (clash !== undefined) throw new TypeError(`scope ${clash} is built in and cannot be redefined`);
+  return { ...BUILT_IN_SCOPES, ...extra };
 }
 
 async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; source: GatehouseServices['keySource'] }> {
@@ -99,15 +119,20 @@ async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; so
 }
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
-  const { keys, source } =
-    overrides.signingKeys === undefined
+  // Keys given in code or in GATEHOUSE_SIGNING_KEYS as before; the store only when asked for (opened below, with the stores).
+  const useStore = overrides.signingKeys === undefined && config.signingKeySource === 'store';
+  const fileKeys = useStore
+    ? undefined
+    : overrides.signingKeys === undefined
       ? await loadKeys(config)
       : { keys: [...overrides.signingKeys], source: { kind: 'file' as const, path: '(given in code)', created: false } };
-  const keySet = await createKeySet(keys);
-  const currentKeys = () => keySet;
+  const fileKeySet = fileKeys === undefined ? undefined : await createKeySet(fileKeys.keys);
+  let storedKeys: StoredKeys | undefined;
+  // A function, not a value: stored keys are swapped whole when the table changes.
+  const currentKeys = (): KeySet => storedKeys?.live.current() ?? (fileKeySet as KeySet);
   const events = createServiceEventSink();
-  const keyCreation = keys.map((k) => ({ kid: k.kid, createdAtMs: jwkCreatedAtMs(k) }));
-  const metrics = createGatehouseMetrics({ revocationState: () => revocations.state(), signingKeys: () => keyCreation, now: Date.now });
+  const keyCreation = (fileKeys?.keys ?? []).map((k) => ({ kid: k.kid, createdAtMs: jwkCreatedAtMs(k) }));
+  const metrics = createGatehouseMetrics({ revocationState: () => revocations.state(), signingKeys: () => storedKeys?.live.keys() ?? keyCreation, now: Date.now });
   const database = await openDatabase(config.database, (error) => {
     if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
     else events.emit({ event: 'database.connection_error', level: 'warn', error });
@@ -124,7 +149,25 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     throw error;
   }
   const now = overrides.now ?? Date.now;
-  const cachedUsers = createCachedUserStore(createDrizzleUserStore(database.db), overrides.now === undefined ? {} : { now: overrides.now });
+  if (useStore) {
+    try {
+      storedKeys = await startStoredKeys({
+        config,
+        store: createDrizzleSigningKeyStore(database.db),
+        feed: ephemeral,
+        now,
+        ...(overrides.keyPollIntervalMs === undefined ? {} : { pollIntervalMs: overrides.keyPollIntervalMs }),
+        // A revoked key's tokens must stop verifying now, not when their cached verification expires.
+        onKeysRemoved: () => verifier.clearCache(),
+        onEvent: (e) => events.emit({ ...e, level: e.event === 'keys.changed' ? 'info' : 'warn' }),
+      });
+    } catch (error) {
+      await Promise.allSettled([ephemeral.close(), database.close()]);
+      throw error;
+    }
+  }
+  const uncachedUsers = createDrizzleUserStore(database.db);
+  const cachedUsers = createCachedUserStore(uncachedUsers, overrides.now === undefined ? {} : { now: overrides.now });
   const rawSessions = createDrizzleSessionStore(database.db);
   let revocations: Revocations;
   try {
@@ -144,6 +187,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       onRevoked: (kind) => metrics.revoked(kind),
     });
   } catch (error) {
+    await storedKeys?.close();
     await Promise.allSettled([ephemeral.close(), database.close()]);
     throw error;
   }
@@ -187,13 +231,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     database,
     ephemeral,
     users,
+    uncachedUsers,
+    tenants: createDrizzleTenantStore(database.db),
     sessions: propagatingSessionStore(rawSessions, revocations),
     sessionPolicy: { absoluteTtlMs: config.sessionTtlSeconds * 1000, idleTtlMs: config.sessionIdleTtlSeconds * 1000, graceMs: config.refreshGraceSeconds * 1000 },
     now,
     hasher: new PasswordHasher(overrides.passwordHasher),
     keySet: currentKeys,
     clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),
-    scopes: createScopeCatalogue(),
+    scopes: createScopeCatalogue(extraScopes(overrides.scopes)),
     verifier,
     authenticator: createAuthenticator({ verifier, revocations, users }),
     revocations,
@@ -205,10 +251,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     throttle,
     issueAccessToken: (input) => issuer.issue(input),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
-    keySource: source,
+    keySource: fileKeys?.source ?? { kind: 'store', path: 'signing_keys', created: false },
+    storedKeys,
     async close() {
       detachQueryObserver();
       await housekeeping.stop();
+      await storedKeys?.close();
       await revocations.close();
       await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
     },
@@ -224,6 +272,8 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     verifyPassword: (username, password) =>
       verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
     findUser: (id) => services.users.findById(id),
+    membershipsOfUser: (userId) => services.tenants.membershipsOfUser(userId),
+    tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,
     startSession: (input, audit) => startSession(families, input, audit),
     exchangeRefreshToken: (token, clientId, scopes, audit) => exchangeRefreshToken(families, token, clientId, scopes, audit),
     recordAudit: (record) => services.audit.record(record),

@@ -20,7 +20,7 @@ try {
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      let { refreshToken } = await startSession(deps, { userId: user.id, clientId: 'gatehouse-cli', scope: 'profile', device: 'bench', ip: null });
+      let { refreshToken } = await startSession(deps, { userId: user.id, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'bench', ip: null });
       while (performance.now() < deadline) {
         ({ refreshToken } = await exchangeRefreshToken(deps, refreshToken, 'gatehouse-cli'));
         done += 1;

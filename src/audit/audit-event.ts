@@ -22,7 +22,19 @@ export type AuditEventType =
   | 'user.logged_out_by_admin'
   | 'role.granted'
   | 'role.revoked'
-  | 'user.deleted';
+  | 'user.deleted'
+  | 'tenant.created'
+  | 'membership.added'
+  | 'membership.removed'
+  | 'tenant_role.granted'
+  | 'tenant_role.revoked'
+  // Signing-key lifecycle (stored keys): the kid is the reason; the actor is null (CLI, scheduler).
+  | 'key.created'
+  | 'key.scheduled'
+  | 'key.activated'
+  | 'key.retiring'
+  | 'key.retired'
+  | 'key.revoked';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

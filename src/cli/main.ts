@@ -8,9 +8,10 @@ commands:
   serve     run the server (configuration from the environment; see README)
   users     create accounts (the first admin too), list, disable, enable, lock, unlock, log out,
             grant and revoke roles, delete
+  keys      stored signing keys: list, create, rotate, retire, revoke (GATEHOUSE_KEY_SOURCE=store)
   routes    every route with its method, path and requirement; flags risky ones
   doctor    check configuration, keys, database, Redis and clock; list what is unsafe for production
-  tenants   not available yet: tenants are not built (exits 2)
+  tenants   create tenants, add and remove members, grant and revoke tenant roles
   help      show this text
 
 Every command takes --help.
@@ -21,10 +22,6 @@ const SERVE_USAGE = `usage: gatehouse serve
 
 Runs Gatehouse until SIGINT or SIGTERM. Configuration comes from the environment (see README).
 Exit 1 with one line per problem when the configuration is invalid.`;
-
-const TENANTS_TEXT = `usage: gatehouse tenants …
-
-Not available yet: tenants are not built. This command exits 2 until they are.`;
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,17 +37,14 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     case 'users':
       return (await import('./users-command.js')).usersCommand(rest, io);
+    case 'keys':
+      return (await import('./keys-command.js')).keysCommand(rest, io);
     case 'routes':
       return (await import('./routes-command.js')).routesCommand(rest, io);
     case 'doctor':
       return (await import('./doctor-command.js')).doctorCommand(rest, io);
     case 'tenants':
-      if (rest.includes('--help') || rest.includes('-h')) {
-        io.stdout.write(`${TENANTS_TEXT}\n`);
-        return EXIT.OK;
-      }
-      io.stderr.write('gatehouse: tenants are not available yet (not built)\n');
-      return EXIT.USAGE;
+      return (await import('./tenants-command.js')).tenantsCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -1,6 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { isPublic, type RouteRequirement } from '../guard/requirement.js';
+import { describeRequirement, isPublic, type RouteRequirement } from '../guard/requirement.js';
+
+export { describeRequirement };
 import { SECURITY_SCHEME } from '../http/openapi.js';
 
 /** One route as the app registered it, after the guard resolved its requirement. */
@@ -55,16 +57,6 @@ interface OpenApiDocument {
 /** `/admin/users/:id` → `/admin/users/{id}` (a regex constraint `:id(\\d+)` dropped). */
 export function openApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)(\([^)]*\))?/g, '{$1}');
-}
-
-export function describeRequirement(requirement: RouteRequirement | undefined): string {
-  if (requirement === undefined) return 'NONE DECLARED';
-  if (isPublic(requirement)) return 'public';
-  const parts: string[] = [];
-  const scopes = requirement.scopes ?? [];
-  if (scopes.length > 0) parts.push(`scopes ${requirement.match ?? 'all'}(${scopes.join(' ')})`);
-  if ((requirement.roles ?? []).length > 0) parts.push(`roles any(${requirement.roles!.join(' ')})`);
-  return parts.length === 0 ? 'authenticated' : `authenticated; ${parts.join('; ')}`;
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));

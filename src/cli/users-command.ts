@@ -93,7 +93,7 @@ Creates an account under the same username and password rules as POST /auth/regi
 The password is never taken from the command line (ps and shell history would keep it):
   - in a terminal it is prompted for twice, hidden;
   - with --password-stdin it is the first line of stdin:  printf '%s\\n' "$PW" | gatehouse users create …
---admin grants the admin role (scopes admin:users, admin:audit): this is how the first admin is made.
+--admin grants the admin role (scopes admin:users, admin:audit, admin:tenants): this is how the first admin is made.
 --json prints the new account as JSON.`;
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
@@ -199,7 +199,7 @@ async function act(action: Action, argv: readonly string[], io: CliIo): Promise<
 async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise<number> {
   const verb = grant ? 'grant' : 'revoke';
   const usage = sub(
-    `usage: gatehouse users ${verb} <user> <role> [--id | --username]\n\n${grant ? 'Grants a role (admin: scopes admin:users and admin:audit).' : 'Takes a role away; tokens minted while the user held it die at once.'}\n${USER_HELP}`,
+    `usage: gatehouse users ${verb} <user> <role> [--id | --username]\n\n${grant ? 'Grants a global role (admin: scopes admin:users, admin:audit, admin:tenants).' : 'Takes a role away; tokens minted while the user held it die at once.'}\n${USER_HELP}`,
   );
   const parsed = parseCommand(argv, { usage, options: REFERENCE_OPTIONS, positionals: ['user', 'role'] });
   if (parsed.help) return help(io, usage);

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../errors/errors.js';
+import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
 
 export type GatehouseEnv = 'development' | 'production';
@@ -23,6 +24,17 @@ export interface Config {
   /** The first entry goes into tokens; a verifier accepts any. */
   readonly audience: readonly [string, ...string[]];
   readonly signingKeysPath: string | undefined;
+  /**
+   * Where signing keys come from: `file` (GATEHOUSE_SIGNING_KEYS, or the generated development key)
+   * or `store` (the `signing_keys` table, with rotation; GATEHOUSE_KEY_SOURCE=store).
+   */
+  readonly signingKeySource: 'file' | 'store';
+  /** GATEHOUSE_KEY_ENCRYPTION_KEY (checked, base64url); seals stored private keys. Undefined in development: a generated one. */
+  readonly keyEncryptionKey: string | undefined;
+  /** The JWKS `Cache-Control: max-age`; stored keys are published this long before they sign. */
+  readonly jwksMaxAgeSeconds: number;
+  /** Automatic rotation of stored keys every this many days; undefined: off. */
+  readonly keyRotationDays: number | undefined;
   readonly database: DatabaseTarget;
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
@@ -148,9 +160,42 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   const dataDir = read('GATEHOUSE_DATA_DIR', z.string().min(1), '.gatehouse');
 
   const signingKeysPath = read('GATEHOUSE_SIGNING_KEYS', z.string().min(1), undefined as string | undefined);
-  if (gatehouseEnv === 'production' && signingKeysPath === undefined) {
-    problems.push('GATEHOUSE_SIGNING_KEYS: required in production (path to a private JWKS file); generated keys are for development only');
+  const signingKeySource = read('GATEHOUSE_KEY_SOURCE', z.enum(['file', 'store'], { error: 'must be "file" or "store"' }), 'file');
+  if (signingKeySource === 'store' && signingKeysPath !== undefined) {
+    problems.push('GATEHOUSE_KEY_SOURCE: "store" cannot be combined with GATEHOUSE_SIGNING_KEYS (keys come from one place); unset one');
   }
+  if (gatehouseEnv === 'production' && signingKeySource === 'file' && signingKeysPath === undefined) {
+    problems.push(
+      'GATEHOUSE_SIGNING_KEYS: required in production (path to a private JWKS file), or set GATEHOUSE_KEY_SOURCE=store; generated keys are for development only',
+    );
+  }
+  // Not through `read`: its messages quote the value, and this one is a secret.
+  const rawKek = env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '';
+  const kekProblem = rawKek === '' ? undefined : keyEncryptionKeyProblem(rawKek);
+  if (kekProblem !== undefined) problems.push(`GATEHOUSE_KEY_ENCRYPTION_KEY: ${kekProblem}`);
+  const keyEncryptionKey = rawKek === '' || kekProblem !== undefined ? undefined : rawKek;
+  if (signingKeySource === 'store' && gatehouseEnv === 'production' && (env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '') === '') {
+    problems.push('GATEHOUSE_KEY_ENCRYPTION_KEY: required in production with GATEHOUSE_KEY_SOURCE=store (base64url of 32 random bytes)');
+  }
+  if (signingKeySource === 'file' && (env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '') !== '') {
+    problems.push('GATEHOUSE_KEY_ENCRYPTION_KEY: has no effect unless GATEHOUSE_KEY_SOURCE=store');
+  }
+  const jwksMaxAgeSeconds = read(
+    'GATEHOUSE_JWKS_MAX_AGE_SECONDS',
+    z.coerce.number({ error: 'must be a whole number of seconds from 0 to 86400' }).int('must be a whole number of seconds from 0 to 86400').min(0, 'must be a whole number of seconds from 0 to 86400').max(86_400, 'must be at most 86400 seconds (a day)'),
+    300,
+  );
+  const keyRotationDays = read(
+    'GATEHOUSE_KEY_ROTATION_DAYS',
+    z.string().transform((v, ctx) => {
+      if (v === 'off') return undefined;
+      const n = /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
+      if (!(n >= 1 && n <= 3650)) ctx.addIssue({ code: 'custom', message: 'must be a whole number of days from 1 to 3650, or "off"' });
+      return n;
+    }),
+    undefined as number | undefined,
+  );
+  if (keyRotationDays !== undefined && signingKeySource === 'file') problems.push('GATEHOUSE_KEY_ROTATION_DAYS: has no effect unless GATEHOUSE_KEY_SOURCE=store');
 
   const database = read<DatabaseTarget>(
     'GATEHOUSE_DATABASE_URL',
@@ -255,6 +300,10 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     issuer,
     audience: Object.freeze([...audience]) as unknown as readonly [string, ...string[]],
     signingKeysPath,
+    signingKeySource,
+    keyEncryptionKey,
+    jwksMaxAgeSeconds,
+    keyRotationDays,
     database: Object.freeze(database),
     redisUrl,
     redisKeyPrefix,

@@ -9,6 +9,7 @@ export const ErrorCodes = [
   'ERR_VALIDATION',
   'ERR_PASSWORD_POLICY',
   'ERR_USERNAME_TAKEN',
+  'ERR_TENANT_TAKEN',
   'ERR_CURRENT_PASSWORD_WRONG',
   'ERR_PASSWORD_CHANGED_CONCURRENTLY',
   'ERR_NOT_FOUND',
@@ -89,6 +90,12 @@ export class UsernameTakenError extends GatehouseError {
 }
 
 /** A password change whose `current_password` does not verify. */
+export class TenantTakenError extends GatehouseError {
+  constructor() {
+    super('ERR_TENANT_TAKEN', 'a tenant with this slug exists already');
+  }
+}
+
 export class CurrentPasswordWrongError extends GatehouseError {
   constructor() {
     super('ERR_CURRENT_PASSWORD_WRONG', 'current password is not correct');
@@ -198,7 +205,7 @@ export class InvalidGrantError extends OAuthError {
  * reason and, when the account exists, whose account it was.
  */
 export class LoginRefusedError extends InvalidGrantError {
-  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long';
+  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member';
   readonly subjectId: string | null;
   constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
     super(reason.replaceAll('_', ' '));

@@ -33,11 +33,14 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         kind: 'user',
         userId: user.id,
         username: user.username,
-        roles: user.roles,
+        // Tokens from before tenants carry no `roles`: their user's global roles stand in.
+        roles: claims.roles ?? user.roles,
         scopes: scopesOf(claims),
+        tenantId: claims.tid,
         clientId: claims.client_id,
         sessionId: claims.sid,
         tokenId: claims.jti,
+        tokenVersion: claims.tver ?? 0,
         expiresAt: claims.exp,
         user,
       });

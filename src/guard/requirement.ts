@@ -1,4 +1,5 @@
 import { ForbiddenError, InsufficientScopeError } from '../errors/errors.js';
+import type { Policy } from './policy.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -18,6 +19,24 @@ export interface ProtectedRequirement {
   readonly match?: 'all' | 'any';
   /** Roles the user must hold (any of them). */
   readonly roles?: readonly string[];
+  /** The token must act in a tenant (`tid`): tenant-scoped routes refuse a token bound to none. */
+  readonly tenant?: boolean;
+  /**
+   * Decide on the user, roles and membership as the database holds them now, not as the token
+   * states them: a role removed a moment ago counts here even before the revocation has spread.
+   */
+  readonly fresh?: boolean;
+  /** Load the resource the route acts on and let a named policy decide (ownership, tenant boundary). */
+  readonly resource?: ResourceRule;
+}
+
+/**
+ * The policy a route applies to the resource it acts on. `load` receives the HTTP layer's request
+ * (after validation) and resolves to the resource, or undefined when there is none (404).
+ */
+export interface ResourceRule<R = unknown> {
+  readonly policy: Policy<R>;
+  load(request: unknown): Promise<R | undefined>;
 }
 
 export const PUBLIC: RouteRequirement = Object.freeze({ public: true });
@@ -39,6 +58,7 @@ export function authorize(principal: Principal, requirement: RouteRequirement): 
   if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
     throw new ForbiddenError(`missing role (any of ${roles.join(' ')})`);
   }
+  if (requirement.tenant === true && principal.tenantId === undefined) throw new ForbiddenError('token acts in no tenant');
 }
 
 export function isValidRequirement(value: unknown): value is RouteRequirement {
@@ -46,5 +66,35 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   const r = value as Record<string, unknown>;
   if (r.public === true) return Object.keys(r).length === 1;
   const stringArray = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0));
-  return stringArray(r.scopes) && stringArray(r.roles) && (r.match === undefined || r.match === 'all' || r.match === 'any');
+  const flag = (v: unknown) => v === undefined || typeof v === 'boolean';
+  const known = ['public', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource'];
+  return (
+    Object.keys(r).every((k) => known.includes(k)) &&
+    stringArray(r.scopes) &&
+    stringArray(r.roles) &&
+    (r.match === undefined || r.match === 'all' || r.match === 'any') &&
+    flag(r.tenant) &&
+    flag(r.fresh) &&
+    (r.resource === undefined || isResourceRule(r.resource))
+  );
+}
+
+function isResourceRule(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { policy, load } = value as { policy?: { name?: unknown; allows?: unknown }; load?: unknown };
+  return typeof load === 'function' && typeof policy?.name === 'string' && typeof policy.allows === 'function';
+}
+
+/** One line a person reads: `authenticated; scopes all(a b); roles any(r); tenant; policy p; fresh`. */
+export function describeRequirement(requirement: RouteRequirement | undefined): string {
+  if (requirement === undefined) return 'NONE DECLARED';
+  if (isPublic(requirement)) return 'public';
+  const parts: string[] = [];
+  const scopes = requirement.scopes ?? [];
+  if (scopes.length > 0) parts.push(`scopes ${requirement.match ?? 'all'}(${scopes.join(' ')})`);
+  if ((requirement.roles ?? []).length > 0) parts.push(`roles any(${requirement.roles!.join(' ')})`);
+  if (requirement.tenant === true) parts.push('tenant');
+  if (requirement.resource !== undefined) parts.push(`policy ${requirement.resource.policy.name}`);
+  if (requirement.fresh === true) parts.push('fresh');
+  return parts.length === 0 ? 'authenticated' : `authenticated; ${parts.join('; ')}`;
 }

@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { PUBLIC } from '../guard/requirement.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
-import { registerErrorHandling } from './error-handler.js';
+import { registerErrorHandling, sendError } from './error-handler.js';
 import { HTTP_STATUS } from './error-response.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -18,6 +18,7 @@ import { registerOpenApi } from './openapi.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './routes/health.js';
 import { adminRoutes } from './routes/admin.js';
+import { tenantAdminRoutes } from './routes/tenant-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
@@ -53,6 +54,65 @@ function clientErrorHandler(error: NodeJS.ErrnoException & { code?: string }, so
   );
 }
 
+export interface MountOptions {
+  /** Where Gatehouse's own endpoints go (`/auth/token` becomes `<prefix>/auth/token`). */
+  readonly prefix: string;
+  /** Serve Swagger UI at /docs and the OpenAPI document at <prefix>/openapi.json. */
+  readonly docs: boolean;
+  /**
+   * `root`: the standalone server has set error handling, strict body parsers and security
+   * headers on the whole app already. `scoped`: a host app owns the root, so they are set for
+   * Gatehouse's endpoints only.
+   */
+  readonly plumbing: 'root' | 'scoped';
+}
+
+/**
+ * Gatehouse on a Fastify instance: the guard for every route of the instance (deny by default,
+ * the host's routes included), throttling, metrics, and the endpoints under `prefix`. The
+ * standalone server and the library plugin both come through here.
+ */
+export async function mountGatehouse(app: FastifyInstance, services: GatehouseServices, options: MountOptions): Promise<void> {
+  const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
+    const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
+    if (level === 'warn') app.log.warn(record, event);
+    else app.log.info(record, event);
+  });
+  app.addHook('onClose', (_instance, done) => {
+    detachEvents();
+    done();
+  });
+  await app.register(guardPlugin, {
+    authenticator: services.authenticator,
+    fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
+  });
+  const auditThrottled = createThrottleAuditor({
+    audit: services.audit,
+    now: services.now,
+    onError: (error) => app.log.warn({ err: error }, 'throttled request not audited'),
+  });
+  await app.register(throttlePlugin, { throttle: services.throttle, onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit) });
+  await app.register(metricsPlugin, { metrics: services.metrics });
+  if (options.docs) await registerOpenApi(app, { issuer: services.config.issuer, scopes: services.scopes, version: VERSION });
+
+  await app.register(
+    async (scope) => {
+      if (options.plumbing === 'scoped') {
+        scope.setValidatorCompiler(validatorCompiler);
+        scope.setSerializerCompiler(serializerCompiler);
+        scope.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+        registerStrictBodyParsers(scope);
+        registerSecurityHeaders(scope);
+      }
+      for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
+        await scope.register(routes, { services });
+      }
+      if (options.docs) scope.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: options.prefix },
+  );
+}
+
 export async function buildApp(services: GatehouseServices, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = services;
   const logger = options.logger ?? loggerOptions(config);
@@ -79,37 +139,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
 
 
   registerSecurityHeaders(app);
-  const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
-    const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
-    if (level === 'warn') app.log.warn(record, event);
-    else app.log.info(record, event);
-  });
-  app.addHook('onClose', (_instance, done) => {
-    detachEvents();
-    done();
-  });
-  await app.register(guardPlugin, { authenticator: services.authenticator });
-  const auditThrottled = createThrottleAuditor({
-    audit: services.audit,
-    now: services.now,
-    onError: (error) => app.log.warn({ err: error }, 'throttled request not audited'),
-  });
-  await app.register(throttlePlugin, { throttle: services.throttle, onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit) });
-  await app.register(metricsPlugin, { metrics: services.metrics });
-  await registerOpenApi(app, { issuer: config.issuer, scopes: services.scopes, version: VERSION });
-
-  await app.register(wellKnownRoutes, { services });
-  await app.register(healthRoutes, { services });
-  await app.register(registerRoutes, { services });
-  await app.register(tokenRoutes, { services });
-  await app.register(revokeRoutes, { services });
-  await app.register(logoutRoutes, { services });
-  await app.register(meRoutes, { services });
-  await app.register(sessionRoutes, { services });
-  await app.register(eventRoutes, { services });
-  await app.register(adminRoutes, { services });
-  await app.register(passwordRoutes, { services });
-  app.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
+  await mountGatehouse(app, services, { prefix: '', docs: true, plumbing: 'root' });
   if (options.extraRoutes !== undefined) await options.extraRoutes(app);
 
   await app.ready();

@@ -28,6 +28,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
   ERR_PASSWORD_POLICY: { status: 400, title: 'Password not accepted' },
   ERR_USERNAME_TAKEN: { status: 409, title: 'Username taken' },
+  ERR_TENANT_TAKEN: { status: 409, title: 'Tenant exists' },
   ERR_CURRENT_PASSWORD_WRONG: { status: 403, title: 'Current password incorrect' },
   ERR_PASSWORD_CHANGED_CONCURRENTLY: { status: 409, title: 'Password changed concurrently' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },

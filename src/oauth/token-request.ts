@@ -1,6 +1,7 @@
 import { auditRecord, type AuditContext, type AuditRecord } from '../audit/audit-event.js';
 import {
   InvalidGrantError,
+  InvalidRequestError,
   InvalidScopeError,
   LoginRefusedError,
   UnauthorizedClientError,
@@ -13,6 +14,8 @@ import { identifyClient, type BasicClientCredentials } from './client-identifica
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
 import { rejectRepeatedParameters, requireParam, single, type FormParameters } from './form-parameters.js';
 import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
+import { selectTenant } from '../tenants/tenant-selection.js';
+import type { TenantMembership } from '../tenants/tenant-store.js';
 
 
 /** Client credentials from an `Authorization: Basic` header (RFC 6749 §2.3.1), if any. */
@@ -34,6 +37,10 @@ export interface TokenRequestDeps {
   readonly scopes: ScopeCatalogue;
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
   readonly findUser: (id: string) => Promise<UserRecord | undefined>;
+  /** The tenants a user belongs to, with the roles held in each (login). */
+  readonly membershipsOfUser: (userId: string) => Promise<readonly TenantMembership[]>;
+  /** The roles held in one tenant now; undefined once the user has left it (refresh). */
+  readonly tenantRolesOf: (tenantId: string, userId: string) => Promise<readonly string[] | undefined>;
   readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
   readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext) => Promise<SessionGrant>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
@@ -79,9 +86,13 @@ async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
+  const requestedTenant = single(params, 'tenant');
+  if (requestedTenant !== undefined && (requestedTenant.length === 0 || requestedTenant.length > 64)) throw new InvalidRequestError('malformed tenant parameter');
   let user: UserRecord;
+  let tenant: TenantMembership | undefined;
   try {
     user = await deps.verifyPassword(username, password);
+    tenant = selectTenant(await deps.membershipsOfUser(user.id), requestedTenant, user.id);
   } catch (error) {
     if (error instanceof LoginRefusedError) {
       // Never the attempted username: people type passwords into that field.
@@ -90,9 +101,14 @@ async function passwordGrant(
     }
     throw error;
   }
-  const granted = grantScopes(deps.scopes.scopesForRoles(user.roles), requested);
-  const { session, refreshToken } = await deps.startSession({ userId: user.id, clientId: client.id, scope: granted.join(' '), device: context.device, ip: context.ip }, context.audit);
-  return respond(deps, user, client, session.id, granted, refreshToken);
+  const tenantRoles = tenant?.roles ?? [];
+  const granted = grantScopes(deps.scopes.scopesForRoles(user.roles, tenantRoles), requested);
+  const tenantId = tenant?.tenant.id ?? null;
+  const { session, refreshToken } = await deps.startSession(
+    { userId: user.id, clientId: client.id, tenantId, scope: granted.join(' '), device: context.device, ip: context.ip },
+    context.audit,
+  );
+  return respond(deps, { user, client, sessionId: session.id, tenantId, tenantRoles, scopes: granted, refreshToken });
 }
 
 /** RFC 6749 §6: rotation; the scope may narrow, never widen, and never exceeds what the user holds now. */
@@ -108,22 +124,37 @@ async function refreshTokenGrant(
   const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
   const user = await deps.findUser(session.userId);
   if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
+  // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
+  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
+  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
-  const held = deps.scopes.scopesForRoles(user.roles);
+  const held = deps.scopes.scopesForRoles(user.roles, tenantRoles);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
-  return respond(deps, user, client, session.id, granted, refreshToken);
+  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken });
 }
 
-async function respond(
-  deps: TokenRequestDeps,
-  user: UserRecord,
-  client: OAuthClient,
-  sessionId: string,
-  scopes: readonly string[],
-  refreshToken: string,
-): Promise<TokenResponse> {
-  const issued = await deps.issueAccessToken({ subject: user.id, clientId: client.id, scopes, sessionId, tokenVersion: user.tokenVersion });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: refreshToken };
+interface Grant {
+  readonly user: UserRecord;
+  readonly client: OAuthClient;
+  readonly sessionId: string;
+  readonly tenantId: string | null;
+  readonly tenantRoles: readonly string[];
+  readonly scopes: readonly string[];
+  readonly refreshToken: string;
+}
+
+async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenResponse> {
+  const { user } = grant;
+  const issued = await deps.issueAccessToken({
+    subject: user.id,
+    clientId: grant.client.id,
+    scopes: grant.scopes,
+    sessionId: grant.sessionId,
+    tokenVersion: user.tokenVersion,
+    roles: [...user.roles, ...grant.tenantRoles],
+    ...(grant.tenantId === null ? {} : { tenantId: grant.tenantId }),
+  });
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: grant.refreshToken };
 }
 
 

@@ -33,6 +33,7 @@ export interface RefreshFamilyDeps {
 export interface StartSessionInput {
   readonly userId: string;
   readonly clientId: string;
+  readonly tenantId: string | null;
   readonly scope: string;
   readonly device: string;
   readonly ip: string | null;

@@ -4,6 +4,8 @@ export interface SessionRecord {
   readonly id: string;
   readonly userId: string;
   readonly clientId: string;
+  /** The tenant chosen at login (the tokens' `tid`); null for a session bound to no tenant. */
+  readonly tenantId: string | null;
   readonly scope: string;
   readonly device: string;
   readonly ip: string | null;

@@ -18,6 +18,10 @@ export interface IssueAccessTokenInput {
   readonly sessionId: string;
   /** The user's current token version (`tver`). */
   readonly tokenVersion: number;
+  /** The active tenant (`tid`), if the session is bound to one. */
+  readonly tenantId?: string;
+  /** Global roles plus the active tenant's (`roles`). */
+  readonly roles: readonly string[];
 }
 
 export interface IssuedAccessToken {
@@ -44,7 +48,15 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { is
       const exp = iat + options.ttlSeconds;
       const tokenId = randomUUID();
       const scope = [...new Set(input.scopes)].join(' ');
-      const token = await new SignJWT({ client_id: input.clientId, scope, sid: input.sessionId, tver: input.tokenVersion })
+      const claims = {
+        client_id: input.clientId,
+        scope,
+        sid: input.sessionId,
+        tver: input.tokenVersion,
+        roles: [...new Set(input.roles)],
+        ...(input.tenantId === undefined ? {} : { tid: input.tenantId }),
+      };
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
         .setIssuer(options.issuer)
         .setSubject(input.subject)

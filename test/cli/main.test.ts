@@ -13,13 +13,6 @@ describe('gatehouse (the entry point)', () => {
     assert.equal(result.stderr, '');
   });
 
-  test('tenants are not built: one line, exit 2', async () => {
-    const result = await runCli(['tenants', 'list'], { env });
-    assert.equal(result.status, 2);
-    assert.deepEqual(lines(result.stderr), ['gatehouse: tenants are not available yet (not built)']);
-    assert.equal(result.stdout, '');
-  });
-
   test('an unknown command: the usage on stderr, exit 2, no stack', async () => {
     const result = await runCli(['frobnicate'], { env });
     assert.equal(result.status, 2);

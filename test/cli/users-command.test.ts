@@ -97,7 +97,7 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
       const res = await login(running.app, 'alice', PASSWORD);
       assert.equal(res.statusCode, 200, res.body);
       const token = res.json() as { access_token: string; scope: string };
-      assert.deepEqual(token.scope.split(' ').sort(), ['admin:audit', 'admin:users', 'profile']);
+      assert.deepEqual(token.scope.split(' ').sort(), ['admin:audit', 'admin:tenants', 'admin:users', 'profile']);
       const listed = await running.app.inject({ method: 'GET', url: '/admin/users', headers: { authorization: `Bearer ${token.access_token}` } });
       assert.equal(listed.statusCode, 200, listed.body);
       assert.deepEqual((listed.json() as { users: { username: string }[] }).users.map((u) => u.username), ['alice']);

@@ -4,8 +4,10 @@ import { ForbiddenError, InsufficientScopeError } from '../../src/errors/errors.
 import type { Principal } from '../../src/guard/principal.js';
 import { AUTHENTICATED, authorize, isValidRequirement, PUBLIC } from '../../src/guard/requirement.js';
 
-function principal(scopes: string[], roles: string[] = []): Principal {
+function principal(scopes: string[], roles: string[] = [], tenantId?: string): Principal {
   return {
+    tenantId,
+    tokenVersion: 0,
     kind: 'user',
     userId: '00000000-0000-4000-8000-000000000000',
     username: 'p',
@@ -57,5 +59,20 @@ describe('isValidRequirement', () => {
     assert.equal(isValidRequirement({ match: 'some' }), false);
     assert.equal(isValidRequirement(null), false);
     assert.equal(isValidRequirement('public'), false);
+    assert.equal(isValidRequirement({ scope: ['a'] }), false, 'a misspelt key would silently protect nothing');
+    assert.equal(isValidRequirement({ tenant: 'yes' }), false);
+    assert.equal(isValidRequirement({ fresh: 1 }), false);
+    assert.equal(isValidRequirement({ resource: { policy: { name: 'p' }, load: () => undefined } }), false);
+    assert.equal(isValidRequirement({ tenant: true, fresh: true, resource: { policy: { name: 'p', allows: () => true }, load: async () => undefined } }), true);
+  });
+});
+
+describe('authorize: tenant', () => {
+  test('a tenant-bound route refuses a token acting in no tenant, whatever its scopes and roles', () => {
+    assert.throws(() => authorize(principal(['a'], ['manager']), { scopes: ['a'], roles: ['manager'], tenant: true }), ForbiddenError);
+  });
+
+  test('a token acting in a tenant passes', () => {
+    authorize(principal(['a'], [], '7d1f1c2e-5a0b-4c4e-9f51-1b2c3d4e5f60'), { scopes: ['a'], tenant: true });
   });
 });

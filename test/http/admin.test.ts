@@ -31,7 +31,7 @@ describe('admin API', () => {
     // The first admin comes from outside the API (the CLI does this through the directory).
     await t.services.userDirectory.changeRole(created.id, { grant: 'admin' });
     const tokens = await login('root-admin');
-    assert.deepEqual(tokens.scope.split(' ').sort(), ['admin:audit', 'admin:users', 'profile']);
+    assert.deepEqual(tokens.scope.split(' ').sort(), ['admin:audit', 'admin:tenants', 'admin:users', 'profile']);
     adminToken = tokens.access_token;
   });
   after(() => t.close());

@@ -179,7 +179,7 @@ describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {
       const body = assertTokenResponse(await login());
       assert.equal(body.expires_in, 900);
       const claims = decodeJwt(body.access_token);
-      assert.deepEqual(Object.keys(claims).sort(), ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sid', 'sub', 'tver']);
+      assert.deepEqual(Object.keys(claims).sort(), ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'roles', 'scope', 'sid', 'sub', 'tver']);
       assert.equal(claims.tver, 0, 'a new user is at token version 0');
       assert.equal(claims.iss, TEST_ISSUER);
       assert.equal(claims.sub, alice.id);

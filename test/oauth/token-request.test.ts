@@ -4,6 +4,8 @@ import type { AuditRecord } from '../../src/audit/audit-event.js';
 import { InvalidGrantError, LoginRefusedError, OAuthError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
+import type { TenantRecord } from '../../src/tenants/tenant.js';
+import type { TenantMembership } from '../../src/tenants/tenant-store.js';
 import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
 import type { StartSessionInput } from '../../src/sessions/refresh-families.js';
 import type { SessionRecord } from '../../src/sessions/session-store.js';
@@ -26,6 +28,7 @@ const SESSION: SessionRecord = Object.freeze({
   id: '0b8a9c59-3c3e-4f59-9a57-9e5d3c1f2a10',
   userId: USER.id,
   clientId: 'gatehouse-cli',
+  tenantId: null,
   scope: 'profile',
   device: 'test',
   ip: null,
@@ -39,7 +42,15 @@ const SESSION: SessionRecord = Object.freeze({
 
 const CONTEXT: TokenRequestContext = { device: 'test device', ip: '127.0.0.1', audit: { ip: '127.0.0.1', userAgent: 'test agent', requestId: 'req-1' } };
 
-function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0] } = {}) {
+const ACME: TenantRecord = Object.freeze({ id: '7d1f1c2e-5a0b-4c4e-9f51-1b2c3d4e5f60', slug: 'acme', name: 'Acme', createdAt: new Date(0) });
+const GLOBEX: TenantRecord = Object.freeze({ id: '2a9e6f0d-8b1c-4d7e-a3f2-6c5b4a392817', slug: 'globex', name: 'Globex', createdAt: new Date(0) });
+const TENANT_SCOPES = {
+  profile: { description: 'p', roles: ['user'] },
+  'orders:read': { description: 'r', tenantRoles: ['clerk', 'manager'] },
+  'orders:refund': { description: 'w', tenantRoles: ['manager'] },
+};
+
+function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[] } = {}) {
   const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
@@ -56,6 +67,12 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async findUser(id) {
       return id === USER.id ? USER : undefined;
     },
+    async membershipsOfUser(userId) {
+      return userId === USER.id ? (options.memberships ?? []) : [];
+    },
+    async tenantRolesOf(tenantId, userId) {
+      return userId === USER.id ? options.memberships?.find((m) => m.tenant.id === tenantId)?.roles : undefined;
+    },
     async startSession(input) {
       calls.sessions.push(input);
       return { session: { ...SESSION, scope: input.scope, clientId: input.clientId }, refreshToken: 'ghr_first' };
@@ -63,7 +80,7 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async exchangeRefreshToken(token, _clientId, requestedScopes) {
       calls.exchanged.push(requestedScopes);
       if (token !== 'ghr_live') throw new InvalidGrantError('unknown refresh token');
-      return { session: SESSION, refreshToken: 'ghr_next' };
+      return { session: { ...SESSION, tenantId: options.memberships === undefined ? null : ACME.id }, refreshToken: 'ghr_next' };
     },
     async recordAudit(record) {
       calls.audit.push(record);
@@ -129,7 +146,7 @@ describe('handleTokenRequest: what is issued', () => {
     assert.equal(calls.issue[0]?.subject, USER.id);
     assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
     assert.equal(calls.issue[0]?.sessionId, SESSION.id);
-    assert.deepEqual(calls.sessions[0], { userId: USER.id, clientId: 'gatehouse-cli', scope: 'profile', device: 'test device', ip: '127.0.0.1' });
+    assert.deepEqual(calls.sessions[0], { userId: USER.id, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'test device', ip: '127.0.0.1' });
   });
 
   test('never more than the user holds: a scope only admins hold is refused for a plain user', async () => {
@@ -214,5 +231,64 @@ describe('clients and scopes', () => {
     const catalogue = createScopeCatalogue({ profile: { description: 'p', roles: ['user'] }, admin: { description: 'a', roles: ['admin'] } });
     assert.deepEqual([...catalogue.scopesForRoles([])], ['profile']);
     assert.deepEqual([...catalogue.scopesForRoles(['admin'])].sort(), ['admin', 'profile']);
+  });
+});
+
+describe('handleTokenRequest: tenants', () => {
+  test('a tenant the user does not belong to is refused exactly like a wrong password, and audited as not_a_member', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }] });
+    assert.equal(await oauthError(deps, { ...valid, tenant: 'globex' }), 'invalid_grant');
+    assert.equal(calls.issue.length, 0);
+    assert.equal(calls.sessions.length, 0);
+    assert.equal(calls.audit[0]?.reason, 'not_a_member');
+    assert.equal(calls.audit[0]?.subjectId, USER.id);
+  });
+
+  test('a malformed tenant parameter is refused before the password is checked', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES });
+    assert.equal(await oauthError(deps, { ...valid, tenant: 'x'.repeat(65) }), 'invalid_request');
+    assert.equal(calls.verifyPassword, 0);
+  });
+
+  test('the roles of one tenant never count in another: manager in acme, clerk in globex, logged in to globex', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }, { tenant: GLOBEX, roles: ['clerk'] }] });
+    const response = await handleTokenRequest(deps, { ...valid, tenant: 'GLOBEX' }, undefined, CONTEXT);
+    assert.equal(response.scope, 'orders:read profile');
+    assert.equal(calls.issue[0]?.tenantId, GLOBEX.id);
+    assert.deepEqual(calls.issue[0]?.roles, ['clerk']);
+    assert.equal(calls.sessions[0]?.tenantId, GLOBEX.id);
+  });
+
+  test('without a tenant parameter: the only tenant; none when the user has several', async () => {
+    const one = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }] });
+    await handleTokenRequest(one.deps, valid, undefined, CONTEXT);
+    assert.equal(one.calls.issue[0]?.tenantId, ACME.id);
+    assert.equal(one.calls.issue[0]?.scopes.includes('orders:refund'), true);
+    const several = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }, { tenant: GLOBEX, roles: ['clerk'] }] });
+    const response = await handleTokenRequest(several.deps, valid, undefined, CONTEXT);
+    assert.equal(several.calls.issue[0]?.tenantId, undefined);
+    assert.deepEqual(several.calls.issue[0]?.roles, []);
+    assert.equal(response.scope, 'profile');
+  });
+
+  test('a tenant can be named by id as well as by slug', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: [] }, { tenant: GLOBEX, roles: [] }] });
+    await handleTokenRequest(deps, { ...valid, tenant: ACME.id }, undefined, CONTEXT);
+    assert.equal(calls.issue[0]?.tenantId, ACME.id);
+  });
+
+  test('refresh after leaving the session tenant: invalid_grant, nothing issued', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: GLOBEX, roles: ['clerk'] }] });
+    assert.equal(await oauthError(deps, { grant_type: 'refresh_token', refresh_token: 'ghr_live' }), 'invalid_grant');
+    assert.equal(calls.issue.length, 0);
+  });
+
+  test('refresh re-reads the tenant roles: a role revoked since login drops its scope', async () => {
+    const memberships = [{ tenant: ACME, roles: ['clerk'] }];
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships });
+    const response = await handleTokenRequest(deps, { grant_type: 'refresh_token', refresh_token: 'ghr_live', scope: 'profile' }, undefined, CONTEXT);
+    assert.equal(response.scope, 'profile');
+    assert.equal(calls.issue[0]?.tenantId, ACME.id);
+    assert.deepEqual(calls.issue[0]?.roles, ['clerk']);
   });
 });

@@ -214,6 +214,7 @@ describe('startRevocations', () => {
       {
         id,
         userId,
+        tenantId: null,
         clientId: 'gatehouse-cli',
         scope: 'profile',
         device: 'test',

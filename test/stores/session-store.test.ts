@@ -31,6 +31,7 @@ describe('SessionStore contract (drizzle)', () => {
       id: randomUUID(),
       userId,
       clientId: CLIENT,
+      tenantId: null,
       scope: 'profile',
       device: 'Firefox on Linux',
       ip: '192.0.2.1',

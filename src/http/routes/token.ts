@@ -29,7 +29,7 @@ const formBody = z.looseObject({
   refresh_token: z.string().max(8192).optional(),
 });
 
-const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096) }).strict();
+const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional() }).strict();
 const refreshBody = z.object({ refresh_token: z.string().max(8192) }).strict();
 
 
@@ -79,7 +79,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request, reply) => {
-      const response = await handleTokenRequest(deps, { grant_type: 'password', username: request.body.username, password: request.body.password }, undefined, contextOf(request));
+      const { username, password, tenant } = request.body;
+      const params = { grant_type: 'password', username, password, ...(tenant === undefined ? {} : { tenant }) };
+      const response = await handleTokenRequest(deps, params, undefined, contextOf(request));
       request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
     },

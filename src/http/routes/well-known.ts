@@ -3,7 +3,7 @@ import { PUBLIC } from '../../guard/requirement.js';
 import { SUPPORTED_GRANTS } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 
-/** Verifiers cache the JWKS this long; key rotation (a later issue) is timed from this number. */
+/** The default of GATEHOUSE_JWKS_MAX_AGE_SECONDS (`config.jwksMaxAgeSeconds`), which the JWKS is served with. */
 export const JWKS_MAX_AGE_SECONDS = 300;
 
 export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
@@ -27,7 +27,8 @@ export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseService
   });
 
   app.get('/.well-known/jwks.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+    // Verifiers cache it this long, so stored keys are published this long before they sign.
+    reply.header('cache-control', `public, max-age=${services.config.jwksMaxAgeSeconds}`);
     reply.type('application/jwk-set+json');
     return services.keySet().publicJwks;
   });

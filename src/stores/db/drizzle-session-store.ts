@@ -21,6 +21,7 @@ function toSession(row: Record<string, unknown>): SessionRecord {
     id: String(row.id),
     userId: String(row.user_id),
     clientId: String(row.client_id),
+    tenantId: row.tenant_id === null || row.tenant_id === undefined ? null : String(row.tenant_id),
     scope: String(row.scope),
     device: String(row.device),
     ip: row.ip === null ? null : String(row.ip),

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `username_key` is the NFKC, case-folded form: the uniqueness rule lives in the database so two
@@ -150,3 +150,35 @@ export const auditEvents = pgTable(
   ],
 );
 
+
+/**
+ * Signing keys kept in the store (GATEHOUSE_KEY_SOURCE=store). The private JWK is sealed with
+ * AES-256-GCM under GATEHOUSE_KEY_ENCRYPTION_KEY, bound to its kid, so the database alone cannot
+ * sign and a row cannot borrow another's ciphertext. The partial unique index keeps at most one
+ * key active whatever instances race.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg').notNull(),
+    /** pending (published, not signing) → active (signing) → retiring (published, not signing) → retired (gone). */
+    state: text('state').notNull(),
+    publicJwk: jsonb('public_jwk').notNull(),
+    privateJwkSealed: text('private_jwk_sealed').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** When a rotation wants it to sign; null for a standby key. Never before published_at + the JWKS max-age. */
+    activateAt: timestamp('activate_at', { withTimezone: true, mode: 'date' }),
+    activatedAt: timestamp('activated_at', { withTimezone: true, mode: 'date' }),
+    /** Its last signature: it stays published one access-token lifetime (+ clock tolerance) after. */
+    retiringAt: timestamp('retiring_at', { withTimezone: true, mode: 'date' }),
+    retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
+    /** Removed at once (compromise): tokens it signed stop verifying. */
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    uniqueIndex('signing_keys_one_active').on(t.state).where(sql`${t.state} = 'active'`),
+    check('signing_keys_state_check', sql`${t.state} IN ('pending', 'active', 'retiring', 'retired')`),
+  ],
+);

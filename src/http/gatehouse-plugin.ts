@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { loadConfig, type Config } from '../config/config.js';
+import { MissingCredentialError } from '../errors/errors.js';
+import type { Principal } from '../guard/principal.js';
+import { createServices, type GatehouseServices, type ServiceOverrides } from '../services.js';
+import { mountGatehouse } from './app.js';
+import './fastify-augment.js';
+
+export interface GatehouseOptions extends Omit<ServiceOverrides, 'now'> {
+  /** Where Gatehouse's endpoints go: `/auth/token` becomes `<prefix>/auth/token`. Default none. */
+  readonly prefix?: string;
+  /**
+   * The configuration; by default read from `process.env` like the standalone server. Set
+   * GATEHOUSE_ISSUER to the URL Gatehouse is reached at, prefix included.
+   */
+  readonly config?: Config;
+  /** Services built already (tests, or an app sharing them); the plugin then does not close them. */
+  readonly services?: GatehouseServices;
+  /** Swagger UI at /docs and `<prefix>/openapi.json`. Off by default: the host owns its docs. */
+  readonly docs?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The services behind the mounted Gatehouse (stores, token issuer…), for the host's own use cases. */
+    gatehouse: GatehouseServices;
+  }
+}
+
+/**
+ * Gatehouse inside an existing Fastify app:
+ *
+ *   await app.register(gatehouse, { prefix: '/identity', scopes: { 'orders:read': { description: '…', tenantRoles: ['clerk'] } } });
+ *   app.get('/orders/:id', { config: { auth: { scopes: ['orders:read'], resource: orderAccess } } }, handler);
+ *
+ * It mounts the endpoints under `prefix` and guards every route of the app registered after it:
+ * a route without `config.auth` makes startup fail, exactly as in the standalone server. The
+ * principal is on `request.principal` (see {@link principalOf}). Error shapes, strict body parsers
+ * and security headers apply to Gatehouse's own endpoints; the host's routes keep the host's.
+ */
+export const gatehouse = fp<GatehouseOptions>(
+  async (app: FastifyInstance, options) => {
+    const { prefix = '', config, services: given, docs = false, ...overrides } = options;
+    const services = given ?? (await createServices(config ?? loadConfig(process.env), overrides));
+    if (given === undefined) app.addHook('onClose', async () => services.close());
+    app.decorate('gatehouse', services);
+    await mountGatehouse(app, services, { prefix, docs, plumbing: 'scoped' });
+  },
+  { name: 'gatehouse', fastify: '5.x' },
+);
+
+/**
+ * The principal of a protected route, typed as present. Throws (a 401 through the guard's error
+ * shape) if called on a public route, where there is none.
+ */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new MissingCredentialError();
+  return request.principal;
+}

@@ -1,0 +1,17 @@
+/**
+ * Gatehouse as a library: the Fastify plugin, the declarative requirements and policies for the
+ * host's own routes, and what they are built from. The standalone server is `gatehouse serve`.
+ */
+export { gatehouse, principalOf, type GatehouseOptions } from './http/gatehouse-plugin.js';
+export { buildApp } from './http/app.js';
+export { sendError as sendGatehouseError } from './http/error-handler.js';
+export { guardResource, type ResourceGuard } from './http/resource-guard.js';
+export { AUTHENTICATED, PUBLIC, authorize, type ProtectedRequirement, type PublicRequirement, type ResourceRule, type RouteRequirement } from './guard/requirement.js';
+export { allOf, anyOf, definePolicy, enforcePolicy, type Policy } from './guard/policy.js';
+export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
+export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
+export type { Principal } from './guard/principal.js';
+export type { ScopeDefinition } from './oauth/scope-catalogue.js';
+export { loadConfig, type Config } from './config/config.js';
+export { createServices, type GatehouseServices, type ServiceOverrides } from './services.js';
+export { ErrorCodes, ForbiddenError, GatehouseError, NotFoundError, ValidationError, type ErrorCode } from './errors/errors.js';

@@ -1,0 +1,97 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { JWK } from 'jose';
+
+/** The variable that holds the key-encryption key; named in every message about it. */
+export const KEK_VARIABLE = 'GATEHOUSE_KEY_ENCRYPTION_KEY';
+
+const KEK_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const FORMAT = 'v1';
+// Words people paste from examples; a random base64url string of 43+ characters contains none.
+const PLACEHOLDERS = /change|replace|placeholder|example|secret|password|dummy|sample|todo|xxxx/i;
+
+/** A key-encryption key, decoded and checked; `id` names it without revealing it. */
+export interface KeyEncryptionKey {
+  readonly id: string;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Checks a GATEHOUSE_KEY_ENCRYPTION_KEY value: base64url of at least 256 random bits. Returns the
+ * problem (without the value) or undefined. Placeholders and low-entropy values are refused, since
+ * the whole point is that a copy of the database cannot sign tokens.
+ */
+export function keyEncryptionKeyProblem(value: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return 'must be base64url (letters, digits, "-", "_"); generate one with: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="';
+  const bytes = Buffer.from(value, 'base64url');
+  if (bytes.length < KEK_BYTES) return `must decode to at least ${KEK_BYTES} bytes (256 bits); got ${bytes.length}`;
+  if (PLACEHOLDERS.test(value)) return 'looks like a placeholder; generate a random one: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="';
+  // 32 random bytes have about 28 distinct values; repeated patterns have a handful.
+  if (new Set(bytes).size < 16) return 'is not random enough (repeated bytes); generate a random one';
+  return undefined;
+}
+
+/** Decodes a value {@link keyEncryptionKeyProblem} accepted; throws TypeError otherwise (a caller bug). */
+export function parseKeyEncryptionKey(value: string): KeyEncryptionKey {
+  const problem = keyEncryptionKeyProblem(value);
+  if (problem !== undefined) throw new TypeError(`${KEK_VARIABLE} ${problem}`);
+  const bytes = Buffer.from(value, 'base64url').subarray(0, KEK_BYTES);
+  const id = createHash('sha256').update('gatehouse key-encryption key id\0').update(bytes).digest('base64url').slice(0, 12);
+  return Object.freeze({ id, bytes });
+}
+
+/** Why a sealed private key did not open. `wrong_kek`: sealed under another KEK; `tampered`: authentication failed. */
+export class KeyUnsealError extends Error {
+  readonly reason: 'wrong_kek' | 'tampered' | 'malformed';
+  readonly kid: string;
+  constructor(kid: string, reason: KeyUnsealError['reason'], message: string) {
+    super(message);
+    this.name = 'KeyUnsealError';
+    this.kid = kid;
+    this.reason = reason;
+  }
+}
+
+// The kid and alg are authenticated data: a row cannot take another row's ciphertext.
+const aad = (kid: string, alg: string): Buffer => Buffer.from(`gatehouse signing key ${FORMAT}\0${kid}\0${alg}`, 'utf8');
+
+/** `v1.<kek id>.<iv>.<ciphertext‖tag>`, base64url parts: AES-256-GCM over the private JWK's JSON. */
+export function sealPrivateJwk(kek: KeyEncryptionKey, jwk: JWK & { kid: string; alg: string }): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', kek.bytes, iv);
+  cipher.setAAD(aad(jwk.kid, jwk.alg));
+  const body = Buffer.concat([cipher.update(JSON.stringify(jwk), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return [FORMAT, kek.id, iv.toString('base64url'), body.toString('base64url')].join('.');
+}
+
+/** Opens what {@link sealPrivateJwk} sealed for this kid and alg, or throws {@link KeyUnsealError}. */
+export function openPrivateJwk(kek: KeyEncryptionKey, kid: string, alg: string, sealed: string): JWK & { kid: string; alg: string } {
+  const parts = sealed.split('.');
+  const [format, kekId, ivText, bodyText] = parts;
+  if (parts.length !== 4 || format !== FORMAT || ivText === undefined || bodyText === undefined) {
+    throw new KeyUnsealError(kid, 'malformed', `signing key ${kid}: the sealed private key is not in the ${FORMAT} format`);
+  }
+  if (kekId !== kek.id) {
+    throw new KeyUnsealError(
+      kid,
+      'wrong_kek',
+      `signing key ${kid} was sealed under key-encryption key ${kekId}, but ${KEK_VARIABLE} is ${kek.id}: wrong ${KEK_VARIABLE}`,
+    );
+  }
+  const iv = Buffer.from(ivText, 'base64url');
+  const body = Buffer.from(bodyText, 'base64url');
+  let plain: string;
+  try {
+    if (iv.length !== IV_BYTES || body.length <= TAG_BYTES) throw new Error('short');
+    const decipher = createDecipheriv('aes-256-gcm', kek.bytes, iv);
+    decipher.setAAD(aad(kid, alg));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  } catch {
+    throw new KeyUnsealError(kid, 'tampered', `signing key ${kid}: the sealed private key fails authentication (altered in the store, or moved from another row)`);
+  }
+  const jwk = JSON.parse(plain) as JWK & { kid: string; alg: string };
+  if (jwk.kid !== kid || jwk.alg !== alg) throw new KeyUnsealError(kid, 'tampered', `signing key ${kid}: the sealed private key names another kid or alg`);
+  return jwk;
+}
