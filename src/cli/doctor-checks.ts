@@ -100,6 +100,7 @@ async function problemsOf(path: string, production: boolean): Promise<{ keys?: P
  * would refuse is a warning.
  */
 export async function keyChecks(config: Config): Promise<CheckResult[]> {
+  if (config.signingKeySource === 'store') return storedKeyChecks(config);
   const production = config.env === 'production';
   const path = config.signingKeysPath ?? join(config.dataDir, DEVELOPMENT_KEY_FILE);
   const development = config.signingKeysPath === undefined;
@@ -123,5 +124,20 @@ export async function keyChecks(config: Config): Promise<CheckResult[]> {
     const detail = `${development ? 'development key' : 'GATEHOUSE_SIGNING_KEYS'} ${path}${mode}; signs with ${describeKey(signer!)}${others.length > 0 ? `; also verifies ${others.map(describeKey).join(', ')}` : ''}`;
     results.unshift(development ? warn('signing-keys', `${detail}: generated for development, production refuses it`) : ok('signing-keys', detail));
   }
+  return results;
+}
+
+/**
+ * Stored keys (GATEHOUSE_KEY_SOURCE=store): the keys themselves are checked where they are
+ * unsealed (startup, `gatehouse keys list`); here, what decides whether they can be: the KEK and
+ * the rotation period.
+ */
+function storedKeyChecks(config: Config): CheckResult[] {
+  const results: CheckResult[] = [];
+  if (config.keyEncryptionKey !== undefined) results.push(ok('signing-keys', 'stored keys (signing_keys), sealed under GATEHOUSE_KEY_ENCRYPTION_KEY; gatehouse keys list shows them'));
+  else if (config.env === 'production') results.push(fail('signing-keys', 'GATEHOUSE_KEY_ENCRYPTION_KEY is required with stored keys in production'));
+  else results.push(warn('signing-keys', `stored keys sealed under a generated development KEK in ${config.dataDir}; production needs GATEHOUSE_KEY_ENCRYPTION_KEY`));
+  if (config.keyRotationDays === undefined) results.push(warn('key-rotation', 'GATEHOUSE_KEY_ROTATION_DAYS is off: rotate with gatehouse keys rotate'));
+  else results.push(ok('key-rotation', `automatic rotation every ${config.keyRotationDays} days`));
   return results;
 }

@@ -5,6 +5,7 @@ import type { StoredSigningKey } from '../keys/signing-key-store.js';
 import type { StoredKeys } from '../keys/stored-keys.js';
 import type { GatehouseServices } from '../services.js';
 import { CommandError, EXIT, EXIT_CODES_HELP, integerOption, parseCommand, UsageError } from './arguments.js';
+import { formatColumns, printUsage, refuseSubcommand, withExitCodes } from './command-output.js';
 import { CLI_AUDIT_CONTEXT, withServices, type CliIo } from './cli-services.js';
 
 /** The operator at the command line: `actor_id` null in the audit trail. */
@@ -36,7 +37,6 @@ An unknown <kid> exits 3, like an unknown user.
 
 ${EXIT_CODES_HELP}`;
 
-const sub = (usage: string): string => `${usage}\n\n${EXIT_CODES_HELP}`;
 
 const ALG_OPTIONS = { alg: { type: 'string' }, 'rsa-bits': { type: 'string' } } as const;
 
@@ -79,8 +79,7 @@ export function formatKeyTable(keys: readonly StoredSigningKey[]): string {
     return `retired ${iso(k.retiredAt)}`;
   };
   const rows = [['KID', 'ALG', 'STATE', 'WHEN'], ...keys.map((k) => [k.kid, k.alg, k.revokedAt === null ? k.state : 'revoked', when(k)])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  return formatColumns(rows);
 }
 
 /** The stored keys of this deployment, or one line saying why there are none to manage. */
@@ -103,15 +102,11 @@ async function managed<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function help(io: CliIo, usage: string): number {
-  io.stdout.write(`${usage}\n`);
-  return EXIT.OK;
-}
 
 async function list(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub('usage: gatehouse keys list [--all] [--json]\n\nActive first, then pending and retiring keys. --all adds retired and revoked keys; --json prints a JSON array.');
+  const usage = withExitCodes('usage: gatehouse keys list [--all] [--json]\n\nActive first, then pending and retiring keys. --all adds retired and revoked keys; --json prints a JSON array.');
   const parsed = parseCommand(argv, { usage, options: { all: { type: 'boolean' }, json: { type: 'boolean' } }, positionals: [] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   return withServices(io, async (services) => {
     const keys = await storedKeysOf(services).management.list(parsed.values.all === true);
     io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keys.map(keyView))}\n` : `${formatKeyTable(keys)}\n`);
@@ -120,11 +115,11 @@ async function list(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(
+  const usage = withExitCodes(
     'usage: gatehouse keys create [--alg EdDSA|ES256|RS256] [--rsa-bits N] [--json]\n\nA pending key, published in the JWKS at once, not scheduled to sign: a standby for gatehouse keys rotate <kid>\nor gatehouse keys revoke --replace. On a store without an active key it signs at once.',
   );
   const parsed = parseCommand(argv, { usage, options: { ...ALG_OPTIONS, json: { type: 'boolean' } }, positionals: [] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const alg = algorithmOptions(parsed.values, usage);
   return withServices(io, async (services) => {
     const key = await managed(() => storedKeysOf(services).management.create(alg, CLI_KEY_ACTOR));
@@ -134,11 +129,11 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(
+  const usage = withExitCodes(
     'usage: gatehouse keys rotate [<kid>] [--alg EdDSA|ES256|RS256] [--rsa-bits N] [--json]\n\nSchedules a new key (or the pending <kid>) to sign once it has been published one JWKS cache lifetime;\nthe active key then becomes retiring. Every instance makes the switch by itself; one rotation at a time.',
   );
   const parsed = parseCommand(argv, { usage, options: { ...ALG_OPTIONS, json: { type: 'boolean' } }, positionals: ['kid'], optional: 1 });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0];
   if (kid !== undefined && (parsed.values.alg !== undefined || parsed.values['rsa-bits'] !== undefined)) throw new UsageError('--alg and --rsa-bits are for a new key, not with <kid>', usage);
   const alg = algorithmOptions(parsed.values, usage);
@@ -150,11 +145,11 @@ async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function retire(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(
+  const usage = withExitCodes(
     'usage: gatehouse keys retire <kid>\n\nA pending key leaves the JWKS at once (it never signed). The active key is refused: rotate instead.\nA retiring key leaves on its schedule (one access-token lifetime after its last signature).',
   );
   const parsed = parseCommand(argv, { usage, options: {}, positionals: ['kid'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0]!;
   return withServices(io, async (services) => {
     const outcome = await managed(() => storedKeysOf(services).management.retire(kid, CLI_KEY_ACTOR));
@@ -164,7 +159,7 @@ async function retire(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function revoke(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(
+  const usage = withExitCodes(
     `usage: gatehouse keys revoke <kid> [--replace [--alg A] [--rsa-bits N]]
 
 For a compromised key: it leaves the JWKS at once and every token it signed stops verifying on every
@@ -172,7 +167,7 @@ instance. Revoking the active key needs --replace: the oldest pending key (or a 
 signs in the same step, before verifiers' cached JWKS know it — without it nobody could log in.`,
   );
   const parsed = parseCommand(argv, { usage, options: { ...ALG_OPTIONS, replace: { type: 'boolean' } }, positionals: ['kid'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0]!;
   const alg = algorithmOptions(parsed.values, usage);
   return withServices(io, async (services) => {
@@ -199,10 +194,8 @@ export async function keysCommand(argv: readonly string[], io: CliIo): Promise<n
     case '--help':
     case '-h':
     case 'help':
-      return help(io, KEYS_USAGE);
-    case undefined:
-      throw new UsageError('missing <subcommand>', KEYS_USAGE);
+      return printUsage(io, KEYS_USAGE);
     default:
-      throw new UsageError(subcommand.startsWith('-') ? `unknown option ${subcommand.split('=')[0]}` : `unknown subcommand ${JSON.stringify(subcommand)}`, KEYS_USAGE);
+      return refuseSubcommand(subcommand, KEYS_USAGE);
   }
 }

@@ -1,7 +1,8 @@
 import { addMember, changeMemberRole, createTenant, findTenant, removeMember, type TenantAdminDeps } from '../tenants/tenant-admin.js';
 import type { MembershipRecord, TenantRecord } from '../tenants/tenant.js';
 import type { GatehouseServices } from '../services.js';
-import { EXIT, EXIT_CODES_HELP, integerOption, parseCommand, UsageError } from './arguments.js';
+import { EXIT, EXIT_CODES_HELP, integerOption, parseCommand } from './arguments.js';
+import { formatColumns, printUsage, refuseSubcommand, withExitCodes } from './command-output.js';
 import { CLI_ACTOR, withServices, type CliIo } from './cli-services.js';
 import { resolveUser } from './user-reference.js';
 
@@ -23,12 +24,7 @@ Each subcommand takes --help. Configuration comes from the environment, as for g
 
 ${EXIT_CODES_HELP}`;
 
-const sub = (usage: string) => `${usage}\n\n${EXIT_CODES_HELP}`;
 
-function help(io: CliIo, usage: string): number {
-  io.stdout.write(`${usage}\n`);
-  return EXIT.OK;
-}
 
 function deps(services: GatehouseServices): TenantAdminDeps {
   return { tenants: services.tenants, revocations: services.revocations, now: services.now };
@@ -37,15 +33,11 @@ function deps(services: GatehouseServices): TenantAdminDeps {
 const tenantJson = (t: TenantRecord) => ({ id: t.id, slug: t.slug, name: t.name, created_at: t.createdAt.toISOString() });
 const memberJson = (m: MembershipRecord) => ({ tenant_id: m.tenantId, user_id: m.userId, roles: [...m.roles], created_at: m.createdAt.toISOString() });
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
-}
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub('usage: gatehouse tenants create <slug> [--name N] [--json]\n\nCreates a tenant. The slug is what a login names (tenant=<slug>); --name defaults to it.');
+  const usage = withExitCodes('usage: gatehouse tenants create <slug> [--name N] [--json]\n\nCreates a tenant. The slug is what a login names (tenant=<slug>); --name defaults to it.');
   const parsed = parseCommand(argv, { usage, options: { name: { type: 'string' }, json: { type: 'boolean' } }, positionals: ['slug'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const { values, positionals } = parsed;
   return withServices(io, async (services) => {
     const tenant = await createTenant(deps(services), CLI_ACTOR, { slug: positionals[0]!, ...(values.name === undefined ? {} : { name: values.name }) });
@@ -55,22 +47,22 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function list(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub('usage: gatehouse tenants list [--limit N] [--json]\n\nTenants ordered by slug; --limit 1-200 (default 50).');
+  const usage = withExitCodes('usage: gatehouse tenants list [--limit N] [--json]\n\nTenants ordered by slug; --limit 1-200 (default 50).');
   const parsed = parseCommand(argv, { usage, options: { limit: { type: 'string' }, json: { type: 'boolean' } }, positionals: [] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const limit = integerOption(parsed.values.limit, 'limit', 50, 1, 200, usage);
   return withServices(io, async (services) => {
     const tenants = await services.tenants.list({ limit });
     if (parsed.values.json === true) io.stdout.write(`${JSON.stringify(tenants.map(tenantJson))}\n`);
-    else io.stdout.write(`${table([['SLUG', 'ID', 'NAME'], ...tenants.map((t) => [t.slug, t.id, t.name])])}\n`);
+    else io.stdout.write(`${formatColumns([['SLUG', 'ID', 'NAME'], ...tenants.map((t) => [t.slug, t.id, t.name])])}\n`);
     return EXIT.OK;
   });
 }
 
 async function members(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub('usage: gatehouse tenants members <tenant> [--limit N] [--json]\n\nThe members of a tenant and the roles each holds there.');
+  const usage = withExitCodes('usage: gatehouse tenants members <tenant> [--limit N] [--json]\n\nThe members of a tenant and the roles each holds there.');
   const parsed = parseCommand(argv, { usage, options: { limit: { type: 'string' }, json: { type: 'boolean' } }, positionals: ['tenant'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const limit = integerOption(parsed.values.limit, 'limit', 50, 1, 200, usage);
   return withServices(io, async (services) => {
     const tenant = await findTenant(deps(services), parsed.positionals[0]!);
@@ -80,19 +72,19 @@ async function members(argv: readonly string[], io: CliIo): Promise<number> {
       return EXIT.OK;
     }
     const names = await Promise.all(rows.map(async (m) => (await services.users.findById(m.userId))?.username ?? '(deleted)'));
-    io.stdout.write(`${table([['USERNAME', 'USER ID', 'ROLES'], ...rows.map((m, i) => [names[i]!, m.userId, m.roles.join(',') || '-'])])}\n`);
+    io.stdout.write(`${formatColumns([['USERNAME', 'USER ID', 'ROLES'], ...rows.map((m, i) => [names[i]!, m.userId, m.roles.join(',') || '-'])])}\n`);
     return EXIT.OK;
   });
 }
 
 async function membership(action: 'add' | 'remove', argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(
+  const usage = withExitCodes(
     action === 'add'
       ? 'usage: gatehouse tenants add <tenant> <user>\n\nMakes the user a member of the tenant, with no roles; adding a member twice changes nothing.'
       : "usage: gatehouse tenants remove <tenant> <user>\n\nEnds the membership. The user's live access tokens die at once (token version) and the\nsessions bound to the tenant can no longer refresh.",
   );
   const parsed = parseCommand(argv, { usage, options: {}, positionals: ['tenant', 'user'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, parsed.positionals[1]!);
     if (action === 'add') await addMember(deps(services), CLI_ACTOR, parsed.positionals[0]!, user.id);
@@ -104,11 +96,11 @@ async function membership(action: 'add' | 'remove', argv: readonly string[], io:
 
 async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise<number> {
   const verb = grant ? 'grant' : 'revoke';
-  const usage = sub(
+  const usage = withExitCodes(
     `usage: gatehouse tenants ${verb} <tenant> <user> <role>\n\n${grant ? 'Grants a role held in this tenant only; the user must be a member (tenants add).' : 'Takes a tenant role away; tokens minted while the user held it die at once.'}`,
   );
   const parsed = parseCommand(argv, { usage, options: {}, positionals: ['tenant', 'user', 'role'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const [tenantRef, userRef, roleName] = parsed.positionals as [string, string, string];
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, userRef);
@@ -137,10 +129,8 @@ export async function tenantsCommand(argv: readonly string[], io: CliIo): Promis
     case '--help':
     case '-h':
     case 'help':
-      return help(io, TENANTS_USAGE);
-    case undefined:
-      throw new UsageError('missing <subcommand>', TENANTS_USAGE);
+      return printUsage(io, TENANTS_USAGE);
     default:
-      throw new UsageError(subcommand.startsWith('-') ? `unknown option ${subcommand.split('=')[0]}` : `unknown subcommand ${JSON.stringify(subcommand)}`, TENANTS_USAGE);
+      return refuseSubcommand(subcommand, TENANTS_USAGE);
   }
 }

@@ -7,6 +7,7 @@ import { registerUser } from '../users/registration.js';
 import type { UserRecord } from '../users/user-store.js';
 import { normalizeUsername } from '../users/username.js';
 import { EXIT, EXIT_CODES_HELP, integerOption, parseCommand, UsageError } from './arguments.js';
+import { formatColumns, printUsage, refuseSubcommand, withExitCodes } from './command-output.js';
 import { CLI_ACTOR, CLI_AUDIT_CONTEXT, withServices, type CliIo } from './cli-services.js';
 import { promptNewPassword, readPasswordLine } from './password-input.js';
 import { resolveUser, type UserReferenceKind } from './user-reference.js';
@@ -70,8 +71,7 @@ function statusOf(user: UserRecord): string {
 /** One line per user, columns aligned: username, id, status, roles, email. */
 export function formatUserTable(users: readonly UserRecord[]): string {
   const rows = [['USERNAME', 'ID', 'STATUS', 'ROLES', 'EMAIL'], ...users.map((u) => [u.username, u.id, statusOf(u), u.roles.join(',') || '-', u.email ?? '-'])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  return formatColumns(rows);
 }
 
 function adminDeps(services: GatehouseServices): UserAdminDeps {
@@ -83,9 +83,6 @@ function referenceKind(values: { id?: boolean; username?: boolean }, usage: stri
   return values.id === true ? 'id' : values.username === true ? 'username' : 'auto';
 }
 
-function sub(usage: string): string {
-  return `${usage}\n\n${EXIT_CODES_HELP}`;
-}
 
 const CREATE_USAGE = `usage: gatehouse users create <username> [--email E] [--admin] [--password-stdin] [--json]
 
@@ -97,13 +94,13 @@ The password is never taken from the command line (ps and shell history would ke
 --json prints the new account as JSON.`;
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(CREATE_USAGE);
+  const usage = withExitCodes(CREATE_USAGE);
   const parsed = parseCommand(argv, {
     usage,
     options: { email: { type: 'string' }, admin: { type: 'boolean' }, 'password-stdin': { type: 'boolean' }, json: { type: 'boolean' } },
     positionals: ['username'],
   });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const { values, positionals } = parsed;
   const username = positionals[0]!;
   // Rules first, before a password is asked for or a store is opened.
@@ -138,9 +135,9 @@ Accounts ordered by username. --search matches the start of the username or of t
 --limit 1-200 (default 50); --json prints a JSON array of accounts.`;
 
 async function list(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(LIST_USAGE);
+  const usage = withExitCodes(LIST_USAGE);
   const parsed = parseCommand(argv, { usage, options: { search: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, positionals: [] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const { values } = parsed;
   const limit = integerOption(values.limit, 'limit', 50, 1, 200, usage);
   return withServices(io, async (services) => {
@@ -157,9 +154,9 @@ const SHOW_USAGE = `usage: gatehouse users show <user> [--id | --username] [--js
 ${USER_HELP}`;
 
 async function show(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(SHOW_USAGE);
+  const usage = withExitCodes(SHOW_USAGE);
   const parsed = parseCommand(argv, { usage, options: { ...REFERENCE_OPTIONS, json: { type: 'boolean' } }, positionals: ['user'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kind = referenceKind(parsed.values, usage);
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, parsed.positionals[0]!, kind);
@@ -180,9 +177,9 @@ const ACTION_TEXT: Record<Action, { done: string; what: string }> = {
 };
 
 async function act(action: Action, argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = sub(`usage: gatehouse users ${action} <user> [--id | --username]${action === 'delete' ? ' --yes' : ''}\n\n${ACTION_TEXT[action].what}\n${USER_HELP}`);
+  const usage = withExitCodes(`usage: gatehouse users ${action} <user> [--id | --username]${action === 'delete' ? ' --yes' : ''}\n\n${ACTION_TEXT[action].what}\n${USER_HELP}`);
   const parsed = parseCommand(argv, { usage, options: { ...REFERENCE_OPTIONS, ...(action === 'delete' ? { yes: { type: 'boolean' } } : {}) }, positionals: ['user'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kind = referenceKind(parsed.values, usage);
   if (action === 'delete' && (parsed.values as { yes?: boolean }).yes !== true) throw new UsageError('deleting an account needs --yes', usage);
   return withServices(io, async (services) => {
@@ -198,11 +195,11 @@ async function act(action: Action, argv: readonly string[], io: CliIo): Promise<
 
 async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise<number> {
   const verb = grant ? 'grant' : 'revoke';
-  const usage = sub(
+  const usage = withExitCodes(
     `usage: gatehouse users ${verb} <user> <role> [--id | --username]\n\n${grant ? 'Grants a global role (admin: scopes admin:users, admin:audit, admin:tenants).' : 'Takes a role away; tokens minted while the user held it die at once.'}\n${USER_HELP}`,
   );
   const parsed = parseCommand(argv, { usage, options: REFERENCE_OPTIONS, positionals: ['user', 'role'] });
-  if (parsed.help) return help(io, usage);
+  if (parsed.help) return printUsage(io, usage);
   const kind = referenceKind(parsed.values, usage);
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, parsed.positionals[0]!, kind);
@@ -212,10 +209,6 @@ async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise
   });
 }
 
-function help(io: CliIo, usage: string): number {
-  io.stdout.write(`${usage}\n`);
-  return EXIT.OK;
-}
 
 /** `gatehouse users …`: account administration through the same use cases as the admin API. */
 export async function usersCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -240,10 +233,8 @@ export async function usersCommand(argv: readonly string[], io: CliIo): Promise<
     case '--help':
     case '-h':
     case 'help':
-      return help(io, USERS_USAGE);
-    case undefined:
-      throw new UsageError('missing <subcommand>', USERS_USAGE);
+      return printUsage(io, USERS_USAGE);
     default:
-      throw new UsageError(subcommand.startsWith('-') ? `unknown option ${subcommand.split('=')[0]}` : `unknown subcommand ${JSON.stringify(subcommand)}`, USERS_USAGE);
+      return refuseSubcommand(subcommand, USERS_USAGE);
   }
 }

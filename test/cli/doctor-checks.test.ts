@@ -104,3 +104,17 @@ describe('keyChecks', () => {
     assert.ok(results.some((r) => /symmetric/.test(r.detail)));
   });
 });
+
+describe('keyChecks with stored keys', () => {
+  test('development without a KEK: a warning naming what production needs; rotation off is a warning', async () => {
+    const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store' }));
+    assert.deepEqual(byCheck(results), { 'signing-keys': 'warn', 'key-rotation': 'warn' });
+    assert.match(results[0]!.detail, /GATEHOUSE_KEY_ENCRYPTION_KEY/);
+  });
+
+  test('a KEK and a rotation period: both ok', async () => {
+    const kek = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)).toString('base64url');
+    const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_KEY_ROTATION_DAYS: '30' }));
+    assert.deepEqual(byCheck(results), { 'signing-keys': 'ok', 'key-rotation': 'ok' });
+  });
+});
