@@ -294,3 +294,4 @@ print(
     databaseUrl === undefined ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.' : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',
     process.env.BENCH_REDIS_URL === undefined ? 'Propagation rows skipped: set BENCH_DATABASE_URL and BENCH_REDIS_URL=redis://… to measure them.' : 'Propagation: two instances on BENCH_DATABASE_URL + BENCH_REDIS_URL, polled every 2 ms.',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
 );
+await (await import('./sdk-verify.js')).runSdkVerifyBench();

@@ -1,9 +1,2 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Whether a value has the shape of a UUID (any version, either case). Stores check it before a
- * query, since PostgreSQL raises on a malformed uuid instead of answering "no such row".
- */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+/** The one UUID shape check (stores check ids before a query; the verifier checks `sub`): the SDK's. */
+export { isUuid } from '@gatehouse/verify';

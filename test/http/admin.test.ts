@@ -36,6 +36,20 @@ describe('admin API', () => {
   });
   after(() => t.close());
 
+  test('malicious: an admin demoted a moment ago (not yet spread to the token) is refused at once: admin routes check freshly', async () => {
+    const second = await t.register('second-admin');
+    await t.services.userDirectory.changeRole(second.id, { grant: 'admin' });
+    const token = (await login('second-admin')).access_token;
+    assert.equal((await t.inject({ method: 'GET', url: '/admin/users', headers: bearer(token) })).statusCode, 200);
+    // Straight in the directory: no token-version bump, as another instance's change before it spreads.
+    await t.services.userDirectory.changeRole(second.id, { revoke: 'admin' });
+    for (const url of ['/admin/users', '/admin/audit', '/admin/tenants']) {
+      const res = await t.inject({ method: 'GET', url, headers: bearer(token) });
+      assert.equal(res.statusCode, 403, url);
+    }
+    assert.equal(await me(token), 200, 'the token itself still works where freshness is not asked for');
+  });
+
   test('a normal user gets 403 insufficient_scope on every admin route; no token gets 401', async () => {
     const mallory = await t.register('mallory');
     const token = (await login('mallory')).access_token;

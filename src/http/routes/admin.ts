@@ -27,7 +27,9 @@ function adminUserView(user: UserRecord): z.infer<typeof adminUserSchema> {
 
 const idParams = z.object({ id: z.string().max(64) });
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
-const USERS = { auth: { scopes: ['admin:users'] } };
+// Admin routes decide on the roles the database holds now (fresh), not on what the token remembers:
+// an admin demoted a moment ago on another instance is refused here before the revocation spreads.
+const USERS = { auth: { scopes: ['admin:users'], fresh: true } };
 
 
 /**
@@ -138,7 +140,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
   app.get(
     '/admin/audit',
     {
-      config: { auth: { scopes: ['admin:audit'] } },
+      config: { auth: { scopes: ['admin:audit'], fresh: true } },
       schema: {
         tags: ['admin'],
         summary: 'The audit trail, newest first; filter by user, event type and time',

@@ -19,7 +19,7 @@ const membershipView = (m: MembershipRecord): z.infer<typeof membershipSchema> =
   created_at: m.createdAt.toISOString(),
 });
 
-const TENANTS = { auth: { scopes: ['admin:tenants'] } };
+const TENANTS = { auth: { scopes: ['admin:tenants'], fresh: true } };
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 const tenantParams = z.object({ tenant: z.string().max(64) });
 const memberParams = z.object({ tenant: z.string().max(64), user: z.string().max(64) });

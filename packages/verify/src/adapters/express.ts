@@ -1,0 +1,34 @@
+import type { RequestHandler } from 'express';
+import type { Principal } from '../principal.js';
+import { authenticate, compileChecks, type AdapterOptions, type Checks } from '../requirement.js';
+import type { Verifier } from '../verifier.js';
+
+declare global {
+  // Express declares its request type in this global namespace; augmenting it is the supported way.
+  namespace Express {
+    interface Request {
+      /** Set by the gatehouse middleware. */
+      gatehouse?: Principal;
+    }
+  }
+}
+
+/**
+ * Express middleware: verifies the bearer token, applies the checks, sets `req.gatehouse`.
+ *
+ * @example
+ * app.get('/items', gatehouse(verifier, { scopes: ['inventory:read'] }), (req, res) => res.json(list(req.gatehouse!.subject)));
+ */
+export function gatehouse(verifier: Verifier, checks: Checks = {}, options: AdapterOptions = {}): RequestHandler {
+  const compiled = compileChecks(checks);
+  return (req, res, next) => {
+    authenticate(verifier, req.headers.authorization, compiled, options).then((outcome) => {
+      if (outcome.ok) {
+        req.gatehouse = outcome.principal;
+        next();
+        return;
+      }
+      res.status(outcome.status).set(outcome.headers).type('application/problem+json').send(JSON.stringify(outcome.body));
+    }, next);
+  };
+}

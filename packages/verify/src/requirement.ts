@@ -1,0 +1,103 @@
+import { VerificationError } from './errors.js';
+import type { Principal } from './principal.js';
+import type { Verifier } from './verifier.js';
+
+/**
+ * What a route demands, declared once: the same semantics as the server's guard
+ * (src/guard/requirement.ts): scopes all (default) or any, roles any-of, plus `tenant: true` for
+ * routes that need a tenant-bound token.
+ */
+export interface Checks {
+  readonly scopes?: readonly string[];
+  readonly match?: 'all' | 'any';
+  /** The principal must hold at least one of these roles. */
+  readonly roles?: readonly string[];
+  /** The token must be bound to a tenant (`tid`). */
+  readonly tenant?: true;
+}
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly required_scopes?: readonly string[];
+}
+
+/** What an adapter does with a request: let it through with a principal, or answer with this. */
+export type Outcome =
+  | { readonly ok: true; readonly principal: Principal }
+  | { readonly ok: false; readonly status: 400 | 401 | 403 | 503; readonly headers: Readonly<Record<string, string>>; readonly body: ProblemBody; readonly logReason: string };
+
+export interface AdapterOptions {
+  /** RFC 6750 §3 realm of the challenge (default "api"). */
+  readonly realm?: string;
+}
+
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Caller mistakes in a declaration fail at startup, not on the first request. */
+export function compileChecks(checks: Checks = {}): Checks {
+  const list = (name: string, v: unknown): void => {
+    if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0 && !/[\s"\\]/.test(s)))) {
+      throw new TypeError(`${name} must be a list of non-empty names without spaces or quotes`);
+    }
+  };
+  list('scopes', checks.scopes);
+  list('roles', checks.roles);
+  if (checks.match !== undefined && checks.match !== 'all' && checks.match !== 'any') throw new TypeError('match must be "all" or "any"');
+  if (checks.tenant !== undefined && checks.tenant !== true) throw new TypeError('tenant must be true or absent');
+  return Object.freeze({ ...checks });
+}
+
+/**
+ * The whole adapter logic, framework-free: RFC 6750 bearer extraction → verification → checks.
+ * 401 with a `WWW-Authenticate: Bearer` challenge for a missing or invalid token, 403
+ * `insufficient_scope` for scopes, 403 problem+json for roles and tenant, 503 while the issuer's
+ * keys cannot be obtained. Bodies are RFC 9457 problem details, as the server writes them.
+ */
+export async function authenticate(verifier: Verifier, authorization: string | readonly string[] | undefined, checks: Checks, options: AdapterOptions = {}): Promise<Outcome> {
+  const realm = `Bearer realm="${options.realm ?? 'api'}"`;
+  if (authorization === undefined || authorization === '') {
+    return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'no credential');
+  }
+  const match = typeof authorization === 'string' ? /^Bearer +(\S+)$/i.exec(authorization) : null;
+  if (match === null || !TOKEN68.test(match[1] as string)) {
+    if (typeof authorization === 'string' && !/^Bearer(\s|$)/i.test(authorization)) {
+      // Another scheme (Basic, …) is no bearer credential at all (RFC 6750 §3).
+      return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'not a bearer credential');
+    }
+    return refuse(400, 'ERR_MALFORMED_CREDENTIAL', 'Malformed credential', 'malformed credential', { 'www-authenticate': `${realm}, error="invalid_request"` }, 'malformed authorization header');
+  }
+  let principal: Principal;
+  try {
+    principal = await verifier.verify(match[1] as string);
+  } catch (error) {
+    if (!(error instanceof VerificationError)) throw error;
+    if (error.code === 'ERR_KEYS_UNAVAILABLE') {
+      return refuse(503, 'ERR_KEYS_UNAVAILABLE', 'Service unavailable', 'verification keys unavailable', { 'retry-after': '5' }, error.logReason);
+    }
+    return refuse(401, 'ERR_INVALID_TOKEN', 'Invalid token', 'invalid token', { 'www-authenticate': `${realm}, error="invalid_token"` }, error.logReason);
+  }
+  const scopes = checks.scopes ?? [];
+  if (scopes.length > 0) {
+    const ok = checks.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
+    if (!ok) {
+      const outcome = refuse(403, 'ERR_INSUFFICIENT_SCOPE', 'Insufficient scope', 'insufficient scope', { 'www-authenticate': `${realm}, error="insufficient_scope", scope="${scopes.join(' ')}"` }, `missing scope (${checks.match ?? 'all'} of ${scopes.join(' ')})`);
+      return { ...outcome, body: { ...outcome.body, required_scopes: scopes } };
+    }
+  }
+  const roles = checks.roles ?? [];
+  if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
+    return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, `missing role (any of ${roles.join(' ')})`);
+  }
+  if (checks.tenant === true && principal.tenantId === undefined) {
+    return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, 'token not bound to a tenant');
+  }
+  return { ok: true, principal };
+}
+
+function refuse(status: 400 | 401 | 403 | 503, code: string, title: string, detail: string, headers: Record<string, string>, logReason: string): Outcome & { ok: false } {
+  return { ok: false, status, headers, logReason, body: { type: `urn:gatehouse:error:${code}`, title, status, code, detail } };
+}

@@ -1,0 +1,154 @@
+import type { AccessTokenClaims } from './access-token-claims.js';
+import { createAccessTokenVerifier, type VerificationKeySource } from './access-token-verifier.js';
+import { ALGORITHMS, isAlgorithm, type Algorithm } from './algorithms.js';
+import { InvalidTokenError } from './errors.js';
+import { staticKeySource, type JsonWebKeySet } from './jwks.js';
+import { toPrincipal, type Principal } from './principal.js';
+import { remoteKeySource, type RemoteJwksOptions } from './remote-jwks.js';
+import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationFeed } from './revocation-feed.js';
+
+interface CommonOptions {
+  /** The issuer exactly as Gatehouse names itself (`iss`, GATEHOUSE_ISSUER). */
+  readonly issuer: string;
+  /** This service's identifier; a token must name it (or one of them) in `aud`. */
+  readonly audience: string | readonly string[];
+  /** Pinned algorithms (default EdDSA, ES256, RS256): a token or key with any other is refused. */
+  readonly algorithms?: readonly Algorithm[];
+  /** Seconds of leeway on exp/nbf/iat, 0–30 (default 5). */
+  readonly clockTolerance?: number;
+  /** Refuse tokens whose `exp - iat` exceeds this many seconds (default 3600; Gatehouse issues 900). */
+  readonly maxTokenLifetime?: number;
+  /** Verified tokens remembered until their exp (default 10,000; 0 disables). */
+  readonly cacheSize?: number;
+  /** Tuning of the remote JWKS cache (jwksUri only). */
+  readonly jwksCache?: Omit<RemoteJwksOptions, 'algorithms'>;
+  /** Token time in ms (injectable for tests). */
+  readonly now?: () => number;
+}
+
+export type VerifierOptions = CommonOptions &
+  ({ readonly jwksUri: string | URL; readonly jwks?: undefined } | { readonly jwks: JsonWebKeySet; readonly jwksUri?: undefined });
+
+export type RevocationOptions = RedisFeedOptions | { readonly feed: RevocationFeed };
+
+export interface RevocationSubscription {
+  /** Entries currently held (they expire with the tokens they could match). */
+  readonly entries: number;
+  close(): Promise<void>;
+}
+
+export interface Verifier {
+  /** Resolves to the caller's principal, or rejects with `InvalidTokenError` / `KeysUnavailableError`. */
+  verify(token: string): Promise<Principal>;
+  /**
+   * Honour Gatehouse revocations (logout, session and token revocation, log out everywhere) within
+   * the feed's delivery time. Only revocations published while subscribed are known: the feed is
+   * pub/sub, and this verifier has no access to Gatehouse's database to catch up after an outage.
+   */
+  subscribeRevocations(options: RevocationOptions): Promise<RevocationSubscription>;
+  /** Forget cached verifications (revocations are checked on every call regardless). */
+  clearCache(): void;
+  readonly keys: VerificationKeySource;
+  /** Ends every revocation subscription. */
+  close(): Promise<void>;
+}
+
+const PRUNE_INTERVAL_MS = 60_000;
+
+/**
+ * A verifier for Gatehouse access tokens, for services other than Gatehouse. It runs the server's
+ * own verification module (RFC 9068 `typ`, pinned algorithms, iss, aud, exp/nbf/iat, required
+ * claims) with keys from the issuer's JWKS, and returns a typed principal.
+ *
+ * @example
+ * const verifier = createVerifier({
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://auth.example.com',
+ *   jwksUri: 'https://auth.example.com/.well-known/jwks.json',
+ * });
+ * const principal = await verifier.verify(token); // principal.subject, principal.scopes.has('profile')
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const algorithms = options.algorithms ?? ALGORITHMS;
+  if (algorithms.length === 0 || !algorithms.every(isAlgorithm)) throw new TypeError(`algorithms must be a non-empty subset of ${ALGORITHMS.join(', ')}`);
+  if ((options.jwksUri === undefined) === (options.jwks === undefined)) throw new TypeError('give exactly one of jwksUri and jwks');
+  const keys: VerificationKeySource =
+    options.jwksUri !== undefined
+      ? remoteKeySource(options.jwksUri, { ...options.jwksCache, algorithms })
+      : staticKeySource(options.jwks as JsonWebKeySet, algorithms);
+  const now = options.now ?? Date.now;
+  const core = createAccessTokenVerifier({
+    issuer: options.issuer,
+    audience: options.audience,
+    keys: () => keys,
+    maxLifetimeSeconds: options.maxTokenLifetime ?? 3600,
+    clockToleranceSeconds: options.clockTolerance ?? 5,
+    cacheSize: options.cacheSize ?? 10_000,
+    now,
+  });
+  // Cached claims are the same frozen object each time, so their principal is one WeakMap lookup away.
+  const principals = new WeakMap<AccessTokenClaims, Principal>();
+  const revoked = new RevocationList();
+  const subscriptions = new Set<{ close(): Promise<void> }>();
+  let pruner: ReturnType<typeof setInterval> | undefined;
+
+  const principalOf = (claims: AccessTokenClaims): Principal => {
+    if (subscriptions.size > 0) {
+      const reason = revoked.reasonRevoked(claims, now());
+      if (reason !== undefined) throw new InvalidTokenError(reason);
+    }
+    let principal = principals.get(claims);
+    if (principal === undefined) {
+      principal = toPrincipal(claims);
+      principals.set(claims, principal);
+    }
+    return principal;
+  };
+
+  const verifier: Verifier = {
+    // One promise per call: the core answers synchronously unless the JWKS must be fetched.
+    verify(token) {
+      try {
+        const checked = core.check(token);
+        return checked instanceof Promise ? checked.then(principalOf) : Promise.resolve(principalOf(checked));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+
+    async subscribeRevocations(revocationOptions) {
+      const feed = 'feed' in revocationOptions ? revocationOptions.feed : redisRevocationFeed(revocationOptions);
+      const inner = await feed.subscribe((message) => {
+        for (const entry of decodeRevocationMessage(message)) revoked.add(entry);
+      });
+      subscriptions.add(inner);
+      if (pruner === undefined) {
+        pruner = setInterval(() => revoked.prune(now()), PRUNE_INTERVAL_MS);
+        pruner.unref();
+      }
+      return {
+        get entries() {
+          return revoked.size;
+        },
+        async close() {
+          if (!subscriptions.delete(inner)) return;
+          await inner.close();
+          if (subscriptions.size === 0 && pruner !== undefined) {
+            clearInterval(pruner);
+            pruner = undefined;
+          }
+        },
+      };
+    },
+
+    clearCache: () => core.clearCache(),
+    keys,
+    async close() {
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      subscriptions.clear();
+      if (pruner !== undefined) clearInterval(pruner);
+      pruner = undefined;
+    },
+  };
+  return verifier;
+}
