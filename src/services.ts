@@ -159,6 +159,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         ...(overrides.keyPollIntervalMs === undefined ? {} : { pollIntervalMs: overrides.keyPollIntervalMs }),
         // A revoked key's tokens must stop verifying now, not when their cached verification expires.
         onKeysRemoved: () => verifier.clearCache(),
+        // Resource servers subscribed to the revocation feed drop the key at once too.
+        onRevoked: (kid) => revocations.announceSigningKeyRevoked(kid, new Date(now())),
         onEvent: (e) => events.emit({ ...e, level: e.event === 'keys.changed' ? 'info' : 'warn' }),
       });
     } catch (error) {
@@ -184,7 +186,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       onEntry: (entry) => {
         if (entry.kind === 'user') cachedUsers.invalidate(entry.id);
       },
-      onRevoked: (kind) => metrics.revoked(kind),
+      onRevoked: (kind) => {
+        if (kind !== 'key') metrics.revoked(kind);
+      },
     });
   } catch (error) {
     await storedKeys?.close();

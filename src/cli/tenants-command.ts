@@ -27,7 +27,7 @@ ${EXIT_CODES_HELP}`;
 
 
 function deps(services: GatehouseServices): TenantAdminDeps {
-  return { tenants: services.tenants, revocations: services.revocations, now: services.now };
+  return { tenants: services.tenants, revocations: services.revocations, scopes: services.scopes, now: services.now };
 }
 
 const tenantJson = (t: TenantRecord) => ({ id: t.id, slug: t.slug, name: t.name, created_at: t.createdAt.toISOString() });

@@ -136,8 +136,6 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     reply.header('x-request-id', request.id);
     done();
   });
-
-
   registerSecurityHeaders(app);
   await mountGatehouse(app, services, { prefix: '', docs: true, plumbing: 'root' });
   if (options.extraRoutes !== undefined) await options.extraRoutes(app);

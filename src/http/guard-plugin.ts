@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { MissingCredentialError, NotFoundError } from '../errors/errors.js';
+import { GatehouseError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
 import { extractBearerCredential } from '../guard/bearer-credential.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
-import { authorize, describeRequirement, isPublic, isValidRequirement, type ResourceRule, type RouteRequirement } from '../guard/requirement.js';
+import { authorize, describeRequirement, isPublic, isValidRequirement, type ProtectedRequirement, type ResourceRule, type RouteRequirement } from '../guard/requirement.js';
 import { rememberResource } from './resource-guard.js';
 import { sendError } from './error-handler.js';
 import { SECURITY_SCHEME } from './openapi.js';
@@ -64,33 +64,64 @@ function resourceGuardFor(rule: ResourceRule): preHandlerAsyncHookHandler {
   };
 }
 
+/** Set on every route whose requirement the guard resolved; a route without it was never seen. */
+const GUARDED = Symbol('gatehouse.guarded');
+
+function resolveRequirement(app: FastifyInstance, route: RouteOptions): RouteRequirement {
+  const requirement = route.config?.auth ?? app.gatehouseScopeRequirement;
+  if (requirement === undefined) throw new UndeclaredRouteError(route.method, route.url);
+  if (!isValidRequirement(requirement)) throw new TypeError(`route ${String(route.method)} ${route.url}: config.auth is not a valid requirement`);
+  return requirement;
+}
+
 /**
- * Routes are protected by default: every route must declare `config.auth`, or startup fails.
- * A declared requirement installs the guard as the route's first onRequest hook, so an
- * unauthenticated request is refused before its body is read.
+ * The OpenAPI operation states the same requirement, so Swagger's Authorize sends the token.
+ * OAuth scopes are all OpenAPI can express; roles, tenant, policy and freshness go in the
+ * operation's text and in `x-gatehouse-requirement`, which `gatehouse routes` reads too.
+ */
+function documentRequirement(route: RouteOptions, requirement: ProtectedRequirement): void {
+  const scopes = requirement.scopes ?? [];
+  const security = requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
+  const described = describeRequirement(requirement);
+  const description = route.schema?.description === undefined ? `Requires: ${described}.` : `${route.schema.description}\n\nRequires: ${described}.`;
+  route.schema = { ...route.schema, security, description, 'x-gatehouse-requirement': described } as FastifySchema;
+}
+
+/** The guard runs before any other hook of the route (the body is not read for a refused request). */
+function installGuards(route: RouteOptions, requirement: ProtectedRequirement, options: GuardPluginOptions): void {
+  const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
+  route.onRequest = [guardFor(requirement, options), ...asArray(route.onRequest)];
+  if (requirement.resource !== undefined) route.preHandler = [resourceGuardFor(requirement.resource), ...asArray(route.preHandler)];
+}
+
+/**
+ * A route added before this plugin (on the root before `register`, in a plugin registered
+ * earlier, or after an un-awaited `register`) never passed through `onRoute`: it has no guard,
+ * whatever its config says. Hooks of the root reach every route, so this one refuses such a
+ * route's requests instead of serving them unguarded (500, and the log says which route).
+ */
+const refuseUnguardedRoutes: onRequestAsyncHookHandler = async function (request, reply) {
+  if (request.is404 || (request.routeOptions.config as unknown as Record<symbol, unknown>)[GUARDED] === true) return undefined;
+  const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+  return sendError(request, reply, new GatehouseError('ERR_INTERNAL', 'internal error', { logReason: `route ${route} was registered before gatehouse: it has no guard, so it is refused` }));
+};
+
+/**
+ * Routes are protected by default: every route must declare `config.auth`, or startup fails; a
+ * route registered before the guard existed is refused at run time. A declared requirement puts
+ * the guard before the route's own hooks, so an unauthenticated request is refused before its body
+ * is read.
  */
 export const guardPlugin = fp<GuardPluginOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('principal', null);
+    app.addHook('onRequest', refuseUnguardedRoutes);
     app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
-      const requirement = route.config?.auth ?? this.gatehouseScopeRequirement;
-      if (requirement === undefined) throw new UndeclaredRouteError(route.method, route.url);
-      if (!isValidRequirement(requirement)) throw new TypeError(`route ${String(route.method)} ${route.url}: config.auth is not a valid requirement`);
-      route.config = { ...route.config, auth: requirement };
+      const requirement = resolveRequirement(this, route);
+      route.config = Object.assign({ ...route.config, auth: requirement }, { [GUARDED]: true });
       if (isPublic(requirement)) return;
-      // The OpenAPI operation states the same requirement, so Swagger's Authorize sends the token.
-      // OAuth scopes are all OpenAPI can express; roles, tenant, policy and freshness go in the
-      // operation's text and in `x-gatehouse-requirement`, which `gatehouse routes` reads too.
-      const security = requirement.match === 'any' && (requirement.scopes ?? []).length > 1 ? requirement.scopes!.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...(requirement.scopes ?? [])] }];
-      const described = describeRequirement(requirement);
-      const description = route.schema?.description === undefined ? `Requires: ${described}.` : `${route.schema.description}\n\nRequires: ${described}.`;
-      route.schema = { ...route.schema, security, description, 'x-gatehouse-requirement': described } as FastifySchema;
-      const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-      route.onRequest = [guardFor(requirement, options), ...existing];
-      if (requirement.resource !== undefined) {
-        const handlers = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
-        route.preHandler = [resourceGuardFor(requirement.resource), ...handlers];
-      }
+      documentRequirement(route, requirement);
+      installGuards(route, requirement, options);
     });
   },
   { name: 'gatehouse-guard', fastify: '5.x' },

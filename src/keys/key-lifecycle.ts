@@ -15,6 +15,13 @@ export type KeyState = (typeof KeyStates)[number];
  */
 export const KEY_CLOCK_TOLERANCE_SECONDS = 30;
 
+/**
+ * How long a change takes to reach every Gatehouse instance at worst: a key-set poll (5 s, when
+ * the pub/sub message is lost) plus margin. A new key is in every instance's JWKS only that long
+ * after its row is written, and the old key may sign on a slow instance that long after the switch.
+ */
+export const KEY_PROPAGATION_MS = 10_000;
+
 export interface LifecycleSettings {
   readonly jwksMaxAgeSeconds: number;
   readonly accessTokenTtlSeconds: number;
@@ -32,8 +39,8 @@ export interface LifecycleTimings {
 
 export function lifecycleTimings(settings: LifecycleSettings): LifecycleTimings {
   return Object.freeze({
-    publishLeadMs: settings.jwksMaxAgeSeconds * 1000,
-    retireAfterMs: (settings.accessTokenTtlSeconds + KEY_CLOCK_TOLERANCE_SECONDS) * 1000,
+    publishLeadMs: settings.jwksMaxAgeSeconds * 1000 + KEY_PROPAGATION_MS,
+    retireAfterMs: (settings.accessTokenTtlSeconds + KEY_CLOCK_TOLERANCE_SECONDS) * 1000 + KEY_PROPAGATION_MS,
     rotationPeriodMs: settings.rotationDays === undefined ? undefined : settings.rotationDays * 86_400_000,
   });
 }

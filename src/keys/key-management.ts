@@ -22,6 +22,8 @@ export interface KeyManagementDeps {
   readonly now: () => number;
   /** Called after every change this process made, so every instance reloads (publish) and this one too. */
   readonly changed: () => Promise<void>;
+  /** After a revocation: tell resource servers outside the deployment (the revocation feed). */
+  readonly revoked?: (kid: string) => Promise<void>;
 }
 
 export interface NewKeyOptions {
@@ -151,6 +153,7 @@ export function createKeyManagement(deps: KeyManagementDeps) {
       if (outcome === 'already') throw new KeyManagementError('already', `${kid} is already ${key.revokedAt === null ? 'retired' : 'revoked'}`);
       if (outcome !== 'revoked') throw new KeyManagementError('needs_replacement', `${kid} changed state meanwhile; run the command again`);
       await deps.changed();
+      await deps.revoked?.(kid);
       return { replacement };
     },
 

@@ -23,6 +23,8 @@ export interface StoredKeysDeps {
   readonly now: () => number;
   readonly pollIntervalMs?: number;
   readonly onKeysRemoved: (kids: readonly string[]) => void;
+  /** A key was revoked by this process: spread the news beyond the deployment (the SDK's feed). */
+  readonly onRevoked?: (kid: string) => Promise<void>;
   readonly onEvent: (event: LiveKeySetEvent) => void;
 }
 
@@ -58,6 +60,7 @@ export async function startStoredKeys(deps: StoredKeysDeps): Promise<StoredKeys>
     now: deps.now,
     // Before the live set exists (its first scheduler step), it loads afterwards anyway.
     changed: async () => live?.announce(),
+    ...(deps.onRevoked === undefined ? {} : { revoked: deps.onRevoked }),
   });
   live = await startLiveKeySet({
     store: deps.store,

@@ -40,11 +40,13 @@ export const BUILT_IN_SCOPES: Readonly<Record<string, ScopeDefinition>> = {
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export function createScopeCatalogue(definitions: Readonly<Record<string, ScopeDefinition>> = BUILT_IN_SCOPES): ScopeCatalogue {
+  const globalRoles = new Set([IMPLICIT_ROLE, ADMIN_ROLE, ...Object.values(definitions).flatMap((d) => d.roles ?? [])]);
   for (const [name, d] of Object.entries(definitions)) {
     if (!SCOPE_TOKEN.test(name)) throw new TypeError(`scope ${JSON.stringify(name)} is not a valid RFC 6749 scope-token`);
-    // A tenant role named like a global one would let a tenant grant itself the administrator's scopes.
-    const reserved = (d.tenantRoles ?? []).find((r) => r === IMPLICIT_ROLE || r === ADMIN_ROLE);
-    if (reserved !== undefined) throw new TypeError(`scope ${name}: ${reserved} is a global role and cannot be a tenant role`);
+    // Tokens carry global and tenant roles in one `roles` list, so the two sets of names must not
+    // meet: a tenant role named like a global one would read as that global role everywhere.
+    const clash = (d.tenantRoles ?? []).find((r) => globalRoles.has(r));
+    if (clash !== undefined) throw new TypeError(`scope ${name}: ${clash} is a global role and cannot be a tenant role`);
   }
   const supported = Object.freeze(Object.keys(definitions).sort());
   const descriptions = Object.freeze(Object.fromEntries(Object.entries(definitions).map(([k, v]) => [k, v.description])));

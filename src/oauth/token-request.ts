@@ -17,11 +17,9 @@ import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
 import { selectTenant } from '../tenants/tenant-selection.js';
 import type { TenantMembership } from '../tenants/tenant-store.js';
 
-
-/** Client credentials from an `Authorization: Basic` header (RFC 6749 §2.3.1), if any. */
-
 /** Form parameters as parsed: a repeated parameter arrives as an array. */
 export type TokenRequestParams = FormParameters;
+/** Client credentials from an `Authorization: Basic` header (RFC 6749 §2.3.1), if any. */
 export type { BasicClientCredentials };
 
 export interface TokenResponse {
@@ -156,9 +154,6 @@ async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenRespo
   });
   return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: grant.refreshToken };
 }
-
-
-
 
 function checkGrantType(params: TokenRequestParams): GrantType {
   const grantType = requireParam(params, 'grant_type');

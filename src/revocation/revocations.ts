@@ -71,6 +71,12 @@ export interface Revocations {
    * Returns the ids of the sessions it ended; undefined for an unknown user (nothing changed).
    */
   revokeEverythingOfUser(userId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<string[] | undefined>;
+  /**
+   * Tells resource servers on the feed that a signing key was revoked, so they drop it and its
+   * cached verifications at once instead of at their JWKS max-age. The key's own row is the record
+   * (and how instances learn it); this entry only spreads the news, kept for one token lifetime.
+   */
+  announceSigningKeyRevoked(kid: string, now: Date): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -198,6 +204,8 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
       if ((await revocations.revokeUserTokens(userId, now, audit)) === undefined) return undefined;
       return revocations.revokeSessionsOfUser(userId, reason, now);
     },
+
+    announceSigningKeyRevoked: (kid, now) => apply([{ kind: 'key', id: kid, until: now.getTime() + windowMs }]),
 
     async close() {
       clearInterval(timer);

@@ -3,12 +3,15 @@ import type { AdminActor } from '../admin/user-admin.js';
 import { auditRecord, type AuditEventType } from '../audit/audit-event.js';
 import { NotFoundError, ValidationError } from '../errors/errors.js';
 import { isUuid } from '../ids/uuid.js';
+import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { isTenantRole, normaliseTenantSlug, RESERVED_ROLES, type MembershipRecord, type TenantRecord } from './tenant.js';
 import type { TenantStore } from './tenant-store.js';
 
 export interface TenantAdminDeps {
   readonly tenants: TenantStore;
+  /** Global role names (`grantableRoles`): never grantable in a tenant, see changeMemberRole. */
+  readonly scopes: Pick<ScopeCatalogue, 'grantableRoles'>;
   readonly revocations: Pick<Revocations, 'revokeUserTokens'>;
   readonly now: () => number;
 }
@@ -53,10 +56,15 @@ export async function removeMember(deps: TenantAdminDeps, actor: AdminActor, ten
   await deps.revocations.revokeUserTokens(userId, now);
 }
 
-/** Grants or revokes a role held in one tenant. Revoking moves the token version on, like a global role. */
+/**
+ * Grants or revokes a role held in one tenant. Revoking moves the token version on, like a global
+ * role. A token lists global and tenant roles together, so a global role's name (`admin`, or any a
+ * scope grants globally) is refused here: held in one tenant it would read as held everywhere.
+ */
 export async function changeMemberRole(deps: TenantAdminDeps, actor: AdminActor, tenantRef: string, userId: string, role: string, grant: boolean): Promise<MembershipRecord> {
-  if (!isTenantRole(role)) {
-    const why = RESERVED_ROLES.includes(role) ? `${role} is a global role, not a tenant role` : 'a lower-case name of up to 64 letters, digits and _ . : -';
+  if (!isTenantRole(role) || deps.scopes.grantableRoles.includes(role)) {
+    const global = RESERVED_ROLES.includes(role) || deps.scopes.grantableRoles.includes(role);
+    const why = global ? `${role} is a global role, not a tenant role` : 'a lower-case name of up to 64 letters, digits and _ . : -';
     throw new ValidationError([{ field: 'role', message: why }]);
   }
   const tenant = await findTenant(deps, tenantRef);

@@ -7,6 +7,7 @@ import { createDrizzleSigningKeyStore } from '../../src/stores/db/drizzle-signin
 import type { TestApp } from '../support/test-app.js';
 import { testStoreProfile } from '../support/test-stores.js';
 import { jwks, keys, kidOf, me, newKek, OPERATOR, startStoreApp, testClock, type TestClock } from './stored-key-support.js';
+import { KEY_PROPAGATION_MS } from '../../src/keys/key-lifecycle.js';
 
 /**
  * Key changes between two instances of one deployment (one PostgreSQL, one Redis). Registered in
@@ -68,7 +69,7 @@ describe('stored keys on two instances of one deployment', { skip: testStoreProf
     const next = await keys(a).management.rotate({ alg: 'ES256' }, OPERATOR);
     await pollUntil('B publishes the pending key', async () => (await jwks(b)).keys.some((k) => k.kid === next.kid));
     assert.equal(kidOf((await b.login('alice')).access_token), signer, 'pending: B does not sign with it');
-    clock.advance(300_000);
+    clock.advance(300_000 + KEY_PROPAGATION_MS);
     // Only B's scheduler runs: whichever instance makes the switch, both follow.
     await keys(b).management.advance();
     await pollUntil('A signs with the new key', async () => kidOf((await a.login('alice')).access_token) === next.kid);

@@ -7,9 +7,11 @@ import { generatePrivateJwk } from '../../src/keys/key-generation.js';
 import { toPublicJwk } from '../../src/keys/jwk-validation.js';
 import { TEST_ISSUER, type TestApp } from '../support/test-app.js';
 import { jwks, keys, kidOf, me, newKek, OPERATOR, PRIVATE_MEMBERS, startStoreApp, testClock, type TestClock } from './stored-key-support.js';
+import { KEY_PROPAGATION_MS } from '../../src/keys/key-lifecycle.js';
 
-const MAX_AGE_MS = 300_000;
-const RETIRE_AFTER_MS = (900 + 30) * 1000;
+// The lifecycle's leads: max-age or TTL + tolerance, each plus the time a change takes to reach every instance.
+const MAX_AGE_MS = 300_000 + KEY_PROPAGATION_MS;
+const RETIRE_AFTER_MS = (900 + 30) * 1000 + KEY_PROPAGATION_MS;
 
 interface Row {
   kid: string;
@@ -207,7 +209,8 @@ describe('stored keys: automatic rotation and configuration', () => {
     try {
       assert.equal((await jwks(t)).cacheControl, 'public, max-age=60');
       const first = t.services.keySet().signer.kid;
-      clock.advance(86_400_000 - 60_001);
+      const lead = 60_000 + KEY_PROPAGATION_MS;
+      clock.advance(86_400_000 - lead - 1);
       assert.deepEqual(await keys(t).management.advance(), []);
       clock.advance(1);
       const created = await keys(t).management.advance();
@@ -215,7 +218,7 @@ describe('stored keys: automatic rotation and configuration', () => {
       assert.equal(created[0]!.to, 'pending');
       assert.equal(t.services.keySet().signer.kid, first);
       assert.equal((await keys(t).management.advance()).length, 0, 'no second successor');
-      clock.advance(60_000);
+      clock.advance(lead);
       await keys(t).management.advance();
       assert.equal(t.services.keySet().signer.kid, created[0]!.kid);
     } finally {

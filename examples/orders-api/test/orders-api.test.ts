@@ -36,7 +36,7 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
     });
     app = await buildOrdersApi({ gatehouse: { config, signingKeys: [await generateSigningJwk()] } });
     await app.ready();
-    const deps = { tenants: app.gatehouse.tenants, revocations: app.gatehouse.revocations, now: Date.now };
+    const deps = { tenants: app.gatehouse.tenants, revocations: app.gatehouse.revocations, scopes: app.gatehouse.scopes, now: Date.now };
     for (const slug of ['acme', 'globex']) await createTenant(deps, OPERATOR, { slug });
     // alice: customer in acme; bob: customer in acme; mia: manager in acme AND in globex; gus: manager in globex only.
     const members: [string, [string, string][]][] = [

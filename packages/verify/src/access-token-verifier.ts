@@ -222,6 +222,8 @@ function checkRegisteredClaims(payload: Json, expected: Expected, nowSeconds: nu
   if (exp <= nowSeconds - t) throw new InvalidTokenError('expired');
   const age = nowSeconds - iat;
   // The issuer never mints tokens older than their lifetime; an iat beyond the tolerance in the future is forged or skewed.
+  // The tolerance counts twice on purpose: this is jose's `maxTokenAge: lifetime + tolerance` with
+  // `clockTolerance`, which the server used before, so no token valid then is refused now.
   if (age - t > expected.maxLifetimeSeconds + t) throw new InvalidTokenError('expired (iat too far in the past)');
   if (age < -t) throw fail('iat', 'check_failed');
 }

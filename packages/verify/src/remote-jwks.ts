@@ -34,7 +34,8 @@ export interface RemoteJwksOptions {
 }
 
 export type JwksEvent =
-  | { readonly event: 'jwks.fetched'; readonly keys: number; readonly maxAgeSeconds: number; readonly skipped: readonly string[] }
+  /** `removed`: kids the previous response had and this one has not (retired or revoked keys). */
+  | { readonly event: 'jwks.fetched'; readonly keys: number; readonly maxAgeSeconds: number; readonly skipped: readonly string[]; readonly removed: readonly string[] }
   | { readonly event: 'jwks.fetch_failed'; readonly error: unknown; readonly serving: 'stale' | 'nothing' };
 
 export interface RemoteKeySource extends VerificationKeySource {
@@ -111,9 +112,10 @@ export function remoteKeySource(uri: string | URL, options: RemoteJwksOptions = 
     const { keys, skipped } = importJwks(JSON.parse(text) as unknown, algorithms);
     const maxAge = Math.min(maxMaxAge, Math.max(minMaxAge, freshnessSeconds(response.headers, defaultMaxAge)));
     const at = now();
+    const removed = loaded === undefined ? [] : [...loaded.keys.keys()].filter((kid) => !keys.has(kid));
     loaded = { keys, freshUntil: at + maxAge * 1000, staleUntil: at + maxAge * 1000 + maxStaleMs };
     lastFailureAt = Number.NEGATIVE_INFINITY;
-    options.onEvent?.({ event: 'jwks.fetched', keys: keys.size, maxAgeSeconds: maxAge, skipped });
+    options.onEvent?.({ event: 'jwks.fetched', keys: keys.size, maxAgeSeconds: maxAge, skipped, removed });
   }
 
   /** One fetch at a time; after a failure none for `retryAfterErrorMs`. Never rejects. */

@@ -6,13 +6,19 @@ import type { AccessTokenClaims } from './access-token-claims.js';
  *   {kind: 'token', id: jti, until}            one access token (RFC 7009 revoke)
  *   {kind: 'session', id: sid, until}          every token of a session (logout, device revoke)
  *   {kind: 'user', id: sub, version, until}    every token of the user with tver < version
+ *   {kind: 'key', id: kid, until}              every token signed by a revoked signing key
  * `until` is epoch ms after which the entry can match no live token. The wire format is the
  * server's (src/revocation/revocation-entry.ts); test/sdk/revocations.test.ts pins the two together.
  */
 export type RevocationEntry =
   | { readonly kind: 'token'; readonly id: string; readonly until: number }
   | { readonly kind: 'session'; readonly id: string; readonly until: number }
-  | { readonly kind: 'user'; readonly id: string; readonly version: number; readonly until: number };
+  | { readonly kind: 'user'; readonly id: string; readonly version: number; readonly until: number }
+  /**
+   * A signing key revoked (compromise): every token it signed must stop verifying. Gatehouse
+   * instances learn it from their key sets; verifiers drop the kid and refetch the JWKS.
+   */
+  | { readonly kind: 'key'; readonly id: string; readonly until: number };
 
 const MAX_MESSAGE_ENTRIES = 10_000;
 
@@ -32,7 +38,7 @@ function isEntry(value: unknown): value is RevocationEntry {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Record<string, unknown>;
   if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 128 || typeof e.until !== 'number' || !Number.isFinite(e.until)) return false;
-  if (e.kind === 'token' || e.kind === 'session') return true;
+  if (e.kind === 'token' || e.kind === 'session' || e.kind === 'key') return true;
   return e.kind === 'user' && Number.isSafeInteger(e.version) && (e.version as number) > 0;
 }
 
@@ -43,6 +49,8 @@ export class RevocationList {
   readonly #users = new Map<string, { version: number; until: number }>();
 
   add(entry: RevocationEntry): void {
+    // A revoked signing key is not a per-token fact: the key sources handle it (see the verifier).
+    if (entry.kind === 'key') return;
     if (entry.kind === 'token') this.#tokens.set(entry.id, Math.max(entry.until, this.#tokens.get(entry.id) ?? 0));
     else if (entry.kind === 'session') this.#sessions.set(entry.id, Math.max(entry.until, this.#sessions.get(entry.id) ?? 0));
     else {

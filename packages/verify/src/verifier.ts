@@ -4,7 +4,7 @@ import { ALGORITHMS, isAlgorithm, type Algorithm } from './algorithms.js';
 import { InvalidTokenError } from './errors.js';
 import { staticKeySource, type JsonWebKeySet } from './jwks.js';
 import { toPrincipal, type Principal } from './principal.js';
-import { remoteKeySource, type RemoteJwksOptions } from './remote-jwks.js';
+import { remoteKeySource, type JwksEvent, type RemoteJwksOptions, type RemoteKeySource } from './remote-jwks.js';
 import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationFeed } from './revocation-feed.js';
 
 interface CommonOptions {
@@ -72,10 +72,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const algorithms = options.algorithms ?? ALGORITHMS;
   if (algorithms.length === 0 || !algorithms.every(isAlgorithm)) throw new TypeError(`algorithms must be a non-empty subset of ${ALGORITHMS.join(', ')}`);
   if ((options.jwksUri === undefined) === (options.jwks === undefined)) throw new TypeError('give exactly one of jwksUri and jwks');
-  const keys: VerificationKeySource =
-    options.jwksUri !== undefined
-      ? remoteKeySource(options.jwksUri, { ...options.jwksCache, algorithms })
-      : staticKeySource(options.jwks as JsonWebKeySet, algorithms);
+  // A key gone from the JWKS (revoked, retired) takes its cached verifications with it.
+  const onJwksEvent = (event: JwksEvent): void => {
+    if (event.event === 'jwks.fetched' && event.removed.length > 0) core.clearCache();
+    options.jwksCache?.onEvent?.(event);
+  };
+  const remote: RemoteKeySource | undefined = options.jwksUri === undefined ? undefined : remoteKeySource(options.jwksUri, { ...options.jwksCache, algorithms, onEvent: onJwksEvent });
+  const keys: VerificationKeySource = remote ?? staticKeySource(options.jwks as JsonWebKeySet, algorithms);
   const now = options.now ?? Date.now;
   const core = createAccessTokenVerifier({
     issuer: options.issuer,
@@ -89,6 +92,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // Cached claims are the same frozen object each time, so their principal is one WeakMap lookup away.
   const principals = new WeakMap<AccessTokenClaims, Principal>();
   const revoked = new RevocationList();
+  /** Signing keys revoked on the feed (kid → until): their tokens are refused before any cache. */
+  const revokedKeys = new Map<string, number>();
+  const onKeyRevoked = (kid: string, until: number): void => {
+    revokedKeys.set(kid, until);
+    core.clearCache();
+    void remote?.refresh();
+  };
   const subscriptions = new Set<{ close(): Promise<void> }>();
   let pruner: ReturnType<typeof setInterval> | undefined;
 
@@ -109,6 +119,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // One promise per call: the core answers synchronously unless the JWKS must be fetched.
     verify(token) {
       try {
+        if (revokedKeys.size > 0 && signedByRevokedKey(token, revokedKeys, now())) throw new InvalidTokenError('signing key revoked');
         const checked = core.check(token);
         return checked instanceof Promise ? checked.then(principalOf) : Promise.resolve(principalOf(checked));
       } catch (error) {
@@ -119,11 +130,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     async subscribeRevocations(revocationOptions) {
       const feed = 'feed' in revocationOptions ? revocationOptions.feed : redisRevocationFeed(revocationOptions);
       const inner = await feed.subscribe((message) => {
-        for (const entry of decodeRevocationMessage(message)) revoked.add(entry);
+        for (const entry of decodeRevocationMessage(message)) {
+          if (entry.kind === 'key') onKeyRevoked(entry.id, entry.until);
+          else revoked.add(entry);
+        }
       });
       subscriptions.add(inner);
       if (pruner === undefined) {
-        pruner = setInterval(() => revoked.prune(now()), PRUNE_INTERVAL_MS);
+        pruner = setInterval(() => {
+          revoked.prune(now());
+          for (const [kid, until] of revokedKeys) if (until <= now()) revokedKeys.delete(kid);
+        }, PRUNE_INTERVAL_MS);
         pruner.unref();
       }
       return {
@@ -151,4 +168,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
   };
   return verifier;
+}
+
+/** The token's header `kid` (unverified: only used to refuse), checked against the revoked keys. */
+function signedByRevokedKey(token: string, revokedKeys: ReadonlyMap<string, number>, now: number): boolean {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return false;
+  try {
+    const { kid } = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { kid?: unknown };
+    const until = typeof kid === 'string' ? revokedKeys.get(kid) : undefined;
+    return until !== undefined && until > now;
+  } catch {
+    return false;
+  }
 }

@@ -26,7 +26,7 @@ const memberParams = z.object({ tenant: z.string().max(64), user: z.string().max
 
 /** Tenants and memberships (scope `admin:tenants`); every change is audited with actor and target. */
 export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
-  const deps = { tenants: services.tenants, revocations: services.revocations, now: services.now };
+  const deps = { tenants: services.tenants, revocations: services.revocations, scopes: services.scopes, now: services.now };
   const actorOf = (request: FastifyRequest): AdminActor => ({ userId: request.principal!.userId, context: auditContextOf(request) });
   const logAction = (request: FastifyRequest, action: string, target: string) =>
     request.log.info({ event: `admin.${action}`, actor_id: request.principal!.userId, target_id: target }, 'admin action');
