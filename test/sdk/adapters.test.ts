@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serve } from '@hono/node-server';
 import express from 'express';
@@ -32,6 +32,21 @@ before(async () => {
 after(async () => {
   await Promise.all(closers.map((c) => c()));
 });
+
+/** A GET over a raw socket, so repeated headers stay separate lines (fetch would join them). */
+function rawStatus(base: string, path: string, authorization: readonly string[]): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      const headers = authorization.map((a) => `Authorization: ${a}\r\n`).join('');
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\n${headers}Connection: close\r\n\r\n`);
+    });
+    let response = '';
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
+}
 
 async function startFastify(): Promise<string> {
   const app = Fastify();
@@ -107,6 +122,15 @@ for (const [framework, start] of [
       assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="api", error="invalid_request"');
     });
 
+    test('malicious: a valid token in the query string, or in two Authorization headers, is refused as the server refuses it (400)', async () => {
+      const token = await sign(key, claims({ scope: 'inventory:read' }));
+      const query = await fetch(`${base}/items?access_token=${token}`);
+      assert.equal(query.status, 400);
+      assert.equal(query.headers.get('www-authenticate'), 'Bearer realm="api", error="invalid_request"');
+      assert.equal(await rawStatus(base, '/items', [`Bearer ${token}`, `Bearer ${token}`]), 400);
+      assert.equal(await rawStatus(base, '/items', [`Bearer ${token}`]), 200, 'the same token in one header passes');
+    });
+
     test('missing scope: 403 insufficient_scope naming the scopes', async () => {
       const res = await get('/both', await bearer({ scope: 'inventory:read' }));
       assert.equal(res.status, 403);
@@ -147,6 +171,17 @@ describe('adapters: declarations', () => {
     assert.throws(() => expressGatehouse(verifier, { scopes: ['has space'] }), TypeError);
     assert.throws(() => honoGatehouse(verifier, { match: 'some' as 'any' }), TypeError);
     assert.throws(() => honoGatehouse(verifier, { roles: 'admin' as unknown as string[] }), TypeError);
+  });
+
+  test('malicious: Fastify with requireDeclaration: a route without a declaration fails when added; public is said, not assumed', async () => {
+    const app = Fastify();
+    await app.register(gatehouseFastify, { verifier, requireDeclaration: true });
+    assert.throws(() => app.get('/forgotten', async () => 'secret'), /declares no config.gatehouse/);
+    app.get('/open', { config: { gatehouse: 'public' } }, async () => 'hello');
+    app.get('/items', { config: { gatehouse: { scopes: ['inventory:read'] } } }, async () => 'items');
+    assert.equal((await app.inject({ method: 'GET', url: '/open' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/items' })).statusCode, 401);
+    await app.close();
   });
 
   test('Fastify: a malformed route declaration fails when the route is added', async () => {

@@ -9,6 +9,7 @@ export { ALGORITHMS, type Algorithm, type PublicKeyLike } from './algorithms.js'
 export { remoteKeySource, freshnessSeconds, type RemoteJwksOptions, type RemoteKeySource, type JwksEvent } from './remote-jwks.js';
 export { importJwks, staticKeySource, type JsonWebKeySet } from './jwks.js';
 export { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RevocationEntry, type RevocationFeed, type RedisFeedOptions } from './revocation-feed.js';
+export { authorizationHeaders, queryOf, readBearerCredential, type BearerCredential, type CredentialSource } from './bearer-credential.js';
 export { authenticate, compileChecks, type Checks, type Outcome, type ProblemBody, type AdapterOptions } from './requirement.js';
 // The verification core, which the Gatehouse server itself runs (src/tokens/access-token-verifier.ts).
 export {

@@ -1,3 +1,4 @@
+import { readBearerCredential, type CredentialSource } from './bearer-credential.js';
 import { VerificationError } from './errors.js';
 import type { Principal } from './principal.js';
 import type { Verifier } from './verifier.js';
@@ -35,8 +36,6 @@ export interface AdapterOptions {
   readonly realm?: string;
 }
 
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-
 /** Caller mistakes in a declaration fail at startup, not on the first request. */
 export function compileChecks(checks: Checks = {}): Checks {
   const list = (name: string, v: unknown): void => {
@@ -52,27 +51,24 @@ export function compileChecks(checks: Checks = {}): Checks {
 }
 
 /**
- * The whole adapter logic, framework-free: RFC 6750 bearer extraction → verification → checks.
+ * The whole adapter logic, framework-free: RFC 6750 bearer extraction (the server's reader: a
+ * query-string token or two Authorization headers are refused) → verification → checks.
  * 401 with a `WWW-Authenticate: Bearer` challenge for a missing or invalid token, 403
  * `insufficient_scope` for scopes, 403 problem+json for roles and tenant, 503 while the issuer's
  * keys cannot be obtained. Bodies are RFC 9457 problem details, as the server writes them.
  */
-export async function authenticate(verifier: Verifier, authorization: string | readonly string[] | undefined, checks: Checks, options: AdapterOptions = {}): Promise<Outcome> {
+export async function authenticate(verifier: Verifier, source: CredentialSource, checks: Checks, options: AdapterOptions = {}): Promise<Outcome> {
   const realm = `Bearer realm="${options.realm ?? 'api'}"`;
-  if (authorization === undefined || authorization === '') {
-    return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'no credential');
+  const credential = readBearerCredential(source);
+  if (credential.kind === 'none') {
+    return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'no bearer credential');
   }
-  const match = typeof authorization === 'string' ? /^Bearer +(\S+)$/i.exec(authorization) : null;
-  if (match === null || !TOKEN68.test(match[1] as string)) {
-    if (typeof authorization === 'string' && !/^Bearer(\s|$)/i.test(authorization)) {
-      // Another scheme (Basic, …) is no bearer credential at all (RFC 6750 §3).
-      return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'not a bearer credential');
-    }
-    return refuse(400, 'ERR_MALFORMED_CREDENTIAL', 'Malformed credential', 'malformed credential', { 'www-authenticate': `${realm}, error="invalid_request"` }, 'malformed authorization header');
+  if (credential.kind === 'malformed') {
+    return refuse(400, 'ERR_MALFORMED_CREDENTIAL', 'Malformed credential', 'malformed credential', { 'www-authenticate': `${realm}, error="invalid_request"` }, credential.reason);
   }
   let principal: Principal;
   try {
-    principal = await verifier.verify(match[1] as string);
+    principal = await verifier.verify(credential.token);
   } catch (error) {
     if (!(error instanceof VerificationError)) throw error;
     if (error.code === 'ERR_KEYS_UNAVAILABLE') {

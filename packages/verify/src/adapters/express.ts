@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { authorizationHeaders, queryOf } from '../bearer-credential.js';
 import type { Principal } from '../principal.js';
 import { authenticate, compileChecks, type AdapterOptions, type Checks } from '../requirement.js';
 import type { Verifier } from '../verifier.js';
@@ -22,7 +23,7 @@ declare global {
 export function gatehouse(verifier: Verifier, checks: Checks = {}, options: AdapterOptions = {}): RequestHandler {
   const compiled = compileChecks(checks);
   return (req, res, next) => {
-    authenticate(verifier, req.headers.authorization, compiled, options).then((outcome) => {
+    authenticate(verifier, { authorization: authorizationHeaders(req.rawHeaders), query: queryOf(req.originalUrl) }, compiled, options).then((outcome) => {
       if (outcome.ok) {
         req.gatehouse = outcome.principal;
         next();

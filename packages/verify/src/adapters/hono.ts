@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { queryOf } from '../bearer-credential.js';
 import type { Principal } from '../principal.js';
 import { authenticate, compileChecks, type AdapterOptions, type Checks } from '../requirement.js';
 import type { Verifier } from '../verifier.js';
@@ -18,7 +19,10 @@ export interface GatehouseEnv {
 export function gatehouse(verifier: Verifier, checks: Checks = {}, options: AdapterOptions = {}): MiddlewareHandler<GatehouseEnv> {
   const compiled = compileChecks(checks);
   return async (c, next) => {
-    const outcome = await authenticate(verifier, c.req.header('authorization'), compiled, options);
+    // The Fetch API joins repeated headers with ", ", which the reader then refuses as malformed.
+    const header = c.req.header('authorization');
+    const source = { authorization: header === undefined ? [] : [header], query: queryOf(c.req.url) };
+    const outcome = await authenticate(verifier, source, compiled, options);
     if (!outcome.ok) {
       return c.body(JSON.stringify(outcome.body), outcome.status, { ...outcome.headers, 'content-type': 'application/problem+json' });
     }
