@@ -83,7 +83,6 @@ function referenceKind(values: { id?: boolean; username?: boolean }, usage: stri
   return values.id === true ? 'id' : values.username === true ? 'username' : 'auto';
 }
 
-
 const CREATE_USAGE = `usage: gatehouse users create <username> [--email E] [--admin] [--password-stdin] [--json]
 
 Creates an account under the same username and password rules as POST /auth/register.
@@ -208,7 +207,6 @@ async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise
     return EXIT.OK;
   });
 }
-
 
 /** `gatehouse users …`: account administration through the same use cases as the admin API. */
 export async function usersCommand(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,4 +1,5 @@
 import { ForbiddenError, InsufficientScopeError } from '../errors/errors.js';
+import { refusalOf } from '@gatehouse/verify';
 import type { Policy } from './policy.js';
 import type { Principal } from './principal.js';
 
@@ -46,19 +47,18 @@ export function isPublic(requirement: RouteRequirement): requirement is PublicRe
   return requirement.public === true;
 }
 
-/** Step 4 of the guard: may this principal pass? Throws InsufficientScopeError or ForbiddenError. */
+/**
+ * Step 4 of the guard: may this principal pass? The decision is the SDK's `refusalOf`, so a
+ * resource server's adapter and Gatehouse decide a requirement alike. Throws InsufficientScopeError
+ * or ForbiddenError.
+ */
 export function authorize(principal: Principal, requirement: RouteRequirement): void {
   if (isPublic(requirement)) return;
-  const scopes = requirement.scopes ?? [];
-  if (scopes.length > 0) {
-    const ok = requirement.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
-    if (!ok) throw new InsufficientScopeError(scopes, `missing scope (${requirement.match ?? 'all'} of ${scopes.join(' ')})`);
-  }
-  const roles = requirement.roles ?? [];
-  if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
-    throw new ForbiddenError(`missing role (any of ${roles.join(' ')})`);
-  }
-  if (requirement.tenant === true && principal.tenantId === undefined) throw new ForbiddenError('token acts in no tenant');
+  // `Checks.tenant` is `true` or absent; a route may also say `tenant: false`.
+  const { tenant, ...rest } = requirement;
+  const refusal = refusalOf(principal, tenant === true ? { ...rest, tenant } : rest);
+  if (refusal?.kind === 'scope') throw new InsufficientScopeError(refusal.scopes, refusal.reason);
+  if (refusal !== undefined) throw new ForbiddenError(refusal.reason);
 }
 
 export function isValidRequirement(value: unknown): value is RouteRequirement {

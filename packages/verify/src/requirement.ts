@@ -36,6 +36,32 @@ export interface AdapterOptions {
   readonly realm?: string;
 }
 
+/** What the checks look at: the SDK's principal and the server's both have this shape. */
+export interface CheckedPrincipal {
+  readonly scopes: ReadonlySet<string>;
+  readonly roles: readonly string[];
+  readonly tenantId?: string | undefined;
+}
+
+/** Which check refuses the principal, and why (for the log); undefined when all pass. */
+export type Refusal = { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string } | { readonly kind: 'role' | 'tenant'; readonly reason: string };
+
+/**
+ * The declarative checks, decided once for the server's guard and every adapter: scopes all (or
+ * any) → roles any-of → tenant. Pure; each caller turns a refusal into its own response.
+ */
+export function refusalOf(principal: CheckedPrincipal, checks: Checks): Refusal | undefined {
+  const scopes = checks.scopes ?? [];
+  if (scopes.length > 0) {
+    const ok = checks.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
+    if (!ok) return { kind: 'scope', scopes, reason: `missing scope (${checks.match ?? 'all'} of ${scopes.join(' ')})` };
+  }
+  const roles = checks.roles ?? [];
+  if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) return { kind: 'role', reason: `missing role (any of ${roles.join(' ')})` };
+  if (checks.tenant === true && principal.tenantId === undefined) return { kind: 'tenant', reason: 'token acts in no tenant' };
+  return undefined;
+}
+
 /** Caller mistakes in a declaration fail at startup, not on the first request. */
 export function compileChecks(checks: Checks = {}): Checks {
   const list = (name: string, v: unknown): void => {
@@ -76,21 +102,12 @@ export async function authenticate(verifier: Verifier, source: CredentialSource,
     }
     return refuse(401, 'ERR_INVALID_TOKEN', 'Invalid token', 'invalid token', { 'www-authenticate': `${realm}, error="invalid_token"` }, error.logReason);
   }
-  const scopes = checks.scopes ?? [];
-  if (scopes.length > 0) {
-    const ok = checks.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
-    if (!ok) {
-      const outcome = refuse(403, 'ERR_INSUFFICIENT_SCOPE', 'Insufficient scope', 'insufficient scope', { 'www-authenticate': `${realm}, error="insufficient_scope", scope="${scopes.join(' ')}"` }, `missing scope (${checks.match ?? 'all'} of ${scopes.join(' ')})`);
-      return { ...outcome, body: { ...outcome.body, required_scopes: scopes } };
-    }
+  const refusal = refusalOf(principal, checks);
+  if (refusal?.kind === 'scope') {
+    const outcome = refuse(403, 'ERR_INSUFFICIENT_SCOPE', 'Insufficient scope', 'insufficient scope', { 'www-authenticate': `${realm}, error="insufficient_scope", scope="${refusal.scopes.join(' ')}"` }, refusal.reason);
+    return { ...outcome, body: { ...outcome.body, required_scopes: refusal.scopes } };
   }
-  const roles = checks.roles ?? [];
-  if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
-    return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, `missing role (any of ${roles.join(' ')})`);
-  }
-  if (checks.tenant === true && principal.tenantId === undefined) {
-    return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, 'token not bound to a tenant');
-  }
+  if (refusal !== undefined) return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, refusal.reason);
   return { ok: true, principal };
 }
 
