@@ -11,7 +11,7 @@
 // The last line of output is always `tests: <P> passed, <F> failed[, <S> skipped]`, where failed
 // counts failed and cancelled tests of both passes.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -181,6 +181,11 @@ async function main() {
     const embeddedEnv = { ...process.env, GATEHOUSE_TEST_STORES: 'embedded' };
     delete embeddedEnv[DB_VAR];
     delete embeddedEnv[REDIS_VAR];
+    // One migrated database dumped once: each embedded test database starts from it (no initdb).
+    const template = path.join(tmp, 'pglite-template.tar');
+    const made = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/pglite-template.ts', template], { cwd: root, stdio: 'inherit' });
+    if (made.status === 0) embeddedEnv.GATEHOUSE_TEST_PGLITE_TEMPLATE = template;
+    else console.log('(no PGlite template: each embedded test database runs initdb and the migrations)');
     results.push(await runPass('embedded', files, nodeArgs, embeddedEnv, path.join(tmp, 'embedded.tap')));
     if (runReal) {
       results.push(await runPass('real', files, nodeArgs, { ...process.env, GATEHOUSE_TEST_STORES: 'real' }, path.join(tmp, 'real.tap')));

@@ -8,7 +8,11 @@ export type GatehouseEnv = 'development' | 'production';
 
 export type DatabaseTarget =
   | { readonly kind: 'postgres'; readonly url: string }
-  | { readonly kind: 'pglite-memory' }
+  /**
+   * `template`: a PGlite data-directory dump (`dumpDataDir`) of an already migrated database to start
+   * from instead of running initdb; never set from the environment (the test runner uses it).
+   */
+  | { readonly kind: 'pglite-memory'; readonly template?: string }
   | { readonly kind: 'pglite-dir'; readonly path: string };
 
 /** Validated, frozen configuration. Built once at boot by {@link loadConfig}, then passed in. */

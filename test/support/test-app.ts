@@ -7,7 +7,7 @@ import { loggerOptions } from '../../src/http/logger.js';
 import { generateSigningJwk } from '../../src/keys/development-keys.js';
 import type { PrivateSigningJwk } from '../../src/keys/signing-key-file.js';
 import { createServices, type GatehouseServices, type ServiceOverrides } from '../../src/services.js';
-import { createTestStores, type TestStores } from './test-stores.js';
+import { createTestStores, withTestTemplate, type TestStores } from './test-stores.js';
 
 export const TEST_ISSUER = 'https://gatehouse.test';
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -41,7 +41,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   let services: GatehouseServices | undefined;
   let started: { services: GatehouseServices; app: FastifyInstance; lines: string[] };
   try {
-    const config = loadConfig({
+    const config = withTestTemplate(loadConfig({
       GATEHOUSE_ENV: 'development',
       GATEHOUSE_ISSUER: TEST_ISSUER,
       GATEHOUSE_DATABASE_URL: stores.databaseUrl,
@@ -49,7 +49,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       GATEHOUSE_LOG_LEVEL: 'info',
       ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
       ...options.env,
-    });
+    }));
     services = await createServices(config, { signingKeys, ...options.overrides });
     const lines: string[] = [];
     const stream = new Writable({

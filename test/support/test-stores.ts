@@ -1,3 +1,4 @@
+import type { DatabaseTarget } from '../../src/config/config.js';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -92,4 +93,14 @@ async function withAdminClient(url: string, work: (client: pg.Client) => Promise
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The embedded pass's template (a migrated PGlite dump made once by scripts/run-tests.mjs): an
+ * in-memory database configured as `memory:` starts from it instead of running initdb.
+ */
+export function withTestTemplate<C extends { readonly database: DatabaseTarget }>(config: C): C {
+  const template = process.env.GATEHOUSE_TEST_PGLITE_TEMPLATE;
+  if (template === undefined || template === '' || config.database.kind !== 'pglite-memory') return config;
+  return { ...config, database: { kind: 'pglite-memory', template } };
 }

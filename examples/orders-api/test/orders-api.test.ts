@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/index.js';
 import { generateSigningJwk } from '../../../src/keys/development-keys.js';
 import { addMember, changeMemberRole, createTenant } from '../../../src/tenants/tenant-admin.js';
 import { NO_AUDIT_CONTEXT } from '../../../src/audit/audit-event.js';
-import { createTestStores, type TestStores } from '../../../test/support/test-stores.js';
+import { createTestStores, withTestTemplate, type TestStores } from '../../../test/support/test-stores.js';
 import { buildOrdersApi } from '../src/app.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -27,13 +27,13 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
 
   before(async () => {
     stores = await createTestStores();
-    const config = loadConfig({
+    const config = withTestTemplate(loadConfig({
       GATEHOUSE_ENV: 'development',
       GATEHOUSE_ISSUER: 'https://orders.test/identity',
       GATEHOUSE_DATABASE_URL: stores.databaseUrl,
       GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
       ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
-    });
+    }));
     app = await buildOrdersApi({ gatehouse: { config, signingKeys: [await generateSigningJwk()] } });
     await app.ready();
     const deps = { tenants: app.gatehouse.tenants, revocations: app.gatehouse.revocations, scopes: app.gatehouse.scopes, now: Date.now };

@@ -28,10 +28,28 @@ const MIGRATION_LOCK_ID = 0x6761_7465;
  */
 export async function openDatabase(target: DatabaseTarget, onError?: (error: Error) => void): Promise<Database> {
   if (target.kind === 'postgres') return openPostgres(target.url, onError);
-  return openPglite(target.kind === 'pglite-dir' ? target.path : undefined);
+  return openPglite(target.kind === 'pglite-dir' ? target.path : undefined, target.kind === 'pglite-memory' ? target.template : undefined);
 }
 
-async function openPglite(dir: string | undefined): Promise<Database> {
+/**
+ * Writes the dump of a freshly migrated in-memory database to `file`: a template that
+ * {@link openDatabase} starts later in-memory databases from, skipping initdb (about 2 s each).
+ */
+export async function writePgliteTemplate(file: string): Promise<void> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const client = new PGlite();
+  try {
+    await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
+    const dump = await client.dumpDataDir('none');
+    await writeFile(file, Buffer.from(await dump.arrayBuffer()));
+  } finally {
+    await client.close();
+  }
+}
+
+async function openPglite(dir: string | undefined, template?: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
@@ -40,7 +58,9 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   let client: InstanceType<typeof PGlite>;
   let db: ReturnType<typeof drizzle>;
   try {
-    client = dir === undefined ? new PGlite() : new PGlite(dir);
+    if (dir !== undefined) client = new PGlite(dir);
+    else if (template !== undefined) client = new PGlite({ loadDataDir: new Blob([await readFile(template)]) });
+    else client = new PGlite();
     db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS });
   } catch (error) {
