@@ -159,6 +159,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         ...(overrides.keyPollIntervalMs === undefined ? {} : { pollIntervalMs: overrides.keyPollIntervalMs }),
         // A revoked key's tokens must stop verifying now, not when their cached verification expires.
         onKeysRemoved: () => verifier.clearCache(),
+        // Unconfirmed keys refuse to sign or verify (503); cached verifications go with them.
+        onStale: () => verifier.clearCache(),
         // Resource servers subscribed to the revocation feed drop the key at once too.
         onRevoked: (kid) => revocations.announceSigningKeyRevoked(kid, new Date(now())),
         onEvent: (e) => events.emit({ ...e, level: e.event === 'keys.changed' ? 'info' : 'warn' }),

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors/errors.js';
+import { ConfigError, StoreUnavailableError } from '../errors/errors.js';
 import type { EphemeralStore, Subscription } from '../stores/ephemeral/ephemeral-store.js';
 import { KEK_VARIABLE, type KeyEncryptionKey } from './key-encryption.js';
 import type { KeySet } from './key-set.js';
@@ -18,6 +18,15 @@ export interface LiveKeySetDeps {
   /** Kids that left the set (revoked or retired): verification caches must forget their tokens. */
   readonly onKeysRemoved?: (kids: readonly string[]) => void;
   readonly onEvent?: (event: LiveKeySetEvent) => void;
+  /**
+   * Fail closed after this long without reading the table (default: 30 s, or three polls if
+   * longer): a set that may miss a revocation or a retirement is not used to sign or verify.
+   */
+  readonly staleAfterMs?: number;
+  /** Monotonic milliseconds for the staleness (tests); default performance.now. */
+  readonly elapsed?: () => number;
+  /** Called when the set goes stale, so cached verifications are dropped too. */
+  readonly onStale?: () => void;
 }
 
 export type LiveKeySetEvent =
@@ -54,6 +63,11 @@ function startupError(result: StoredKeySetResult): ConfigError {
 }
 
 export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet> {
+  const pollIntervalMs = deps.pollIntervalMs ?? 5_000;
+  const staleAfterMs = deps.staleAfterMs ?? Math.max(30_000, 3 * pollIntervalMs);
+  const elapsed = deps.elapsed ?? (() => performance.now());
+  let confirmedAt = elapsed();
+  let stale = false;
   let current: StoredKeySetResult & { keySet: KeySet };
   let seen = '';
   let loading: Promise<void> | undefined;
@@ -62,7 +76,10 @@ export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet>
   const load = async (startup: boolean): Promise<void> => {
     const rows = await deps.store.list();
     const print = fingerprint(rows);
-    if (!startup && print === seen) return;
+    if (!startup && print === seen) {
+      confirm();
+      return;
+    }
     const result = await buildStoredKeySet(rows, deps.kek);
     if (startup && (result.keySet === undefined || result.problems.length > 0)) throw startupError(result);
     for (const p of result.problems) deps.onEvent?.({ event: 'keys.unreadable', reason: p.message });
@@ -72,11 +89,17 @@ export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet>
     const before = startup ? [] : current.keys.map((k) => k.kid);
     current = result as StoredKeySetResult & { keySet: KeySet };
     seen = print;
+    confirm();
     const now = new Set(result.keys.map((k) => k.kid));
     const removed = before.filter((kid) => !now.has(kid));
     if (removed.length > 0) deps.onKeysRemoved?.(removed);
     if (!startup) deps.onEvent?.({ event: 'keys.changed', kids: [...now], signer: result.keySet.signer.kid });
   };
+
+  function confirm(): void {
+    confirmedAt = elapsed();
+    stale = false;
+  }
 
   const reload = (): Promise<void> => {
     if (loading !== undefined) {
@@ -121,11 +144,20 @@ export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet>
       .finally(() => {
         polling = false;
       });
-  }, deps.pollIntervalMs ?? 5_000);
+  }, pollIntervalMs);
   timer.unref();
 
   return {
-    current: () => current.keySet,
+    current() {
+      if (elapsed() - confirmedAt > staleAfterMs) {
+        if (!stale) {
+          stale = true;
+          deps.onStale?.();
+        }
+        throw new StoreUnavailableError(`signing keys not confirmed from the store for over ${Math.round(staleAfterMs / 1000)} s`);
+      }
+      return current.keySet;
+    },
     keys: () => current.keys,
     reload,
     async announce() {

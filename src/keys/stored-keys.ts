@@ -23,6 +23,8 @@ export interface StoredKeysDeps {
   readonly now: () => number;
   readonly pollIntervalMs?: number;
   readonly onKeysRemoved: (kids: readonly string[]) => void;
+  /** The live set could not be confirmed for too long: cached verifications must go (fail closed). */
+  readonly onStale?: () => void;
   /** A key was revoked by this process: spread the news beyond the deployment (the SDK's feed). */
   readonly onRevoked?: (kid: string) => Promise<void>;
   readonly onEvent: (event: LiveKeySetEvent) => void;
@@ -70,6 +72,7 @@ export async function startStoredKeys(deps: StoredKeysDeps): Promise<StoredKeys>
     advance: () => management.advance(),
     ...(deps.pollIntervalMs === undefined ? {} : { pollIntervalMs: deps.pollIntervalMs }),
     onKeysRemoved: deps.onKeysRemoved,
+    ...(deps.onStale === undefined ? {} : { onStale: deps.onStale }),
     onEvent: deps.onEvent,
   });
   const started = live;
