@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 
 /** The variable that holds the key-encryption key; named in every message about it. */
@@ -36,8 +36,10 @@ export function keyEncryptionKeyProblem(value: string): string | undefined {
 export function parseKeyEncryptionKey(value: string): KeyEncryptionKey {
   const problem = keyEncryptionKeyProblem(value);
   if (problem !== undefined) throw new TypeError(`${KEK_VARIABLE} ${problem}`);
-  const bytes = Buffer.from(value, 'base64url').subarray(0, KEK_BYTES);
-  const id = createHash('sha256').update('gatehouse key-encryption key id\0').update(bytes).digest('base64url').slice(0, 12);
+  const material = Buffer.from(value, 'base64url');
+  // Every byte given counts (a longer key is not cut to 32 bytes): the AES key is derived by HKDF.
+  const bytes = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'gatehouse key-encryption key v1', KEK_BYTES));
+  const id = createHash('sha256').update('gatehouse key-encryption key id\0').update(material).digest('base64url').slice(0, 12);
   return Object.freeze({ id, bytes });
 }
 

@@ -62,6 +62,16 @@ describe('sealed private keys (AES-256-GCM, bound to kid and alg)', () => {
     }
   });
 
+  test('malicious: a longer KEK is not cut to 32 bytes: two keys sharing their first 32 bytes do not open each other', async () => {
+    const head = randomBytes(32);
+    const a = Buffer.concat([head, randomBytes(16)]).toString('base64url');
+    const b = Buffer.concat([head, randomBytes(16)]).toString('base64url');
+    const jwk = await generatePrivateJwk('EdDSA', { nowMs: Date.now() });
+    const sealed = sealPrivateJwk(parseKeyEncryptionKey(a), jwk);
+    assert.throws(() => openPrivateJwk(parseKeyEncryptionKey(b), jwk.kid, 'EdDSA', sealed), KeyUnsealError);
+    assert.equal(openPrivateJwk(parseKeyEncryptionKey(a), jwk.kid, 'EdDSA', sealed).kid, jwk.kid);
+  });
+
   test('malicious: another KEK is named as the wrong key-encryption key, not as tampering', async () => {
     const jwk = await generatePrivateJwk('EdDSA', { nowMs: Date.now() });
     const sealed = sealPrivateJwk(parseKeyEncryptionKey(kekValue()), jwk);
