@@ -54,9 +54,7 @@ export function isPublic(requirement: RouteRequirement): requirement is PublicRe
  */
 export function authorize(principal: Principal, requirement: RouteRequirement): void {
   if (isPublic(requirement)) return;
-  // `Checks.tenant` is `true` or absent; a route may also say `tenant: false`.
-  const { tenant, ...rest } = requirement;
-  const refusal = refusalOf(principal, tenant === true ? { ...rest, tenant } : rest);
+  const refusal = refusalOf(principal, requirement);
   if (refusal?.kind === 'scope') throw new InsufficientScopeError(refusal.scopes, refusal.reason);
   if (refusal !== undefined) throw new ForbiddenError(refusal.reason);
 }

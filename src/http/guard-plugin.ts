@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHookHandler, onRequestHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatehouseError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
@@ -28,14 +28,14 @@ function queryOf(request: FastifyRequest): string {
   return i === -1 ? '' : request.url.slice(i + 1);
 }
 
-function guardFor(requirement: RouteRequirement, options: GuardPluginOptions): onRequestAsyncHookHandler {
+function guardFor(requirement: ProtectedRequirement, options: GuardPluginOptions): onRequestAsyncHookHandler {
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
       const token = extractBearerCredential({ rawHeaders: request.raw.rawHeaders, query: queryOf(request) });
       if (token === undefined) throw new MissingCredentialError();
       const authenticated = await options.authenticator.authenticate(token);
-      const principal = requirement.public !== true && requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
+      const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
       authorize(principal, requirement);
       request.principal = principal;
     } catch (error) {
@@ -100,10 +100,14 @@ function installGuards(route: RouteOptions, requirement: ProtectedRequirement, o
  * whatever its config says. Hooks of the root reach every route, so this one refuses such a
  * route's requests instead of serving them unguarded (500, and the log says which route).
  */
-const refuseUnguardedRoutes: onRequestAsyncHookHandler = async function (request, reply) {
-  if (request.is404 || (request.routeOptions.config as unknown as Record<symbol, unknown>)[GUARDED] === true) return undefined;
+// Callback style, not async: it runs on every request and almost always just continues.
+const refuseUnguardedRoutes: onRequestHookHandler = function (request, reply, done) {
+  if (request.is404 || (request.routeOptions.config as unknown as Record<symbol, unknown>)[GUARDED] === true) {
+    done();
+    return;
+  }
   const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
-  return sendError(request, reply, new GatehouseError('ERR_INTERNAL', 'internal error', { logReason: `route ${route} was registered before gatehouse: it has no guard, so it is refused` }));
+  sendError(request, reply, new GatehouseError('ERR_INTERNAL', 'internal error', { logReason: `route ${route} was registered before gatehouse: it has no guard, so it is refused` }));
 };
 
 /**

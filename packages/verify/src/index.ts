@@ -10,7 +10,7 @@ export { remoteKeySource, freshnessSeconds, type RemoteJwksOptions, type RemoteK
 export { importJwks, staticKeySource, type JsonWebKeySet } from './jwks.js';
 export { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RevocationEntry, type RevocationFeed, type RedisFeedOptions } from './revocation-feed.js';
 export { authorizationHeaders, queryOf, readBearerCredential, type BearerCredential, type CredentialSource } from './bearer-credential.js';
-export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type Refusal, type Checks, type Outcome, type ProblemBody, type AdapterOptions } from './requirement.js';
+export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type CheckedRequirement, type Refusal, type Checks, type Outcome, type ProblemBody, type AdapterOptions } from './requirement.js';
 // The verification core, which the Gatehouse server itself runs (src/tokens/access-token-verifier.ts).
 export {
   createAccessTokenVerifier,

@@ -43,6 +43,17 @@ export interface CheckedPrincipal {
   readonly tenantId?: string | undefined;
 }
 
+/**
+ * What `refusalOf` decides on: an adapter's `Checks`, or the server's route requirement (whose
+ * `tenant` may also be `false`), taken as is so the per-request path allocates nothing.
+ */
+export interface CheckedRequirement {
+  readonly scopes?: readonly string[] | undefined;
+  readonly match?: 'all' | 'any' | undefined;
+  readonly roles?: readonly string[] | undefined;
+  readonly tenant?: boolean | undefined;
+}
+
 /** Which check refuses the principal, and why (for the log); undefined when all pass. */
 export type Refusal = { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string } | { readonly kind: 'role' | 'tenant'; readonly reason: string };
 
@@ -50,7 +61,7 @@ export type Refusal = { readonly kind: 'scope'; readonly scopes: readonly string
  * The declarative checks, decided once for the server's guard and every adapter: scopes all (or
  * any) → roles any-of → tenant. Pure; each caller turns a refusal into its own response.
  */
-export function refusalOf(principal: CheckedPrincipal, checks: Checks): Refusal | undefined {
+export function refusalOf(principal: CheckedPrincipal, checks: CheckedRequirement): Refusal | undefined {
   const scopes = checks.scopes ?? [];
   if (scopes.length > 0) {
     const ok = checks.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
