@@ -4,6 +4,7 @@ import { KEK_VARIABLE, type KeyEncryptionKey } from './key-encryption.js';
 import type { KeySet } from './key-set.js';
 import type { SigningKeyStore } from './signing-key-store.js';
 import { buildStoredKeySet, type StoredKeySetResult } from './stored-key-set.js';
+import { coalescedReload } from '../stores/coalesced-reload.js';
 
 export interface LiveKeySetDeps {
   readonly store: Pick<SigningKeyStore, 'list'>;
@@ -70,8 +71,6 @@ export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet>
   let stale = false;
   let current: StoredKeySetResult & { keySet: KeySet };
   let seen = '';
-  let loading: Promise<void> | undefined;
-  let loadAgain = false;
 
   const load = async (startup: boolean): Promise<void> => {
     const rows = await deps.store.list();
@@ -101,23 +100,7 @@ export async function startLiveKeySet(deps: LiveKeySetDeps): Promise<LiveKeySet>
     stale = false;
   }
 
-  const reload = (): Promise<void> => {
-    if (loading !== undefined) {
-      loadAgain = true;
-      return loading;
-    }
-    loading = (async () => {
-      try {
-        do {
-          loadAgain = false;
-          await load(false);
-        } while (loadAgain);
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
-  };
+  const reload = coalescedReload(() => load(false));
   const reloadQuietly = (): void => {
     reload().catch((error: unknown) => deps.onEvent?.({ event: 'keys.reload_failed', error }));
   };

@@ -6,6 +6,7 @@ import type { AccessTokenClaims } from '../tokens/access-token-claims.js';
 import type { UserStore } from '../users/user-store.js';
 import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocationEntry } from './revocation-entry.js';
 import { RevocationList } from './revocation-list.js';
+import { coalescedReload } from '../stores/coalesced-reload.js';
 import type { RevocationStore } from './revocation-store.js';
 
 export interface RevocationDeps {
@@ -90,9 +91,6 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   const list = new RevocationList();
   let catchingUp = true;
   let lastSync = 0;
-  let syncing: Promise<void> | undefined;
-  // Set when a load is asked for while one runs: that one may have read the store too early.
-  let loadAgain = false;
   let reportedCurrent = true;
 
   const add = (entry: RevocationEntry): void => {
@@ -100,27 +98,17 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     deps.onEntry?.(entry);
   };
 
-  const resync = (): Promise<void> => {
-    if (syncing !== undefined) {
-      loadAgain = true;
-      return syncing;
-    }
-    syncing = (async () => {
-      try {
-        do {
-          loadAgain = false;
-          const entries = await deps.store.loadLive(new Date(deps.now()), windowMs);
-          for (const entry of entries) add(entry);
-        } while (loadAgain);
-        list.prune(deps.now());
-        lastSync = Date.now();
-        catchingUp = false;
-      } finally {
-        syncing = undefined;
-      }
-    })();
-    return syncing;
-  };
+  const resync = coalescedReload(
+    async () => {
+      const entries = await deps.store.loadLive(new Date(deps.now()), windowMs);
+      for (const entry of entries) add(entry);
+    },
+    () => {
+      list.prune(deps.now());
+      lastSync = Date.now();
+      catchingUp = false;
+    },
+  );
 
   // Subscribe before loading: whatever is committed after the load started arrives on the feed.
   const subscription: Subscription = await deps.feed.subscribe(deps.channel, {

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { changeUserRole, changeUserStatus, deleteUser, forceLogout, listUsers, readUser, type AdminActor, type StatusChange } from '../../admin/user-admin.js';
+import { changeUserRole, changeUserStatus, deleteUser, forceLogout, listUsers, readUser, type StatusChange } from '../../admin/user-admin.js';
 import type { AuditEventType } from '../../audit/audit-event.js';
 import type { GatehouseServices } from '../../services.js';
 import type { UserRecord } from '../../users/user-store.js';
-import { auditContextOf } from '../audit-context.js';
+import { adminActorOf, logAdminAction } from '../admin-actor.js';
 import { auditEventSchema, auditEventView, nextBefore } from './audit-view.js';
 import { problemSchema } from './problem-schema.js';
 import { userView, userViewSchema } from './user-view.js';
@@ -38,9 +37,6 @@ const USERS = { auth: { scopes: ['admin:users'], fresh: true } };
  */
 export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const deps = { directory: services.userDirectory, users: services.users, revocations: services.revocations, scopes: services.scopes, now: services.now };
-  const actorOf = (request: FastifyRequest): AdminActor => ({ userId: request.principal!.userId, context: auditContextOf(request) });
-  const logAction = (request: FastifyRequest, action: string, target: string) =>
-    request.log.info({ event: `admin.${action}`, actor_id: request.principal!.userId, target_id: target }, 'admin action');
 
   app.get(
     '/admin/users',
@@ -79,8 +75,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         },
       },
       async (request) => {
-        const user = await changeUserStatus(deps, actorOf(request), request.params.id, change);
-        logAction(request, change, user.id);
+        const user = await changeUserStatus(deps, adminActorOf(request), request.params.id, change);
+        logAdminAction(request, change, user.id);
         return adminUserView(user);
       },
     );
@@ -90,8 +86,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     '/admin/users/:id/logout',
     { config: USERS, schema: { tags: ['admin'], summary: 'Log the user out everywhere', params: idParams, response: { 204: z.void(), ...errors } } },
     async (request, reply) => {
-      await forceLogout(deps, actorOf(request), request.params.id);
-      logAction(request, 'logout', request.params.id);
+      await forceLogout(deps, adminActorOf(request), request.params.id);
+      logAdminAction(request, 'logout', request.params.id);
       return reply.code(204).send();
     },
   );
@@ -103,8 +99,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       schema: { tags: ['admin'], summary: 'Grant a role', params: idParams, body: z.object({ role: z.string().max(64) }).strict(), response: { 200: adminUserSchema, ...errors } },
     },
     async (request) => {
-      const user = await changeUserRole(deps, actorOf(request), request.params.id, request.body.role, true);
-      logAction(request, 'role_granted', user.id);
+      const user = await changeUserRole(deps, adminActorOf(request), request.params.id, request.body.role, true);
+      logAdminAction(request, 'role_granted', user.id);
       return adminUserView(user);
     },
   );
@@ -121,8 +117,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request) => {
-      const user = await changeUserRole(deps, actorOf(request), request.params.id, request.params.role, false);
-      logAction(request, 'role_revoked', user.id);
+      const user = await changeUserRole(deps, adminActorOf(request), request.params.id, request.params.role, false);
+      logAdminAction(request, 'role_revoked', user.id);
       return adminUserView(user);
     },
   );
@@ -131,8 +127,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     '/admin/users/:id',
     { config: USERS, schema: { tags: ['admin'], summary: 'Delete the account; its tokens die', params: idParams, response: { 204: z.void(), ...errors } } },
     async (request, reply) => {
-      await deleteUser(deps, actorOf(request), request.params.id);
-      logAction(request, 'delete', request.params.id);
+      await deleteUser(deps, adminActorOf(request), request.params.id);
+      logAdminAction(request, 'delete', request.params.id);
       return reply.code(204).send();
     },
   );

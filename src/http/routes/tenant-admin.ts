@@ -1,11 +1,9 @@
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AdminActor } from '../../admin/user-admin.js';
 import type { GatehouseServices } from '../../services.js';
 import { addMember, changeMemberRole, createTenant, findTenant, removeMember } from '../../tenants/tenant-admin.js';
 import type { MembershipRecord, TenantRecord } from '../../tenants/tenant.js';
-import { auditContextOf } from '../audit-context.js';
+import { adminActorOf, logAdminAction } from '../admin-actor.js';
 import { problemSchema } from './problem-schema.js';
 
 const tenantSchema = z.object({ id: z.string(), slug: z.string(), name: z.string(), created_at: z.string() });
@@ -27,9 +25,6 @@ const memberParams = z.object({ tenant: z.string().max(64), user: z.string().max
 /** Tenants and memberships (scope `admin:tenants`); every change is audited with actor and target. */
 export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const deps = { tenants: services.tenants, revocations: services.revocations, scopes: services.scopes, now: services.now };
-  const actorOf = (request: FastifyRequest): AdminActor => ({ userId: request.principal!.userId, context: auditContextOf(request) });
-  const logAction = (request: FastifyRequest, action: string, target: string) =>
-    request.log.info({ event: `admin.${action}`, actor_id: request.principal!.userId, target_id: target }, 'admin action');
 
   app.post(
     '/admin/tenants',
@@ -43,8 +38,8 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       },
     },
     async (request, reply) => {
-      const tenant = await createTenant(deps, actorOf(request), request.body);
-      logAction(request, 'tenant_created', tenant.id);
+      const tenant = await createTenant(deps, adminActorOf(request), request.body);
+      logAdminAction(request, 'tenant_created', tenant.id);
       return reply.code(201).send(tenantView(tenant));
     },
   );
@@ -91,8 +86,8 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
     '/admin/tenants/:tenant/members/:user',
     { config: TENANTS, schema: { tags: ['admin'], summary: 'Add a user to a tenant (no roles yet); idempotent', params: memberParams, response: { 200: membershipSchema, ...errors } } },
     async (request) => {
-      const membership = await addMember(deps, actorOf(request), request.params.tenant, request.params.user);
-      logAction(request, 'membership_added', membership.userId);
+      const membership = await addMember(deps, adminActorOf(request), request.params.tenant, request.params.user);
+      logAdminAction(request, 'membership_added', membership.userId);
       return membershipView(membership);
     },
   );
@@ -104,8 +99,8 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       schema: { tags: ['admin'], summary: "Remove a user from a tenant; the user's live tokens die", params: memberParams, response: { 204: z.void(), ...errors } },
     },
     async (request, reply) => {
-      await removeMember(deps, actorOf(request), request.params.tenant, request.params.user);
-      logAction(request, 'membership_removed', request.params.user);
+      await removeMember(deps, adminActorOf(request), request.params.tenant, request.params.user);
+      logAdminAction(request, 'membership_removed', request.params.user);
       return reply.code(204).send();
     },
   );
@@ -117,8 +112,8 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       schema: { tags: ['admin'], summary: 'Grant a role in this tenant', params: memberParams, body: z.object({ role: z.string().max(64) }).strict(), response: { 200: membershipSchema, ...errors } },
     },
     async (request) => {
-      const membership = await changeMemberRole(deps, actorOf(request), request.params.tenant, request.params.user, request.body.role, true);
-      logAction(request, 'tenant_role_granted', membership.userId);
+      const membership = await changeMemberRole(deps, adminActorOf(request), request.params.tenant, request.params.user, request.body.role, true);
+      logAdminAction(request, 'tenant_role_granted', membership.userId);
       return membershipView(membership);
     },
   );
@@ -135,8 +130,8 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       },
     },
     async (request) => {
-      const membership = await changeMemberRole(deps, actorOf(request), request.params.tenant, request.params.user, request.params.role, false);
-      logAction(request, 'tenant_role_revoked', membership.userId);
+      const membership = await changeMemberRole(deps, adminActorOf(request), request.params.tenant, request.params.user, request.params.role, false);
+      logAdminAction(request, 'tenant_role_revoked', membership.userId);
       return membershipView(membership);
     },
   );
