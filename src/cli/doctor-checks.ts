@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../errors/errors.js';
-import { isLoopbackHost } from '../http/metrics-server.js';
+import { isLoopbackHost } from '../config/loopback-host.js';
 import { DEVELOPMENT_KEY_FILE } from '../keys/development-keys.js';
 import { readSigningKeyFile, type PrivateSigningJwk } from '../keys/signing-key-file.js';
 import { LIMIT_NAMES } from '../throttle/limit-spec.js';

@@ -1,7 +1,8 @@
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../errors/errors.js';
 import { buildApp } from '../http/app.js';
-import { isLoopbackHost, startMetricsServer, type MetricsServer } from '../http/metrics-server.js';
+import { isLoopbackHost } from '../config/loopback-host.js';
+import { startMetricsServer, type MetricsServer } from '../http/metrics-server.js';
 import { createServices, type GatehouseServices } from '../services.js';
 
 function banner(config: Config, services: GatehouseServices, address: string, metricsServer: MetricsServer | undefined): string {
@@ -21,6 +22,13 @@ function banner(config: Config, services: GatehouseServices, address: string, me
       `  ${services.keySource.created ? 'created' : 'loaded'} ${services.keySource.path} — never use it in production.`,
       '  For production set GATEHOUSE_ENV=production and GATEHOUSE_SIGNING_KEYS=/path/to/private-jwks.json',
       '  (see README, "Production checklist").',
+    );
+  }
+  if (config.env === 'development' && !isLoopbackHost(config.host)) {
+    lines.push(
+      '',
+      `  WARNING: DEVELOPMENT MODE ON ${config.host}, NOT LOOPBACK: anyone who reaches this address talks to a`,
+      '  development server (development keys, development defaults). Use it on a trusted network only.',
     );
   }
   lines.push(`  docs: ${config.issuer}/docs`);

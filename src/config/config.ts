@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLoopbackHost } from './loopback-host.js';
 import { ConfigError } from '../errors/errors.js';
 import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
@@ -122,6 +123,14 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   }
 
   const host = read('HOST', z.string().min(1), '127.0.0.1');
+  // Development mode signs with a generated key anyone with the data directory has: handing that to
+  // the network takes an explicit GATEHOUSE_ENV=development, and the banner then says so loudly.
+  if (gatehouseEnv === 'development' && envSource !== 'GATEHOUSE_ENV' && !isLoopbackHost(host)) {
+    problems.push(
+      `HOST: development mode (${envSource}) listens on loopback only, not ${JSON.stringify(host)}; ` +
+        'set GATEHOUSE_ENV=development to serve development keys to the network anyway, or configure production (README, "Production checklist")',
+    );
+  }
   const port = read('PORT', portSchema, 8000);
   const metricsPort = read(
     'GATEHOUSE_METRICS_PORT',

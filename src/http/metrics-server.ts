@@ -13,12 +13,6 @@ export interface MetricsListen {
   readonly port: number;
 }
 
-/** Loopback addresses and names: a metrics port bound anywhere else is reachable from the network. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost' || host === '::1' || host === '[::1]') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
-
 function answer(response: ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, {
     'content-type': contentType,

@@ -152,7 +152,7 @@ describe('audit trail', () => {
       const body = res.json() as { events: { id: number; event: string }[]; next_before: number | null };
       assert.deepEqual(body.events.map((e) => e.event), ['login.failed', 'login.succeeded', 'user.registered']);
       assert.equal(body.next_before, null);
-      assert.deepEqual(Object.keys(body.events[0]!).sort(), ['event', 'id', 'ip', 'occurred_at', 'outcome', 'reason', 'session_id', 'user_agent'], 'no actor, subject or request id for the user');
+      assert.deepEqual(Object.keys(body.events[0]!).sort(), ['by_administrator', 'event', 'id', 'ip', 'occurred_at', 'outcome', 'reason', 'session_id', 'user_agent'], 'no actor, subject or request id for the user');
       const ownIds = new Set((await rowsOf(t, erin.id)).map((r) => r.id));
       assert.ok(body.events.every((e) => ownIds.has(e.id)), 'never another user\'s event');
 
@@ -161,6 +161,33 @@ describe('audit trail', () => {
       assert.ok(page1.next_before !== null);
       const page2 = (await t.inject({ method: 'GET', url: `/me/events?limit=2&before=${page1.next_before}`, headers: auth })).json() as typeof body;
       assert.deepEqual(page2.events.map((e) => e.event), ['user.registered']);
+    });
+
+    test('malicious: an administrator\'s address and user agent never reach the subject; the user\'s own stay', async () => {
+      const root = await t.register('audit-root');
+      await t.services.userDirectory.changeRole(root.id, { grant: 'admin' });
+      const adminToken = (await t.login('audit-root')).access_token;
+      const hana = await t.register('audit-hana');
+      const hanaLogin = await t.inject({ method: 'POST', url: '/auth/login', headers: { 'user-agent': 'HanaPhone/2.0' }, payload: { username: 'audit-hana', password: TEST_PASSWORD } });
+      assert.equal(hanaLogin.statusCode, 200);
+      const operatorAgent = 'OpsConsole/9.9 (operator-workstation-17)';
+      for (const action of ['lock', 'unlock']) {
+        const res = await t.inject({ method: 'POST', url: `/admin/users/${hana.id}/${action}`, headers: { ...bearer(adminToken), 'user-agent': operatorAgent }, remoteAddress: '203.0.113.77' });
+        assert.equal(res.statusCode, 200, action);
+      }
+      const stored = (await rowsOf(t, hana.id)).filter((r) => r.actorId === root.id);
+      assert.ok(stored.length >= 2 && stored.every((r) => r.userAgent === operatorAgent && r.ip === '203.0.113.77'), 'the admin trail keeps the operator\'s details');
+
+      const tokens = (await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'audit-hana', password: TEST_PASSWORD } })).json() as { access_token: string };
+      const res = await t.inject({ method: 'GET', url: '/me/events', headers: bearer(tokens.access_token) });
+      assert.equal(res.statusCode, 200);
+      assert.ok(!res.body.includes(operatorAgent) && !res.body.includes('203.0.113.77'), 'no operator detail in the subject\'s view');
+      const events = (res.json() as { events: { event: string; ip: string | null; user_agent: string | null; by_administrator: boolean }[] }).events;
+      const byAdmin = events.filter((e) => e.by_administrator);
+      assert.deepEqual(byAdmin.map((e) => e.event).sort(), ['user.locked', 'user.unlocked']);
+      assert.ok(byAdmin.every((e) => e.ip === null && e.user_agent === null));
+      const ownLogin = events.find((e) => e.event === 'login.succeeded' && e.user_agent === 'HanaPhone/2.0');
+      assert.ok(ownLogin && !ownLogin.by_administrator, 'the user\'s own events keep their address and agent');
     });
 
     test('needs a token; bad paging parameters are a 400, never a 500', async () => {

@@ -89,6 +89,20 @@ describe('loadConfig: which mode', () => {
     assert.equal(config.envSource, 'npm start without configuration');
   });
 
+  test('malicious: HOST=0.0.0.0 npm start does not serve development keys to the network unless GATEHOUSE_ENV=development says so', () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'gatehouse.example.com']) {
+      const problems = problemsOf({ HOST: host }, { launchedByNpmStart: true });
+      assert.equal(problems.length, 1, host);
+      assert.match(problems[0] ?? '', /^HOST: development mode \(npm start without configuration\) listens on loopback only/, host);
+    }
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) {
+      assert.equal(loadConfig({ HOST: host }, { launchedByNpmStart: true }).env, 'development', host);
+    }
+    const explicit = loadConfig({ HOST: '0.0.0.0', GATEHOUSE_ENV: 'development' });
+    assert.equal(explicit.env, 'development');
+    assert.equal(explicit.host, '0.0.0.0');
+  });
+
   test('npm start with any GATEHOUSE_* setting is production, which then requires GATEHOUSE_SIGNING_KEYS', () => {
     const problems = problemsOf({ GATEHOUSE_LOG_LEVEL: 'debug' }, { launchedByNpmStart: true });
     assert.equal(problems.length, 1);

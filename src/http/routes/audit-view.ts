@@ -11,10 +11,12 @@ export const ownAuditEventSchema = z.object({
   session_id: z.string().nullable(),
   ip: z.string().nullable(),
   user_agent: z.string().nullable(),
+  /** True when an administrator (someone other than the user) made the change. */
+  by_administrator: z.boolean(),
 });
 
 /** What an admin sees (`GET /admin/audit`): also who acted, on whom, in which request. */
-export const auditEventSchema = ownAuditEventSchema.extend({
+export const auditEventSchema = ownAuditEventSchema.omit({ by_administrator: true }).extend({
   actor_id: z.string().nullable(),
   subject_id: z.string().nullable(),
   request_id: z.string().nullable(),
@@ -33,6 +35,26 @@ export function auditEventView(r: StoredAuditRecord): z.infer<typeof auditEventS
     actor_id: r.actorId,
     subject_id: r.subjectId,
     request_id: r.requestId,
+  };
+}
+
+/**
+ * The user's view of a row about them: what happened and from where — but when an administrator
+ * acted on the account, the address and user agent are the operator's, and those are not the
+ * subject's to see.
+ */
+export function ownAuditEventView(r: StoredAuditRecord): z.infer<typeof ownAuditEventSchema> {
+  const byAdministrator = r.actorId !== null && r.actorId !== r.subjectId;
+  return {
+    id: r.id,
+    occurred_at: r.occurredAt.toISOString(),
+    event: r.event,
+    outcome: r.outcome,
+    reason: r.reason,
+    session_id: r.sessionId,
+    ip: byAdministrator ? null : r.ip,
+    user_agent: byAdministrator ? null : r.userAgent,
+    by_administrator: byAdministrator,
   };
 }
 

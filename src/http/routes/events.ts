@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatehouseServices } from '../../services.js';
-import { auditEventView, nextBefore, ownAuditEventSchema } from './audit-view.js';
+import { nextBefore, ownAuditEventSchema, ownAuditEventView } from './audit-view.js';
 import { problemSchema } from './problem-schema.js';
 
 
@@ -30,8 +30,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       const rows = await services.audit.list({ subjectId: request.principal!.userId, limit, ...(before === undefined ? {} : { beforeId: before }) });
       reply.header('cache-control', 'no-store');
       return {
-        // The serializer keeps only the fields of ownAuditEventSchema: no actor, subject or request id.
-        events: rows.map(auditEventView),
+        events: rows.map(ownAuditEventView),
         next_before: nextBefore(rows, limit),
       };
     },
