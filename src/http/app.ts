@@ -15,6 +15,7 @@ import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
 import { answerUnmetExpectations, clientErrorHandler, frameworkErrors, registerPreRoutingRefusals } from './pre-routing-errors.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { registerTextInputCheck } from './text-input.js';
 import { healthRoutes } from './routes/health.js';
 import { adminRoutes } from './routes/admin.js';
 import { tenantAdminRoutes } from './routes/tenant-admin.js';
@@ -89,6 +90,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         registerStrictBodyParsers(scope);
         registerSecurityHeaders(scope);
       }
+      registerTextInputCheck(scope);
       for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
         await scope.register(routes, { services });
       }
