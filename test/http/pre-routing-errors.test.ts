@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -78,6 +79,20 @@ describe('answers made before routing', () => {
   test('an unknown route and an unknown method on a known path: the same problem shape on the wire', async () => {
     assertRefusal(await rawSocket(port, get(`/no-such-route?access_token=${SECRET}`)), 404, 'ERR_NOT_FOUND');
     assertRefusal(await rawSocket(port, request(['DELETE /me HTTP/1.1', 'Host: gatehouse.test', 'Connection: close'])), 404, 'ERR_NOT_FOUND');
+  });
+
+  test('headers that come too slowly: 408 problem from the same table, with the security headers', async () => {
+    // Node's default timeouts are minutes long; the same handler on a server with short ones.
+    const server = http.createServer({ headersTimeout: 100, requestTimeout: 200, connectionsCheckingInterval: 20 }, () => assert.fail('no request is complete'));
+    server.on('clientError', gatehouseServerOptions.clientErrorHandler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowPort = (server.address() as AddressInfo).port;
+      const res = assertRefusal(await rawSocket(slowPort, `GET /healthz?access_token=${SECRET} HTTP/1.1\r\nHost: gatehouse.test\r\n`), 408, 'ERR_REQUEST_TIMEOUT');
+      assert.equal(res.headers.connection, 'close');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('the server still answers normally after all of these', async () => {
