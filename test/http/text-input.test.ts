@@ -21,7 +21,7 @@ function assertRefusedAtInfo(t: TestApp, res: LightMyRequestResponse): void {
   assert.ok(!records.some((r) => Number(r.level) >= 50), JSON.stringify(records));
 }
 
-describe('a NUL byte never reaches a query (it would be a database error, answered 503)', () => {
+describe('a NUL byte, or other input PostgreSQL refuses, never reaches a query (it would be a database error, answered 503)', () => {
   let t: TestApp;
   let adminToken: string;
   let adminId: string;
@@ -77,6 +77,18 @@ describe('a NUL byte never reaches a query (it would be a database error, answer
     assertWellFormedProblem(put.statusCode, put.headers, put.body, 400, 'ERR_VALIDATION');
     const session = await t.inject({ method: 'DELETE', url: '/me/sessions/a%00b', headers: bearer(adminToken) });
     assertWellFormedProblem(session.statusCode, session.headers, session.body, 400, 'ERR_VALIDATION');
+  });
+
+  test('an audit time filter PostgreSQL cannot read (year 0, or past 9999 once in UTC) is a 400 problem, not a 503', async () => {
+    for (const instant of ['0000-01-01T00:00:00Z', '0001-01-01T00:30:00%2B01:00', '9999-12-31T23:59:59-01:00']) {
+      for (const filter of ['since', 'until']) {
+        const res = await t.inject({ method: 'GET', url: `/admin/audit?${filter}=${instant}`, headers: bearer(adminToken) });
+        assertWellFormedProblem(res.statusCode, res.headers, res.body, 400, 'ERR_VALIDATION');
+        assertRefusedAtInfo(t, res);
+      }
+    }
+    const edges = await t.inject({ method: 'GET', url: '/admin/audit?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z', headers: bearer(adminToken) });
+    assert.equal(edges.statusCode, 200, edges.body);
   });
 
   test('a NUL in the User-Agent (stored by the audit trail) is refused, not a failed audit write', async () => {
