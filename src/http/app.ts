@@ -83,6 +83,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
 
   await app.register(
     async (scope) => {
+      registerTextInputCheck(scope);
       if (options.plumbing === 'scoped') {
         scope.setValidatorCompiler(validatorCompiler);
         scope.setSerializerCompiler(serializerCompiler);
@@ -90,7 +91,6 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         registerStrictBodyParsers(scope);
         registerSecurityHeaders(scope);
       }
-      registerTextInputCheck(scope);
       for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
         await scope.register(routes, { services });
       }
