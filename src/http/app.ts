@@ -44,8 +44,8 @@ export interface MountOptions {
   /** Serve Swagger UI at /docs and the OpenAPI document at <prefix>/openapi.json. */
   readonly docs: boolean;
   /**
-   * `root`: the standalone server has set error handling, strict body parsers and security
-   * headers on the whole app already. `scoped`: a host app owns the root, so they are set for
+   * `root`: the standalone server has set error handling, strict parsers (text-input.ts too) and
+   * security headers on the whole app already. `scoped`: a host app owns the root, so they are set for
    * Gatehouse's endpoints only.
    */
   readonly plumbing: 'root' | 'scoped';
@@ -83,13 +83,13 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
 
   await app.register(
     async (scope) => {
-      registerTextInputCheck(scope);
       if (options.plumbing === 'scoped') {
         scope.setValidatorCompiler(validatorCompiler);
         scope.setSerializerCompiler(serializerCompiler);
         scope.setErrorHandler((error, request, reply) => sendError(request, reply, error));
         registerStrictBodyParsers(scope);
         registerSecurityHeaders(scope);
+        registerTextInputCheck(scope);
       }
       for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
         await scope.register(routes, { services });
@@ -124,6 +124,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerStrictBodyParsers(app);
+  registerTextInputCheck(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
