@@ -17,6 +17,10 @@ export const ErrorCodes = [
   'ERR_PAYLOAD_TOO_LARGE',
   'ERR_UNSUPPORTED_MEDIA_TYPE',
   'ERR_MALFORMED_BODY',
+  'ERR_MALFORMED_REQUEST',
+  'ERR_URI_TOO_LONG',
+  'ERR_EXPECTATION_FAILED',
+  'ERR_REQUEST_TIMEOUT',
   'ERR_HEADERS_TOO_LARGE',
   'ERR_NO_CREDENTIAL',
   'ERR_MALFORMED_CREDENTIAL',
@@ -125,6 +129,10 @@ export class RequestError extends GatehouseError {
       | 'ERR_PAYLOAD_TOO_LARGE'
       | 'ERR_UNSUPPORTED_MEDIA_TYPE'
       | 'ERR_MALFORMED_BODY'
+      | 'ERR_MALFORMED_REQUEST'
+      | 'ERR_URI_TOO_LONG'
+      | 'ERR_EXPECTATION_FAILED'
+      | 'ERR_REQUEST_TIMEOUT'
       | 'ERR_HEADERS_TOO_LARGE',
     message: string,
     logReason?: string,

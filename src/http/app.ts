@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { PUBLIC } from '../guard/requirement.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
-import { HTTP_STATUS } from './error-response.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
 import { createThrottleAuditor } from '../audit/throttle-audit.js';
@@ -15,7 +13,9 @@ import { throttlePlugin } from './throttle-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
 import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
+import { answerUnmetExpectations, clientErrorHandler, frameworkErrors, registerPreRoutingRefusals } from './pre-routing-errors.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { registerTextInputCheck } from './text-input.js';
 import { healthRoutes } from './routes/health.js';
 import { adminRoutes } from './routes/admin.js';
 import { tenantAdminRoutes } from './routes/tenant-admin.js';
@@ -38,30 +38,14 @@ export interface BuildAppOptions {
   readonly extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
 }
 
-/**
- * Errors the HTTP parser raises before Fastify sees a request (oversized headers, garbage)
- * still get a problem body, never Node's bare default.
- */
-function clientErrorHandler(error: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
-  if (!socket.writable) return;
-  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_MALFORMED_BODY';
-  const { status, title } = HTTP_STATUS[code];
-  // No request object exists yet, but the problem body promises a request_id like every other error.
-  const requestId = randomUUID();
-  const body = JSON.stringify({ type: `urn:gatehouse:error:${code}`, title, status, code, detail: title, request_id: requestId });
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
 export interface MountOptions {
   /** Where Gatehouse's own endpoints go (`/auth/token` becomes `<prefix>/auth/token`). */
   readonly prefix: string;
   /** Serve Swagger UI at /docs and the OpenAPI document at <prefix>/openapi.json. */
   readonly docs: boolean;
   /**
-   * `root`: the standalone server has set error handling, strict body parsers and security
-   * headers on the whole app already. `scoped`: a host app owns the root, so they are set for
+   * `root`: the standalone server has set error handling, strict parsers (text-input.ts too) and
+   * security headers on the whole app already. `scoped`: a host app owns the root, so they are set for
    * Gatehouse's endpoints only.
    */
   readonly plumbing: 'root' | 'scoped';
@@ -93,6 +77,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   });
   await app.register(throttlePlugin, { throttle: services.throttle, onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit) });
   await app.register(metricsPlugin, { metrics: services.metrics });
+  // After the per-address limit: refusals made before routing are throttled like any request.
+  registerPreRoutingRefusals(app, { requireHost: options.plumbing === 'root' });
   if (options.docs) await registerOpenApi(app, { issuer: services.config.issuer, scopes: services.scopes, version: VERSION });
 
   await app.register(
@@ -103,6 +89,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         scope.setErrorHandler((error, request, reply) => sendError(request, reply, error));
         registerStrictBodyParsers(scope);
         registerSecurityHeaders(scope);
+        registerTextInputCheck(scope);
       }
       for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
         await scope.register(routes, { services });
@@ -123,15 +110,21 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    // Answers Node and the router would give on their own go through the error layer instead
+    // (src/http/pre-routing-errors.ts); the missing Host is refused there.
     clientErrorHandler,
+    frameworkErrors,
+    http: { requireHostHeader: false },
     return503OnClosing: true,
     logController: new AccessLogController({ requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<ZodTypeProvider>();
 
+  answerUnmetExpectations(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerStrictBodyParsers(app);
+  registerTextInputCheck(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { RequestError } from '../errors/errors.js';
+import { GatehouseError, RequestError } from '../errors/errors.js';
+import { illFormedText, isWellFormedText } from './text-input.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -11,9 +12,15 @@ function decode(body: Buffer): string {
   }
 }
 
-/** `__proto__` and `constructor.prototype` keys are dropped rather than trusted (prototype poisoning). */
+/**
+ * `__proto__` and `constructor.prototype` keys are dropped rather than trusted (prototype
+ * poisoning). JSON escapes can spell a lone surrogate, which no UTF-8 check sees: refused here.
+ */
 function safeJsonParse(text: string): unknown {
-  return JSON.parse(text, (key, value: unknown) => (key === '__proto__' || key === 'constructor' ? undefined : value));
+  return JSON.parse(text, (key, value: unknown) => {
+    if (!isWellFormedText(key) || (typeof value === 'string' && !isWellFormedText(value))) throw illFormedText(key, 'body');
+    return key === '__proto__' || key === 'constructor' ? undefined : value;
+  });
 }
 
 /** Form parameters; a repeated name becomes an array so the endpoint can refuse it (RFC 6749 §3.2). */
@@ -41,7 +48,7 @@ export function registerStrictBodyParsers(app: FastifyInstance): void {
       if (text.trim() === '') throw new RequestError('ERR_MALFORMED_BODY', 'request body is empty', 'empty JSON body');
       done(null, safeJsonParse(text));
     } catch (error) {
-      done(error instanceof RequestError ? error : new RequestError('ERR_MALFORMED_BODY', 'request body is not valid JSON', 'JSON syntax error'), undefined);
+      done(error instanceof GatehouseError ? error : new RequestError('ERR_MALFORMED_BODY', 'request body is not valid JSON', 'JSON syntax error'), undefined);
     }
   });
 }

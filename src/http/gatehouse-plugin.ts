@@ -38,6 +38,8 @@ declare module 'fastify' {
  * a route without `config.auth` makes startup fail, exactly as in the standalone server. The
  * principal is on `request.principal` (see {@link principalOf}). Error shapes, strict body parsers
  * and security headers apply to Gatehouse's own endpoints; the host's routes keep the host's.
+ * Server options stay the host's: spread `gatehouseServerOptions` into `Fastify({...})` so the
+ * router's and the HTTP parser's own answers never echo the URL.
  */
 export const gatehouse = fp<GatehouseOptions>(
   async (app: FastifyInstance, options) => {

@@ -23,7 +23,9 @@ export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: str
     await deps.hasher.dummyVerify('');
     throw new LoginRefusedError('password_too_long', null);
   }
-  const user = username.length <= 256 ? await deps.users.findByUsernameKey(usernameKey(username)) : undefined;
+  // Such names are no account's; a NUL is not even a question PostgreSQL answers (a query error, not "none").
+  const couldExist = username.length <= 256 && !username.includes('\u0000');
+  const user = couldExist ? await deps.users.findByUsernameKey(usernameKey(username)) : undefined;
   if (user === undefined) {
     await deps.hasher.dummyVerify(password);
     throw new LoginRefusedError('unknown_user', null);

@@ -25,6 +25,17 @@ function adminUserView(user: UserRecord): z.infer<typeof adminUserSchema> {
 }
 
 const idParams = z.object({ id: z.string().max(64) });
+/**
+ * PostgreSQL's timestamps have no year 0 and JavaScript writes years past 9999 with a sign, which
+ * PostgreSQL does not read: either would be a failed query (a false 503), so the instant, in UTC,
+ * must fall in the years 0001–9999.
+ */
+const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+const auditInstant = z.iso.datetime({ offset: true }).refine((value) => {
+  const instant = Date.parse(value);
+  return instant >= FIRST_INSTANT && instant <= LAST_INSTANT;
+}, 'must be an instant in the years 0001-9999 (UTC)');
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 // Admin routes decide on the roles the database holds now (fresh), not on what the token remembers:
 // an admin demoted a moment ago on another instance is refused here before the revocation spreads.
@@ -144,8 +155,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
           .object({
             user: z.uuid().optional(),
             event: z.string().max(64).optional(),
-            since: z.iso.datetime({ offset: true }).optional(),
-            until: z.iso.datetime({ offset: true }).optional(),
+            since: auditInstant.optional(),
+            until: auditInstant.optional(),
             before: z.coerce.number().int().positive().optional(),
             limit: z.coerce.number().int().min(1).max(200).default(50),
           })
