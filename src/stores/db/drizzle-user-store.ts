@@ -5,6 +5,7 @@ import { databaseFailure, isUniqueViolation, runQuery, type Db } from './databas
 import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
+import { usernameSkeletons } from '../../users/username-skeleton.js';
 
 type Row = typeof users.$inferSelect;
 
@@ -28,12 +29,15 @@ export function createDrizzleUserStore(db: Db): UserStore {
     async create(user: NewUser, audit = []) {
       try {
         return await db.transaction(async (tx) => {
-          const [row] = await tx.insert(users).values(user).returning();
+          const skeletons = usernameSkeletons(user.usernameKey);
+          const values = { ...user, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
+          const [row] = await tx.insert(users).values(values).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);
           return toUserRecord(row);
         });
       } catch (error) {
+        // The key or a skeleton: one answer, so a look-alike tells nothing a taken name does not.
         if (isUniqueViolation(error)) throw new UsernameTakenError();
         throw databaseFailure(error);
       }
