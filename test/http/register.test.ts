@@ -211,6 +211,27 @@ describe('POST /auth/register', () => {
       await refused('zebrafish', 'my ZEBRAFISH swims daily');
     });
 
+    test('patterns are refused too (issue 19 item 11), one code, the rule in the log: spaces, zero-width spaces, "a" × 20, "password1234567", the email\'s local part', async () => {
+      for (const [i, [password, reason, email]] of ([
+        [' '.repeat(15), 'invisible'],
+        ['\u200b'.repeat(15), 'invisible'],
+        ['a'.repeat(20), 'repetitive'],
+        ['password1234567', 'common'],
+        ['!!!!password!!!!', 'common'],
+        ['qwertyuiopasdfg', 'sequential'],
+        ['gatehouse2024!!!', 'context'],
+        ['jane.doe#janedoe1', 'context', 'jane.doe@example.com'],
+      ] as const).entries()) {
+        const username = `pwpattern${i}`;
+        const res = await register({ username, password, ...(email === undefined ? {} : { email }) });
+        assertFieldRejected(res, 'password', 'ERR_PASSWORD_POLICY');
+        assert.equal((await rowsWithKey(username)).length, 0);
+        const logged = t.logs.records().find((r) => r.request_id === res.json().request_id && r.err_code === 'ERR_PASSWORD_POLICY');
+        assert.equal(logged?.reason, reason, JSON.stringify(password));
+      }
+      assert.equal((await register({ username: 'pwpassphrase', password: 'correct horse battery staple' })).statusCode, 201);
+    });
+
     test('64 characters are accepted', async () => {
       const password = 'kq3!vx9#mz2@wpt '.repeat(4);
       assert.equal(password.length, 64);
