@@ -22,6 +22,7 @@ import { PasswordHasher, type PasswordHasherOptions } from './passwords/password
 import { observeQueries, openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
+import { backfillUsernameSkeletons } from './stores/db/username-skeleton-backfill.js';
 import { exchangeRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
 import type { TokenRequestDeps } from './oauth/token-request.js';
 import { verifyPasswordLogin } from './users/password-login.js';
@@ -118,6 +119,20 @@ async function loadKeys(config: Config): Promise<{ keys: PrivateSigningJwk[]; so
   return { keys: dev.keys, source: { kind: 'development', path: dev.path, created: dev.created } };
 }
 
+/**
+ * Rows from before the skeleton columns get theirs (see username-skeleton-backfill.ts). A failure
+ * does not stop the start: new accounts are still checked against every filled skeleton.
+ */
+async function fillUsernameSkeletons(database: Database, events: ServiceEventSink): Promise<void> {
+  try {
+    const { filled, collisions } = await backfillUsernameSkeletons(database.db);
+    if (filled > 0) events.emit({ event: 'users.skeletons_filled', level: 'info', filled });
+    if (collisions > 0) events.emit({ event: 'users.lookalike_accounts', level: 'warn', collisions });
+  } catch (error) {
+    events.emit({ event: 'users.skeleton_backfill_failed', level: 'warn', error });
+  }
+}
+
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
   // Keys given in code or in GATEHOUSE_SIGNING_KEYS as before; the store only when asked for (opened below, with the stores).
   const useStore = overrides.signingKeys === undefined && config.signingKeySource === 'store';
@@ -137,6 +152,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
     else events.emit({ event: 'database.connection_error', level: 'warn', error });
   });
+  await fillUsernameSkeletons(database, events);
   let ephemeral: EphemeralStore;
   try {
     ephemeral = await openEphemeralStore(

@@ -105,7 +105,7 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
   // Rules first, before a password is asked for or a store is opened.
   const config = loadConfig(io.env);
   const display = normalizeUsername(username).display;
-  const policy = (password: string) => checkPassword(password, { username: display }, { minLength: config.passwordMinLength });
+  const policy = (password: string) => checkPassword(password, { username: display, email: values.email }, { minLength: config.passwordMinLength });
   let password: string;
   if (values['password-stdin'] === true) {
     password = await readPasswordLine(io.stdin);

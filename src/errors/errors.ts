@@ -75,21 +75,23 @@ export class ValidationError extends GatehouseError {
   }
 }
 
-export type PasswordRejection = 'too_short' | 'too_long' | 'common' | 'contains_username' | 'invalid';
+export type PasswordRejection = 'too_short' | 'too_long' | 'common' | 'contains_username' | 'repetitive' | 'sequential' | 'context' | 'invisible' | 'invalid';
 
 export class PasswordPolicyError extends GatehouseError {
   readonly rejection: PasswordRejection;
   readonly field: string;
   constructor(rejection: PasswordRejection, message: string, field = 'password') {
-    super('ERR_PASSWORD_POLICY', message);
+    // One code for every rule; the rule that refused is the log's reason.
+    super('ERR_PASSWORD_POLICY', message, { logReason: rejection });
     this.rejection = rejection;
     this.field = field;
   }
 }
 
 export class UsernameTakenError extends GatehouseError {
-  constructor() {
-    super('ERR_USERNAME_TAKEN', 'username is already taken');
+  /** `logReason` tells the log whether the name or a look-alike of it was taken; the client is told the same either way. */
+  constructor(logReason?: string) {
+    super('ERR_USERNAME_TAKEN', 'username is already taken', logReason === undefined ? undefined : { logReason });
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * Password acceptance rules of NIST SP 800-63B-4 §3.1.1.2: a minimum length, a generous maximum,
- * a blocklist and a context check, and nothing else. Composition rules ("must contain a digit")
- * and periodic expiry are deliberately absent: the standard forbids them.
+ * a blocklist of "commonly used, expected or compromised" values (the list, the list's words with
+ * digits or symbols around them, repetitive and sequential characters, the service's and the
+ * account's names) and nothing else. Composition rules ("must contain a digit") and periodic
+ * expiry are deliberately absent: the standard forbids them.
  */
 import { PasswordPolicyError } from '../errors/errors.js';
 import type { PasswordRejection } from '../errors/errors.js';
 import { isCommonPassword } from './common-passwords.js';
+import { dominantPattern, mostFrequentCount, repeatingUnit } from './password-patterns.js';
 
 export interface PasswordPolicyOptions {
   /** Minimum length in Unicode code points after NFKC. Default 15; 8 to 64. */
@@ -17,6 +20,8 @@ export interface PasswordPolicyOptions {
 export interface PasswordContext {
   /** The account's username; a password containing it is rejected. */
   username?: string | undefined;
+  /** The account's email; a password made mostly of its local part (or parts of it) is rejected. */
+  email?: string | null | undefined;
   /** The request field named in the error. Default `'password'`. */
   field?: string | undefined;
 }
@@ -31,6 +36,18 @@ const DEFAULT_MAX_BYTES = 1024;
 const MIN_USERNAME_FOR_CHECK = 3;
 // C0 controls and DEL: never typed on purpose, and NUL truncates in C-based stores and hashers.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/**
+ * Characters that draw nothing: default-ignorables (zero-width space, joiners, Hangul fillers),
+ * format characters, the blank Braille pattern. Not refused (Persian writes ZWNJ inside words), but
+ * not counted: fifteen zero-width spaces are no password.
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u2800]/gu;
+const ONLY_WHITESPACE = /^\p{White_Space}*$/u;
+/** Digits, symbols and spaces around a word: "!!password2024" is "password" to a cracker's rules. */
+const AFFIXES = /^[^\p{L}]+|[^\p{L}]+$/gu;
+const WHITESPACE = /\p{White_Space}+/gu;
+/** Always part of the context: NIST names "the name of the service". */
+const SERVICE_NAME = 'gatehouse';
 
 function resolveOptions(options: PasswordPolicyOptions): Required<PasswordPolicyOptions> {
   const minLength = options.minLength ?? DEFAULT_MIN_LENGTH;
@@ -49,10 +66,18 @@ function fold(value: string): string {
   return value.normalize('NFKC').toLowerCase();
 }
 
+/** The service name, the username and the email's local part, whole and in parts ("bob.smith" → "bob", "smith"). */
+function contextWords(username: string, email: string | null | undefined): string[] {
+  const local = email === undefined || email === null ? '' : fold(email.slice(0, Math.max(0, email.lastIndexOf('@'))));
+  const words = [SERVICE_NAME, username, local, ...`${username} ${local}`.split(/[^\p{L}\p{N}]+/u)];
+  return [...new Set(words.filter((w) => w.length > 0))];
+}
+
 /**
  * Throws `PasswordPolicyError` when `password` may not be chosen; returns when it may.
  * Every message describes the rule and is safe to show the user: none echoes the password.
- * Length is counted after NFKC, the same form `PasswordHasher` hashes.
+ * Length is counted in visible code points after NFKC, the form `PasswordHasher` hashes; the
+ * refusing rule is also the error's `logReason`.
  *
  * @example
  * checkPassword(body.new_password, { username: user.username, field: 'new_password' });
@@ -75,19 +100,31 @@ export function checkPassword(
   if (CONTROL_CHARACTERS.test(normalized)) {
     return reject('invalid', 'password contains control characters');
   }
+  const visible = normalized.replace(INVISIBLE, '');
+  if (ONLY_WHITESPACE.test(visible)) {
+    return reject('invisible', 'password must contain visible characters');
+  }
   // Code points, not UTF-16 units: an emoji is one character to the person typing it.
-  if ([...normalized].length < minLength) {
+  if ([...visible].length < minLength) {
     return reject('too_short', `password must be at least ${minLength} characters`);
   }
   if (Buffer.byteLength(normalized, 'utf8') > maxBytes) {
     return reject('too_long', `password must be at most ${maxBytes} bytes`);
   }
-  const folded = normalized.toLowerCase();
-  if (isCommonPassword(folded)) {
+  const folded = visible.toLowerCase();
+  const chars = [...folded];
+  if (isCommonPassword(folded) || isCommonPassword(folded.replace(AFFIXES, '')) || isCommonPassword(folded.replace(WHITESPACE, ''))) {
     return reject('common', 'password is too common; choose one that is not on lists of breached passwords');
   }
   const username = context.username === undefined ? '' : fold(context.username);
   if ([...username].length >= MIN_USERNAME_FOR_CHECK && folded.includes(username)) {
     return reject('contains_username', 'password must not contain the username');
   }
+  if (mostFrequentCount(chars) * 2 > chars.length || repeatingUnit(chars) < minLength) {
+    return reject('repetitive', 'password must not be mostly one character or one short pattern repeated');
+  }
+  const pattern = dominantPattern(chars, contextWords(username, context.email));
+  if (pattern === 'repetitive') return reject('repetitive', 'password must not be mostly repeated characters');
+  if (pattern === 'sequential') return reject('sequential', 'password must not be mostly a sequence such as "12345", "abcde" or a keyboard row');
+  if (pattern === 'context') return reject('context', 'password must not be mostly the name of this service or of the account');
 }

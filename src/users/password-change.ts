@@ -37,7 +37,7 @@ export async function changePassword(
   if (Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES || !(await deps.hasher.verify(user.passwordHash, input.currentPassword))) {
     throw new CurrentPasswordWrongError();
   }
-  checkPassword(input.newPassword, { username: user.username, field: 'new_password' }, { minLength: deps.passwordMinLength });
+  checkPassword(input.newPassword, { username: user.username, email: user.email, field: 'new_password' }, { minLength: deps.passwordMinLength });
   const nextHash = await deps.hasher.hash(input.newPassword);
   // Compare-and-set on the hash we verified: of two concurrent changes only one lands.
   const now = new Date(deps.now());

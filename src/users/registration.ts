@@ -39,7 +39,7 @@ function normalizeEmail(raw: string | null | undefined): string | null {
 export async function registerUser(deps: RegistrationDeps, input: RegistrationInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
   const email = normalizeEmail(input.email);
-  checkPassword(input.password, { username: username.display }, { minLength: deps.passwordMinLength });
+  checkPassword(input.password, { username: username.display, email }, { minLength: deps.passwordMinLength });
   const passwordHash = await deps.hasher.hash(input.password);
   // Uniqueness is decided by the store's unique index, not by a check-then-insert here.
   const id = randomUUID();

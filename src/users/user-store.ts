@@ -24,9 +24,10 @@ export interface NewUser {
 }
 
 /**
- * Storage contract for users. Implementations must enforce uniqueness of `usernameKey`
- * atomically: of two concurrent `create` calls with one key, exactly one succeeds and the other
- * rejects with UsernameTakenError.
+ * Storage contract for users. Implementations must enforce uniqueness of `usernameKey` and of each
+ * of its confusable skeletons (`usernameSkeletons(usernameKey)`, UTS #39) atomically: of two
+ * concurrent `create` calls with one key or one skeleton, exactly one succeeds and the other
+ * rejects with UsernameTakenError, the same error either way (a look-alike name is a taken name).
  */
 export interface UserStore {
   /** `audit` rows are written in the same transaction, only if the user was created. */

@@ -139,3 +139,29 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
     assert.equal(result.stdout, '');
   });
 });
+
+describe('gatehouse users create: look-alike names and context passwords (a deployment of its own)', () => {
+  let deployment: Awaited<ReturnType<typeof tempDeployment>>;
+  before(async () => {
+    deployment = await tempDeployment();
+  });
+  after(() => deployment.cleanup());
+
+  test('malicious: a look-alike of an existing name is refused exactly like the name itself (issue 19 item 9)', async () => {
+    const create = (name: string) => runCli(['users', 'create', name, '--password-stdin'], { env: deployment.env, input: `${PASSWORD}\n` });
+    assert.equal((await create('lookalike-admin')).status, 0);
+    const again = await create('lookalike-admin');
+    assert.equal(again.status, 1, again.stderr);
+    assert.match(again.stderr, /\[ERR_USERNAME_TAKEN\]/);
+    for (const name of ['lookalike-adm\u0131n', 'lookalike-adrnin']) {
+      const result = await create(name);
+      assert.deepEqual({ status: result.status, stderr: result.stderr }, { status: again.status, stderr: again.stderr }, name);
+    }
+  });
+
+  test('malicious: a password made of the email\'s local part is refused (issue 19 item 11)', async () => {
+    const result = await runCli(['users', 'create', 'dx-user', '--email', 'dora.explorer@example.com', '--password-stdin'], { env: deployment.env, input: 'explorer#dora!2024\n' });
+    assert.equal(result.status, 1, result.stderr);
+    assert.deepEqual(lines(result.stderr), ['gatehouse: password must not be mostly the name of this service or of the account [ERR_PASSWORD_POLICY]']);
+  });
+});

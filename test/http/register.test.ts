@@ -130,6 +130,43 @@ describe('POST /auth/register', () => {
     });
   });
 
+  describe('look-alike usernames (UTS #39, issue 19 item 9)', () => {
+    for (const bad of ['alice\u1160', 'alice\u3164', 'alice\uffa0', 'b\u0966b', '\u0639\u0644\u064a\u0663\u06f3']) {
+      test(`${JSON.stringify(bad)} is refused with field "username" and creates no user`, async () => {
+        assertFieldRejected(await register(registerBody(bad)), 'username');
+        assert.equal((await rowsWithKey(bad.normalize('NFKC').toLowerCase())).length, 0);
+      });
+    }
+
+    /** The answer with its per-request id taken out: what a client could compare. */
+    const answer = (res: LightMyRequestResponse) => ({ status: res.statusCode, body: { ...res.json(), request_id: undefined } });
+
+    for (const [taken, lookalike] of [
+      ['lookadmin', 'lookadm\u0131n'], // dotless i
+      ['ace', '\u0430\u0441\u0435'], // all Cyrillic
+      ['ADMIN', '\ua4ee\ua4d3\ua4df\ua4f2\ua4e0'], // Lisu
+      ['modern', 'rnodern'],
+    ] as const) {
+      test(`${JSON.stringify(lookalike)} while ${JSON.stringify(taken)} exists: the same 409 as the taken name; ${taken} still logs in`, async () => {
+        const owner = await t.register(taken);
+        const again = await register(registerBody(taken));
+        assertProblem(again, 409, 'ERR_USERNAME_TAKEN');
+        const res = await register(registerBody(lookalike));
+        assert.deepEqual(answer(res), answer(again));
+        // Only the log tells the two apart.
+        const reasonOf = (r: LightMyRequestResponse) => t.logs.records().find((l) => l.request_id === r.json().request_id && l.err_code === 'ERR_USERNAME_TAKEN')?.reason;
+        assert.equal(reasonOf(again), 'username exists');
+        assert.equal(reasonOf(res), 'looks like an existing username');
+        assert.equal((await rowsWithKey(lookalike.toLowerCase())).length, 0);
+        const me = await t.inject({ method: 'GET', url: '/me', headers: bearer((await t.login(taken)).access_token) });
+        assert.equal(me.json().id, owner.id);
+        // The look-alike is no way into the account: login stays by the exact (case-folded) name.
+        const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: lookalike, password: TEST_PASSWORD } });
+        assert.equal(login.statusCode, 401);
+      });
+    }
+  });
+
   describe('email', () => {
     const badEmails = ['nope', 'a@', '@example.com', 'a b@example.com', '<script>@example.com', `${'x'.repeat(250)}@example.com`];
     for (const [i, bad] of badEmails.entries()) {
@@ -176,6 +213,27 @@ describe('POST /auth/register', () => {
     test('a password containing the username is refused', async () => {
       await refused('zebrafish', 'my zebrafish swims daily');
       await refused('zebrafish', 'my ZEBRAFISH swims daily');
+    });
+
+    test('patterns are refused too (issue 19 item 11), one code, the rule in the log: spaces, zero-width spaces, "a" × 20, "password1234567", the email\'s local part', async () => {
+      for (const [i, [password, reason, email]] of ([
+        [' '.repeat(15), 'invisible'],
+        ['\u200b'.repeat(15), 'invisible'],
+        ['a'.repeat(20), 'repetitive'],
+        ['password1234567', 'common'],
+        ['!!!!password!!!!', 'common'],
+        ['qwertyuiopasdfg', 'sequential'],
+        ['gatehouse2024!!!', 'context'],
+        ['jane.doe#janedoe1', 'context', 'jane.doe@example.com'],
+      ] as const).entries()) {
+        const username = `pwpattern${i}`;
+        const res = await register({ username, password, ...(email === undefined ? {} : { email }) });
+        assertFieldRejected(res, 'password', 'ERR_PASSWORD_POLICY');
+        assert.equal((await rowsWithKey(username)).length, 0);
+        const logged = t.logs.records().find((r) => r.request_id === res.json().request_id && r.err_code === 'ERR_PASSWORD_POLICY');
+        assert.equal(logged?.reason, reason, JSON.stringify(password));
+      }
+      assert.equal((await register({ username: 'pwpassphrase', password: 'correct horse battery staple' })).statusCode, 201);
     });
 
     test('64 characters are accepted', async () => {

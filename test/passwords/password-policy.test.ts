@@ -40,16 +40,21 @@ describe('checkPassword: malicious and edge cases', () => {
 
   test('length counts code points after NFKC: an emoji is one character', () => {
     // 14 emoji are 28 UTF-16 units: counting units would wrongly accept them.
-    assert.equal(verdict('🦊'.repeat(14)), 'too_short');
-    assert.equal(verdict('🦊'.repeat(15)), 'accepted');
-    // U+FB03 'ﬃ' is one code point typed, three after NFKC.
-    assert.equal(verdict('ﬃ'.repeat(5)), 'accepted');
+    const animals = [...'🦊🐻🐼🐨🐯🦁🐮🐷🐸🐵🐔🐧🐦🐤🦆'];
+    assert.equal(verdict(animals.slice(0, 14).join('')), 'too_short');
+    assert.equal(verdict(animals.join('')), 'accepted');
+    // U+FB03 'ﬃ' is one code point typed, three after NFKC: 13 typed are 15.
+    assert.equal(verdict('kq7vmz2xw9tpﬃ'), 'accepted');
+    assert.equal(verdict('kq7vmz2xw9tﬃ'), 'too_short');
   });
 
   test('more than 1024 UTF-8 bytes is too long, counted in bytes not characters', () => {
     // 513 × 'é' is 513 characters but 1026 bytes.
     assert.equal(verdict('\u00e9'.repeat(513)), 'too_long');
-    assert.equal(verdict('\u00e9'.repeat(512)), 'accepted');
+    // 512 two-byte letters (à–ÿ, stepping by 7 so that neither a run nor a sequence forms).
+    const twoByte = Array.from({ length: 512 }, (_, i) => String.fromCharCode(0xe0 + ((i * 7) % 32))).join('');
+    assert.equal(verdict(twoByte), 'accepted');
+    assert.equal(verdict(`${twoByte}x`), 'too_long');
     assert.equal(verdict('🦊'.repeat(257)), 'too_long');
     assert.equal(verdict('x'.repeat(1025)), 'too_long');
   });
@@ -111,6 +116,64 @@ describe('checkPassword: malicious and edge cases', () => {
   test('minLength below 8 or not an integer is a caller mistake', () => {
     assert.throws(() => checkPassword('kq7vmz2xw9tplrh', {}, { minLength: 7 }), TypeError);
     assert.throws(() => checkPassword('kq7vmz2xw9tplrh', {}, { minLength: 12.5 }), TypeError);
+  });
+});
+
+describe('checkPassword: patterns and context (issue 19 item 11, NIST SP 800-63B-4 §3.1.1.2)', () => {
+  /** The rule that must refuse these is a new one: none of them is on the list as typed. */
+  function refusedAs(rejection: PasswordRejection, passwords: readonly string[], context?: PasswordContext): void {
+    for (const password of passwords) {
+      assert.ok(!isCommonPassword(password.normalize('NFKC').toLowerCase()), `${JSON.stringify(password)} is on the list itself`);
+      assert.equal(verdict(password, context), rejection, JSON.stringify(password));
+    }
+  }
+
+  test('whitespace only or invisible only: 15 spaces, 15 zero-width spaces, Hangul fillers, Braille blanks', () => {
+    refusedAs('invisible', [' '.repeat(15), '\u200b'.repeat(15), '\u3164'.repeat(15), '\u2800'.repeat(15), '\u3000 \u00a0\u2003'.repeat(5), '\u200b \u200d'.repeat(8)]);
+  });
+
+  test('invisible characters do not count toward the length', () => {
+    assert.equal(verdict('kq7vmz2xw9tpl\u200b\u200b'), 'too_short');
+    assert.equal(verdict('kq7vmz2xw9tplrh\u200b'), 'accepted');
+  });
+
+  test('one character mostly, or one short unit repeated', () => {
+    refusedAs('repetitive', ['a'.repeat(20), 'aaaaaaaaaaaaaaaaaaa1', '!!!!!!!!!!!!!!!!x', 'ab'.repeat(10), 'abcabcabcabcabcabc', 'horsebatteryhorsebattery', 'aaaa bbbb cccc dddd', '\u00e9'.repeat(20)]);
+  });
+
+  test('sequences and keyboard rows', () => {
+    refusedAs('sequential', ['234567890123456', 'abcdefghijklmno', 'zyxwvutsrqponml', 'qwertyuiopasdfg', '0987654321poiuytrewq', 'mnbvcxzlkjhgfdsa', 'ertyuiop12345678']);
+  });
+
+  test('a listed password with digits, symbols or spaces around or inside it is still common', () => {
+    refusedAs('common', ['password1234567', '!!!!password!!!!', '2024 password 2024', 'pass word pass word', '  sunshine!!!!!!!']);
+  });
+
+  test('the service name, the username or the email\'s local part dominating the password', () => {
+    refusedAs('context', ['gatehouse2024!!!', 'Gatehouse-1234!x'], {});
+    refusedAs('context', ['bobsmith-bobsmith1', 'smith.smith#2024'], { username: 'zed', email: 'bob.smith@example.com' });
+  });
+
+  test('the refusing rule is the log reason; the code is always ERR_PASSWORD_POLICY', () => {
+    const error = catchPolicyError(() => checkPassword('qwertyuiopasdfg'));
+    assert.equal(error.code, 'ERR_PASSWORD_POLICY');
+    assert.equal(error.logReason, 'sequential');
+    assert.ok(!error.message.includes('qwertyuiopasdfg'));
+  });
+
+  test('passphrases and random passwords with a pattern inside are not refused', () => {
+    for (const password of [
+      'correct horse battery staple',
+      'liberty bell rings 2023',
+      'mississippi banana river',
+      'my gatehouse is where i work',
+      'Summer2024!!!!!!',
+      'kq7vmz2xw9tplrh!!!',
+      'abcd kq7vmz2xw9tplrh',
+      'bob.smith likes long walks',
+    ]) {
+      assert.equal(verdict(password, { username: 'zed', email: 'bob.smith@example.com' }), 'accepted', password);
+    }
   });
 });
 

@@ -67,3 +67,36 @@ describe('normalizeUsername: look-alike accounts', () => {
     assert.equal(normalizeUsername('ελένη').display, 'ελένη');
   });
 });
+
+/** Refused with `message` as the reason (the first issue), not some other rule's. */
+function refusedFor(raw: string, message: RegExp): void {
+  assert.throws(
+    () => normalizeUsername(raw),
+    (error: unknown) => error instanceof ValidationError && error.issues.length === 1 && message.test(error.issues[0]?.message ?? ''),
+    JSON.stringify(raw),
+  );
+}
+
+describe('normalizeUsername: UTS #39 identifier rules (issue 19 item 9)', () => {
+  test('Hangul fillers and other default-ignorable code points are invisible: refused', () => {
+    // U+3164 and U+FFA0 become U+1160 under NFKC; all are letters (Lo), so the character class let them in.
+    for (const raw of ['alice\u1160', 'alice\u3164', 'alice\uffa0', '\u115falice', 'ali\u3164ce']) refusedFor(raw, /invisible/);
+  });
+
+  test('a digit of another script counts as that script: "b०b" (Devanagari zero) is refused', () => {
+    refusedFor('b\u0966b', /scripts/);
+    refusedFor('user\u0661', /scripts/); // Arabic-Indic one after Latin letters
+  });
+
+  test('digits of two numbering systems are refused, even in one script: "٣" and "۳" look alike', () => {
+    refusedFor('\u0639\u0644\u064a\u0663\u06f3', /numbering systems/);
+    refusedFor('\u0639\u0644\u064a1\u0663', /numbering systems/);
+  });
+
+  test('one numbering system is accepted, and ASCII digits go with any script', () => {
+    assert.equal(normalizeUsername('\u0639\u0644\u064a\u0663\u0664').display, '\u0639\u0644\u064a\u0663\u0664');
+    assert.equal(normalizeUsername('\u0930\u092e\u0967\u0968').display, '\u0930\u092e\u0967\u0968');
+    assert.equal(normalizeUsername('иван2').display, 'иван2');
+    assert.equal(normalizeUsername('bob_1999').display, 'bob_1999');
+  });
+});

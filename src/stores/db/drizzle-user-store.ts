@@ -5,6 +5,7 @@ import { databaseFailure, isUniqueViolation, runQuery, type Db } from './databas
 import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
+import { usernameSkeletons } from '../../users/username-skeleton.js';
 
 type Row = typeof users.$inferSelect;
 
@@ -22,19 +23,31 @@ export function toUserRecord(row: Row): UserRecord {
   });
 }
 
+/** The constraint a unique violation names (`constraint` on the pg and PGlite error, maybe under drizzle's wrapper). */
+function violatedConstraint(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { constraint?: unknown }).constraint;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
 /** UserStore over drizzle: the same code on PGlite and PostgreSQL. */
 export function createDrizzleUserStore(db: Db): UserStore {
   return {
     async create(user: NewUser, audit = []) {
       try {
         return await db.transaction(async (tx) => {
-          const [row] = await tx.insert(users).values(user).returning();
+          const skeletons = usernameSkeletons(user.usernameKey);
+          const values = { ...user, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
+          const [row] = await tx.insert(users).values(values).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);
           return toUserRecord(row);
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw new UsernameTakenError();
+        // The key or a skeleton: one answer, so a look-alike tells nothing a taken name does not.
+        if (isUniqueViolation(error)) throw new UsernameTakenError(violatedConstraint(error)?.includes('skeleton') === true ? 'looks like an existing username' : 'username exists');
         throw databaseFailure(error);
       }
     },

@@ -9,6 +9,14 @@ export const users = pgTable('users', {
   id: uuid('id').primaryKey(),
   username: text('username').notNull(),
   usernameKey: text('username_key').notNull().unique('users_username_key_unique'),
+  /**
+   * The UTS #39 confusable skeletons of username_key (src/users/username-skeleton.ts), unique so
+   * that a look-alike of an account is refused as taken. Computed in TypeScript, so a row from
+   * before migration 0007 is null until the startup backfill (username-skeleton-backfill.ts) fills
+   * it; a row whose skeleton an older account already holds stays null and keeps working.
+   */
+  usernameSkeleton: text('username_skeleton').unique('users_username_skeleton_unique'),
+  usernameUpperSkeleton: text('username_upper_skeleton').unique('users_username_upper_skeleton_unique'),
   email: text('email'),
   passwordHash: text('password_hash').notNull(),
   roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
