@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCodes } from '../../src/errors/errors.js';
 import { CASES_PER_OPERATION, malformedRequests, operationsOf, type BaseRequest, type FuzzOperation } from '../support/malformed-requests.js';
-import { rawHttpExchange, type RawHttpOutcome, type RawHttpResponse } from '../support/raw-http.js';
+import { rawHttpExchange, type RawHttpOutcome, type RawHttpResponse } from '../support/raw-http-exchange.js';
 import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 // Issue 19: an outside fuzzer found 5xx answers, Fastify's and Node's own error bodies (one echoing
