@@ -16,6 +16,7 @@ import { registerOpenApi } from './openapi.js';
 import { answerUnmetExpectations, clientErrorHandler, frameworkErrors, registerPreRoutingRefusals } from './pre-routing-errors.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerTextInputCheck } from './text-input.js';
+import { parseStrictQueryString } from './strict-query-string.js';
 import { healthRoutes } from './routes/health.js';
 import { adminRoutes } from './routes/admin.js';
 import { tenantAdminRoutes } from './routes/tenant-admin.js';
@@ -115,6 +116,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     clientErrorHandler,
     frameworkErrors,
     http: { requireHostHeader: false },
+    routerOptions: { querystringParser: parseStrictQueryString },
     return503OnClosing: true,
     logController: new AccessLogController({ requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<ZodTypeProvider>();

@@ -6,6 +6,7 @@ import { GatehouseError, RequestError } from '../errors/errors.js';
 import { sendError } from './error-handler.js';
 import { toErrorResponse } from './error-response.js';
 import { securityHeaders } from './security-headers.js';
+import { parseStrictQueryString } from './strict-query-string.js';
 
 /**
  * The answers Node and Fastify's router give on their own, before a request reaches any hook:
@@ -69,6 +70,19 @@ export interface PreRoutingRefusalOptions {
 }
 
 /**
+ * RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without `Host` and to one with
+ * more than one (Node keeps the first and drops the rest, so only the raw headers show it).
+ */
+function hostRefusal(raw: IncomingMessage): RequestError | undefined {
+  if (raw.httpVersion === '1.1' && raw.headers.host === undefined) return new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'HTTP/1.1 request without Host');
+  let hosts = 0;
+  for (let i = 0; i < raw.rawHeaders.length; i += 2) {
+    if (raw.rawHeaders[i]!.length === 4 && raw.rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
+  }
+  return hosts > 1 ? new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'more than one Host header') : undefined;
+}
+
+/**
  * The hook that answers the refusals noted before routing. Registered after the per-address
  * limit, so a flood of them is throttled like any request. It answers with Gatehouse's problem
  * itself rather than through the error handler, which in a host app is the host's.
@@ -77,11 +91,7 @@ export function registerPreRoutingRefusals(app: FastifyInstance, options: PreRou
   // Callback style: it runs on every request and almost always just continues.
   const refuse: onRequestHookHandler = (request, reply, done) => {
     const raw = request.raw;
-    const refusal =
-      refusals.get(raw) ??
-      (options.requireHost && raw.httpVersion === '1.1' && raw.headers.host === undefined
-        ? new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'HTTP/1.1 request without Host')
-        : undefined);
+    const refusal = refusals.get(raw) ?? (options.requireHost ? hostRefusal(raw) : undefined);
     if (refusal === undefined) done();
     else sendError(request, reply, refusal);
   };
@@ -123,4 +133,4 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
  * For a host app that mounts Gatehouse: the server options only the host can set. Spread them
  * into `Fastify({...})` so the router's and the HTTP parser's own answers take the same way.
  */
-export const gatehouseServerOptions = Object.freeze({ frameworkErrors, clientErrorHandler });
+export const gatehouseServerOptions = Object.freeze({ frameworkErrors, clientErrorHandler, routerOptions: Object.freeze({ querystringParser: parseStrictQueryString }) });

@@ -1,5 +1,6 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify';
-import { ValidationError } from '../errors/errors.js';
+import { RequestError, ValidationError } from '../errors/errors.js';
+import { isUndecodableQuery } from './strict-query-string.js';
 
 const MESSAGE = 'must be well-formed text';
 
@@ -41,6 +42,10 @@ function firstBadEntry(values: unknown, accept: (text: string) => boolean): stri
  */
 export function registerTextInputCheck(app: FastifyInstance): void {
   const check: preValidationHookHandler = (request, _reply, done) => {
+    if (isUndecodableQuery(request.query)) {
+      done(new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'query is not valid percent-encoded UTF-8'));
+      return;
+    }
     for (const [where, values] of [['querystring', request.query], ['params', request.params]] as const) {
       const bad = firstBadEntry(values, isQueryableText);
       if (bad !== undefined) {

@@ -63,6 +63,19 @@ describe('answers made before routing', () => {
     assert.equal(old.status, 200, old.body);
   });
 
+  test('malicious: two Host headers are refused (RFC 9112 §3.2), whatever their case', async () => {
+    assertRefusal(await rawSocket(port, get('/healthz', 'Host: other.example')), 400, 'ERR_MALFORMED_REQUEST');
+    assertRefusal(await rawSocket(port, get('/healthz', 'HOST: gatehouse.test')), 400, 'ERR_MALFORMED_REQUEST');
+    assert.equal(parseRawHttp(await rawSocket(port, get('/healthz'))).status, 200);
+  });
+
+  test('malicious: undecodable percent-encoding in the query is refused like in the path, not taken as raw text', async () => {
+    for (const query of ['after=a%C0%AF', 'search=%ff', 'x=%', 'x=%zz', '%ff=1', 'x=%ed%a0%80']) {
+      assertRefusal(await rawSocket(port, get(`/healthz?${query}&access_token=${SECRET}`)), 400, 'ERR_MALFORMED_REQUEST');
+    }
+    assert.equal(parseRawHttp(await rawSocket(port, get('/healthz?a=b%20c+d&a=%C3%A9'))).status, 200);
+  });
+
   test('an Expect other than 100-continue: 417 problem, not Node’s bare 417; 100-continue still works', async () => {
     assertRefusal(await rawSocket(port, get('/healthz', 'Expect: 200-ok')), 417, 'ERR_EXPECTATION_FAILED');
     const text = await rawSocket(port, get('/healthz', 'Expect: 100-continue'));
