@@ -85,8 +85,9 @@ export class PasswordPolicyError extends GatehouseError {
 }
 
 export class UsernameTakenError extends GatehouseError {
-  constructor() {
-    super('ERR_USERNAME_TAKEN', 'username is already taken');
+  /** `logReason` tells the log whether the name or a look-alike of it was taken; the client is told the same either way. */
+  constructor(logReason?: string) {
+    super('ERR_USERNAME_TAKEN', 'username is already taken', logReason === undefined ? undefined : { logReason });
   }
 }
 

@@ -153,6 +153,10 @@ describe('POST /auth/register', () => {
         assertProblem(again, 409, 'ERR_USERNAME_TAKEN');
         const res = await register(registerBody(lookalike));
         assert.deepEqual(answer(res), answer(again));
+        // Only the log tells the two apart.
+        const reasonOf = (r: LightMyRequestResponse) => t.logs.records().find((l) => l.request_id === r.json().request_id && l.err_code === 'ERR_USERNAME_TAKEN')?.reason;
+        assert.equal(reasonOf(again), 'username exists');
+        assert.equal(reasonOf(res), 'looks like an existing username');
         assert.equal((await rowsWithKey(lookalike.toLowerCase())).length, 0);
         const me = await t.inject({ method: 'GET', url: '/me', headers: bearer((await t.login(taken)).access_token) });
         assert.equal(me.json().id, owner.id);

@@ -23,6 +23,15 @@ export function toUserRecord(row: Row): UserRecord {
   });
 }
 
+/** The constraint a unique violation names (`constraint` on the pg and PGlite error, maybe under drizzle's wrapper). */
+function violatedConstraint(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { constraint?: unknown }).constraint;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
 /** UserStore over drizzle: the same code on PGlite and PostgreSQL. */
 export function createDrizzleUserStore(db: Db): UserStore {
   return {
@@ -38,7 +47,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
         });
       } catch (error) {
         // The key or a skeleton: one answer, so a look-alike tells nothing a taken name does not.
-        if (isUniqueViolation(error)) throw new UsernameTakenError();
+        if (isUniqueViolation(error)) throw new UsernameTakenError(violatedConstraint(error)?.includes('skeleton') === true ? 'looks like an existing username' : 'username exists');
         throw databaseFailure(error);
       }
     },
