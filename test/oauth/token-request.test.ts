@@ -4,6 +4,7 @@ import type { AuditRecord } from '../../src/audit/audit-event.js';
 import { InvalidGrantError, LoginRefusedError, OAuthError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
+import { createResourceRegistry, type ResourceServer } from '../../src/oauth/resource-servers.js';
 import type { TenantRecord } from '../../src/tenants/tenant.js';
 import type { TenantMembership } from '../../src/tenants/tenant-store.js';
 import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
@@ -30,6 +31,7 @@ const SESSION: SessionRecord = Object.freeze({
   clientId: 'gatehouse-cli',
   tenantId: null,
   scope: 'profile',
+  resource: null,
   device: 'test',
   ip: null,
   createdAt: new Date(0),
@@ -50,7 +52,8 @@ const TENANT_SCOPES = {
   'orders:refund': { description: 'w', tenantRoles: ['manager'] },
 };
 
-function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[] } = {}) {
+function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[]; resources?: ResourceServer[] } = {}) {
+  const scopes = createScopeCatalogue(options.definitions);
   const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
@@ -58,7 +61,8 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
       { id: 'partner-app', firstParty: false, grantTypes: ['password'] },
       { id: 'refresh-only', firstParty: true, grantTypes: ['refresh_token'] },
     ]),
-    scopes: createScopeCatalogue(options.definitions),
+    scopes,
+    resources: createResourceRegistry(options.resources ?? [], scopes, ['https://gatehouse.test']),
     async verifyPassword(username, password) {
       calls.verifyPassword++;
       if (username === 'alice' && password === 'right') return USER;
