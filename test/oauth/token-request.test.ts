@@ -296,3 +296,34 @@ describe('handleTokenRequest: tenants', () => {
     assert.deepEqual(calls.issue[0]?.roles, ['clerk']);
   });
 });
+
+describe('handleTokenRequest: resource indicators (RFC 8707)', () => {
+  const ORDERS: ResourceServer = { identifier: 'https://orders.test/api', scopes: ['orders:read'] };
+
+  test('malicious: an unknown, malformed or repeated resource is invalid_target before any password is checked', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS] });
+    for (const resource of ['https://other.test/', `${ORDERS.identifier}#x`, 'orders', '', [ORDERS.identifier, ORDERS.identifier]]) {
+      assert.equal(await oauthError(deps, { ...valid, resource }), 'invalid_target', JSON.stringify(resource));
+      assert.equal(await oauthError(deps, { grant_type: 'refresh_token', refresh_token: 'ghr_live', resource }), 'invalid_target');
+    }
+    assert.equal(calls.verifyPassword, 0);
+    assert.equal(calls.exchanged.length, 0);
+  });
+
+  test('the resource becomes the audience and the session\'s; scopes are those it defines and the user holds', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS], memberships: [{ tenant: ACME, roles: ['clerk'] }] });
+    const response = await handleTokenRequest(deps, { ...valid, resource: ORDERS.identifier }, undefined, CONTEXT);
+    assert.equal(response.scope, 'orders:read');
+    assert.equal(calls.issue[0]?.audience, ORDERS.identifier);
+    assert.equal(calls.sessions[0]?.resource, ORDERS.identifier);
+    // Without resource, no audience is set (the issuer's default) and the session names none.
+    await handleTokenRequest(deps, valid, undefined, CONTEXT);
+    assert.equal(calls.issue[1]?.audience, undefined);
+    assert.equal(calls.sessions[1]?.resource, undefined);
+  });
+
+  test('malicious: a user holding none of the resource\'s scopes gets invalid_scope, not an empty token', async () => {
+    const { deps } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS] });
+    assert.equal(await oauthError(deps, { ...valid, resource: ORDERS.identifier }), 'invalid_scope');
+  });
+});
