@@ -13,6 +13,7 @@ export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
 export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
 export type { Principal } from './guard/principal.js';
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
+export type { ResourceServer } from './oauth/resource-servers.js';
 export { loadConfig, type Config } from './config/config.js';
 export { createServices, type GatehouseServices, type ServiceOverrides } from './services.js';
 export { ErrorCodes, ForbiddenError, GatehouseError, NotFoundError, ValidationError, type ErrorCode } from './errors/errors.js';

@@ -18,6 +18,8 @@ import { startStoredKeys, type StoredKeys } from './keys/stored-keys.js';
 import { createDrizzleSigningKeyStore } from './stores/db/drizzle-signing-key-store.js';
 import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
 import { BUILT_IN_SCOPES, createScopeCatalogue, type ScopeCatalogue, type ScopeDefinition } from './oauth/scope-catalogue.js';
+import { readResourceFile } from './oauth/resource-file.js';
+import { createResourceRegistry, type ResourceRegistry, type ResourceServer } from './oauth/resource-servers.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords/password-hasher.js';
 import { observeQueries, openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
@@ -30,7 +32,7 @@ import type { SessionStore } from './sessions/session-store.js';
 import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
 import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
-import { createAccessTokenVerifier, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { createAccessTokenVerifier, restrictAudience, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
 import type { UserStore } from './users/user-store.js';
@@ -54,8 +56,21 @@ export interface GatehouseServices {
   readonly keySet: () => KeySet;
   readonly clients: ClientRegistry;
   readonly scopes: ScopeCatalogue;
+  /** RFC 8707 resource servers (GATEHOUSE_RESOURCES and the `resources` override); empty: one audience for every token. */
+  readonly resources: ResourceRegistry;
+  /** Accepts tokens for Gatehouse's own audience (GATEHOUSE_AUDIENCE) only: what its own API trusts. */
   readonly verifier: AccessTokenVerifier;
+  /**
+   * Accepts every token this Gatehouse issues, whatever its audience (its own or a resource's),
+   * over the same cache as `verifier`: for revocation (RFC 7009), never to authorize a request.
+   */
+  readonly issuedTokenVerifier: AccessTokenVerifier;
   readonly authenticator: Authenticator;
+  /**
+   * An authenticator for routes that accept tokens for `audiences` only (a library host's own
+   * resource): each must be a GATEHOUSE_AUDIENCE entry or a registered resource.
+   */
+  authenticatorFor(audiences: readonly string[]): Authenticator;
   readonly revocations: Revocations;
   readonly audit: AuditLog;
   /** Account administration (admin API, CLI); never on the request path of a login or a token check. */
@@ -88,6 +103,8 @@ export interface ServiceOverrides {
   readonly signingKeys?: readonly PrivateSigningJwk[];
   /** Scopes beside the built-in ones (a library host's own permissions, such as `orders:read`). */
   readonly scopes?: Readonly<Record<string, ScopeDefinition>>;
+  /** RFC 8707 resource servers beside those of GATEHOUSE_RESOURCES (a library host registers its own here). */
+  readonly resources?: readonly ResourceServer[];
   /** Extra OAuth clients beside the built-in first-party `gatehouse-cli`. */
   readonly clients?: readonly OAuthClient[];
   readonly passwordHasher?: PasswordHasherOptions;
@@ -133,7 +150,16 @@ async function fillUsernameSkeletons(database: Database, events: ServiceEventSin
   }
 }
 
+/** The file's resources and the host's, checked together (an identifier registered in both is a duplicate). */
+async function loadResources(config: Config, scopes: ScopeCatalogue, extra: readonly ResourceServer[] = []): Promise<ResourceRegistry> {
+  const fromFile = config.resourcesPath === undefined ? [] : await readResourceFile(config.resourcesPath, scopes, config.audience);
+  return createResourceRegistry([...fromFile, ...extra], scopes, config.audience);
+}
+
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
+  // Before anything is opened: a bad resource file stops startup with nothing to close.
+  const scopes = createScopeCatalogue(extraScopes(overrides.scopes));
+  const resources = await loadResources(config, scopes, overrides.resources);
   // Keys given in code or in GATEHOUSE_SIGNING_KEYS as before; the store only when asked for (opened below, with the stores).
   const useStore = overrides.signingKeys === undefined && config.signingKeySource === 'store';
   const fileKeys = useStore
@@ -227,13 +253,22 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     },
     onError: (error) => events.emit({ event: 'housekeeping.failed', level: 'warn', error }),
   });
-  const verifier = createAccessTokenVerifier({
+  const audiencesIssued = [...config.audience, ...resources.all.map((r) => r.identifier)];
+  const issuedTokenVerifier = createAccessTokenVerifier({
     issuer: config.issuer,
-    audience: config.audience,
+    audience: audiencesIssued,
     keys: currentKeys,
     maxLifetimeSeconds: config.accessTokenTtlSeconds,
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
+  // No resource registered: the one verifier, exactly as before resource indicators.
+  const verifier = resources.all.length === 0 ? issuedTokenVerifier : restrictAudience(issuedTokenVerifier, config.audience);
+  const authenticatorFor = (audiences: readonly string[]): Authenticator => {
+    const foreign = audiences.find((a) => !audiencesIssued.includes(a));
+    if (foreign !== undefined) throw new TypeError(`audience ${JSON.stringify(foreign)} is neither GATEHOUSE_AUDIENCE nor a registered resource`);
+    if (audiences.length === 0) throw new TypeError('audiences must name at least one audience');
+    return createAuthenticator({ verifier: restrictAudience(issuedTokenVerifier, audiences), revocations, users });
+  };
   const issuer = createAccessTokenIssuer({
     issuer: config.issuer,
     audience: config.audience[0],
@@ -261,9 +296,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     hasher: new PasswordHasher(overrides.passwordHasher),
     keySet: currentKeys,
     clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),
-    scopes: createScopeCatalogue(extraScopes(overrides.scopes)),
+    scopes,
+    resources,
     verifier,
+    issuedTokenVerifier,
     authenticator: createAuthenticator({ verifier, revocations, users }),
+    authenticatorFor,
     revocations,
     audit: createDrizzleAuditLog(database.db),
     userDirectory: createDrizzleUserDirectory(database.db),
@@ -291,13 +329,14 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
   return {
     clients: services.clients,
     scopes: services.scopes,
+    resources: services.resources,
     verifyPassword: (username, password) =>
       verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
     findUser: (id) => services.users.findById(id),
     membershipsOfUser: (userId) => services.tenants.membershipsOfUser(userId),
     tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,
     startSession: (input, audit) => startSession(families, input, audit),
-    exchangeRefreshToken: (token, clientId, scopes, audit) => exchangeRefreshToken(families, token, clientId, scopes, audit),
+    exchangeRefreshToken: (token, clientId, scopes, audit, resource) => exchangeRefreshToken(families, token, clientId, scopes, audit, resource),
     recordAudit: (record) => services.audit.record(record),
     now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),

@@ -6,6 +6,8 @@ import { isLoopbackHost } from '../config/loopback-host.js';
 import { DEVELOPMENT_KEY_FILE } from '../keys/development-keys.js';
 import { readSigningKeyFile, type PrivateSigningJwk } from '../keys/signing-key-file.js';
 import { LIMIT_NAMES } from '../throttle/limit-spec.js';
+import { readResourceFile } from '../oauth/resource-file.js';
+import { createScopeCatalogue } from '../oauth/scope-catalogue.js';
 
 /** One line of `gatehouse doctor`. `warn`: works, but unsafe for production; `fail`: broken. */
 export interface CheckResult {
@@ -90,6 +92,21 @@ async function problemsOf(path: string, production: boolean): Promise<{ keys?: P
     return { keys: await readSigningKeyFile(path, { production }), problems: [] };
   } catch (error) {
     if (error instanceof ConfigError) return { problems: error.problems };
+    throw error;
+  }
+}
+
+/**
+ * GATEHOUSE_RESOURCES through the same validation `gatehouse serve` applies, against the built-in
+ * scopes (the standalone server's catalogue). Nothing to say when no file is configured.
+ */
+export async function resourceChecks(config: Config): Promise<CheckResult[]> {
+  if (config.resourcesPath === undefined) return [];
+  try {
+    const resources = await readResourceFile(config.resourcesPath, createScopeCatalogue(), config.audience);
+    return [ok('resources', `GATEHOUSE_RESOURCES ${config.resourcesPath}: ${resources.map((r) => r.identifier).join(', ') || 'no resource servers'}`)];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => fail('resources', p));
     throw error;
   }
 }

@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { ConfigError } from '../errors/errors.js';
 import { EXIT, EXIT_CODES_HELP, parseCommand } from './arguments.js';
 import { pgliteInUse, type CliIo } from './cli-services.js';
-import { configChecks, keyChecks, type CheckResult } from './doctor-checks.js';
+import { configChecks, keyChecks, resourceChecks, type CheckResult } from './doctor-checks.js';
 
 export const DOCTOR_USAGE = `usage: gatehouse doctor [--json]
 
@@ -181,10 +181,10 @@ export async function runDoctor(env: CliIo['env']): Promise<CheckResult[]> {
   const journal = readJournal();
   const results: CheckResult[] = [{ status: 'ok', check: 'config', detail: 'every variable valid' }];
   const fromConfig = configChecks(config);
-  const [keys, database, redis] = await Promise.all([keyChecks(config), databaseChecks(config, journal), redisChecks(config)]);
+  const [keys, resources, database, redis] = await Promise.all([keyChecks(config), resourceChecks(config), databaseChecks(config, journal), redisChecks(config)]);
   const clock = systemClockCheck(journal, Date.now());
   const byName = (name: string) => fromConfig.filter((r) => r.check === name);
-  results.push(...byName('mode'), ...byName('issuer'), ...byName('listen'), ...byName('trusted-proxies'), ...keys, ...byName('database'), ...database);
+  results.push(...byName('mode'), ...byName('issuer'), ...byName('listen'), ...byName('trusted-proxies'), ...keys, ...resources, ...byName('database'), ...database);
   if (clock !== undefined) results.push(clock);
   results.push(...byName('redis'), ...redis);
   const placed = new Set(['mode', 'issuer', 'listen', 'trusted-proxies', 'database', 'redis']);

@@ -29,6 +29,8 @@ export interface Config {
   /** The first entry goes into tokens; a verifier accepts any. */
   readonly audience: readonly [string, ...string[]];
   readonly signingKeysPath: string | undefined;
+  /** GATEHOUSE_RESOURCES: a JSON file of RFC 8707 resource servers (read and checked at startup); undefined: none. */
+  readonly resourcesPath: string | undefined;
   /**
    * Where signing keys come from: `file` (GATEHOUSE_SIGNING_KEYS, or the generated development key)
    * or `store` (the `signing_keys` table, with rotation; GATEHOUSE_KEY_SOURCE=store).
@@ -173,6 +175,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   const dataDir = read('GATEHOUSE_DATA_DIR', z.string().min(1), '.gatehouse');
 
   const signingKeysPath = read('GATEHOUSE_SIGNING_KEYS', z.string().min(1), undefined as string | undefined);
+  const resourcesPath = read('GATEHOUSE_RESOURCES', z.string().min(1), undefined as string | undefined);
   const signingKeySource = read('GATEHOUSE_KEY_SOURCE', z.enum(['file', 'store'], { error: 'must be "file" or "store"' }), 'file');
   if (signingKeySource === 'store' && signingKeysPath !== undefined) {
     problems.push('GATEHOUSE_KEY_SOURCE: "store" cannot be combined with GATEHOUSE_SIGNING_KEYS (keys come from one place); unset one');
@@ -313,6 +316,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     issuer,
     audience: Object.freeze([...audience]) as unknown as readonly [string, ...string[]],
     signingKeysPath,
+    resourcesPath,
     signingKeySource,
     keyEncryptionKey,
     jwksMaxAgeSeconds,

@@ -33,6 +33,7 @@ export const ErrorCodes = [
   'ERR_OAUTH_UNAUTHORIZED_CLIENT',
   'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE',
   'ERR_OAUTH_INVALID_SCOPE',
+  'ERR_OAUTH_INVALID_TARGET',
   'ERR_STORE_UNAVAILABLE',
   'ERR_THROTTLED',
   'ERR_INTERNAL',
@@ -186,7 +187,9 @@ export type OAuthErrorValue =
   | 'invalid_client'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
-  | 'invalid_scope';
+  | 'invalid_scope'
+  /** RFC 8707 §2 */
+  | 'invalid_target';
 
 export abstract class OAuthError extends GatehouseError {
   abstract readonly error: OAuthErrorValue;
@@ -253,6 +256,19 @@ export class InvalidScopeError extends OAuthError {
   readonly status = 400;
   constructor(logReason: string) {
     super('ERR_OAUTH_INVALID_SCOPE', 'the requested scope is invalid or not granted', { logReason });
+  }
+}
+
+/**
+ * RFC 8707 §2: the `resource` is not one Gatehouse issues tokens for (unknown, not an absolute URI,
+ * with a fragment, given twice), or not the one the refreshed session was granted for. One message
+ * for every cause; which check failed goes to the log.
+ */
+export class InvalidTargetError extends OAuthError {
+  readonly error = 'invalid_target';
+  readonly status = 400;
+  constructor(logReason: string) {
+    super('ERR_OAUTH_INVALID_TARGET', 'the requested resource is invalid or unknown', { logReason });
   }
 }
 

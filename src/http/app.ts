@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Authenticator } from '../guard/authenticator.js';
 import { PUBLIC } from '../guard/requirement.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
@@ -50,6 +51,11 @@ export interface MountOptions {
    * Gatehouse's endpoints only.
    */
   readonly plumbing: 'root' | 'scoped';
+  /**
+   * What the routes outside Gatehouse's own endpoints (a library host's) authenticate with: an
+   * authenticator for the host's resource (RFC 8707). Default: Gatehouse's own audience.
+   */
+  readonly hostAuthenticator?: Authenticator;
 }
 
 /**
@@ -68,7 +74,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     done();
   });
   await app.register(guardPlugin, {
-    authenticator: services.authenticator,
+    authenticator: options.hostAuthenticator ?? services.authenticator,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
   });
   const auditThrottled = createThrottleAuditor({
@@ -84,6 +90,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
 
   await app.register(
     async (scope) => {
+      scope.decorate('gatehouseAuthenticator', { getter: () => services.authenticator });
       if (options.plumbing === 'scoped') {
         scope.setValidatorCompiler(validatorCompiler);
         scope.setSerializerCompiler(serializerCompiler);

@@ -53,6 +53,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_OAUTH_UNAUTHORIZED_CLIENT: { status: 400, title: 'Unauthorized client' },
   ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'Unsupported grant type' },
   ERR_OAUTH_INVALID_SCOPE: { status: 400, title: 'Invalid scope' },
+  ERR_OAUTH_INVALID_TARGET: { status: 400, title: 'Invalid target' },
   ERR_STORE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
   ERR_THROTTLED: { status: 429, title: 'Too many requests' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },

@@ -19,6 +19,12 @@ export interface GatehouseOptions extends Omit<ServiceOverrides, 'now'> {
   readonly services?: GatehouseServices;
   /** Swagger UI at /docs and `<prefix>/openapi.json`. Off by default: the host owns its docs. */
   readonly docs?: boolean;
+  /**
+   * RFC 8707: the audience(s) the host's own routes accept, usually the identifier of the host's
+   * resource (registered in `resources`). Gatehouse's own endpoints keep accepting GATEHOUSE_AUDIENCE
+   * only. Default: GATEHOUSE_AUDIENCE, as Gatehouse's endpoints.
+   */
+  readonly audience?: string | readonly string[];
 }
 
 declare module 'fastify' {
@@ -43,11 +49,18 @@ declare module 'fastify' {
  */
 export const gatehouse = fp<GatehouseOptions>(
   async (app: FastifyInstance, options) => {
-    const { prefix = '', config, services: given, docs = false, ...overrides } = options;
+    const { prefix = '', config, services: given, docs = false, audience, ...overrides } = options;
     const services = given ?? (await createServices(config ?? loadConfig(process.env), overrides));
+    let hostAuthenticator;
+    try {
+      hostAuthenticator = audience === undefined ? undefined : services.authenticatorFor(typeof audience === 'string' ? [audience] : audience);
+    } catch (error) {
+      if (given === undefined) await services.close();
+      throw error;
+    }
     if (given === undefined) app.addHook('onClose', async () => services.close());
     app.decorate('gatehouse', services);
-    await mountGatehouse(app, services, { prefix, docs, plumbing: 'scoped' });
+    await mountGatehouse(app, services, { prefix, docs, plumbing: 'scoped', ...(hostAuthenticator === undefined ? {} : { hostAuthenticator }) });
   },
   { name: 'gatehouse', fastify: '5.x' },
 );

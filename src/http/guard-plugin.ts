@@ -125,7 +125,7 @@ export const guardPlugin = fp<GuardPluginOptions>(
       route.config = Object.assign({ ...route.config, auth: requirement }, { [GUARDED]: true });
       if (isPublic(requirement)) return;
       documentRequirement(route, requirement);
-      installGuards(route, requirement, options);
+      installGuards(route, requirement, this.gatehouseAuthenticator === undefined ? options : { ...options, authenticator: this.gatehouseAuthenticator });
     });
   },
   { name: 'gatehouse-guard', fastify: '5.x' },

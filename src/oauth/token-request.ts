@@ -3,6 +3,7 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
+  InvalidTargetError,
   LoginRefusedError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
@@ -13,6 +14,7 @@ import type { UserRecord } from '../users/user-store.js';
 import { identifyClient, type BasicClientCredentials } from './client-identification.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
 import { rejectRepeatedParameters, requireParam, single, type FormParameters } from './form-parameters.js';
+import { resourceIdentifierProblem, type ResourceRegistry, type ResourceServer } from './resource-servers.js';
 import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
 import { selectTenant } from '../tenants/tenant-selection.js';
 import type { TenantMembership } from '../tenants/tenant-store.js';
@@ -33,6 +35,8 @@ export interface TokenResponse {
 export interface TokenRequestDeps {
   readonly clients: ClientRegistry;
   readonly scopes: ScopeCatalogue;
+  /** RFC 8707 resource servers a `resource` parameter may name. */
+  readonly resources: ResourceRegistry;
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
   readonly findUser: (id: string) => Promise<UserRecord | undefined>;
   /** The tenants a user belongs to, with the roles held in each (login). */
@@ -40,7 +44,8 @@ export interface TokenRequestDeps {
   /** The roles held in one tenant now; undefined once the user has left it (refresh). */
   readonly tenantRolesOf: (tenantId: string, userId: string) => Promise<readonly string[] | undefined>;
   readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
-  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext) => Promise<SessionGrant>;
+  /** `resource`: the one the refresh names (it must be the session's); undefined: none named. */
+  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext, resource?: string) => Promise<SessionGrant>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly now: () => number;
@@ -66,12 +71,16 @@ export async function handleTokenRequest(
   basic: BasicClientCredentials | undefined,
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
+  // Before the repeated-parameter check, which would call two resources invalid_request.
+  const resource = checkResource(deps.resources, params);
   rejectRepeatedParameters(params);
   const grantType = checkGrantType(params);
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
-  return grantType === 'password' ? passwordGrant(deps, params, client, requested, context) : refreshTokenGrant(deps, params, client, requested, context);
+  return grantType === 'password'
+    ? passwordGrant(deps, params, client, requested, resource, context)
+    : refreshTokenGrant(deps, params, client, requested, resource, context);
 }
 
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
@@ -80,6 +89,7 @@ async function passwordGrant(
   params: TokenRequestParams,
   client: OAuthClient,
   requested: readonly string[] | undefined,
+  resource: ResourceServer | undefined,
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
@@ -100,13 +110,13 @@ async function passwordGrant(
     throw error;
   }
   const tenantRoles = tenant?.roles ?? [];
-  const granted = grantScopes(deps.scopes.scopesForRoles(user.roles, tenantRoles), requested);
+  const granted = grantScopes(heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource), requested);
   const tenantId = tenant?.tenant.id ?? null;
   const { session, refreshToken } = await deps.startSession(
-    { userId: user.id, clientId: client.id, tenantId, scope: granted.join(' '), device: context.device, ip: context.ip },
+    { userId: user.id, clientId: client.id, tenantId, scope: granted.join(' '), ...(resource === undefined ? {} : { resource: resource.identifier }), device: context.device, ip: context.ip },
     context.audit,
   );
-  return respond(deps, { user, client, sessionId: session.id, tenantId, tenantRoles, scopes: granted, refreshToken });
+  return respond(deps, { user, client, sessionId: session.id, tenantId, tenantRoles, scopes: granted, refreshToken, resource });
 }
 
 /** RFC 6749 §6: rotation; the scope may narrow, never widen, and never exceeds what the user holds now. */
@@ -115,20 +125,25 @@ async function refreshTokenGrant(
   params: TokenRequestParams,
   client: OAuthClient,
   requested: readonly string[] | undefined,
+  named: ResourceServer | undefined,
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
   const presented = requireParam(params, 'refresh_token');
-  // The session's scope bounds the request inside the rotation, before the token is spent.
-  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
+  // The session's scope and resource bound the request inside the rotation, before the token is spent.
+  const { session, refreshToken } = named === undefined
+    ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
+    : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
   const user = await deps.findUser(session.userId);
   if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
   // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
   const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
   if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
-  const held = deps.scopes.scopesForRoles(user.roles, tenantRoles);
+  const resource = session.resource === null ? undefined : deps.resources.find(session.resource);
+  if (session.resource !== null && resource === undefined) throw new InvalidTargetError('the session\'s resource is no longer registered');
+  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
-  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken });
+  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource });
 }
 
 interface Grant {
@@ -139,6 +154,8 @@ interface Grant {
   readonly tenantRoles: readonly string[];
   readonly scopes: readonly string[];
   readonly refreshToken: string;
+  /** RFC 8707: the token's audience; undefined: Gatehouse's own. */
+  readonly resource: ResourceServer | undefined;
 }
 
 async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenResponse> {
@@ -151,6 +168,7 @@ async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenRespo
     tokenVersion: user.tokenVersion,
     roles: [...user.roles, ...grant.tenantRoles],
     ...(grant.tenantId === null ? {} : { tenantId: grant.tenantId }),
+    ...(grant.resource === undefined ? {} : { audience: grant.resource.identifier }),
   });
   return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: grant.refreshToken };
 }
@@ -169,6 +187,27 @@ function checkClientMayUseGrant(client: OAuthClient, grantType: GrantType): void
   }
 }
 
+/**
+ * RFC 8707 §2: the one resource the token is for, or undefined when none is named. Only a
+ * registered identifier, matched exactly, is accepted; one `resource` only (several would need a
+ * token valid at several services, which is what resource indicators exist to avoid).
+ */
+function checkResource(resources: ResourceRegistry, params: TokenRequestParams): ResourceServer | undefined {
+  const raw = params.resource;
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw new InvalidTargetError('resource given more than once');
+  const problem = resourceIdentifierProblem(raw);
+  if (problem !== undefined) throw new InvalidTargetError(`resource ${problem}`);
+  const found = resources.find(raw);
+  if (found === undefined) throw new InvalidTargetError(`unknown resource ${raw.slice(0, 128)}`);
+  return found;
+}
+
+/** With a resource, only the scopes it defines count as held: the token carries nothing else. */
+function heldFor(held: ReadonlySet<string>, resource: ResourceServer | undefined): ReadonlySet<string> {
+  return resource === undefined ? held : new Set(resource.scopes.filter((s) => held.has(s)));
+}
+
 /** `undefined` means "no scope parameter": the user gets every scope their roles grant. */
 function parseRequestedScope(catalogue: ScopeCatalogue, params: TokenRequestParams): readonly string[] | undefined {
   const raw = single(params, 'scope');
@@ -182,7 +221,11 @@ function parseRequestedScope(catalogue: ScopeCatalogue, params: TokenRequestPara
 
 /** The token carries what was asked for and the user holds: never more than the user holds. */
 function grantScopes(held: ReadonlySet<string>, requested: readonly string[] | undefined): string[] {
-  if (requested === undefined) return [...held];
+  if (requested === undefined) {
+    // Only with a resource can nothing be held: the user has none of the scopes it defines.
+    if (held.size === 0) throw new InvalidScopeError('none of the resource\'s scopes is held');
+    return [...held];
+  }
   const granted = requested.filter((s) => held.has(s));
   if (requested.length > 0 && granted.length === 0) throw new InvalidScopeError('none of the requested scopes is held');
   return granted;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
-import { InvalidGrantError, InvalidScopeError } from '../errors/errors.js';
+import { InvalidGrantError, InvalidScopeError, InvalidTargetError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { openSuccessor, sealSuccessor } from './successor-seal.js';
@@ -35,6 +35,8 @@ export interface StartSessionInput {
   readonly clientId: string;
   readonly tenantId: string | null;
   readonly scope: string;
+  /** RFC 8707: the resource server the session's tokens are for; absent or null: the default audience. */
+  readonly resource?: string | null;
   readonly device: string;
   readonly ip: string | null;
 }
@@ -68,7 +70,8 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
  * RFC 6749 §6 with rotation: spends the presented token and returns its successor. Presenting a
  * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
  * raised. Every failure is the same InvalidGrantError (the reason goes to the log), except a
- * request for scopes the session does not hold: InvalidScopeError, and the token stays unspent.
+ * request for scopes the session does not hold (InvalidScopeError) or naming a resource other
+ * than the session's (InvalidTargetError, RFC 8707): then the token stays unspent.
  *
  * With a grace window (`policy.graceMs` > 0) the successor is also stored sealed under the
  * presented token, and a repeat the store classifies as `replayed` gets that same successor: a
@@ -81,6 +84,7 @@ export async function exchangeRefreshToken(
   clientId: string,
   requestedScopes: readonly string[] = [],
   audit: AuditContext = NO_AUDIT_CONTEXT,
+  resource?: string | null,
 ): Promise<SessionGrant> {
   if (!isRefreshTokenShaped(presented)) throw new InvalidGrantError('malformed refresh token');
   const now = new Date(deps.now());
@@ -90,6 +94,7 @@ export async function exchangeRefreshToken(
     nextDigest: digestRefreshToken(next),
     clientId,
     requestedScopes,
+    ...(resource === undefined ? {} : { resource }),
     now,
     idleTtlMs: deps.policy.idleTtlMs,
     audit: auditRecord(audit, { event: 'refresh.succeeded', outcome: 'success' }, now),
@@ -113,6 +118,9 @@ export async function exchangeRefreshToken(
     case 'scope_exceeded':
       // Checked before the token is spent: the client may retry with the same token.
       throw new InvalidScopeError('refresh asked for more than the session holds');
+    case 'target_mismatch':
+      // Also before the spend: a session is bound to the resource it was granted for at login.
+      throw new InvalidTargetError('refresh named a resource other than the session\'s');
     case 'unknown':
       throw new InvalidGrantError('unknown refresh token');
   }

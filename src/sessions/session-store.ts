@@ -7,6 +7,8 @@ export interface SessionRecord {
   /** The tenant chosen at login (the tokens' `tid`); null for a session bound to no tenant. */
   readonly tenantId: string | null;
   readonly scope: string;
+  /** RFC 8707: the resource server chosen at login (every access token's `aud`); null: the default audience. */
+  readonly resource: string | null;
   readonly device: string;
   readonly ip: string | null;
   readonly createdAt: Date;
@@ -17,7 +19,7 @@ export interface SessionRecord {
   readonly revokedReason: string | null;
 }
 
-export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason'>;
+export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason' | 'resource'> & { readonly resource?: string | null };
 
 export type RotationOutcome =
   /** The token was live and is now spent; `next` is stored as its successor. */
@@ -34,6 +36,8 @@ export type RotationOutcome =
   | { readonly kind: 'refused'; readonly session: SessionRecord; readonly reason: string }
   /** The request asked for scopes the session does not hold. Nothing changed. */
   | { readonly kind: 'scope_exceeded'; readonly session: SessionRecord }
+  /** The request named a resource other than the session's (RFC 8707). Nothing changed. */
+  | { readonly kind: 'target_mismatch'; readonly session: SessionRecord }
   | { readonly kind: 'unknown' };
 
 export interface RotationRequest {
@@ -42,6 +46,11 @@ export interface RotationRequest {
   readonly clientId: string;
   /** Scopes the refresh asks for; each must be in the session's scope. Empty: no narrowing asked. */
   readonly requestedScopes: readonly string[];
+  /**
+   * The resource the refresh names (RFC 8707): it must be the session's (null: the default
+   * audience). Undefined: none named, the session's stands.
+   */
+  readonly resource?: string | null;
   readonly now: Date;
   readonly idleTtlMs: number;
   /**

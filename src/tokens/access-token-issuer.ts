@@ -22,6 +22,8 @@ export interface IssueAccessTokenInput {
   readonly tenantId?: string;
   /** Global roles plus the active tenant's (`roles`). */
   readonly roles: readonly string[];
+  /** RFC 8707: the resource server the token is for (`aud`); default the issuer's own audience. */
+  readonly audience?: string;
 }
 
 export interface IssuedAccessToken {
@@ -60,7 +62,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { is
         .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
         .setIssuer(options.issuer)
         .setSubject(input.subject)
-        .setAudience(options.audience)
+        .setAudience(input.audience ?? options.audience)
         .setIssuedAt(iat)
         .setExpirationTime(exp)
         .setJti(tokenId)

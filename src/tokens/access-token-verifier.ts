@@ -37,3 +37,21 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     clearCache: () => core.clearCache(),
   };
 }
+
+/**
+ * The same verifier (one cache, one `clearCache`) accepting only tokens for `audiences`: how one
+ * Gatehouse that issues tokens for several resources (RFC 8707) keeps its own API to its own
+ * audience, and a library host's routes to the host's. The log reason is the core's for a wrong `aud`.
+ */
+export function restrictAudience(verifier: AccessTokenVerifier, audiences: readonly string[]): AccessTokenVerifier {
+  const accepted = new Set(audiences);
+  const forUs = (aud: string | readonly string[]): boolean => (typeof aud === 'string' ? accepted.has(aud) : aud.some((a) => accepted.has(a)));
+  return {
+    verify: async (token) => {
+      const claims = await verifier.verify(token);
+      if (!forUs(claims.aud)) throw new InvalidTokenError('claim check failed: aud (check_failed)');
+      return claims;
+    },
+    clearCache: () => verifier.clearCache(),
+  };
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
 import { loadConfig } from '../../src/config/config.js';
-import { configChecks, keyChecks, type CheckResult } from '../../src/cli/doctor-checks.js';
+import { configChecks, keyChecks, resourceChecks, type CheckResult } from '../../src/cli/doctor-checks.js';
 import { generateSigningJwk } from '../../src/keys/development-keys.js';
 
 const byCheck = (results: readonly CheckResult[]) => Object.fromEntries(results.map((r) => [r.check, r.status]));
@@ -116,5 +116,25 @@ describe('keyChecks with stored keys', () => {
     const kek = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)).toString('base64url');
     const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_KEY_ROTATION_DAYS: '30' }));
     assert.deepEqual(byCheck(results), { 'signing-keys': 'ok', 'key-rotation': 'ok' });
+  });
+});
+
+describe('resourceChecks', () => {
+  test('GATEHOUSE_RESOURCES: absent says nothing; a valid file is ok; every problem of a bad one fails, one line each', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-doctor-resources-'));
+    try {
+      assert.deepEqual(await resourceChecks(loadConfig({ GATEHOUSE_ENV: 'development' })), []);
+      const good = path.join(dir, 'good.json');
+      await writeFile(good, JSON.stringify({ resources: [{ identifier: 'https://inventory.example/', scopes: ['profile'] }] }));
+      const fine = await resourceChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_RESOURCES: good }));
+      assert.deepEqual(fine.map((r) => r.status), ['ok']);
+      assert.match(fine[0]!.detail, /https:\/\/inventory\.example\//);
+      const bad = path.join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify({ resources: [{ identifier: 'https://a.example/#x', scopes: ['orders:read'] }] }));
+      const broken = await resourceChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_RESOURCES: bad }));
+      assert.deepEqual(broken.map((r) => r.status), ['fail', 'fail']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

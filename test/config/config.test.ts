@@ -145,6 +145,7 @@ describe('loadConfig: defaults and result', () => {
       issuer: 'http://127.0.0.1:8000',
       audience: ['http://127.0.0.1:8000'],
       signingKeysPath: undefined,
+      resourcesPath: undefined,
       signingKeySource: 'file',
       keyEncryptionKey: undefined,
       jwksMaxAgeSeconds: 300,

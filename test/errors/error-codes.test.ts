@@ -9,6 +9,7 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
+  InvalidTargetError,
   OAuthError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
@@ -90,6 +91,7 @@ describe('error codes', () => {
       new UnauthorizedClientError('x'),
       new UnsupportedGrantTypeError(),
       new InvalidScopeError('x'),
+      new InvalidTargetError('x'),
     ];
     for (const error of oauthErrors) {
       const response = toErrorResponse(error, 'oauth', 'req-1');

@@ -4,6 +4,7 @@ import type { AuditRecord } from '../../src/audit/audit-event.js';
 import { InvalidGrantError, LoginRefusedError, OAuthError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
+import { createResourceRegistry, type ResourceServer } from '../../src/oauth/resource-servers.js';
 import type { TenantRecord } from '../../src/tenants/tenant.js';
 import type { TenantMembership } from '../../src/tenants/tenant-store.js';
 import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
@@ -30,6 +31,7 @@ const SESSION: SessionRecord = Object.freeze({
   clientId: 'gatehouse-cli',
   tenantId: null,
   scope: 'profile',
+  resource: null,
   device: 'test',
   ip: null,
   createdAt: new Date(0),
@@ -50,7 +52,8 @@ const TENANT_SCOPES = {
   'orders:refund': { description: 'w', tenantRoles: ['manager'] },
 };
 
-function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[] } = {}) {
+function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[]; resources?: ResourceServer[] } = {}) {
+  const scopes = createScopeCatalogue(options.definitions);
   const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
@@ -58,7 +61,8 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
       { id: 'partner-app', firstParty: false, grantTypes: ['password'] },
       { id: 'refresh-only', firstParty: true, grantTypes: ['refresh_token'] },
     ]),
-    scopes: createScopeCatalogue(options.definitions),
+    scopes,
+    resources: createResourceRegistry(options.resources ?? [], scopes, ['https://gatehouse.test']),
     async verifyPassword(username, password) {
       calls.verifyPassword++;
       if (username === 'alice' && password === 'right') return USER;
@@ -290,5 +294,36 @@ describe('handleTokenRequest: tenants', () => {
     assert.equal(response.scope, 'profile');
     assert.equal(calls.issue[0]?.tenantId, ACME.id);
     assert.deepEqual(calls.issue[0]?.roles, ['clerk']);
+  });
+});
+
+describe('handleTokenRequest: resource indicators (RFC 8707)', () => {
+  const ORDERS: ResourceServer = { identifier: 'https://orders.test/api', scopes: ['orders:read'] };
+
+  test('malicious: an unknown, malformed or repeated resource is invalid_target before any password is checked', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS] });
+    for (const resource of ['https://other.test/', `${ORDERS.identifier}#x`, 'orders', '', [ORDERS.identifier, ORDERS.identifier]]) {
+      assert.equal(await oauthError(deps, { ...valid, resource }), 'invalid_target', JSON.stringify(resource));
+      assert.equal(await oauthError(deps, { grant_type: 'refresh_token', refresh_token: 'ghr_live', resource }), 'invalid_target');
+    }
+    assert.equal(calls.verifyPassword, 0);
+    assert.equal(calls.exchanged.length, 0);
+  });
+
+  test('the resource becomes the audience and the session\'s; scopes are those it defines and the user holds', async () => {
+    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS], memberships: [{ tenant: ACME, roles: ['clerk'] }] });
+    const response = await handleTokenRequest(deps, { ...valid, resource: ORDERS.identifier }, undefined, CONTEXT);
+    assert.equal(response.scope, 'orders:read');
+    assert.equal(calls.issue[0]?.audience, ORDERS.identifier);
+    assert.equal(calls.sessions[0]?.resource, ORDERS.identifier);
+    // Without resource, no audience is set (the issuer's default) and the session names none.
+    await handleTokenRequest(deps, valid, undefined, CONTEXT);
+    assert.equal(calls.issue[1]?.audience, undefined);
+    assert.equal(calls.sessions[1]?.resource, undefined);
+  });
+
+  test('malicious: a user holding none of the resource\'s scopes gets invalid_scope, not an empty token', async () => {
+    const { deps } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS] });
+    assert.equal(await oauthError(deps, { ...valid, resource: ORDERS.identifier }), 'invalid_scope');
   });
 });

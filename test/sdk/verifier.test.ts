@@ -83,6 +83,13 @@ describe('createVerifier: malicious tokens', () => {
     assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [] }, algorithms: ['HS256' as 'EdDSA'] }), TypeError);
     assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE } as never), TypeError);
   });
+
+  test('malicious: the audience is required and must name something: undefined, empty or blank entries are refused', () => {
+    // An empty aud would match a token whose aud is empty: the audience check would check nothing.
+    for (const audience of [undefined, '', [''], [AUDIENCE, ''], [42], 'x'.slice(1)]) {
+      assert.throws(() => createVerifier({ issuer: ISSUER, audience, jwks: { keys: [] } } as never), TypeError, JSON.stringify(audience));
+    }
+  });
 });
 
 describe('createVerifier: the principal', () => {

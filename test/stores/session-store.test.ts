@@ -33,6 +33,7 @@ describe('SessionStore contract (drizzle)', () => {
       clientId: CLIENT,
       tenantId: null,
       scope: 'profile',
+      resource: null,
       device: 'Firefox on Linux',
       ip: '192.0.2.1',
       createdAt: new Date(T0),
@@ -128,6 +129,26 @@ describe('SessionStore contract (drizzle)', () => {
       assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.spentAt]), [[0, null]]);
       const narrowed = await store.rotate({ digest: first, nextDigest: digest(), clientId: CLIENT, requestedScopes: ['profile'], now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
       assert.equal(narrowed.kind, 'rotated');
+    });
+
+    test('malicious: naming a resource other than the session\'s → target_mismatch, and the token stays unspent (RFC 8707)', async () => {
+      const orders = 'https://orders.test/api';
+      const at = (resource: string | null, presented: string) =>
+        store.rotate({ digest: presented, nextDigest: digest(), clientId: CLIENT, requestedScopes: [], resource, now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
+      const { session, first } = await newSession({ resource: orders });
+      assert.equal((await store.find(session.id))?.resource, orders);
+      assert.equal((await at('https://inventory.test/', first)).kind, 'target_mismatch');
+      assert.equal((await at(null, first)).kind, 'target_mismatch');
+      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.spentAt]), [[0, null]]);
+      const rotated = await at(orders, first);
+      assert.equal(rotated.kind, 'rotated');
+      assert.equal(rotated.kind === 'rotated' ? rotated.session.resource : undefined, orders);
+      // Spent: reuse whatever resource the thief names.
+      assert.equal((await at('https://inventory.test/', first)).kind, 'reused');
+
+      const plain = await newSession();
+      assert.equal((await at(orders, plain.first)).kind, 'target_mismatch');
+      assert.equal((await at(null, plain.first)).kind, 'rotated');
     });
 
     const refusals: [string, (s: { first: string }) => Promise<RotationOutcome>, Partial<NewSession>?][] = [

@@ -3,9 +3,14 @@ import { createVerifier, type Verifier, type VerifierOptions } from '@gatehouse/
 import { gatehouse, type GatehouseEnv } from '@gatehouse/verify/hono';
 
 export interface InventoryOptions {
-  /** Gatehouse's issuer (GATEHOUSE_ISSUER) and the audience its tokens carry (GATEHOUSE_AUDIENCE). */
+  /** Gatehouse's issuer (GATEHOUSE_ISSUER). */
   readonly issuer: string;
-  readonly audience: string;
+  /**
+   * This service's resource identifier, registered with Gatehouse (GATEHOUSE_RESOURCES): only
+   * tokens asked for with `resource=<it>` open it (RFC 8707). Add GATEHOUSE_AUDIENCE to the list to
+   * accept Gatehouse's default-audience tokens as well.
+   */
+  readonly audience: string | readonly string[];
   /** Gatehouse's `/.well-known/jwks.json`: the only thing this service needs from it. */
   readonly jwksUri: string;
   readonly jwksCache?: VerifierOptions['jwksCache'];

@@ -5,7 +5,8 @@ import { createInventoryApp } from './app.js';
 const gatehouseUrl = process.env.INVENTORY_GATEHOUSE_URL ?? 'http://127.0.0.1:8000';
 const { app } = createInventoryApp({
   issuer: process.env.INVENTORY_ISSUER ?? gatehouseUrl,
-  audience: process.env.INVENTORY_AUDIENCE ?? gatehouseUrl,
+  // This service's resource identifier: Gatehouse must list it in GATEHOUSE_RESOURCES (see README).
+  audience: process.env.INVENTORY_AUDIENCE ?? 'urn:example:inventory-service',
   jwksUri: `${gatehouseUrl}/.well-known/jwks.json`,
 });
 const port = Number(process.env.PORT ?? '8100');

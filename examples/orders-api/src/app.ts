@@ -12,6 +12,13 @@ export const ORDER_SCOPES: Readonly<Record<string, ScopeDefinition>> = {
   'orders:refund': { description: 'Refund orders of your tenant', tenantRoles: [MANAGER] },
 };
 
+/**
+ * This service's resource identifier (RFC 8707): tokens asked for with `resource=<it>` carry it in
+ * `aud`, and only those open the orders routes. Gatehouse's own endpoints under /identity keep
+ * accepting Gatehouse's own audience only, so an orders token is no good there either.
+ */
+export const ORDERS_RESOURCE = 'urn:example:orders-api';
+
 const orderView = (o: Order) => ({ id: o.id, tenant_id: o.tenantId, owner_id: o.ownerId, item: o.item, quantity: o.quantity, refunded: o.refunded });
 const idParams = z.object({ id: z.string().max(64) });
 
@@ -19,14 +26,24 @@ const idParams = z.object({ id: z.string().max(64) });
  * A small orders API that mounts Gatehouse under /identity and declares, per route, what a caller
  * needs: a scope, a role, ownership of the order, the tenant boundary.
  */
-export async function buildOrdersApi(options: { gatehouse?: Omit<GatehouseOptions, 'scopes'>; orders?: OrderBook } = {}): Promise<FastifyInstance> {
+export async function buildOrdersApi(
+  options: { gatehouse?: Omit<GatehouseOptions, 'scopes' | 'audience'>; orders?: OrderBook; resource?: string } = {},
+): Promise<FastifyInstance> {
+  const resource = options.resource ?? ORDERS_RESOURCE;
   const orders = options.orders ?? new OrderBook();
   const app = Fastify({ logger: false }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // One error shape for the whole service: RFC 9457 problems with Gatehouse's stable codes.
   app.setErrorHandler((error, request, reply) => sendGatehouseError(request, reply, error));
-  await app.register(gatehouse, { prefix: '/identity', ...options.gatehouse, scopes: ORDER_SCOPES });
+  await app.register(gatehouse, {
+    prefix: '/identity',
+    ...options.gatehouse,
+    scopes: ORDER_SCOPES,
+    // Registered here, beside any other resource the deployment has (such as an inventory service).
+    resources: [{ identifier: resource, scopes: Object.keys(ORDER_SCOPES), description: 'the orders API' }, ...(options.gatehouse?.resources ?? [])],
+    audience: resource,
+  });
 
   // Loaded once by the guard, after validation, and handed to the policy; the handler reads it back.
   const load = async (request: { params: unknown }) => orders.find((request.params as { id: string }).id);

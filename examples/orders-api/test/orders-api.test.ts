@@ -6,7 +6,7 @@ import { generateSigningJwk } from '../../../src/keys/development-keys.js';
 import { addMember, changeMemberRole, createTenant } from '../../../src/tenants/tenant-admin.js';
 import { NO_AUDIT_CONTEXT } from '../../../src/audit/audit-event.js';
 import { createTestStores, withTestTemplate, type TestStores } from '../../../test/support/test-stores.js';
-import { buildOrdersApi } from '../src/app.js';
+import { buildOrdersApi, ORDERS_RESOURCE } from '../src/app.js';
 
 const PASSWORD = 'correct horse battery staple';
 const OPERATOR = { userId: null, context: NO_AUDIT_CONTEXT };
@@ -20,7 +20,7 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
   const call = (method: 'GET' | 'POST', url: string, token?: string, payload?: object) =>
     app.inject({ method, url, ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }), ...(payload === undefined ? {} : { payload }) });
   const login = async (username: string, tenant?: string): Promise<string> => {
-    const res = await call('POST', '/identity/auth/login', undefined, { username, password: PASSWORD, ...(tenant === undefined ? {} : { tenant }) });
+    const res = await call('POST', '/identity/auth/login', undefined, { username, password: PASSWORD, resource: ORDERS_RESOURCE, ...(tenant === undefined ? {} : { tenant }) });
     assert.equal(res.statusCode, 200, res.body);
     return res.json<{ access_token: string }>().access_token;
   };
@@ -89,10 +89,15 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
     assert.match(res.headers['www-authenticate'] as string, /error="insufficient_scope"/);
   });
 
-  test('malicious: a token bound to no tenant (a user of two tenants who named none) reaches no tenant route', async () => {
-    const mia = await login('mia');
-    assert.equal((await call('GET', '/orders', mia)).statusCode, 403);
-    assert.equal((await call('GET', `/orders/${orderOf.alice}`, mia)).statusCode, 403);
+  test('malicious: a user of two tenants who named none gets no orders token, and her default token reaches no tenant route', async () => {
+    // Bound to no tenant she holds none of the orders scopes (tenant roles grant them): nothing to issue.
+    const refused = await call('POST', '/identity/auth/login', undefined, { username: 'mia', password: PASSWORD, resource: ORDERS_RESOURCE });
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.equal(refused.json<{ code: string }>().code, 'ERR_OAUTH_INVALID_SCOPE');
+    const plain = await call('POST', '/identity/auth/login', undefined, { username: 'mia', password: PASSWORD });
+    const mia = plain.json<{ access_token: string }>().access_token;
+    assert.equal((await call('GET', '/orders', mia)).statusCode, 401);
+    assert.equal((await call('GET', `/orders/${orderOf.alice}`, mia)).statusCode, 401);
   });
 
   test('malicious: a login naming a tenant the user is not in is refused like a wrong password', async () => {

@@ -70,8 +70,12 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const tolerance = options.clockToleranceSeconds ?? 5;
   if (!(tolerance >= 0 && tolerance <= MAX_CLOCK_TOLERANCE)) throw new TypeError(`clockToleranceSeconds must be 0–${MAX_CLOCK_TOLERANCE}`);
   if (!(options.maxLifetimeSeconds > 0)) throw new TypeError('maxLifetimeSeconds must be positive');
-  const audiences: readonly string[] = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
-  if (audiences.length === 0) throw new TypeError('audience must name at least one value');
+  const given: unknown[] = typeof options.audience === 'string' ? [options.audience] : Array.isArray(options.audience) ? [...(options.audience as unknown[])] : [];
+  // No default: a verifier that accepted any audience would take a token minted for another service (RFC 8707).
+  if (given.length === 0 || !given.every((a) => typeof a === 'string' && a.length > 0)) {
+    throw new TypeError("audience is required: this service's identifier (non-empty strings), as Gatehouse puts it in aud");
+  }
+  const audiences = given as readonly string[];
   if (typeof options.issuer !== 'string' || options.issuer.length === 0) throw new TypeError('issuer is required');
   const now = options.now ?? Date.now;
   const cache: VerificationCache<AccessTokenClaims> = createVerificationCache(options.cacheSize ?? 10_000);

@@ -10,7 +10,12 @@ import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type Redi
 interface CommonOptions {
   /** The issuer exactly as Gatehouse names itself (`iss`, GATEHOUSE_ISSUER). */
   readonly issuer: string;
-  /** This service's identifier; a token must name it (or one of them) in `aud`. */
+  /**
+   * Required, no default: this service's identifier, its resource registered with Gatehouse
+   * (GATEHOUSE_RESOURCES; clients ask for `resource=<it>`, RFC 8707), or GATEHOUSE_AUDIENCE to accept
+   * Gatehouse's default tokens. A token must name it (or one of them) in `aud`; a token for another
+   * service is refused.
+   */
   readonly audience: string | readonly string[];
   /** Pinned algorithms (default EdDSA, ES256, RS256): a token or key with any other is refused. */
   readonly algorithms?: readonly Algorithm[];

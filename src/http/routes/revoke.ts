@@ -16,7 +16,8 @@ const formBody = z.looseObject({
 
 /** RFC 7009 token revocation, advertised as `revocation_endpoint` (RFC 8414). */
 export const revokeRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
-  const deps = { clients: services.clients, sessions: services.sessions, verifier: services.verifier, revocations: services.revocations, now: services.now };
+  // Every token this Gatehouse issued may be revoked here, a resource server's (RFC 8707) included.
+  const deps = { clients: services.clients, sessions: services.sessions, verifier: services.issuedTokenVerifier, revocations: services.revocations, now: services.now };
   registerStrictFormParser(app);
   app.withTypeProvider<ZodTypeProvider>().post(
     '/auth/revoke',

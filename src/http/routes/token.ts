@@ -27,10 +27,16 @@ const formBody = z.looseObject({
   client_id: z.string().max(128).optional(),
   // Long enough for an access token pasted by mistake: it must get invalid_grant like any dead token.
   refresh_token: z.string().max(8192).optional(),
+  // RFC 8707 §2: an absolute URI. Repeats reach the pipeline as an array, which answers invalid_target.
+  resource: z.union([z.string().max(2048), z.array(z.string().max(2048)).max(8)]).optional(),
 });
 
-const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional() }).strict();
-const refreshBody = z.object({ refresh_token: z.string().max(8192) }).strict();
+const resource = z.string().max(2048).optional();
+const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional(), resource }).strict();
+const refreshBody = z.object({ refresh_token: z.string().max(8192), resource }).strict();
+/** The JSON endpoints' optional fields, as form parameters: present only when given. */
+const given = (fields: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
@@ -79,8 +85,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request, reply) => {
-      const { username, password, tenant } = request.body;
-      const params = { grant_type: 'password', username, password, ...(tenant === undefined ? {} : { tenant }) };
+      const { username, password, tenant, resource: target } = request.body;
+      const params = { grant_type: 'password', username, password, ...given({ tenant, resource: target }) };
       const response = await handleTokenRequest(deps, params, undefined, contextOf(request));
       request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
@@ -100,7 +106,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request, reply) => {
-      const response = await handleTokenRequest(deps, { grant_type: 'refresh_token', refresh_token: request.body.refresh_token }, undefined, contextOf(request));
+      const { refresh_token, resource: target } = request.body;
+      const response = await handleTokenRequest(deps, { grant_type: 'refresh_token', refresh_token, ...given({ resource: target }) }, undefined, contextOf(request));
       request.log.info({ event: 'refresh.succeeded' }, 'token refreshed');
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
     },

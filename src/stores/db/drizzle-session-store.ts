@@ -23,6 +23,7 @@ function toSession(row: Record<string, unknown>): SessionRecord {
     clientId: String(row.client_id),
     tenantId: row.tenant_id === null || row.tenant_id === undefined ? null : String(row.tenant_id),
     scope: String(row.scope),
+    resource: row.resource === null || row.resource === undefined ? null : String(row.resource),
     device: String(row.device),
     ip: row.ip === null ? null : String(row.ip),
     createdAt: date(row.created_at) as Date,
@@ -55,6 +56,7 @@ async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<Rotatio
         AND s.revoked_at IS NULL AND s.expires_at > ${now}::timestamptz AND s.idle_expires_at > ${now}::timestamptz
         AND s.client_id = ${r.clientId}
         AND string_to_array(s.scope, ' ') @> ${`{${r.requestedScopes.map((x) => `"${x}"`).join(',')}}`}::text[]
+        ${r.resource === undefined ? sql`` : sql`AND s.resource IS NOT DISTINCT FROM ${r.resource}::text`}
       RETURNING rt.session_id, rt.generation, s.user_id
     ), successor AS (
       INSERT INTO refresh_tokens (digest, session_id, generation, created_at)
@@ -92,6 +94,7 @@ function graceReplay(spent: SpentToken, session: SessionRecord, r: RotationReque
   if (spent.sealed === null || spent.successorDigest === null || spent.successorSpentAt !== null) return undefined;
   const held = new Set(session.scope.split(' '));
   if (!r.requestedScopes.every((scope) => held.has(scope))) return undefined;
+  if (r.resource !== undefined && r.resource !== session.resource) return undefined;
   return { kind: 'replayed', session, sealedSuccessor: spent.sealed, successorDigest: spent.successorDigest };
 }
 
@@ -121,6 +124,8 @@ async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<Rotat
   if (dead !== undefined) return { kind: 'refused', session, reason: dead };
   if (found.spentAt !== null) return graceReplay({ ...found, spentAt: found.spentAt }, session, r) ?? { kind: 'reused', session };
   if (session.clientId !== r.clientId) return { kind: 'refused', session, reason: 'refresh token of another client' };
+  // After the reuse check: a spent token naming another resource is still reuse.
+  if (r.resource !== undefined && r.resource !== session.resource) return { kind: 'target_mismatch', session };
   return { kind: 'scope_exceeded', session };
 }
 

@@ -78,6 +78,8 @@ export const sessions = pgTable(
     tenantId: uuid('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
     /** Space-separated scopes granted at login; a refresh never widens them. */
     scope: text('scope').notNull(),
+    /** RFC 8707: the resource server the session's tokens are for (their `aud`); null: the default audience. */
+    resource: text('resource'),
     device: text('device').notNull(),
     ip: text('ip'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
