@@ -22,13 +22,13 @@ import { PasswordHasher, type PasswordHasherOptions } from './passwords/password
 import { observeQueries, openDatabase, type Database } from './stores/db/database.js';
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
-import { exchangeRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
+import { exchangeRefreshToken, sessionOfRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
 import type { TokenRequestDeps } from './oauth/token-request.js';
 import { verifyPasswordLogin } from './users/password-login.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
-import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
+import { createAccessTokenIssuer, type IssueAccessToken, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
@@ -68,6 +68,8 @@ export interface GatehouseServices {
   /** GATEHOUSE_LIMIT_* counters over the ephemeral store (src/throttle); the HTTP layer enforces them. */
   readonly throttle: Throttle;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
+  /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
+  prepareAccessToken(): IssueAccessToken;
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
   /** Where the signing keys came from, for the startup banner. */
@@ -256,6 +258,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     metrics,
     throttle,
     issueAccessToken: (input) => issuer.issue(input),
+    prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: fileKeys?.source ?? { kind: 'store', path: 'signing_keys', created: false },
     storedKeys,
@@ -282,8 +285,10 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,
     startSession: (input, audit) => startSession(families, input, audit),
     exchangeRefreshToken: (token, clientId, scopes, audit) => exchangeRefreshToken(families, token, clientId, scopes, audit),
+    sessionOfRefreshToken: (token) => sessionOfRefreshToken(families, token),
     recordAudit: (record) => services.audit.record(record),
     now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),
+    prepareAccessToken: () => services.prepareAccessToken(),
   };
 }

@@ -8,7 +8,8 @@ import {
   UnsupportedGrantTypeError,
 } from '../errors/errors.js';
 import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
-import type { IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
+import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
+import type { SessionRecord } from '../sessions/session-store.js';
 import type { UserRecord } from '../users/user-store.js';
 import { identifyClient, type BasicClientCredentials } from './client-identification.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
@@ -41,10 +42,14 @@ export interface TokenRequestDeps {
   readonly tenantRolesOf: (tenantId: string, userId: string) => Promise<readonly string[] | undefined>;
   readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
   readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext) => Promise<SessionGrant>;
+  /** The session of a refresh token, read without spending it; undefined for a malformed or unknown token. */
+  readonly sessionOfRefreshToken: (token: string) => Promise<SessionRecord | undefined>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly now: () => number;
   readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
+  /** Takes the signing key now (StoreUnavailableError if the key set is stale); the result signs with it later. */
+  readonly prepareAccessToken: () => IssueAccessToken;
 }
 
 /** What the HTTP layer knows about the caller, for the session's device label. */
@@ -118,17 +123,23 @@ async function refreshTokenGrant(
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
   const presented = requireParam(params, 'refresh_token');
-  // The session's scope bounds the request inside the rotation, before the token is spent.
-  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
-  const user = await deps.findUser(session.userId);
+  // Whatever can fail comes before the spend: a 503 after it would leave the client a spent token
+  // and no successor, and its retry would be taken for theft (the session revoked). So the user, the
+  // tenant roles and the signing key are read first; after the rotation only local work is left.
+  const known = await deps.sessionOfRefreshToken(presented);
+  if (known === undefined) throw new InvalidGrantError('unknown or malformed refresh token');
+  const user = await deps.findUser(known.userId);
   if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
   // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
-  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
+  const tenantRoles = known.tenantId === null ? [] : await deps.tenantRolesOf(known.tenantId, user.id);
   if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
+  const issue = deps.prepareAccessToken();
+  // The session's scope bounds the request inside the rotation, before the token is spent.
+  const { session, refreshToken } = await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit);
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
   const held = deps.scopes.scopesForRoles(user.roles, tenantRoles);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
-  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken });
+  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken }, issue);
 }
 
 interface Grant {
@@ -141,9 +152,9 @@ interface Grant {
   readonly refreshToken: string;
 }
 
-async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenResponse> {
+async function respond(deps: TokenRequestDeps, grant: Grant, issue: IssueAccessToken = deps.issueAccessToken): Promise<TokenResponse> {
   const { user } = grant;
-  const issued = await deps.issueAccessToken({
+  const issued = await issue({
     subject: user.id,
     clientId: grant.client.id,
     scopes: grant.scopes,
