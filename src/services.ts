@@ -35,6 +35,7 @@ import { createCachedUserStore } from './users/cached-user-store.js';
 import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
+import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -181,6 +182,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       store: createDrizzleRevocationStore(database.db),
       sessions: rawSessions,
       users: cachedUsers,
+      // A user written in a unit leaves the cache once the unit is over, committed or not.
+      unitOfWork: createDrizzleUnitOfWork(database.db, { onUserWritten: (id) => cachedUsers.invalidate(id) }),
       feed: ephemeral,
       channel: 'revocations',
       accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
