@@ -59,26 +59,27 @@ async function rowLocker(databaseUrl: string) {
   await holder.connect();
   await watcher.connect();
   const holderPid = ((await holder.query('SELECT pg_backend_pid() AS pid')).rows[0] as { pid: number }).pid;
+  /** Pids of this database's backends blocked on a lock (bounded wait until there are `count`). */
+  const waiters = async (count: number): Promise<number[]> => {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const { rows } = await watcher.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1 AND pid <> pg_backend_pid()`,
+        [holderPid],
+      );
+      if (rows.length >= count) return rows.map((r: { pid: number }) => r.pid);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`fewer than ${count} backends ever waited on the lock`);
+  };
   return {
-    async lockSession(sessionId: string): Promise<void> {
+    async lockSession(sessionId: string, mode: 'UPDATE' | 'SHARE' = 'UPDATE'): Promise<void> {
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId]);
+      await holder.query(`SELECT 1 FROM sessions WHERE id = $1 FOR ${mode}`, [sessionId]);
     },
-    /** Waits (bounded) for a backend of this database blocked on a lock, and terminates it. */
+    waiters,
     async terminateWaiter(): Promise<void> {
-      for (let attempt = 0; attempt < 200; attempt++) {
-        const { rows } = await watcher.query(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1 AND pid <> pg_backend_pid()`,
-          [holderPid],
-        );
-        const waiter = rows[0] as { pid: number } | undefined;
-        if (waiter !== undefined) {
-          await watcher.query('SELECT pg_terminate_backend($1)', [waiter.pid]);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error('no backend ever waited on the lock');
+      const [pid] = await waiters(1);
+      await watcher.query('SELECT pg_terminate_backend($1)', [pid]);
     },
     async release(): Promise<void> {
       await holder.query('ROLLBACK').catch(() => undefined);
@@ -147,24 +148,58 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
     assert.equal((await refresh(t, attackers.refresh_token)).statusCode, 200);
   });
 
-  // Issue 19 item 8: the rotation locked the token row then the session row, a revocation the
-  // session row then the token rows; 3 of 40 pairs deadlocked (40P01) and the refresh got a 503.
-  test('40 concurrent logout/refresh pairs: no 503, no deadlock', async () => {
-    const user = await t.register('fault-race');
+  /** Sessions made without a password check (no argon2 per pair), each with an access token. */
+  async function sessionsOf(userId: string, count: number): Promise<{ sid: string; access: string; refreshToken: string }[]> {
     const deps = t.services.tokenRequestDeps({ onSecurityEvent: () => undefined, onRehashFailed: () => undefined });
-    const pairs = await Promise.all(
-      Array.from({ length: 40 }, async () => {
-        const { session, refreshToken } = await deps.startSession({ userId: user.id, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null }, NO_AUDIT_CONTEXT);
-        const access = await t.services.issueAccessToken({ subject: user.id, clientId: 'gatehouse-cli', scopes: ['profile'], sessionId: session.id, tokenVersion: 0, roles: [] });
-        return { access: access.token, refreshToken };
+    return Promise.all(
+      Array.from({ length: count }, async () => {
+        const { session, refreshToken } = await deps.startSession({ userId, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null }, NO_AUDIT_CONTEXT);
+        const access = await t.services.issueAccessToken({ subject: userId, clientId: 'gatehouse-cli', scopes: ['profile'], sessionId: session.id, tokenVersion: 0, roles: [] });
+        return { sid: session.id, access: access.token, refreshToken };
       }),
     );
+  }
+
+  const deadlocksSince = (line: number): number => t.logs.lines.slice(line).filter((l) => l.includes('40P01')).length;
+
+  // Issue 19 item 8: the rotation locked the token row then the session row, a revocation the
+  // session row then the token rows. Made certain here: a third connection holds the session row
+  // (FOR SHARE), the logout queues for it first, then the refresh, which on main had spent (locked)
+  // the token row already; once the row is free the logout wants that token row: 40P01.
+  test('a refresh queued behind a logout for the session row: no deadlock, no 503', async () => {
+    const user = await t.register('fault-queue');
+    const [pair] = await sessionsOf(user.id, 1);
+    assert.ok(pair !== undefined);
+    const locker = await rowLocker(t.stores.databaseUrl);
+    const logsBefore = t.logs.lines.length;
+    try {
+      await locker.lockSession(pair.sid, 'SHARE');
+      const logout = t.inject({ method: 'POST', url: '/auth/logout', headers: bearer(pair.access) });
+      await locker.waiters(1);
+      const rotation = refresh(t, pair.refreshToken);
+      await locker.waiters(2);
+      await locker.release();
+      const [loggedOut, refreshed] = await Promise.all([logout, rotation]);
+      assert.equal(loggedOut.statusCode, 204, loggedOut.body);
+      // The logout had the row first: the refresh finds the session ended.
+      assert.equal(refreshed.statusCode, 400, refreshed.body);
+      assert.equal(deadlocksSince(logsBefore), 0);
+    } finally {
+      await locker.release();
+      await locker.close();
+    }
+  });
+
+  // The race as the fault run saw it: 3 of 40 concurrent pairs deadlocked and answered 503 after ~1 s.
+  test('40 concurrent logout/refresh pairs: no 503, no deadlock', async () => {
+    const user = await t.register('fault-race');
+    const pairs = await sessionsOf(user.id, 40);
     const logsBefore = t.logs.lines.length;
     const results = await Promise.all(
       pairs.flatMap(({ access, refreshToken }) => [t.inject({ method: 'POST', url: '/auth/logout', headers: bearer(access) }), refresh(t, refreshToken)]),
     );
     const statuses = results.map((r) => r.statusCode);
-    const deadlocks = t.logs.lines.slice(logsBefore).filter((l) => l.includes('40P01')).length;
+    const deadlocks = deadlocksSince(logsBefore);
     assert.deepEqual({ unavailable: statuses.filter((s) => s === 503).length, deadlocks }, { unavailable: 0, deadlocks: 0 });
     // Each logout ends its session; its refresh either won the race (200) or found it ended (400).
     for (let i = 0; i < results.length; i += 2) {
