@@ -265,6 +265,9 @@ describe('store faults: a change and its revocations are one unit', () => {
     const changed = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD } });
     assert.equal(changed.statusCode, 204, changed.body);
     assert.equal((await loginAs(t, 'unit-password', NEW_PASSWORD)).statusCode, 200);
+    // The user cache dropped the old hash with the unit: a second change right after is no conflict.
+    const back = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: NEW_PASSWORD, new_password: TEST_PASSWORD } });
+    assert.equal(back.statusCode, 204, back.body);
   });
 
   test('logout-all failing while the sessions are revoked: the access tokens still work (the token version did not move alone)', async () => {
