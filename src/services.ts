@@ -25,19 +25,20 @@ import { observeQueries, openDatabase, type Database } from './stores/db/databas
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
 import { backfillUsernameSkeletons } from './stores/db/username-skeleton-backfill.js';
-import { exchangeRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
+import { exchangeRefreshToken, sessionOfRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
 import type { TokenRequestDeps } from './oauth/token-request.js';
 import { verifyPasswordLogin } from './users/password-login.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
-import { createAccessTokenIssuer, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
+import { createAccessTokenIssuer, type IssueAccessToken, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
 import { createAccessTokenVerifier, restrictAudience, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
 import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
+import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -84,6 +85,8 @@ export interface GatehouseServices {
   /** GATEHOUSE_LIMIT_* counters over the ephemeral store (src/throttle); the HTTP layer enforces them. */
   readonly throttle: Throttle;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
+  /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
+  prepareAccessToken(): IssueAccessToken;
   /** What the token endpoint pipeline needs, wired to these stores; the hooks report to the caller's log. */
   tokenRequestDeps(hooks: TokenRequestHooks): TokenRequestDeps;
   /** Where the signing keys came from, for the startup banner. */
@@ -221,6 +224,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       store: createDrizzleRevocationStore(database.db),
       sessions: rawSessions,
       users: cachedUsers,
+      // A user written in a unit leaves the cache once the unit is over, committed or not.
+      unitOfWork: createDrizzleUnitOfWork(database.db, { onUserWritten: (id) => cachedUsers.invalidate(id) }),
       feed: ephemeral,
       channel: 'revocations',
       accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
@@ -310,6 +315,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     metrics,
     throttle,
     issueAccessToken: (input) => issuer.issue(input),
+    prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
     keySource: fileKeys?.source ?? { kind: 'store', path: 'signing_keys', created: false },
     storedKeys,
@@ -337,8 +343,10 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,
     startSession: (input, audit) => startSession(families, input, audit),
     exchangeRefreshToken: (token, clientId, scopes, audit, resource) => exchangeRefreshToken(families, token, clientId, scopes, audit, resource),
+    sessionOfRefreshToken: (token) => sessionOfRefreshToken(families, token),
     recordAudit: (record) => services.audit.record(record),
     now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),
+    prepareAccessToken: () => services.prepareAccessToken(),
   };
 }

@@ -8,7 +8,7 @@ import type { UserRecord, UserStore } from '../users/user-store.js';
 export interface UserAdminDeps {
   readonly directory: UserDirectory;
   readonly users: Pick<UserStore, 'findById'>;
-  readonly revocations: Pick<Revocations, 'revokeUserTokens' | 'revokeEverythingOfUser'>;
+  readonly revocations: Pick<Revocations, 'atomically' | 'revokeEverythingOfUser'>;
   readonly scopes: Pick<ScopeCatalogue, 'grantableRoles'>;
   readonly now: () => number;
 }
@@ -41,17 +41,19 @@ export async function readUser(deps: UserAdminDeps, id: string): Promise<UserRec
 
 /**
  * Disable / lock: the account can no longer log in or refresh, every session ends and every
- * access token it holds dies on every instance (token version). Enable / unlock only lift the
- * mark: nothing revoked comes back; the user logs in again.
+ * access token it holds dies on every instance (token version), all in one transaction. Enable /
+ * unlock only lift the mark: nothing revoked comes back; the user logs in again.
  */
 export async function changeUserStatus(deps: UserAdminDeps, actor: AdminActor, id: string, change: StatusChange): Promise<UserRecord> {
   const { event, field, set, reason } = STATUS[change];
   const now = new Date(deps.now());
   const record = auditRecord(actor.context, { event, outcome: 'success', reason, actorId: actor.userId, subjectId: id }, now);
-  const user = await deps.directory.setStatus(id, { [field]: set ? now : null }, [record]);
-  if (user === undefined) throw new NotFoundError('no such user');
-  if (set) await deps.revocations.revokeEverythingOfUser(id, reason, now);
-  return user;
+  return deps.revocations.atomically(async (unit) => {
+    const user = await unit.stores.directory.setStatus(id, { [field]: set ? now : null }, [record]);
+    if (user === undefined) throw new NotFoundError('no such user');
+    if (set) await unit.revokeEverythingOfUser(id, reason, now);
+    return user;
+  });
 }
 
 /** Log the user out everywhere, as an admin (a suspected compromise, a lost device). */
@@ -72,16 +74,23 @@ export async function changeUserRole(deps: UserAdminDeps, actor: AdminActor, id:
   }
   const now = new Date(deps.now());
   const record = auditRecord(actor.context, { event: grant ? 'role.granted' : 'role.revoked', outcome: 'success', reason: role, actorId: actor.userId, subjectId: id }, now);
-  const user = await deps.directory.changeRole(id, grant ? { grant: role } : { revoke: role }, [record]);
-  if (user === undefined) throw new NotFoundError('no such user');
-  if (!grant) await deps.revocations.revokeUserTokens(id, now);
-  return user;
+  return deps.revocations.atomically(async (unit) => {
+    const user = await unit.stores.directory.changeRole(id, grant ? { grant: role } : { revoke: role }, [record]);
+    if (user === undefined) throw new NotFoundError('no such user');
+    if (!grant) await unit.revokeUserTokens(id, now);
+    return user;
+  });
 }
 
-/** Deletes the account. Its tokens die first (token version), then the row and its sessions go. */
+/**
+ * Deletes the account, in one transaction: its tokens die (token version, announced to every
+ * instance), its sessions end, then the row goes (its sessions with it).
+ */
 export async function deleteUser(deps: UserAdminDeps, actor: AdminActor, id: string): Promise<void> {
   const now = new Date(deps.now());
-  if ((await deps.revocations.revokeEverythingOfUser(id, 'user_deleted', now)) === undefined) throw new NotFoundError('no such user');
   const record = auditRecord(actor.context, { event: 'user.deleted', outcome: 'success', actorId: actor.userId, subjectId: id }, now);
-  if (!(await deps.directory.delete(id, [record]))) throw new NotFoundError('no such user');
+  await deps.revocations.atomically(async (unit) => {
+    if ((await unit.revokeEverythingOfUser(id, 'user_deleted', now)) === undefined) throw new NotFoundError('no such user');
+    if (!(await unit.stores.directory.delete(id, [record]))) throw new NotFoundError('no such user');
+  });
 }

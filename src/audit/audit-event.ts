@@ -14,6 +14,8 @@ export type AuditEventType =
   | 'session.revoked'
   | 'token.revoked'
   | 'user.password_changed'
+  /** A wrong current password at POST /me/password (reason `wrong_password` or `password_too_long`). */
+  | 'user.password_change_failed'
   | 'request.throttled'
   | 'user.disabled'
   | 'user.enabled'

@@ -104,8 +104,8 @@ export class TenantTakenError extends GatehouseError {
 }
 
 export class CurrentPasswordWrongError extends GatehouseError {
-  constructor() {
-    super('ERR_CURRENT_PASSWORD_WRONG', 'current password is not correct');
+  constructor(reason: 'wrong_password' | 'password_too_long' = 'wrong_password') {
+    super('ERR_CURRENT_PASSWORD_WRONG', 'current password is not correct', { logReason: reason });
   }
 }
 

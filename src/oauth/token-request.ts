@@ -9,7 +9,8 @@ import {
   UnsupportedGrantTypeError,
 } from '../errors/errors.js';
 import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
-import type { IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
+import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
+import type { SessionRecord } from '../sessions/session-store.js';
 import type { UserRecord } from '../users/user-store.js';
 import { identifyClient, type BasicClientCredentials } from './client-identification.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
@@ -46,10 +47,14 @@ export interface TokenRequestDeps {
   readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
   /** `resource`: the one the refresh names (it must be the session's); undefined: none named. */
   readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext, resource?: string) => Promise<SessionGrant>;
+  /** The session of a refresh token, read without spending it; undefined for a malformed or unknown token. */
+  readonly sessionOfRefreshToken: (token: string) => Promise<SessionRecord | undefined>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly now: () => number;
   readonly issueAccessToken: (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
+  /** Takes the signing key now (StoreUnavailableError if the key set is stale); the result signs with it later. */
+  readonly prepareAccessToken: () => IssueAccessToken;
 }
 
 /** What the HTTP layer knows about the caller, for the session's device label. */
@@ -129,21 +134,28 @@ async function refreshTokenGrant(
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
   const presented = requireParam(params, 'refresh_token');
+  // Whatever can fail comes before the spend: a 503 after it would leave the client a spent token
+  // and no successor, and its retry would be taken for theft (the session revoked). So the user, the
+  // tenant roles, the session's resource and the signing key are read first; after the rotation
+  // only local work is left.
+  const known = await deps.sessionOfRefreshToken(presented);
+  if (known === undefined) throw new InvalidGrantError('unknown or malformed refresh token');
+  const user = await deps.findUser(known.userId);
+  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
+  // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
+  const tenantRoles = known.tenantId === null ? [] : await deps.tenantRolesOf(known.tenantId, user.id);
+  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
+  const resource = known.resource === null ? undefined : deps.resources.find(known.resource);
+  if (known.resource !== null && resource === undefined) throw new InvalidTargetError('the session\'s resource is no longer registered');
+  const issue = deps.prepareAccessToken();
   // The session's scope and resource bound the request inside the rotation, before the token is spent.
   const { session, refreshToken } = named === undefined
     ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
     : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
-  const user = await deps.findUser(session.userId);
-  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
-  // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
-  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
-  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
   const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
-  const resource = session.resource === null ? undefined : deps.resources.find(session.resource);
-  if (session.resource !== null && resource === undefined) throw new InvalidTargetError('the session\'s resource is no longer registered');
   const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
   const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
-  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource });
+  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
 }
 
 interface Grant {
@@ -158,9 +170,9 @@ interface Grant {
   readonly resource: ResourceServer | undefined;
 }
 
-async function respond(deps: TokenRequestDeps, grant: Grant): Promise<TokenResponse> {
+async function respond(deps: TokenRequestDeps, grant: Grant, issue: IssueAccessToken = deps.issueAccessToken): Promise<TokenResponse> {
   const { user } = grant;
-  const issued = await deps.issueAccessToken({
+  const issued = await issue({
     subject: user.id,
     clientId: grant.client.id,
     scopes: grant.scopes,

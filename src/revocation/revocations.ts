@@ -8,12 +8,15 @@ import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocationEntry
 import { RevocationList } from './revocation-list.js';
 import { coalescedReload } from '../stores/coalesced-reload.js';
 import type { RevocationStore } from './revocation-store.js';
+import type { UnitOfWork, UnitStores } from '../stores/unit-of-work.js';
 
 export interface RevocationDeps {
   readonly store: RevocationStore;
   /** The raw stores: revoking through them here is what makes a revocation propagate. */
   readonly sessions: Pick<SessionStore, 'revoke' | 'revokeAllOfUser'>;
   readonly users: Pick<UserStore, 'revokeAllTokens'>;
+  /** Transactions over the same stores: see {@link Revocations.atomically}. */
+  readonly unitOfWork: UnitOfWork;
   readonly feed: Pick<EphemeralStore, 'publish' | 'subscribe'>;
   /** Pub/sub channel shared by every instance of this deployment. */
   readonly channel: string;
@@ -46,6 +49,30 @@ export interface RevocationState {
   readonly entries: number;
 }
 
+/** The durable half of each revocation; its entries are applied and published once it committed. */
+export interface RevocationWrites {
+  /** `audit` rows are written in the transaction of the change (see the stores). */
+  revokeSession(sessionId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
+  revokeSessionsOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string, audit?: readonly AuditRecord[]): Promise<string[]>;
+  /** Bumps the user's token version: every access token issued before dies, whatever its session. */
+  revokeUserTokens(userId: string, now: Date, audit?: readonly AuditRecord[]): Promise<number | undefined>;
+  revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date, audit?: readonly AuditRecord[]): Promise<void>;
+  /**
+   * Everything of the user, in one transaction: the token version moves on (with `audit`), then
+   * every session ends. Returns the ids of the sessions it ended; undefined for an unknown user
+   * (nothing changed).
+   */
+  revokeEverythingOfUser(userId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<string[] | undefined>;
+}
+
+/**
+ * One transaction: its stores (revoking through them propagates, like the stores handed to the
+ * rest of the code) and its revocation writes.
+ */
+export interface RevocationUnit extends RevocationWrites {
+  readonly stores: UnitStores;
+}
+
 /**
  * Revocation of access tokens that are already out: per token (`jti`), per session (`sid`) and per
  * user (token version). Each revocation is written to the durable store first, applied to this
@@ -57,21 +84,17 @@ export interface RevocationState {
  * StoreUnavailableError for every token, so a revocation made elsewhere meanwhile is never missed.
  * It recovers by itself: the feed resubscribes, the list reloads from the store.
  */
-export interface Revocations {
+export interface Revocations extends RevocationWrites {
   /** Throws InvalidTokenError for a revoked token, StoreUnavailableError when the state is not current. */
   assertNotRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>): void;
   state(): RevocationState;
-  /** `audit` rows are written in the transaction of the change (see the stores). */
-  revokeSession(sessionId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
-  revokeSessionsOfUser(userId: string, reason: string, now: Date, exceptSessionId?: string, audit?: readonly AuditRecord[]): Promise<string[]>;
-  /** Bumps the user's token version: every access token issued before dies, whatever its session. */
-  revokeUserTokens(userId: string, now: Date, audit?: readonly AuditRecord[]): Promise<number | undefined>;
-  revokeAccessToken(claims: Pick<AccessTokenClaims, 'jti' | 'exp'>, now: Date, audit?: readonly AuditRecord[]): Promise<void>;
   /**
-   * Everything of the user: the token version moves on (with `audit`), then every session ends.
-   * Returns the ids of the sessions it ended; undefined for an unknown user (nothing changed).
+   * A change and the revocations it causes as one transaction (a password change and the other
+   * sessions' end, a disabled account and its tokens): all of it commits or none of it does, so a
+   * crash between the two can no longer leave the new password working and the old sessions alive.
+   * What it revoked is applied in process and published after the commit only.
    */
-  revokeEverythingOfUser(userId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<string[] | undefined>;
+  atomically<T>(work: (unit: RevocationUnit) => Promise<T>): Promise<T>;
   /**
    * Tells resource servers on the feed that a signing key was revoked, so they drop it and its
    * cached verifications at once instead of at their JWKS max-age. The key's own row is the record
@@ -141,8 +164,6 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   }, TICK_MS);
   timer.unref();
 
-  // Session and user ids are UUIDs, which the database matches in any case; tokens carry them as
-  // the database writes them (lower case), so entries are keyed lower case whatever the caller passed.
   const apply = async (entries: RevocationEntry[]): Promise<void> => {
     if (entries.length === 0) return;
     for (const entry of entries) add(entry);
@@ -155,6 +176,59 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     }
   };
 
+  // Session and user ids are UUIDs, which the database matches in any case; tokens carry them as
+  // the database writes them (lower case), so entries are keyed lower case whatever the caller passed.
+  const writesOver = (stores: Pick<RevocationDeps, 'sessions' | 'users'> & { readonly denyList: Pick<RevocationStore, 'denyAccessToken'> }, pending: RevocationEntry[]): RevocationWrites => {
+    const writes: RevocationWrites = {
+      async revokeSession(sessionId, reason, now, audit) {
+        const revoked = await stores.sessions.revoke(sessionId, reason, now, audit);
+        if (revoked) pending.push({ kind: 'session', id: sessionId.toLowerCase(), until: now.getTime() + windowMs });
+        return revoked;
+      },
+      async revokeSessionsOfUser(userId, reason, now, exceptSessionId, audit) {
+        const ids = await stores.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId, audit);
+        pending.push(...ids.map((id) => ({ kind: 'session' as const, id: id.toLowerCase(), until: now.getTime() + windowMs })));
+        return ids;
+      },
+      async revokeUserTokens(userId, now, audit) {
+        const version = await stores.users.revokeAllTokens(userId, now, audit);
+        if (version !== undefined) pending.push({ kind: 'user', id: userId.toLowerCase(), version, until: now.getTime() + windowMs });
+        return version;
+      },
+      async revokeAccessToken(claims, now, audit) {
+        const expiresAt = new Date(claims.exp * 1000);
+        await stores.denyList.denyAccessToken(claims.jti, expiresAt, now, audit);
+        pending.push({ kind: 'token', id: claims.jti, until: expiresAt.getTime() + REVOCATION_SLACK_MS });
+      },
+      // The user row before the session rows: the lock order of docs/architecture.md.
+      async revokeEverythingOfUser(userId, reason, now, audit) {
+        if ((await writes.revokeUserTokens(userId, now, audit)) === undefined) return undefined;
+        return writes.revokeSessionsOfUser(userId, reason, now);
+      },
+    };
+    return writes;
+  };
+
+  /** One write on the raw stores (one transaction of its own), applied once it returned. */
+  const single = async <T>(write: (writes: RevocationWrites) => Promise<T>): Promise<T> => {
+    const pending: RevocationEntry[] = [];
+    const result = await write(writesOver({ sessions: deps.sessions, users: deps.users, denyList: deps.store }, pending));
+    await apply(pending);
+    return result;
+  };
+
+  const atomically = async <T>(work: (unit: RevocationUnit) => Promise<T>): Promise<T> => {
+    const pending: RevocationEntry[] = [];
+    // A unit that rolled back leaves `pending` unapplied: nothing of it happened.
+    const result = await deps.unitOfWork((stores) => {
+      const writes = writesOver(stores, pending);
+      const unitStores: UnitStores = { ...stores, sessions: propagatingSessionStore(stores.sessions, writes), users: propagatingUserStore(stores.users, writes) };
+      return work({ ...writes, stores: unitStores });
+    });
+    await apply(pending);
+    return result;
+  };
+
   const revocations: Revocations = {
     assertNotRevoked(claims) {
       if (!isCurrent()) throw new StoreUnavailableError('revocation state is not current (feed unconfirmed or catching up)');
@@ -164,34 +238,12 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     state: () => ({ current: isCurrent(), entries: list.size }),
 
-    async revokeSession(sessionId, reason, now, audit) {
-      const revoked = await deps.sessions.revoke(sessionId, reason, now, audit);
-      if (revoked) await apply([{ kind: 'session', id: sessionId.toLowerCase(), until: now.getTime() + windowMs }]);
-      return revoked;
-    },
-
-    async revokeSessionsOfUser(userId, reason, now, exceptSessionId, audit) {
-      const ids = await deps.sessions.revokeAllOfUser(userId, reason, now, exceptSessionId, audit);
-      await apply(ids.map((id) => ({ kind: 'session', id: id.toLowerCase(), until: now.getTime() + windowMs })));
-      return ids;
-    },
-
-    async revokeUserTokens(userId, now, audit) {
-      const version = await deps.users.revokeAllTokens(userId, now, audit);
-      if (version !== undefined) await apply([{ kind: 'user', id: userId.toLowerCase(), version, until: now.getTime() + windowMs }]);
-      return version;
-    },
-
-    async revokeAccessToken(claims, now, audit) {
-      const expiresAt = new Date(claims.exp * 1000);
-      await deps.store.denyAccessToken(claims.jti, expiresAt, now, audit);
-      await apply([{ kind: 'token', id: claims.jti, until: expiresAt.getTime() + REVOCATION_SLACK_MS }]);
-    },
-
-    async revokeEverythingOfUser(userId, reason, now, audit) {
-      if ((await revocations.revokeUserTokens(userId, now, audit)) === undefined) return undefined;
-      return revocations.revokeSessionsOfUser(userId, reason, now);
-    },
+    revokeSession: (...args) => single((w) => w.revokeSession(...args)),
+    revokeSessionsOfUser: (...args) => single((w) => w.revokeSessionsOfUser(...args)),
+    revokeUserTokens: (...args) => single((w) => w.revokeUserTokens(...args)),
+    revokeAccessToken: (...args) => single((w) => w.revokeAccessToken(...args)),
+    revokeEverythingOfUser: (...args) => atomically((unit) => unit.revokeEverythingOfUser(...args)),
+    atomically,
 
     announceSigningKeyRevoked: (kid, now) => apply([{ kind: 'key', id: kid, until: now.getTime() + windowMs }]),
 
@@ -208,7 +260,7 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
  * a session anywhere (logout, reuse detection, device revoke) also kills its live access tokens on
  * every instance.
  */
-export function propagatingSessionStore(inner: SessionStore, revocations: Revocations): SessionStore {
+export function propagatingSessionStore(inner: SessionStore, revocations: Pick<RevocationWrites, 'revokeSession' | 'revokeSessionsOfUser'>): SessionStore {
   return {
     ...inner,
     revoke: (sessionId, reason, now, audit) => revocations.revokeSession(sessionId, reason, now, audit),
@@ -217,6 +269,6 @@ export function propagatingSessionStore(inner: SessionStore, revocations: Revoca
 }
 
 /** The user store everyone else uses: bumping a token version propagates like any revocation. */
-export function propagatingUserStore<T extends UserStore>(inner: T, revocations: Revocations): T {
+export function propagatingUserStore<T extends UserStore>(inner: T, revocations: Pick<RevocationWrites, 'revokeUserTokens'>): T {
   return { ...inner, revokeAllTokens: (userId: string, now: Date, audit?: readonly AuditRecord[]) => revocations.revokeUserTokens(userId, now, audit) };
 }

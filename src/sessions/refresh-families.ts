@@ -67,6 +67,15 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
 }
 
 /**
+ * The session a refresh token belongs to, read without spending it (undefined: malformed or
+ * unknown). The refresh grant reads what its answer needs through it before the spend.
+ */
+export async function sessionOfRefreshToken(deps: Pick<RefreshFamilyDeps, 'sessions'>, presented: string): Promise<SessionRecord | undefined> {
+  if (!isRefreshTokenShaped(presented)) return undefined;
+  return deps.sessions.findByRefreshDigest(digestRefreshToken(presented));
+}
+
+/**
  * RFC 6749 §6 with rotation: spends the presented token and returns its successor. Presenting a
  * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
  * raised. Every failure is the same InvalidGrantError (the reason goes to the log), except a

@@ -12,7 +12,7 @@ export interface TenantAdminDeps {
   readonly tenants: TenantStore;
   /** Global role names (`grantableRoles`): never grantable in a tenant, see changeMemberRole. */
   readonly scopes: Pick<ScopeCatalogue, 'grantableRoles'>;
-  readonly revocations: Pick<Revocations, 'revokeUserTokens'>;
+  readonly revocations: Pick<Revocations, 'atomically'>;
   readonly now: () => number;
 }
 
@@ -46,14 +46,18 @@ export async function addMember(deps: TenantAdminDeps, actor: AdminActor, tenant
 /**
  * Leaving a tenant ends what the user could do there at once: the token version moves on (every
  * access token dies, in every tenant: tokens do not record which were minted for which), and the
- * sessions bound to the tenant can no longer refresh.
+ * sessions bound to the tenant can no longer refresh. One transaction, the user row first (the
+ * lock order of docs/architecture.md).
  */
 export async function removeMember(deps: TenantAdminDeps, actor: AdminActor, tenantRef: string, userId: string): Promise<void> {
   const tenant = await findTenant(deps, tenantRef);
   const now = new Date(deps.now());
   const record = audit(deps, actor, 'membership.removed', userId, `tenant:${tenant.slug}`);
-  if (!(await deps.tenants.removeMember(tenant.id, userId, [record]))) throw new NotFoundError('not a member');
-  await deps.revocations.revokeUserTokens(userId, now);
+  await deps.revocations.atomically(async (unit) => {
+    // An unknown user bumps nothing; the removal below then finds no member either.
+    await unit.revokeUserTokens(userId, now);
+    if (!(await unit.stores.tenants.removeMember(tenant.id, userId, [record]))) throw new NotFoundError('not a member');
+  });
 }
 
 /**
@@ -70,10 +74,12 @@ export async function changeMemberRole(deps: TenantAdminDeps, actor: AdminActor,
   const tenant = await findTenant(deps, tenantRef);
   const now = new Date(deps.now());
   const record = audit(deps, actor, grant ? 'tenant_role.granted' : 'tenant_role.revoked', userId, `${tenant.slug}:${role}`);
-  const membership = await deps.tenants.changeMemberRole(tenant.id, userId, grant ? { grant: role } : { revoke: role }, [record]);
-  if (membership === undefined) throw new NotFoundError('not a member');
-  if (!grant) await deps.revocations.revokeUserTokens(userId, now);
-  return membership;
+  return deps.revocations.atomically(async (unit) => {
+    if (!grant) await unit.revokeUserTokens(userId, now);
+    const membership = await unit.stores.tenants.changeMemberRole(tenant.id, userId, grant ? { grant: role } : { revoke: role }, [record]);
+    if (membership === undefined) throw new NotFoundError('not a member');
+    return membership;
+  });
 }
 
 function audit(deps: Pick<TenantAdminDeps, 'now'>, actor: AdminActor, event: AuditEventType, subjectId: string | null, reason: string) {

@@ -34,6 +34,19 @@ export interface IssuedAccessToken {
   readonly scope: string;
 }
 
+/** Signs with the key it was prepared with: no key-state check left to fail. */
+export type IssueAccessToken = (input: IssueAccessTokenInput) => Promise<IssuedAccessToken>;
+
+export interface AccessTokenIssuer {
+  issue: IssueAccessToken;
+  /**
+   * Takes the signing key now (throws StoreUnavailableError when the key set is stale) and signs
+   * later with it. A grant that spends something first (a refresh token) prepares before the
+   * spend, so nothing after it can fail on key state.
+   */
+  prepare(): IssueAccessToken;
+}
+
 /**
  * Signs RFC 9068 access tokens with the active key of the key set.
  *
@@ -41,11 +54,11 @@ export interface IssuedAccessToken {
  * const issuer = createAccessTokenIssuer({ issuer, audience, keySet: () => keys, ttlSeconds: 900 });
  * const { token } = await issuer.issue({ subject: user.id, clientId: 'gatehouse-cli', scopes: ['profile'], sessionId });
  */
-export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { issue(input: IssueAccessTokenInput): Promise<IssuedAccessToken> } {
+export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): AccessTokenIssuer {
   const now = options.now ?? Date.now;
-  return {
-    async issue(input) {
-      const { signer } = options.keySet();
+  const prepare = (): IssueAccessToken => {
+    const { signer } = options.keySet();
+    return async (input) => {
       const iat = Math.floor(now() / 1000);
       const exp = iat + options.ttlSeconds;
       const tokenId = randomUUID();
@@ -68,6 +81,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): { is
         .setJti(tokenId)
         .sign(signer.key);
       return { token, tokenId, expiresIn: options.ttlSeconds, expiresAt: exp, scope };
-    },
+    };
   };
+  return { prepare, issue: (input) => prepare()(input) };
 }

@@ -1,4 +1,4 @@
-import { auditRecord, type AuditContext } from '../audit/audit-event.js';
+import { auditRecord, type AuditContext, type AuditRecord } from '../audit/audit-event.js';
 import { CurrentPasswordWrongError, PasswordChangedConcurrentlyError, InvalidTokenError } from '../errors/errors.js';
 import { checkPassword } from '../passwords/password-policy.js';
 import type { Revocations } from '../revocation/revocations.js';
@@ -6,9 +6,11 @@ import type { PasswordHashing } from './password-hashing.js';
 import type { UserStore } from './user-store.js';
 
 export interface PasswordChangeDeps {
-  readonly users: Pick<UserStore, 'findById' | 'replacePasswordHash'>;
+  readonly users: Pick<UserStore, 'findById'>;
   readonly hasher: PasswordHashing;
-  readonly revocations: Pick<Revocations, 'revokeSessionsOfUser'>;
+  readonly revocations: Pick<Revocations, 'atomically'>;
+  /** A refused change changes nothing, so its audit row is written on its own. */
+  readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly passwordMinLength: number;
   readonly now: () => number;
 }
@@ -34,15 +36,24 @@ export async function changePassword(
 ): Promise<number> {
   const user = await deps.users.findById(caller.userId);
   if (user === undefined) throw new InvalidTokenError('subject no longer exists');
-  if (Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES || !(await deps.hasher.verify(user.passwordHash, input.currentPassword))) {
-    throw new CurrentPasswordWrongError();
+  const refusal =
+    Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES ? 'password_too_long' : (await deps.hasher.verify(user.passwordHash, input.currentPassword)) ? undefined : 'wrong_password';
+  if (refusal !== undefined) {
+    // Someone holding this session is guessing the password: the owner must be able to see it.
+    const failed = auditRecord(audit, { event: 'user.password_change_failed', outcome: 'failure', reason: refusal, actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null }, new Date(deps.now()));
+    await deps.recordAudit(failed);
+    throw new CurrentPasswordWrongError(refusal);
   }
   checkPassword(input.newPassword, { username: user.username, email: user.email, field: 'new_password' }, { minLength: deps.passwordMinLength });
   const nextHash = await deps.hasher.hash(input.newPassword);
   // Compare-and-set on the hash we verified: of two concurrent changes only one lands.
   const now = new Date(deps.now());
   const record = auditRecord(audit, { event: 'user.password_changed', outcome: 'success', actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null }, now);
-  if (!(await deps.users.replacePasswordHash(user.id, user.passwordHash, nextHash, [record]))) throw new PasswordChangedConcurrentlyError();
-  const revoked = await deps.revocations.revokeSessionsOfUser(user.id, 'password_changed', now, caller.sessionId);
+  // One transaction: a crash between the two must not leave the new password working and the
+  // sessions of whoever knew the old one alive.
+  const revoked = await deps.revocations.atomically(async (unit) => {
+    if (!(await unit.stores.users.replacePasswordHash(user.id, user.passwordHash, nextHash, [record]))) throw new PasswordChangedConcurrentlyError();
+    return unit.revokeSessionsOfUser(user.id, 'password_changed', now, caller.sessionId);
+  });
   return revoked.length;
 }

@@ -112,7 +112,7 @@ describe('audit trail', () => {
     assert.equal(reuse.outcome, 'failure');
   });
 
-  test('a change that does not happen leaves no row: duplicate registration, failed rotation, wrong current password', async () => {
+  test('a change that does not happen leaves no row of it: duplicate registration, failed rotation, wrong current password', async () => {
     const carol = await t.register('audit-carol');
     const before = (await rowsOf(t, carol.id)).length;
     assert.equal((await t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'AUDIT-carol', password: TEST_PASSWORD } })).statusCode, 409);
@@ -121,10 +121,31 @@ describe('audit trail', () => {
     const wrong = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(session.access_token), payload: { current_password: 'not the password at all', new_password: NEW_PASSWORD } });
     assert.equal(wrong.statusCode, 403);
     const events = (await rowsOf(t, carol.id)).map((r) => r.event);
-    assert.equal(events.length, before + 1, 'only the login was recorded');
+    assert.equal(events.length, before + 2, 'only the login and the refused password change were recorded');
     assert.equal(events.filter((e) => e === 'user.registered').length, 1);
     assert.ok(!events.includes('user.password_changed'));
     assert.ok(!events.includes('refresh.succeeded'));
+  });
+
+  // Issue 19 item 14: whoever holds a session and guesses at /me/password left no trace.
+  test('a wrong current password is recorded as a failed password change, with its reason, in the trail and the log', async () => {
+    const erin = await t.register('audit-guesser');
+    const session = await t.login('audit-guesser');
+    const guesses = [
+      ['not the password at all', 'wrong_password'],
+      ['x'.repeat(1500), 'password_too_long'],
+    ];
+    for (const [guess] of guesses) {
+      const res = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(session.access_token), payload: { current_password: guess, new_password: NEW_PASSWORD } });
+      assert.equal(res.statusCode, 403, res.body);
+      assert.equal(res.json().code, 'ERR_CURRENT_PASSWORD_WRONG');
+    }
+    const failed = (await rowsOf(t, erin.id)).filter((r) => r.event === 'user.password_change_failed').reverse();
+    assert.deepEqual(failed.map((r) => [r.outcome, r.reason, r.actorId, r.subjectId]), guesses.map(([, reason]) => ['failure', reason, erin.id, erin.id]));
+    assert.match(String(failed[0]!.sessionId), /^[0-9a-f-]{36}$/);
+    const logged = t.logs.records().filter((r) => r.err_code === 'ERR_CURRENT_PASSWORD_WRONG').map((r) => r.reason);
+    assert.deepEqual(logged.slice(-2), ['wrong_password', 'password_too_long']);
+    assert.ok(!t.logs.lines.some((l) => l.includes('not the password at all')), 'the guess reached the log');
   });
 
   test('rows are append-only: the database refuses an UPDATE', async () => {

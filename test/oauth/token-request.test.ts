@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuditRecord } from '../../src/audit/audit-event.js';
-import { InvalidGrantError, LoginRefusedError, OAuthError } from '../../src/errors/errors.js';
+import { InvalidGrantError, LoginRefusedError, OAuthError, StoreUnavailableError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
 import { createResourceRegistry, type ResourceServer } from '../../src/oauth/resource-servers.js';
@@ -55,6 +55,11 @@ const TENANT_SCOPES = {
 function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[]; resources?: ResourceServer[] } = {}) {
   const scopes = createScopeCatalogue(options.definitions);
   const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
+  const liveSession: SessionRecord = { ...SESSION, tenantId: options.memberships === undefined ? null : ACME.id };
+  const issueAccessToken = async (input: IssueAccessTokenInput) => {
+    calls.issue.push(input);
+    return { token: 'signed', tokenId: 'jti', expiresIn: 900, expiresAt: 0, scope: input.scopes.join(' ') };
+  };
   const deps: TokenRequestDeps = {
     clients: createClientRegistry([
       ...BUILT_IN_CLIENTS,
@@ -84,16 +89,17 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async exchangeRefreshToken(token, _clientId, requestedScopes) {
       calls.exchanged.push(requestedScopes);
       if (token !== 'ghr_live') throw new InvalidGrantError('unknown refresh token');
-      return { session: { ...SESSION, tenantId: options.memberships === undefined ? null : ACME.id }, refreshToken: 'ghr_next' };
+      return { session: liveSession, refreshToken: 'ghr_next' };
+    },
+    async sessionOfRefreshToken(token) {
+      return token === 'ghr_live' ? liveSession : undefined;
     },
     async recordAudit(record) {
       calls.audit.push(record);
     },
     now: () => 0,
-    async issueAccessToken(input) {
-      calls.issue.push(input);
-      return { token: 'signed', tokenId: 'jti', expiresIn: 900, expiresAt: 0, scope: input.scopes.join(' ') };
-    },
+    issueAccessToken,
+    prepareAccessToken: () => issueAccessToken,
   };
   return { deps, calls };
 }
@@ -200,6 +206,30 @@ describe('handleTokenRequest: refresh_token grant (RFC 6749 §6)', () => {
     assert.equal(response.refresh_token, 'ghr_next');
     assert.equal(calls.issue[0]?.sessionId, SESSION.id);
     assert.deepEqual(calls.issue[0]?.scopes, ['profile']);
+  });
+
+  // Issue 19 item 3: a read that failed after the spend left the client a spent token and no
+  // successor, and its retry was taken for theft. Every read and the key check come first now.
+  const outages: [string, (deps: TokenRequestDeps) => TokenRequestDeps][] = [
+    ['the user lookup', (deps) => ({ ...deps, findUser: async () => Promise.reject(new StoreUnavailableError('database down')) })],
+    ['the tenant roles', (deps) => ({ ...deps, tenantRolesOf: async () => Promise.reject(new StoreUnavailableError('database down')) })],
+    ['the signing key (stale key set)', (deps) => ({ ...deps, prepareAccessToken: () => { throw new StoreUnavailableError('signing keys not confirmed'); } })],
+  ];
+  for (const [what, failing] of outages) {
+    test(`${what} failing: 503 before the token is spent, so the same token works once the store is back`, async () => {
+      const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['clerk'] }] });
+      await assert.rejects(handleTokenRequest(failing(deps), refresh, undefined, CONTEXT), StoreUnavailableError);
+      assert.equal(calls.exchanged.length, 0, 'the token was spent before the failure');
+      const response = await handleTokenRequest(deps, refresh, undefined, CONTEXT);
+      assert.equal(response.refresh_token, 'ghr_next');
+    });
+  }
+
+  test('a disabled user is refused before the token is spent', async () => {
+    const { deps, calls } = fakeDeps();
+    const disabled = { ...deps, findUser: async () => ({ ...USER, disabledAt: new Date(0) }) };
+    assert.equal(await oauthError(disabled, refresh), 'invalid_grant');
+    assert.equal(calls.exchanged.length, 0);
   });
 
   test('a scope the user no longer holds is dropped at refresh', async () => {

@@ -13,6 +13,7 @@ import type { ChannelListener, EphemeralStore } from '../../src/stores/ephemeral
 import { createMemoryStore } from '../../src/stores/ephemeral/memory-store.js';
 import type { AccessTokenClaims } from '../../src/tokens/access-token-claims.js';
 import type { UserStore } from '../../src/users/user-store.js';
+import { createDrizzleUnitOfWork } from '../../src/stores/db/drizzle-unit-of-work.js';
 import { createTestStores, testStoreProfile } from '../support/test-stores.js';
 
 type Claims = Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>;
@@ -187,6 +188,7 @@ describe('startRevocations', () => {
       store,
       sessions,
       users,
+      unitOfWork: createDrizzleUnitOfWork(database.db),
       feed,
       channel: CHANNEL,
       accessTokenTtlMs: TTL_MS,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { AuditRecord } from '../../audit/audit-event.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { changePassword } from '../../users/password-change.js';
@@ -12,6 +13,7 @@ export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     users: services.users,
     hasher: services.hasher,
     revocations: services.revocations,
+    recordAudit: (record: AuditRecord) => services.audit.record(record),
     passwordMinLength: services.config.passwordMinLength,
     now: services.now,
   };

@@ -78,8 +78,27 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  // An idle client losing its connection must not crash the process.
-  pool.on('error', (error) => onError?.(error));
+  // A client losing its connection emits 'error', and an 'error' nobody listens to ends the process.
+  // The pool listens only while a client is idle; a checked-out one (a transaction in flight, a
+  // query waiting on a lock) needs its own listener. The query in flight rejects by itself (503);
+  // the dead client is not queryable, so the pool drops it on release.
+  // A dead client nobody releases would be lost to the pool for good (drizzle does not release
+  // when BEGIN itself fails), and ten of them leave every query waiting for a connection. Whoever
+  // holds it releases it within this turn if at all (a query's own handler, a transaction's
+  // finally), so one still out after it is handed back here, as broken.
+  const checkedOut = new Set<PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_error: Error | undefined, client: PoolClient) => checkedOut.delete(client));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => {
+      onError?.(error);
+      setImmediate(() => {
+        if (checkedOut.delete(client)) client.release(error);
+      });
+    }),
+  );
+  // The pool re-emits an idle client's error, which the client's listener above has reported already.
+  pool.on('error', () => undefined);
   const db = drizzle(pool, { schema });
   let lockClient: PoolClient;
   try {

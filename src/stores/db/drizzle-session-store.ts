@@ -40,7 +40,10 @@ function toSession(row: Record<string, unknown>): SessionRecord {
  * UPDATE: spend the token only if it is unspent and its session is live, of this client and holds
  * the requested scopes (the compare-and-set), insert its successor, touch the session. Under
  * concurrency PostgreSQL re-checks `spent_at IS NULL` after the winner commits, so losers get no
- * row. With a grace window the spent row also keeps the sealed successor, in the same statement,
+ * row. Lock order (docs/architecture.md): the session row first (`live`, materialised, so it is
+ * locked before `spent` can reach the token row), then the token row, as every revocation does;
+ * spending the token first deadlocked against a concurrent logout (40P01). A session revoked while
+ * we waited for its lock fails the re-check of `live`'s conditions, so nothing is spent. With a grace window the spent row also keeps the sealed successor, in the same statement,
  * so no loser can ever see the successor without its seal. `undefined` means nothing was changed;
  * the caller then finds out why.
  */
@@ -49,14 +52,18 @@ async function rotateInOneStatement(db: Db, r: RotationRequest): Promise<Rotatio
   if (!r.requestedScopes.every((x) => SCOPE_TOKEN.test(x))) throw new TypeError('requestedScopes must be RFC 6749 scope tokens');
   const now = r.now.toISOString();
   const result = await db.execute(sql`
-    WITH spent AS (
-      UPDATE refresh_tokens AS rt SET spent_at = ${now}::timestamptz, successor_sealed = ${r.grace?.sealedSuccessor ?? null}::text
-      FROM sessions AS s
-      WHERE rt.digest = ${r.digest} AND rt.spent_at IS NULL AND s.id = rt.session_id
+    WITH live AS MATERIALIZED (
+      SELECT s.id, s.user_id FROM sessions AS s
+      WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE digest = ${r.digest})
         AND s.revoked_at IS NULL AND s.expires_at > ${now}::timestamptz AND s.idle_expires_at > ${now}::timestamptz
         AND s.client_id = ${r.clientId}
         AND string_to_array(s.scope, ' ') @> ${`{${r.requestedScopes.map((x) => `"${x}"`).join(',')}}`}::text[]
         ${r.resource === undefined ? sql`` : sql`AND s.resource IS NOT DISTINCT FROM ${r.resource}::text`}
+      FOR NO KEY UPDATE OF s
+    ), spent AS (
+      UPDATE refresh_tokens AS rt SET spent_at = ${now}::timestamptz, successor_sealed = ${r.grace?.sealedSuccessor ?? null}::text
+      FROM live AS s
+      WHERE rt.digest = ${r.digest} AND rt.spent_at IS NULL AND rt.session_id = s.id
       RETURNING rt.session_id, rt.generation, s.user_id
     ), successor AS (
       INSERT INTO refresh_tokens (digest, session_id, generation, created_at)
