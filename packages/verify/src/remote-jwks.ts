@@ -2,6 +2,7 @@ import { ALGORITHMS, type Algorithm } from './algorithms.js';
 import type { VerificationKey, VerificationKeySource } from './access-token-verifier.js';
 import { KeysUnavailableError } from './errors.js';
 import { importJwks } from './jwks.js';
+import { secureUrl } from './secure-url.js';
 
 /*
  * Hand-rolled rather than jose's `createRemoteJWKSet`, because that one neither honours the
@@ -65,8 +66,7 @@ const MAX_BODY_CHARS = 512 * 1024;
  * const keys = remoteKeySource('https://auth.example.com/.well-known/jwks.json');
  */
 export function remoteKeySource(uri: string | URL, options: RemoteJwksOptions = {}): RemoteKeySource {
-  const url = new URL(uri);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('jwksUri must be an http(s) URL');
+  const url = secureUrl(uri, 'jwksUri');
   const algorithms = Object.freeze([...(options.algorithms ?? ALGORITHMS)]);
   const seconds = (name: keyof RemoteJwksOptions, fallback: number): number => {
     const value = (options[name] as number | undefined) ?? fallback;
