@@ -7,12 +7,11 @@ import {
   InvalidTokenError,
   VerificationError,
   type CatchUpEvent,
-  type RevocationFeed,
   type Verifier,
 } from '../../packages/verify/src/index.js';
 import { freePort, hasRedisServer, killRedis, startRedis } from '../support/private-redis.js';
 import { testStoreProfile } from '../support/test-stores.js';
-import { eventually, manualClock, startListeningGatehouse, type ListeningGatehouse } from './support.js';
+import { cuttableFeed, eventually, manualClock, startListeningGatehouse, type ListeningGatehouse } from './support.js';
 
 /**
  * Issue 19, item 5: a token logged out while the SDK's feed link was down stayed accepted (893 s
@@ -30,27 +29,6 @@ const NO_PERIODIC_READ_MS = 600_000;
 const isStale = (e: unknown): boolean => e instanceof VerificationError && e.code === 'ERR_REVOCATIONS_STALE' && e.name === 'RevocationsStaleError';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const refused = (verifier: Verifier, token: string) => (): Promise<boolean> => verifier.verify(token).then(() => false, (e: unknown) => e instanceof InvalidTokenError);
-
-/**
- * The server's own pub/sub feed (Redis in the real pass, the in-process store in the embedded
- * one) behind a link the test can cut: while cut, messages are lost, as pub/sub loses them; when
- * restored it reports the resubscribe, as the Redis transport does.
- */
-function cuttableFeed(server: ListeningGatehouse): RevocationFeed & { cut(): void; restore(): void } {
-  let up = true;
-  let resubscribed: (() => void) | undefined;
-  return {
-    cut: () => void (up = false),
-    restore() {
-      up = true;
-      resubscribed?.();
-    },
-    subscribe(onMessage, onResubscribed) {
-      resubscribed = onResubscribed;
-      return server.gatehouse.services.ephemeral.subscribe('revocations', { onMessage: (m) => up && onMessage(m), onResubscribed: () => onResubscribed?.() });
-    },
-  };
-}
 
 describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
   let server: ListeningGatehouse;
@@ -76,6 +54,21 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
       await eventually(refused(verifier, gone.access_token), RECOVERY_DEADLINE_MS);
       assert.ok(await verifier.verify(kept.access_token));
       assert.ok(subscription.staleness !== undefined && subscription.staleness < NO_PERIODIC_READ_MS);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  test('with the link down for good, the periodic read still brings the logout', async () => {
+    const feed = cuttableFeed(server);
+    const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
+    await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: 50 } });
+    try {
+      const gone = await server.login('catchup_frank');
+      await verifier.verify(gone.access_token);
+      feed.cut();
+      assert.equal((await fetch(`${server.baseUrl}/auth/logout`, { method: 'POST', headers: bearer(gone.access_token) })).status, 204);
+      await eventually(refused(verifier, gone.access_token), RECOVERY_DEADLINE_MS);
     } finally {
       await verifier.close();
     }
