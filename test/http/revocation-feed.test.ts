@@ -107,6 +107,7 @@ describe('GET /revocations', () => {
       assertProblem(await feed(t, bearer(SECRET), `?after=${encodeURIComponent(after)}`), 400, 'ERR_VALIDATION');
     }
     for (const limit of ['0', '1001', 'x']) assertProblem(await feed(t, bearer(SECRET), `?limit=${limit}`), 400, 'ERR_VALIDATION');
+    assertProblem(await feed(t, bearer(SECRET), '?since=0'), 400, 'ERR_VALIDATION');
   });
 });
 

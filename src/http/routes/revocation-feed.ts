@@ -30,7 +30,7 @@ export const revocationFeedRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         querystring: z.object({
           after: z.string().min(3).max(200).optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
-        }),
+        }).strict(),
         response: {
           200: z.object({ entries: z.array(entrySchema), next: z.string().nullable() }),
           400: problemSchema,
