@@ -10,6 +10,7 @@ import { createServiceEventSink, type ServiceEventSink } from './observability/s
 import { createGatehouseMetrics, jwkCreatedAtMs, timedEphemeralStore, type GatehouseMetrics } from './observability/metrics.js';
 import { propagatingSessionStore, propagatingUserStore, startRevocations, type Revocations } from './revocation/revocations.js';
 import { createDrizzleRevocationStore } from './stores/db/drizzle-revocation-store.js';
+import { createRevocationPages, type RevocationPages } from './revocation/revocation-pages.js';
 import { createAuthenticator, type Authenticator } from './guard/authenticator.js';
 import { createKeySet, type KeySet } from './keys/key-set.js';
 import { loadOrCreateDevelopmentKeys } from './keys/development-keys.js';
@@ -73,6 +74,8 @@ export interface GatehouseServices {
    */
   authenticatorFor(audiences: readonly string[]): Authenticator;
   readonly revocations: Revocations;
+  /** The live revocation state from the database, paged, for resource servers catching up (`GET /revocations`). */
+  readonly revocationPages: RevocationPages;
   readonly audit: AuditLog;
   /** Account administration (admin API, CLI); never on the request path of a login or a token check. */
   readonly userDirectory: UserDirectory;
@@ -218,10 +221,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const uncachedUsers = createDrizzleUserStore(database.db);
   const cachedUsers = createCachedUserStore(uncachedUsers, overrides.now === undefined ? {} : { now: overrides.now });
   const rawSessions = createDrizzleSessionStore(database.db);
+  const revocationStore = createDrizzleRevocationStore(database.db);
   let revocations: Revocations;
   try {
     revocations = await startRevocations({
-      store: createDrizzleRevocationStore(database.db),
+      store: revocationStore,
       sessions: rawSessions,
       users: cachedUsers,
       // A user written in a unit leaves the cache once the unit is over, committed or not.
@@ -308,6 +312,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     authenticator: createAuthenticator({ verifier, revocations, users }),
     authenticatorFor,
     revocations,
+    revocationPages: createRevocationPages({ store: revocationStore, accessTokenTtlMs: config.accessTokenTtlSeconds * 1000, now }),
     audit: createDrizzleAuditLog(database.db),
     userDirectory: createDrizzleUserDirectory(database.db),
     housekeeping,

@@ -1,9 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { describeRequirement, isPublic, type RouteRequirement } from '../guard/requirement.js';
+import { describeRequirement, isPublic, isSecret, type RouteRequirement } from '../guard/requirement.js';
 
 export { describeRequirement };
-import { SECURITY_SCHEME } from '../http/openapi.js';
+import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME } from '../http/openapi.js';
 
 /** One route as the app registered it, after the guard resolved its requirement. */
 export interface InventoryRoute {
@@ -70,6 +70,11 @@ function securityMismatch(requirement: RouteRequirement, security: readonly Reco
   const anonymous = security.length === 0 || security.some((s) => Object.keys(s).length === 0);
   if (isPublic(requirement)) return anonymous ? undefined : 'public route, but the OpenAPI document requires a token';
   if (anonymous) return 'protected route, but the OpenAPI document lets it be called without a token';
+  if (isSecret(requirement)) {
+    const scheme = SECRET_SECURITY_SCHEMES[requirement.secret];
+    const ok = security.length === 1 && Object.keys(security[0]!).length === 1 && security[0]![scheme]?.length === 0;
+    return ok ? undefined : `needs the ${requirement.secret} secret (${scheme}), but the OpenAPI document says ${JSON.stringify(security)}`;
+  }
   const scopes = requirement.scopes ?? [];
   const documented = security.map((s) => s[SECURITY_SCHEME]);
   if (documented.some((d) => d === undefined)) return `the OpenAPI document names a scheme other than ${SECURITY_SCHEME}`;
@@ -94,9 +99,11 @@ export function checkRoutes(routes: readonly InventoryRoute[], openapi: OpenApiD
     const key = `${route.method} ${route.path}`;
     if (requirement === undefined) flags.push({ code: 'NO_REQUIREMENT', detail: 'the route declares no requirement (config.auth)' });
     const open = requirement === undefined || isPublic(requirement);
-    const scopes = requirement === undefined || isPublic(requirement) ? [] : [...(requirement.scopes ?? [])];
-    const match = requirement !== undefined && !isPublic(requirement) && requirement.match === 'any' ? 'any' : 'all';
-    const roles = requirement === undefined || isPublic(requirement) ? [] : [...(requirement.roles ?? [])];
+    // A machine secret carries no scopes or roles: an /admin route behind one is still flagged.
+    const token = requirement === undefined || isPublic(requirement) || isSecret(requirement) ? undefined : requirement;
+    const scopes = [...(token?.scopes ?? [])];
+    const match = token?.match === 'any' ? 'any' : 'all';
+    const roles = [...(token?.roles ?? [])];
 
     if (open && WRITES.has(route.method)) {
       const expected = EXPECTED_PUBLIC_WRITES[key];

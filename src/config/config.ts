@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost } from './loopback-host.js';
 import { ConfigError } from '../errors/errors.js';
+import { sharedSecretProblem } from '../guard/shared-secret.js';
 import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
 
@@ -47,6 +48,11 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
   readonly accessTokenTtlSeconds: number;
+  /**
+   * GATEHOUSE_REVOCATION_FEED_SECRETS: the secrets `GET /revocations` accepts as a Bearer
+   * credential (resource servers' catch-up, see @gatehouse/verify); empty: the endpoint is off (404).
+   */
+  readonly revocationFeedSecrets: readonly string[];
   /** A session (refresh-token family) ends this long after login, whatever its use. */
   readonly sessionTtlSeconds: number;
   /** …or this long after its last refresh. */
@@ -247,6 +253,11 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     900,
   );
 
+  // Not through `read`: its messages quote the value, and these are secrets.
+  const revocationFeedSecrets = (env.GATEHOUSE_REVOCATION_FEED_SECRETS ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  const feedSecretProblems = new Set(revocationFeedSecrets.map((v) => sharedSecretProblem(v, gatehouseEnv === 'production')).filter((p) => p !== undefined));
+  for (const problem of feedSecretProblems) problems.push(`GATEHOUSE_REVOCATION_FEED_SECRETS: ${problem}`);
+
   const sessionTtlSeconds = read(
     'GATEHOUSE_SESSION_TTL',
     z.coerce.number({ error: 'must be a whole number of seconds' }).int('must be a whole number of seconds').min(3600, 'must be at least 3600 seconds').max(31_536_000, 'must be at most 31536000 seconds (a year)'),
@@ -325,6 +336,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     redisUrl,
     redisKeyPrefix,
     accessTokenTtlSeconds,
+    revocationFeedSecrets: Object.freeze(revocationFeedSecrets),
     sessionTtlSeconds,
     sessionIdleTtlSeconds,
     refreshGraceSeconds,

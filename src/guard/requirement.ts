@@ -7,10 +7,23 @@ import type { Principal } from './principal.js';
  * What a route demands, declared once in its options. There is no default: a route that declares
  * nothing makes startup fail.
  */
-export type RouteRequirement = PublicRequirement | ProtectedRequirement;
+export type RouteRequirement = PublicRequirement | ProtectedRequirement | SecretRequirement;
 
 export interface PublicRequirement {
   readonly public: true;
+}
+
+/** The machine credentials a route can require instead of a user's access token. */
+export const SECRET_SCHEMES = ['revocation-feed'] as const;
+export type SecretScheme = (typeof SECRET_SCHEMES)[number];
+
+/**
+ * A machine credential, not a user: `Authorization: Bearer <one of the configured secrets>` (see
+ * guard/shared-secret.ts). No principal results; a route whose scheme has no secret configured
+ * answers 404, as if it did not exist.
+ */
+export interface SecretRequirement {
+  readonly secret: SecretScheme;
 }
 
 export interface ProtectedRequirement {
@@ -44,7 +57,11 @@ export const PUBLIC: RouteRequirement = Object.freeze({ public: true });
 export const AUTHENTICATED: RouteRequirement = Object.freeze({});
 
 export function isPublic(requirement: RouteRequirement): requirement is PublicRequirement {
-  return requirement.public === true;
+  return 'public' in requirement && requirement.public === true;
+}
+
+export function isSecret(requirement: RouteRequirement): requirement is SecretRequirement {
+  return 'secret' in requirement;
 }
 
 /**
@@ -54,6 +71,8 @@ export function isPublic(requirement: RouteRequirement): requirement is PublicRe
  */
 export function authorize(principal: Principal, requirement: RouteRequirement): void {
   if (isPublic(requirement)) return;
+  // A user's token never stands in for a machine secret.
+  if (isSecret(requirement)) throw new ForbiddenError(`route requires the ${requirement.secret} secret, not a user`);
   const refusal = refusalOf(principal, requirement);
   if (refusal?.kind === 'scope') throw new InsufficientScopeError(refusal.scopes, refusal.reason);
   if (refusal !== undefined) throw new ForbiddenError(refusal.reason);
@@ -63,6 +82,7 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   if (r.public === true) return Object.keys(r).length === 1;
+  if ('secret' in r) return Object.keys(r).length === 1 && (SECRET_SCHEMES as readonly unknown[]).includes(r.secret);
   const stringArray = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0));
   const flag = (v: unknown) => v === undefined || typeof v === 'boolean';
   const known = ['public', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource'];
@@ -87,6 +107,7 @@ function isResourceRule(value: unknown): boolean {
 export function describeRequirement(requirement: RouteRequirement | undefined): string {
   if (requirement === undefined) return 'NONE DECLARED';
   if (isPublic(requirement)) return 'public';
+  if (isSecret(requirement)) return `secret ${requirement.secret}`;
   const parts: string[] = [];
   const scopes = requirement.scopes ?? [];
   if (scopes.length > 0) parts.push(`scopes ${requirement.match ?? 'all'}(${scopes.join(' ')})`);

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Authenticator } from '../guard/authenticator.js';
 import { PUBLIC } from '../guard/requirement.js';
+import { createSharedSecretCheck } from '../guard/shared-secret.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
@@ -26,6 +27,7 @@ import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
 import { passwordRoutes } from './routes/password.js';
 import { revokeRoutes } from './routes/revoke.js';
+import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
@@ -76,6 +78,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
+    secrets: { 'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets) },
   });
   const auditThrottled = createThrottleAuditor({
     audit: services.audit,
@@ -99,7 +102,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         registerSecurityHeaders(scope);
         registerTextInputCheck(scope);
       }
-      for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes]) {
+      for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes, revocationFeedRoutes]) {
         await scope.register(routes, { services });
       }
       if (options.docs) scope.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());

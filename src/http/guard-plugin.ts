@@ -1,19 +1,22 @@
 import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHookHandler, onRequestHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { GatehouseError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
+import { GatehouseError, InvalidTokenError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
 import { extractBearerCredential } from '../guard/bearer-credential.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
-import { authorize, describeRequirement, isPublic, isValidRequirement, type ProtectedRequirement, type ResourceRule, type RouteRequirement } from '../guard/requirement.js';
+import { authorize, describeRequirement, isPublic, isSecret, isValidRequirement, type ProtectedRequirement, type ResourceRule, type RouteRequirement, type SecretRequirement, type SecretScheme } from '../guard/requirement.js';
+import type { SharedSecretCheck } from '../guard/shared-secret.js';
 import { rememberResource } from './resource-guard.js';
 import { sendError } from './error-handler.js';
-import { SECURITY_SCHEME } from './openapi.js';
+import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME } from './openapi.js';
 
 export interface GuardPluginOptions {
   readonly authenticator: Authenticator;
   /** For routes declaring `fresh: true`: the database as it is now, past every cache. */
   readonly fresh: FreshPrincipalDeps;
+  /** The check of each machine secret; undefined: none configured, its routes answer 404. */
+  readonly secrets: Readonly<Record<SecretScheme, SharedSecretCheck | undefined>>;
 }
 
 export class UndeclaredRouteError extends Error {
@@ -38,6 +41,22 @@ function guardFor(requirement: ProtectedRequirement, options: GuardPluginOptions
       const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
       authorize(principal, requirement);
       request.principal = principal;
+    } catch (error) {
+      return sendError(request, reply, error);
+    }
+    return undefined;
+  };
+}
+
+/** A machine credential: the same Bearer reader as for tokens, then the configured secrets. */
+function secretGuardFor(requirement: SecretRequirement, options: GuardPluginOptions): onRequestAsyncHookHandler {
+  return async function secretGuard(request, reply) {
+    try {
+      const check = options.secrets[requirement.secret];
+      if (check === undefined) throw new NotFoundError(`no ${requirement.secret} secret is configured: the route is off`);
+      const secret = extractBearerCredential({ rawHeaders: request.raw.rawHeaders, query: queryOf(request) });
+      if (secret === undefined) throw new MissingCredentialError();
+      if (!check(secret)) throw new InvalidTokenError(`not a ${requirement.secret} secret`);
     } catch (error) {
       return sendError(request, reply, error);
     }
@@ -79,19 +98,23 @@ function resolveRequirement(app: FastifyInstance, route: RouteOptions): RouteReq
  * OAuth scopes are all OpenAPI can express; roles, tenant, policy and freshness go in the
  * operation's text and in `x-gatehouse-requirement`, which `gatehouse routes` reads too.
  */
-function documentRequirement(route: RouteOptions, requirement: ProtectedRequirement): void {
-  const scopes = requirement.scopes ?? [];
-  const security = requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
+function documentRequirement(route: RouteOptions, requirement: ProtectedRequirement | SecretRequirement): void {
+  const security = isSecret(requirement) ? [{ [SECRET_SECURITY_SCHEMES[requirement.secret]]: [] }] : tokenSecurity(requirement);
   const described = describeRequirement(requirement);
   const description = route.schema?.description === undefined ? `Requires: ${described}.` : `${route.schema.description}\n\nRequires: ${described}.`;
   route.schema = { ...route.schema, security, description, 'x-gatehouse-requirement': described } as FastifySchema;
 }
 
+function tokenSecurity(requirement: ProtectedRequirement): Record<string, string[]>[] {
+  const scopes = requirement.scopes ?? [];
+  return requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
+}
+
 /** The guard runs before any other hook of the route (the body is not read for a refused request). */
-function installGuards(route: RouteOptions, requirement: ProtectedRequirement, options: GuardPluginOptions): void {
+function installGuards(route: RouteOptions, requirement: ProtectedRequirement | SecretRequirement, options: GuardPluginOptions): void {
   const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
-  route.onRequest = [guardFor(requirement, options), ...asArray(route.onRequest)];
-  if (requirement.resource !== undefined) route.preHandler = [resourceGuardFor(requirement.resource), ...asArray(route.preHandler)];
+  route.onRequest = [isSecret(requirement) ? secretGuardFor(requirement, options) : guardFor(requirement, options), ...asArray(route.onRequest)];
+  if (!isSecret(requirement) && requirement.resource !== undefined) route.preHandler = [resourceGuardFor(requirement.resource), ...asArray(route.preHandler)];
 }
 
 /**

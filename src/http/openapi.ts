@@ -2,10 +2,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
-import { PUBLIC } from '../guard/requirement.js';
+import { PUBLIC, type SecretScheme } from '../guard/requirement.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 
 export const SECURITY_SCHEME = 'oauth2';
+
+/** The OpenAPI security scheme of each machine secret (`config.auth: { secret }`). */
+export const SECRET_SECURITY_SCHEMES: Readonly<Record<SecretScheme, string>> = { 'revocation-feed': 'revocationFeedSecret' };
 
 /**
  * OpenAPI 3.1 generated from the zod route schemas, with an OAuth 2 password-flow scheme so
@@ -26,6 +29,11 @@ export async function registerOpenApi(app: FastifyInstance, options: { issuer: s
           [SECURITY_SCHEME]: {
             type: 'oauth2',
             flows: { password: { tokenUrl: `${options.issuer}/auth/token`, scopes: { ...options.scopes.descriptions } } },
+          },
+          [SECRET_SECURITY_SCHEMES['revocation-feed']]: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'One of GATEHOUSE_REVOCATION_FEED_SECRETS (resource servers catching up on revocations).',
           },
         },
       },

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
+import { GENERATE_SECRET, PLACEHOLDER_WORDS } from '../config/weak-secret.js';
 
 /** The variable that holds the key-encryption key; named in every message about it. */
 export const KEK_VARIABLE = 'GATEHOUSE_KEY_ENCRYPTION_KEY';
@@ -8,8 +9,6 @@ const KEK_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const FORMAT = 'v1';
-// Words people paste from examples; a random base64url string of 43+ characters contains none.
-const PLACEHOLDERS = /change|replace|placeholder|example|secret|password|dummy|sample|todo|xxxx/i;
 
 /** A key-encryption key, decoded and checked; `id` names it without revealing it. */
 export interface KeyEncryptionKey {
@@ -23,10 +22,10 @@ export interface KeyEncryptionKey {
  * the whole point is that a copy of the database cannot sign tokens.
  */
 export function keyEncryptionKeyProblem(value: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return 'must be base64url (letters, digits, "-", "_"); generate one with: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="';
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return `must be base64url (letters, digits, "-", "_"); generate one with: ${GENERATE_SECRET}`;
   const bytes = Buffer.from(value, 'base64url');
   if (bytes.length < KEK_BYTES) return `must decode to at least ${KEK_BYTES} bytes (256 bits); got ${bytes.length}`;
-  if (PLACEHOLDERS.test(value)) return 'looks like a placeholder; generate a random one: openssl rand -base64 32 | tr "+/" "-_" | tr -d "="';
+  if (PLACEHOLDER_WORDS.test(value)) return `looks like a placeholder; generate a random one: ${GENERATE_SECRET}`;
   // 32 random bytes have about 28 distinct values; repeated patterns have a handful.
   if (new Set(bytes).size < 16) return 'is not random enough (repeated bytes); generate a random one';
   return undefined;

@@ -79,6 +79,21 @@ describe('checkRoutes', () => {
     assert.equal(reports[8]!.openapi, null);
   });
 
+  test('a machine-secret route must be documented with its own scheme, nothing else; behind /admin it is flagged', () => {
+    const secret = { secret: 'revocation-feed' } as const;
+    const reports = checkRoutes(
+      [route('GET', '/feed', secret, false), route('GET', '/feed-as-token', secret, false), route('GET', '/feed-open', secret, false), route('GET', '/admin/feed', secret)],
+      doc({
+        '/feed': { get: { security: [{ revocationFeedSecret: [] }] } },
+        '/feed-as-token': { get: { security: [{ oauth2: [] }] } },
+        '/feed-open': { get: {} },
+      }),
+    );
+    assert.deepEqual(codes(reports), [[], ['OPENAPI_MISMATCH'], ['OPENAPI_MISMATCH'], ['ADMIN_WITHOUT_ADMIN_SCOPE']]);
+    assert.equal(reports[0]!.requirement, 'secret revocation-feed');
+    assert.equal(reports[0]!.public, false);
+  });
+
   test('requirements read as text; Fastify paths become OpenAPI paths', () => {
     assert.equal(describeRequirement(PUBLIC), 'public');
     assert.equal(describeRequirement(AUTHENTICATED), 'authenticated');

@@ -31,6 +31,12 @@ describe('gatehouse routes (the real CLI)', () => {
       assert.ok((flags[0]?.expected ?? '').length > 0, `${path} is expected, with a reason`);
     }
     assert.equal(find('GET', '/healthz')?.requirement, 'public');
+    // The catch-up feed for resource servers: a machine secret, documented as its own scheme.
+    const feed = find('GET', '/revocations');
+    assert.equal(feed?.requirement, 'secret revocation-feed');
+    assert.equal(feed?.public, false);
+    assert.deepEqual(feed?.openapi, [{ revocationFeedSecret: [] }]);
+    assert.deepEqual(feed?.flags, []);
     assert.equal(find('POST', '/auth/logout')?.requirement, 'authenticated');
     for (const r of routes.filter((x) => x.path.startsWith('/admin/'))) assert.ok(r.scopes.some((s) => s.startsWith('admin:')), `${r.method} ${r.path}`);
 

@@ -82,6 +82,27 @@ describe('loadConfig: invalid settings', () => {
   });
 });
 
+describe('loadConfig: GATEHOUSE_REVOCATION_FEED_SECRETS', () => {
+  const PROD = { GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'keys.json' };
+  const strong = 'Jd8q2-Vx7LmN0pR4sT6uW9yZa1Bc3De5Fg7Hi9Kl';
+
+  test('weak, placeholder, short and unsendable values stop a production start, without quoting them', () => {
+    for (const weak of ['short', 'change-me-change-me-change-me-change-me', 'abababababababababababababababababab', `${strong},tooshort`, 'has space in it but is long enough to pass']) {
+      const problems = problemsOf({ ...PROD, GATEHOUSE_REVOCATION_FEED_SECRETS: weak });
+      assert.equal(problems.length, 1, `${weak}: ${problems.join(' | ')}`);
+      assert.match(problems[0]!, /^GATEHOUSE_REVOCATION_FEED_SECRETS: /);
+      for (const part of weak.split(',')) assert.ok(!problems[0]!.includes(part), 'the value is never quoted');
+    }
+  });
+
+  test('a comma list (rotation) of strong secrets is accepted; development accepts short ones; unset: none', () => {
+    const other = 'Zq9w-8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVbNm';
+    assert.deepEqual(loadConfig({ ...PROD, GATEHOUSE_REVOCATION_FEED_SECRETS: ` ${strong} , ${other} ` }).revocationFeedSecrets, [strong, other]);
+    assert.deepEqual(loadConfig({ ...DEV, GATEHOUSE_REVOCATION_FEED_SECRETS: 'dev-feed' }).revocationFeedSecrets, ['dev-feed']);
+    assert.deepEqual(loadConfig(DEV).revocationFeedSecrets, []);
+  });
+});
+
 describe('loadConfig: which mode', () => {
   test('GATEHOUSE_ENV unset, launched by npm start, no GATEHOUSE_* set: development', () => {
     const config = loadConfig({ PATH: '/usr/bin', HOME: '/home/x' }, { launchedByNpmStart: true });
@@ -154,6 +175,7 @@ describe('loadConfig: defaults and result', () => {
       redisUrl: undefined,
       redisKeyPrefix: 'gatehouse:',
       accessTokenTtlSeconds: 900,
+      revocationFeedSecrets: [],
       sessionTtlSeconds: 30 * 86_400,
       sessionIdleTtlSeconds: 7 * 86_400,
       refreshGraceSeconds: 0,

@@ -5,6 +5,8 @@ import { CASES_PER_OPERATION, malformedRequests, operationsOf, type BaseRequest,
 import { rawHttpExchange, type RawHttpOutcome, type RawHttpResponse } from '../support/raw-http-exchange.js';
 import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
+const FEED_SECRET = 'fuzz-feed-secret-8Rt2Yu6Io4Pa1Sd3Fg5Hj7';
+
 // Issue 19: an outside fuzzer found 5xx answers, Fastify's and Node's own error bodies (one echoing
 // the query with its token) and bare 400/414/417s. This is that fuzzer, kept: every operation of
 // /openapi.json gets the same seeded set of malformed requests over raw sockets, and every answer
@@ -121,7 +123,8 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
   let operations: FuzzOperation[];
   /** Accounts made before the run, and what must still hold for them after it. */
   const fixtureIds = new Set<string>();
-  const tokens = { actor: '', admin: '', victim: '', password: '' };
+  // GET /revocations takes a machine secret, not a user's token: fuzzed with the configured one.
+  const tokens = { actor: '', admin: '', victim: '', password: '', feed: FEED_SECRET };
   const usernames = { actor: 'fz-actor', admin: 'fz-admin', password: 'fz-password' } as const;
   /** fz-password's password as the last accepted change set it (a case that gets through may change it). */
   let currentPassword = TEST_PASSWORD;
@@ -162,8 +165,8 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
     tokens[role] = body.access_token;
   };
   /** Whose token an operation runs with: the password change has its own user, so nobody else's password moves. */
-  const roleOf = (op: FuzzOperation): keyof typeof usernames | undefined =>
-    op.scopes === undefined ? undefined : op.scopes.some((s) => s.startsWith('admin:')) ? 'admin' : op.path === '/me/password' ? 'password' : 'actor';
+  const roleOf = (op: FuzzOperation): keyof typeof usernames | 'feed' | undefined =>
+    op.scopes === undefined ? undefined : op.path === '/revocations' ? 'feed' : op.scopes.some((s) => s.startsWith('admin:')) ? 'admin' : op.path === '/me/password' ? 'password' : 'actor';
   const trackPasswordChange = (sent: Buffer) => {
     const text = sent.toString('utf8');
     try {
@@ -239,7 +242,7 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
   before(async () => {
     const limitsOff = Object.fromEntries(['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'REGISTER_IP', 'REFRESH_SESSION', 'PASSWORD_CHANGE_USER', 'REVOKE_IP', 'GLOBAL_IP'].map((n) => [`GATEHOUSE_LIMIT_${n}`, 'off']));
     // Limits off so the fuzzing reaches validation rather than 429 after the first hundred requests.
-    t = await startTestApp({ env: limitsOff });
+    t = await startTestApp({ env: { ...limitsOff, GATEHOUSE_REVOCATION_FEED_SECRETS: FEED_SECRET } });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const address = t.app.server.address();
     assert.ok(address !== null && typeof address === 'object');
@@ -284,7 +287,7 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
       assert.ok(cases.length >= 40, `${name}: only ${cases.length} cases`);
       const role = roleOf(op);
       for (const kase of cases) {
-        if (role !== undefined) await keepAlive(role);
+        if (role !== undefined && role !== 'feed') await keepAlive(role);
         const { canary, bytes, summary } = kase.build();
         const outcome = await rawHttpExchange(port, bytes, REQUEST_TIMEOUT_MS);
         requests++;

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
 import { createDrizzleSessionStore } from '../../src/stores/db/drizzle-session-store.js';
 import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
+import { freePort, killRedis, startRedis } from '../support/private-redis.js';
 import { testStoreProfile } from '../support/test-stores.js';
 
 /**
@@ -71,54 +70,6 @@ async function assertPropagates(ctx: TestContext, label: string, b: TestApp, tok
   const delay = performance.now() - start;
   ctx.diagnostic(`${label}: refused on B ${delay.toFixed(1)} ms after the request to A (A answered after ${acknowledged.toFixed(1)} ms)`);
   assert.ok(delay < PROPAGATION_LIMIT_MS, `${label}: B still accepted the token ${delay.toFixed(1)} ms after the revocation on A`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  server.close();
-  await once(server, 'close');
-  return address.port;
-}
-
-/** A private redis-server this test may kill; resolves once it accepts connections. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server on ${port} not ready:\n${output}`)), RECOVERY_DEADLINE_MS);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${String(code)}:\n${output}`));
-    });
-  });
-  try {
-    await ready;
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return child;
-}
-
-async function killRedis(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
 }
 
 if (testStoreProfile === 'real') {

@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JW
 import { authorizationHeaders } from '../../src/guard/bearer-credential.js';
 import { PUBLIC } from '../../src/guard/requirement.js';
 import { users as usersTable } from '../../src/stores/db/schema.js';
+import { alternateSpellings } from '../support/base64url-spellings.js';
 import { bearer, startTestApp, TEST_ISSUER, type TestApp } from '../support/test-app.js';
 
 /**
@@ -198,6 +199,19 @@ describe('forged signatures and algorithms', () => {
 });
 
 // ---- where the key comes from -----------------------------------------------------------------
+
+describe('encodings', () => {
+  test('every other base64url spelling of a real token (unused bits of a last character) is refused', async () => {
+    const spellings = alternateSpellings(aliceToken);
+    // The Ed25519 signature's 86th character has 4 unused bits: 15 other spellings at least.
+    assert.ok(spellings.length >= 15, `${spellings.length} spellings`);
+    for (const spelt of spellings) {
+      assert.equal(Buffer.from(spelt.split('.')[2]!, 'base64url').equals(Buffer.from(aliceToken.split('.')[2]!, 'base64url')), true);
+      assertInvalidToken(await me(bearer(spelt)));
+    }
+    assert.equal((await me(bearer(aliceToken))).statusCode, 200, 'the canonical spelling still reads /me');
+  });
+});
 
 describe('key selection: only our own keys, by kid', () => {
   test("the attacker's key embedded as a jwk header is refused (with our kid and without a kid)", async () => {

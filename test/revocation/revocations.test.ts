@@ -136,6 +136,7 @@ function gatedStore(inner: RevocationStore): GatedStore {
         }
         return entries;
       },
+      pageLive: (now, windowMs, after, limit) => inner.pageLive(now, windowMs, after, limit),
       denyAccessToken: (jti, expiresAt, now) => inner.denyAccessToken(jti, expiresAt, now),
     },
     hold() {

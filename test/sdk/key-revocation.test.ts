@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { createVerifier, InvalidTokenError, type RevocationOptions } from '../../packages/verify/src/index.js';
 import { kidOf, newKek, OPERATOR } from '../keys/stored-key-support.js';
 import { testStoreProfile } from '../support/test-stores.js';
-import { AUDIENCE, claims, eventually, ISSUER, sign, startJwksServer, startListeningGatehouse, testKey, type JwksServer, type ListeningGatehouse } from './support.js';
+import { AUDIENCE, claims, cuttableFeed, eventually, ISSUER, sign, startJwksServer, startListeningGatehouse, testKey, type JwksServer, type ListeningGatehouse } from './support.js';
 
 const refused = (promise: Promise<unknown>) => promise.then(() => false, (e: unknown) => e instanceof InvalidTokenError);
 
@@ -37,6 +37,29 @@ describe(`a revoked signing key stops verifying in resource servers (${testStore
       assert.ok(await verifier.verify(fresh));
     } finally {
       await verifier.close();
+    }
+  });
+
+  test('malicious: a key revoked while the SDK\'s feed link was down is refused after the catch-up, though its JWKS copy is still fresh', async () => {
+    const secret = 'key-catch-up-secret-Lp3Mn7Bv1Cx9Zq5Wr2Ty';
+    const own = await startListeningGatehouse({
+      env: { GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: newKek(), GATEHOUSE_REVOCATION_FEED_SECRETS: secret },
+      overrides: { signingKeys: undefined },
+    });
+    const feed = cuttableFeed(own);
+    const verifier = createVerifier({ issuer: own.issuer, audience: own.audience, jwksUri: own.jwksUri });
+    try {
+      await verifier.subscribeRevocations({ feed, catchUp: { url: `${own.baseUrl}/revocations`, secret, intervalMs: 600_000 } });
+      const stolen = (await own.login('key_gap_bob')).access_token;
+      await verifier.verify(stolen);
+      feed.cut();
+      await own.gatehouse.services.storedKeys!.management.revoke(kidOf(stolen), { replace: true }, OPERATOR);
+      assert.ok(await verifier.verify(stolen), 'the announcement was lost with the link');
+      feed.restore();
+      await eventually(() => refused(verifier.verify(stolen)), 10_000);
+    } finally {
+      await verifier.close();
+      await own.close();
     }
   });
 

@@ -105,6 +105,21 @@ describe('remote JWKS: malicious cases', () => {
   });
 });
 
+describe('remote JWKS: transport', () => {
+  test('a plain-http JWKS URL outside loopback is refused at construction (anyone on the path could swap the keys)', () => {
+    for (const uri of ['http://auth.example.com/.well-known/jwks.json', 'http://10.0.0.5/jwks', 'http://[::ffff:10.0.0.5]/jwks', 'http://localhost.example.com/jwks', 'http://128.0.0.1/jwks', 'ftp://127.0.0.1/jwks', 'not a url']) {
+      assert.throws(() => remoteKeySource(uri), TypeError, uri);
+      assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri: uri }), TypeError, uri);
+    }
+  });
+
+  test('https anywhere and http on loopback (127.0.0.0/8, ::1, localhost) are accepted', () => {
+    for (const uri of ['https://auth.example.com/.well-known/jwks.json', 'http://127.0.0.1:8000/jwks', 'http://127.1.2.3/jwks', 'http://[::1]:8000/jwks', 'http://localhost:8000/jwks', 'http://LOCALHOST/jwks']) {
+      assert.doesNotThrow(() => remoteKeySource(uri), uri);
+    }
+  });
+});
+
 describe('remote JWKS: refetch, stale keys, Cache-Control', () => {
   test('a token whose kid appears only after a refetch is accepted (rotation)', async () => {
     const server = await jwksServer([ed.publicJwk]);

@@ -146,3 +146,24 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_00
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * The server's own pub/sub feed (Redis in the real pass, the in-process store in the embedded
+ * one) behind a link the test can cut: while cut, messages are lost, as pub/sub loses them; when
+ * restored it reports the resubscribe, as the Redis transport does.
+ */
+export function cuttableFeed(server: ListeningGatehouse): import('../../packages/verify/src/index.js').RevocationFeed & { cut(): void; restore(): void } {
+  let up = true;
+  let resubscribed: (() => void) | undefined;
+  return {
+    cut: () => void (up = false),
+    restore() {
+      up = true;
+      resubscribed?.();
+    },
+    subscribe(onMessage, onResubscribed) {
+      resubscribed = onResubscribed;
+      return server.gatehouse.services.ephemeral.subscribe('revocations', { onMessage: (m) => up && onMessage(m), onResubscribed: () => onResubscribed?.() });
+    },
+  };
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { createVerifier, InvalidTokenError, type Verifier } from '../../packages/verify/src/index.js';
+import { alternateSpellings } from '../support/base64url-spellings.js';
 import { AUDIENCE, b64, claims, ISSUER, sign, testKey, USER_ID, type TestKey } from './support.js';
 
 let ed: TestKey;
@@ -61,6 +62,26 @@ describe('createVerifier: malicious tokens', () => {
     await assertInvalid(verifier.verify(await sign(ed, claims(), { kid: 'nope' })), /unknown kid/);
     const [h, p] = (await sign(ed)).split('.');
     await assertInvalid(verifier.verify(`${h}.${p}.`), /signature verification failed/);
+  });
+
+  test('every other base64url spelling of a real Ed25519 token is refused, in every segment', async () => {
+    const fresh = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [ed.publicJwk] } });
+    const token = await sign(ed);
+    const spellings = alternateSpellings(token);
+    assert.ok(spellings.length >= 15, `${spellings.length} spellings`);
+    for (const spelt of spellings) await assertInvalid(fresh.verify(spelt), /non-canonical base64url/);
+    assert.ok(await fresh.verify(token));
+    // Cached: the other spellings are still refused, not served from the cache of the canonical one.
+    for (const spelt of spellings) await assertInvalid(fresh.verify(spelt), /non-canonical base64url/);
+    // A header and a payload of every length (mod 4), with unused bits of their own.
+    for (const pad of ['', 'x', 'xx', 'xxx']) {
+      const t = await sign(ed, claims({ pad }), { pad });
+      assert.ok(await fresh.verify(t));
+      for (const spelt of alternateSpellings(t)) await assertInvalid(fresh.verify(spelt), /non-canonical base64url/);
+    }
+    // A segment of 4k+1 characters (here 85) is no base64url at all.
+    const [h, p, s] = token.split('.') as [string, string, string];
+    await assertInvalid(fresh.verify(`${h}.${p}.${s.slice(0, -1)}`), /non-canonical base64url/);
   });
 
   test('malformed Gatehouse claims are refused (tid, roles, tver, sub, lifetime)', async () => {

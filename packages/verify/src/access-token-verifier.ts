@@ -135,6 +135,34 @@ function checkShape(token: string): void {
   if (typeof token !== 'string') throw new InvalidTokenError('not a string');
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('token too long');
   if (!COMPACT_JWS.test(token)) throw new InvalidTokenError('not a compact JWS');
+  let start = 0;
+  for (let dot = token.indexOf('.'); ; dot = token.indexOf('.', start)) {
+    const end = dot === -1 ? token.length : dot;
+    if (!isCanonicalBase64url(token, start, end)) throw new InvalidTokenError('non-canonical base64url');
+    if (dot === -1) return;
+    start = dot + 1;
+  }
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * RFC 7515 §2 / RFC 4648 §3.5: decoding ignores the unused low bits of the last character, so
+ * without this each segment has up to 16 spellings of the same bytes, and anything keyed on the
+ * token string (the verification cache, a deny-list, a log search) could be sidestepped.
+ * Canonical = re-encoding the decoded bytes gives the same string. Checked on the last character
+ * alone (the alphabet and the absence of padding are COMPACT_JWS's job) instead of decoding and
+ * re-encoding: this runs for every token not in the cache.
+ */
+function isCanonicalBase64url(token: string, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0) return true;
+  const rest = length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  const bits = BASE64URL.indexOf(token.charAt(end - 1));
+  // Two trailing characters carry one byte (4 unused bits), three carry two bytes (2 unused bits).
+  return (bits & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
 /**

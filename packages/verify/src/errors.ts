@@ -3,7 +3,7 @@
  * same for every cause so that no client learns which check failed. `logReason` says why, for the
  * log only, and never contains the token.
  */
-export type VerificationErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_KEYS_UNAVAILABLE';
+export type VerificationErrorCode = 'ERR_INVALID_TOKEN' | 'ERR_KEYS_UNAVAILABLE' | 'ERR_REVOCATIONS_STALE';
 
 export class VerificationError extends Error {
   readonly code: VerificationErrorCode;
@@ -33,5 +33,16 @@ export class InvalidTokenError extends VerificationError {
 export class KeysUnavailableError extends VerificationError {
   constructor(logReason: string, cause?: unknown) {
     super('ERR_KEYS_UNAVAILABLE', 'verification keys unavailable', logReason, cause);
+  }
+}
+
+/**
+ * The revocation state has not been confirmed from Gatehouse for longer than `maxStalenessMs`
+ * (catch-up failing), so a token revoked meanwhile cannot be told apart: refused, fail closed.
+ * Not the caller's fault: adapters answer 503, as for unavailable keys.
+ */
+export class RevocationsStaleError extends VerificationError {
+  constructor(logReason: string) {
+    super('ERR_REVOCATIONS_STALE', 'revocation state unavailable', logReason);
   }
 }

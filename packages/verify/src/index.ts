@@ -4,10 +4,11 @@
  */
 export { createVerifier, type Verifier, type VerifierOptions, type RevocationOptions, type RevocationSubscription } from './verifier.js';
 export type { Principal } from './principal.js';
-export { VerificationError, InvalidTokenError, KeysUnavailableError, type VerificationErrorCode } from './errors.js';
+export { VerificationError, InvalidTokenError, KeysUnavailableError, RevocationsStaleError, type VerificationErrorCode } from './errors.js';
 export { ALGORITHMS, type Algorithm, type PublicKeyLike } from './algorithms.js';
 export { remoteKeySource, freshnessSeconds, type RemoteJwksOptions, type RemoteKeySource, type JwksEvent } from './remote-jwks.js';
 export { importJwks, staticKeySource, type JsonWebKeySet } from './jwks.js';
+export { type CatchUpOptions, type CatchUpEvent } from './revocation-catch-up.js';
 export { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RevocationEntry, type RevocationFeed, type RedisFeedOptions } from './revocation-feed.js';
 export { authorizationHeaders, queryOf, readBearerCredential, type BearerCredential, type CredentialSource } from './bearer-credential.js';
 export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type CheckedRequirement, type Refusal, type Checks, type Outcome, type ProblemBody, type AdapterOptions } from './requirement.js';

@@ -2,6 +2,8 @@ import { ALGORITHMS, type Algorithm } from './algorithms.js';
 import type { VerificationKey, VerificationKeySource } from './access-token-verifier.js';
 import { KeysUnavailableError } from './errors.js';
 import { importJwks } from './jwks.js';
+import { readBoundedJson } from './bounded-json.js';
+import { secureUrl } from './secure-url.js';
 
 /*
  * Hand-rolled rather than jose's `createRemoteJWKSet`, because that one neither honours the
@@ -65,8 +67,7 @@ const MAX_BODY_CHARS = 512 * 1024;
  * const keys = remoteKeySource('https://auth.example.com/.well-known/jwks.json');
  */
 export function remoteKeySource(uri: string | URL, options: RemoteJwksOptions = {}): RemoteKeySource {
-  const url = new URL(uri);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('jwksUri must be an http(s) URL');
+  const url = secureUrl(uri, 'jwksUri');
   const algorithms = Object.freeze([...(options.algorithms ?? ALGORITHMS)]);
   const seconds = (name: keyof RemoteJwksOptions, fallback: number): number => {
     const value = (options[name] as number | undefined) ?? fallback;
@@ -98,18 +99,7 @@ export function remoteKeySource(uri: string | URL, options: RemoteJwksOptions = 
       redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),
     });
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new Error(`JWKS answered HTTP ${response.status}`);
-    }
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > MAX_BODY_CHARS) {
-      await response.body?.cancel();
-      throw new Error('JWKS response too large');
-    }
-    const text = await response.text();
-    if (text.length > MAX_BODY_CHARS) throw new Error('JWKS response too large');
-    const { keys, skipped } = importJwks(JSON.parse(text) as unknown, algorithms);
+    const { keys, skipped } = importJwks(await readBoundedJson(response, MAX_BODY_CHARS, 'JWKS'), algorithms);
     const maxAge = Math.min(maxMaxAge, Math.max(minMaxAge, freshnessSeconds(response.headers, defaultMaxAge)));
     const at = now();
     const removed = loaded === undefined ? [] : [...loaded.keys.keys()].filter((kid) => !keys.has(kid));

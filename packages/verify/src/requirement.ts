@@ -92,7 +92,7 @@ export function compileChecks(checks: Checks = {}): Checks {
  * query-string token or two Authorization headers are refused) → verification → checks.
  * 401 with a `WWW-Authenticate: Bearer` challenge for a missing or invalid token, 403
  * `insufficient_scope` for scopes, 403 problem+json for roles and tenant, 503 while the issuer's
- * keys cannot be obtained. Bodies are RFC 9457 problem details, as the server writes them.
+ * keys cannot be obtained or the revocation state is stale. Bodies are RFC 9457 problem details, as the server writes them.
  */
 export async function authenticate(verifier: Verifier, source: CredentialSource, checks: Checks, options: AdapterOptions = {}): Promise<Outcome> {
   const realm = `Bearer realm="${options.realm ?? 'api'}"`;
@@ -108,8 +108,8 @@ export async function authenticate(verifier: Verifier, source: CredentialSource,
     principal = await verifier.verify(credential.token);
   } catch (error) {
     if (!(error instanceof VerificationError)) throw error;
-    if (error.code === 'ERR_KEYS_UNAVAILABLE') {
-      return refuse(503, 'ERR_KEYS_UNAVAILABLE', 'Service unavailable', 'verification keys unavailable', { 'retry-after': '5' }, error.logReason);
+    if (error.code === 'ERR_KEYS_UNAVAILABLE' || error.code === 'ERR_REVOCATIONS_STALE') {
+      return refuse(503, error.code, 'Service unavailable', error.message, { 'retry-after': '5' }, error.logReason);
     }
     return refuse(401, 'ERR_INVALID_TOKEN', 'Invalid token', 'invalid token', { 'www-authenticate': `${realm}, error="invalid_token"` }, error.logReason);
   }

@@ -30,6 +30,11 @@ export function decodeRevocationMessage(message: string): RevocationEntry[] {
   } catch {
     return [];
   }
+  return decodeRevocationEntries(parsed);
+}
+
+/** The well-formed entries of a parsed array (a feed message, a catch-up page); nothing for anything else. */
+export function decodeRevocationEntries(parsed: unknown): RevocationEntry[] {
   if (!Array.isArray(parsed) || parsed.length > MAX_MESSAGE_ENTRIES) return [];
   return parsed.filter(isEntry);
 }
@@ -84,9 +89,13 @@ export class RevocationList {
   }
 }
 
-/** Any source of feed messages: Redis below, or one a test or another transport injects. */
+/**
+ * Any source of feed messages: Redis below, or one a test or another transport injects. Pub/sub
+ * loses what is published while the link is down; a transport that can tell calls
+ * `onResubscribed` when it is live again, and the verifier catches up at once (see `catchUp`).
+ */
 export interface RevocationFeed {
-  subscribe(onMessage: (message: string) => void): Promise<{ close(): Promise<void> }>;
+  subscribe(onMessage: (message: string) => void, onResubscribed?: () => void): Promise<{ close(): Promise<void> }>;
 }
 
 export interface RedisFeedOptions {
@@ -104,7 +113,7 @@ export interface RedisFeedOptions {
 export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
   const channel = `${options.prefix ?? 'gatehouse:'}${options.channel ?? 'revocations'}`;
   return {
-    async subscribe(onMessage) {
+    async subscribe(onMessage, onResubscribed) {
       const { Redis } = await import('ioredis');
       // Unlimited retries: the subscriber reconnects (and ioredis resubscribes) by itself after an outage.
       const client = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 5_000 });
@@ -113,6 +122,17 @@ export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
       });
       client.on('message', (from: string, message: string) => {
         if (from === channel) onMessage(message);
+      });
+      // ioredis resubscribes on reconnect; a PING queued behind that SUBSCRIBE is answered after
+      // it, so its answer means the link is live again and messages of the gap may be lost.
+      let lost = false;
+      client.on('close', () => {
+        lost = true;
+      });
+      client.on('ready', () => {
+        if (!lost) return;
+        lost = false;
+        client.ping().then(() => onResubscribed?.(), () => undefined);
       });
       try {
         await client.connect();

@@ -1,11 +1,12 @@
 import type { AccessTokenClaims } from './access-token-claims.js';
 import { createAccessTokenVerifier, type VerificationKeySource } from './access-token-verifier.js';
 import { ALGORITHMS, isAlgorithm, type Algorithm } from './algorithms.js';
-import { InvalidTokenError } from './errors.js';
+import { InvalidTokenError, RevocationsStaleError } from './errors.js';
 import { staticKeySource, type JsonWebKeySet } from './jwks.js';
 import { toPrincipal, type Principal } from './principal.js';
 import { remoteKeySource, type JwksEvent, type RemoteJwksOptions, type RemoteKeySource } from './remote-jwks.js';
-import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationFeed } from './revocation-feed.js';
+import { startCatchUp, type CatchUp, type CatchUpOptions } from './revocation-catch-up.js';
+import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationEntry, type RevocationFeed } from './revocation-feed.js';
 
 interface CommonOptions {
   /** The issuer exactly as Gatehouse names itself (`iss`, GATEHOUSE_ISSUER). */
@@ -34,11 +35,23 @@ interface CommonOptions {
 export type VerifierOptions = CommonOptions &
   ({ readonly jwksUri: string | URL; readonly jwks?: undefined } | { readonly jwks: JsonWebKeySet; readonly jwksUri?: undefined });
 
-export type RevocationOptions = RedisFeedOptions | { readonly feed: RevocationFeed };
+export type RevocationOptions = (RedisFeedOptions | { readonly feed: RevocationFeed }) & {
+  /**
+   * Catch up from Gatehouse (`GET /revocations`) after (re)subscribing and every `intervalMs`,
+   * and refuse tokens while the state is older than `maxStalenessMs`. Without it only what the
+   * feed delivers is known: a revocation published while the link was down is missed.
+   */
+  readonly catchUp?: CatchUpOptions;
+};
 
 export interface RevocationSubscription {
   /** Entries currently held (they expire with the tokens they could match). */
   readonly entries: number;
+  /**
+   * Ms since the last complete catch-up started (Infinity before the first); undefined without
+   * `catchUp`. Above `maxStalenessMs` the verifier refuses tokens (unless `whenStale: 'accept'`).
+   */
+  readonly staleness: number | undefined;
   close(): Promise<void>;
 }
 
@@ -47,10 +60,16 @@ export interface Verifier {
   verify(token: string): Promise<Principal>;
   /**
    * Honour Gatehouse revocations (logout, session and token revocation, log out everywhere) within
-   * the feed's delivery time. Only revocations published while subscribed are known: the feed is
-   * pub/sub, and this verifier has no access to Gatehouse's database to catch up after an outage.
+   * the feed's delivery time. Pub/sub loses what is published while the link is down: give
+   * `catchUp` so the verifier reads the live state from Gatehouse after any gap and fails closed
+   * while it cannot. Resolves after the first catch-up was attempted (a failure leaves it stale).
    */
   subscribeRevocations(options: RevocationOptions): Promise<RevocationSubscription>;
+  /**
+   * The largest `staleness` of the subscriptions that catch up (ms; Infinity before the first
+   * catch-up); undefined when none does. For the host's readiness check and metrics.
+   */
+  revocationStaleness(): number | undefined;
   /** Forget cached verifications (revocations are checked on every call regardless). */
   clearCache(): void;
   readonly keys: VerificationKeySource;
@@ -100,15 +119,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** Signing keys revoked on the feed (kid → until): their tokens are refused before any cache. */
   const revokedKeys = new Map<string, number>();
   const onKeyRevoked = (kid: string, until: number): void => {
+    // A catch-up repeats what is known already: refetch only for news.
+    if ((revokedKeys.get(kid) ?? 0) >= until) return;
     revokedKeys.set(kid, until);
     core.clearCache();
     void remote?.refresh();
   };
-  const subscriptions = new Set<{ close(): Promise<void> }>();
+  const onEntries = (entries: readonly RevocationEntry[]): void => {
+    for (const entry of entries) {
+      if (entry.kind === 'key') onKeyRevoked(entry.id, entry.until);
+      else revoked.add(entry);
+    }
+  };
+  const subscriptions = new Set<{ close(): Promise<void>; readonly catchUp: CatchUp | undefined }>();
   let pruner: ReturnType<typeof setInterval> | undefined;
 
   const principalOf = (claims: AccessTokenClaims): Principal => {
     if (subscriptions.size > 0) {
+      for (const { catchUp } of subscriptions) {
+        if (catchUp?.refusing() === true) throw new RevocationsStaleError(`revocation state not confirmed for ${catchUp.staleness()} ms`);
+      }
       const reason = revoked.reasonRevoked(claims, now());
       if (reason !== undefined) throw new InvalidTokenError(reason);
     }
@@ -134,13 +164,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
     async subscribeRevocations(revocationOptions) {
       const feed = 'feed' in revocationOptions ? revocationOptions.feed : redisRevocationFeed(revocationOptions);
-      const inner = await feed.subscribe((message) => {
-        for (const entry of decodeRevocationMessage(message)) {
-          if (entry.kind === 'key') onKeyRevoked(entry.id, entry.until);
-          else revoked.add(entry);
-        }
-      });
+      // Options are checked before anything connects; the feed is subscribed before the first read,
+      // so whatever commits while it reads arrives on the feed.
+      const catchUp = revocationOptions.catchUp === undefined ? undefined : startCatchUp(revocationOptions.catchUp, onEntries);
+      let link: { close(): Promise<void> };
+      try {
+        link = await feed.subscribe(
+          (message) => onEntries(decodeRevocationMessage(message)),
+          () => void catchUp?.run(),
+        );
+      } catch (error) {
+        catchUp?.close();
+        throw error;
+      }
+      const inner = {
+        catchUp,
+        close: async () => {
+          catchUp?.close();
+          await link.close();
+        },
+      };
       subscriptions.add(inner);
+      await catchUp?.run();
       if (pruner === undefined) {
         pruner = setInterval(() => {
           revoked.prune(now());
@@ -151,6 +196,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return {
         get entries() {
           return revoked.size;
+        },
+        get staleness() {
+          return catchUp?.staleness();
         },
         async close() {
           if (!subscriptions.delete(inner)) return;
@@ -163,6 +211,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       };
     },
 
+    revocationStaleness() {
+      const all = [...subscriptions].flatMap(({ catchUp }) => (catchUp === undefined ? [] : [catchUp.staleness()]));
+      return all.length === 0 ? undefined : Math.max(...all);
+    },
     clearCache: () => core.clearCache(),
     keys,
     async close() {
