@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from '../../errors/errors.js';
 import { assertTtlMs, notACounterError, type ChannelListener, type EphemeralStore } from './ephemeral-store.js';
+import { ExpiryQueues, type QueuedEntry } from './expiry-queues.js';
 
 /**
  * What a new key meets when the store holds `maxEntries` live entries (expired ones are always
@@ -35,12 +36,6 @@ export interface MemoryStore extends EphemeralStore {
   stats(): MemoryStoreStats;
 }
 
-interface Entry {
-  value: string;
-  expiresAt: number;
-  readonly ttlMs: number;
-}
-
 const DEFAULT_MAX_ENTRIES = 100_000;
 const SWEEP_INTERVAL_MS = 30_000;
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
@@ -50,12 +45,11 @@ const INTEGER = /^-?(0|[1-9][0-9]*)$/;
  * single-instance deployments; several instances need Redis, or each keeps its own state.
  *
  * At most `maxEntries` live entries; `whenFull` says what a new key meets beyond that. Every
- * operation is O(1) amortised: entries sit in one queue per ttl, and entries of one ttl expire in
- * the order they were written, so each queue's head is its next to expire. Making room looks at
- * the heads only (as many as there are distinct ttls in use, a handful for any one caller), and the
- * periodic sweep pops expired heads, never walking live entries. A clock that steps back can leave
- * an expired entry behind a live head until it is read or reaches the head: reads still see it
- * expired.
+ * operation is O(1): entries sit in expiry-ordered queues, one per ttl ({@link ExpiryQueues}), so
+ * making room looks at the queue heads only (as many as there are distinct ttls in use, a handful
+ * for any one caller), and the periodic sweep takes expired heads, never walking live entries. A
+ * clock that steps back can leave an expired entry behind a live head until it is read or reaches
+ * the head: reads still see it expired.
  *
  * @example
  * const store = createMemoryStore({ maxEntries: 10_000, whenFull: 'refuse' });
@@ -69,49 +63,29 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     throw new TypeError(`maxEntries must be a positive whole number (got ${String(maxEntries)})`);
   }
   if (whenFull !== 'refuse' && whenFull !== 'evict') throw new TypeError(`whenFull must be "refuse" or "evict" (got ${String(whenFull)})`);
-  const entries = new Map<string, Entry>();
-  /** ttl → its entries in the order written (a Map keeps insertion order; re-writing moves to the end). */
-  const queues = new Map<number, Map<string, Entry>>();
+  const entries = new Map<string, QueuedEntry>();
+  const queues = new ExpiryQueues();
   let examined = 0;
   let closed = false;
   const channels = new Map<string, Set<ChannelListener>>();
 
-  const remove = (key: string, entry: Entry): void => {
-    entries.delete(key);
-    const queue = queues.get(entry.ttlMs);
-    queue?.delete(key);
-    if (queue?.size === 0) queues.delete(entry.ttlMs);
+  const remove = (entry: QueuedEntry): void => {
+    entries.delete(entry.key);
+    queues.unlink(entry);
   };
 
   const write = (key: string, value: string, ttlMs: number, t: number): void => {
     const previous = entries.get(key);
-    if (previous !== undefined) remove(key, previous);
-    const entry: Entry = { value, expiresAt: t + ttlMs, ttlMs };
+    if (previous !== undefined) remove(previous);
+    const entry: QueuedEntry = { key, value, expiresAt: t + ttlMs, ttlMs, prev: undefined, next: undefined };
     entries.set(key, entry);
-    const queue = queues.get(ttlMs) ?? new Map<string, Entry>();
-    queues.set(ttlMs, queue);
-    queue.set(key, entry);
-  };
-
-  /** The entry expiring first: the earliest of the queue heads. */
-  const soonest = (): [string, Entry] | undefined => {
-    let first: [string, Entry] | undefined;
-    for (const queue of queues.values()) {
-      examined++;
-      const head = queue.entries().next().value;
-      if (head !== undefined && (first === undefined || head[1].expiresAt < first[1].expiresAt)) first = head;
-    }
-    return first;
+    queues.append(entry);
   };
 
   const sweep = (): void => {
-    const t = now();
-    for (const queue of queues.values()) {
-      for (const [key, entry] of queue) {
-        examined++;
-        if (entry.expiresAt > t) break;
-        remove(key, entry);
-      }
+    for (const entry of queues.drainExpired(now())) {
+      examined++;
+      entries.delete(entry.key);
     }
   };
   const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -122,11 +96,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     if (closed) throw new StoreUnavailableError('memory ephemeral store is closed');
   };
 
-  const live = (key: string, t: number): Entry | undefined => {
+  const live = (key: string, t: number): QueuedEntry | undefined => {
     const entry = entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= t) {
-      remove(key, entry);
+      remove(entry);
       return undefined;
     }
     return entry;
@@ -135,12 +109,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   /** Makes room for one new key: an expired entry goes, else the policy decides. */
   const reserveSlot = (t: number): void => {
     while (entries.size >= maxEntries) {
-      const first = soonest();
+      examined += queues.count;
+      const first = queues.soonest();
       if (first === undefined) return;
-      if (first[1].expiresAt > t && whenFull === 'refuse') {
+      if (first.expiresAt > t && whenFull === 'refuse') {
         throw new StoreUnavailableError(`memory ephemeral store is full (maxEntries=${maxEntries})`);
       }
-      remove(...first);
+      remove(first);
     }
   };
 
@@ -175,7 +150,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async delete(key) {
       ensureOpen();
       const entry = entries.get(key);
-      if (entry !== undefined) remove(key, entry);
+      if (entry !== undefined) remove(entry);
     },
 
     async increment(key, ttlMs) {
