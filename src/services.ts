@@ -123,6 +123,8 @@ export interface ServiceOverrides {
   readonly revocationStaleAfterMs?: number;
   /** Stored keys: scheduler step and reload this often (default 5 s). */
   readonly keyPollIntervalMs?: number;
+  /** Live entries each throttling limit keeps in process at most (default 100 000; tests fill it). */
+  readonly throttleCapacity?: number;
 }
 
 /** The built-in scopes plus a host's own; a host may not redefine a built-in one. */
@@ -287,7 +289,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const throttle = createThrottle({
     limits: config.limits,
-    store: ephemeral,
+    // The in-process ephemeral store carries pub/sub only: counters get their own bounded stores.
+    shared: ephemeral.kind === 'redis' ? ephemeral : undefined,
+    ...(overrides.throttleCapacity === undefined ? {} : { localCapacity: overrides.throttleCapacity }),
     sessionIdOfRefreshDigest: async (digest) => (await rawSessions.findByRefreshDigest(digest))?.id,
     onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
   });

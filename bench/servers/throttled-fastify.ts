@@ -1,7 +1,6 @@
 import Fastify from 'fastify';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { throttlePlugin } from '../../src/http/throttle-plugin.js';
-import { createMemoryStore } from '../../src/stores/ephemeral/memory-store.js';
 import { createRedisStore } from '../../src/stores/ephemeral/redis-store.js';
 import { LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec } from '../../src/throttle/limit-spec.js';
 import { createThrottle } from '../../src/throttle/throttle.js';
@@ -14,10 +13,10 @@ import { createThrottle } from '../../src/throttle/throttle.js';
  * Redis with BENCH_SERVER_REDIS_URL.
  */
 const redisUrl = process.env.BENCH_SERVER_REDIS_URL;
-const store = redisUrl === undefined ? createMemoryStore() : await createRedisStore({ url: redisUrl, keyPrefix: `gh-bench-throttle-${Date.now()}:` });
+const shared = redisUrl === undefined ? undefined : await createRedisStore({ url: redisUrl, keyPrefix: `gh-bench-throttle-${Date.now()}:` });
 const limits = Object.fromEntries(LIMIT_NAMES.map((name) => [name, null])) as Record<LimitName, LimitSpec | null>;
 limits.GLOBAL_IP = parseLimitSpec(process.env.BENCH_SERVER_GLOBAL_IP ?? '1000000/1m');
-const throttle = createThrottle({ limits, store, sessionIdOfRefreshDigest: async () => undefined });
+const throttle = createThrottle({ limits, shared, sessionIdOfRefreshDigest: async () => undefined });
 
 const app = Fastify({ logger: false });
 registerErrorHandling(app);

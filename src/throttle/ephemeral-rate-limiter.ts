@@ -101,6 +101,15 @@ export class EphemeralRateLimiter extends RateLimiterStoreAbstract {
     });
   }
 
+  /**
+   * Makes sure the key's counter exists (at 0 if new) without counting anything, so that a failure
+   * recorded later is an update, which a full bounded store still accepts. The window then runs from
+   * the reservation rather than from the first failure.
+   */
+  async reserve(key: string): Promise<void> {
+    await this.#run(() => this.#store.setIfAbsent(this.getKey(key), '0', this.msDuration));
+  }
+
   async _get(rlKey: string): Promise<StoredCounter | null> {
     return this.#run(async () => {
       const [value, until] = await Promise.all([this.#store.get(rlKey), this.#store.get(`${rlKey}:until`)]);

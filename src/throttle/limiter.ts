@@ -1,5 +1,6 @@
 import type { EphemeralStore } from '../stores/ephemeral/ephemeral-store.js';
-import { EphemeralRateLimiter, RateLimiterRes } from './ephemeral-rate-limiter.js';
+import { RateLimiterRes } from './ephemeral-rate-limiter.js';
+import { InsuredCounter, isStoreFailure, type Reading } from './insured-counter.js';
 import type { LimitName, LimitSpec } from './limit-spec.js';
 
 /** Why a request is refused, for the log; the client only ever sees the same 429. */
@@ -24,9 +25,13 @@ const IN_FLIGHT_RETRY_MS = 1_000;
 const MAX_REMEMBERED_REFUSALS = 10_000;
 
 export interface LimiterDeps {
+  /** Where the counters live: the shared store (Redis), or this limit's own in-process one. */
   readonly store: EphemeralStore;
-  /** Takes over when `store` fails, so limits still hold per instance during an outage. */
-  readonly insuranceStore: EphemeralStore;
+  /**
+   * Counts instead when `store` fails, so limits still hold per instance during an outage; absent
+   * when `store` is in process itself. Every check reads both, so a failure counted here is seen.
+   */
+  readonly insuranceStore?: EphemeralStore | undefined;
   readonly onStoreError: (error: unknown) => void;
   readonly now: () => number;
 }
@@ -35,19 +40,25 @@ export interface LimiterDeps {
  * One named limit over rate-limiter-flexible counters. Two ways to count:
  * - requests (`consume`): every request counts; the (count + 1)th within the window is refused
  *   until the window ends. No backoff: an honest client that overshoots waits a known time.
- * - failures (`check` before the attempt, `recordFailure` after it): exponential backoff. When a
- *   failure brings the counter to `count`, the key is blocked for one window; every further failure
- *   (possible only once that block has ended) doubles the block: window × 2^(strikes − 1), capped at
- *   {@link BACKOFF_CAP_MS} (or the window, if longer). Strikes live in their own counter, forgotten
- *   {@link STRIKE_MEMORY_SECONDS} after the first one, so the block is temporary, never a lockout.
- *   The block is rate-limiter-flexible's `block`: the counter set past `count` for that long.
+ * - failures (`check` and `reserve` before the attempt, `recordFailure` after it): exponential
+ *   backoff. When a failure brings the counter to `count`, the key is blocked for one window; every
+ *   further failure (possible only once that block has ended) doubles the block:
+ *   window × 2^(strikes − 1), capped at {@link BACKOFF_CAP_MS} (or the window, if longer). Strikes
+ *   live in their own counter, forgotten {@link STRIKE_MEMORY_SECONDS} after the first one, so the
+ *   block is temporary, never a lockout. The block is rate-limiter-flexible's `block`: the counter
+ *   set past `count` for that long.
+ *
+ * Fails closed: when no store can hold or read a counter (a bounded in-process store full of live
+ * counters, or Redis down and the insurance full), the answer is a Refusal for one window, never a
+ * request let through uncounted.
  */
 export class Limiter {
   readonly name: LimitName;
   readonly spec: LimitSpec;
-  readonly #counter: EphemeralRateLimiter;
-  readonly #strikes: EphemeralRateLimiter;
+  readonly #counter: InsuredCounter;
+  readonly #strikes: InsuredCounter;
   readonly #now: () => number;
+  readonly #onStoreError: (error: unknown) => void;
   /**
    * Request limits only: key → end of its window, once the store refused it. Nothing lowers a
    * request counter before its window ends, so until then this instance answers from memory and a
@@ -59,22 +70,15 @@ export class Limiter {
     this.name = name;
     this.spec = spec;
     this.#now = deps.now;
+    this.#onStoreError = deps.onStoreError;
     const prefix = `throttle:${name.toLowerCase()}`;
-    const make = (keyPrefix: string, points: number, durationSeconds: number, store: EphemeralStore, insurance?: EphemeralRateLimiter) =>
-      new EphemeralRateLimiter({
-        store,
-        keyPrefix,
-        points,
-        durationSeconds,
-        now: deps.now,
-        ...(insurance === undefined ? {} : { insurance, onStoreError: deps.onStoreError }),
-      });
-    this.#counter = make(prefix, spec.count, spec.windowSeconds, deps.store, make(prefix, spec.count, spec.windowSeconds, deps.insuranceStore));
-    const strikeMemory = Math.max(STRIKE_MEMORY_SECONDS, spec.windowSeconds);
-    this.#strikes = make(`${prefix}:strikes`, Number.MAX_SAFE_INTEGER, strikeMemory, deps.store, make(`${prefix}:strikes`, Number.MAX_SAFE_INTEGER, strikeMemory, deps.insuranceStore));
+    const counter = (keyPrefix: string, points: number, durationSeconds: number) =>
+      new InsuredCounter({ store: deps.store, insurance: deps.insuranceStore, keyPrefix, points, durationSeconds, now: deps.now, onStoreError: deps.onStoreError });
+    this.#counter = counter(prefix, spec.count, spec.windowSeconds);
+    this.#strikes = counter(`${prefix}:strikes`, Number.MAX_SAFE_INTEGER, Math.max(STRIKE_MEMORY_SECONDS, spec.windowSeconds));
   }
 
-  /** Counts one request; a Refusal when it is over the limit. */
+  /** Counts one request; a Refusal when it is over the limit or cannot be counted. */
   async consume(key: string): Promise<Refusal | undefined> {
     const until = this.#refusedUntil.get(key);
     if (until !== undefined) {
@@ -86,7 +90,7 @@ export class Limiter {
       await this.#counter.consume(key);
       return undefined;
     } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
+      if (!(error instanceof RateLimiterRes)) return this.#uncountable(error);
       this.#rememberRefusal(key, error.msBeforeNext);
       return this.#refusal(error.msBeforeNext);
     }
@@ -103,26 +107,60 @@ export class Limiter {
 
   /**
    * Reads, counts nothing: a Refusal while the failures recorded (plus `inFlight` attempts not yet
-   * decided) have reached the limit.
+   * decided) have reached the limit, or when they cannot be read.
    */
   async check(key: string, inFlight = 0): Promise<Refusal | undefined> {
-    const recorded = await this.#counter.get(key);
-    const failures = recorded?.consumedPoints ?? 0;
+    let recorded: Reading | null;
+    try {
+      recorded = await this.#counter.read(key);
+    } catch (error) {
+      return this.#uncountable(error);
+    }
+    const failures = recorded?.consumed ?? 0;
     if (failures + inFlight < this.spec.count) return undefined;
     return this.#refusal(recorded !== null && failures >= this.spec.count ? recorded.msBeforeNext : IN_FLIGHT_RETRY_MS);
   }
 
+  /**
+   * Before an attempt `check` let through: makes sure its failure can be recorded (the counter
+   * exists, so recording it is an update). A Refusal when there is no room for it: an attempt whose
+   * failure would go uncounted is an unthrottled guess.
+   */
+  async reserve(key: string): Promise<Refusal | undefined> {
+    try {
+      await this.#counter.reserve(key);
+      return undefined;
+    } catch (error) {
+      return this.#uncountable(error);
+    }
+  }
+
   /** Counts one failure, and blocks with backoff once the limit is reached (see the class comment). */
   async recordFailure(key: string): Promise<void> {
-    const [counted, strikes] = await Promise.all([this.#counter.penalty(key), this.#strikes.get(key)]);
-    if (counted.consumedPoints < this.spec.count && strikes === null) return;
-    const strike = (await this.#strikes.penalty(key)).consumedPoints;
-    await this.#counter.block(key, backoffMs(this.spec.windowSeconds * 1000, strike) / 1000);
+    await this.#counter.penalty(key);
+    const [counted, strikes] = await Promise.all([this.#counter.read(key), this.#strikes.read(key)]);
+    if ((counted?.consumed ?? 0) < this.spec.count && strikes === null) return;
+    try {
+      // The strike this is, wherever earlier strikes were counted.
+      const strike = Math.max(await this.#strikes.penalty(key), (strikes?.consumed ?? 0) + 1);
+      await this.#counter.block(key, backoffMs(this.spec.windowSeconds * 1000, strike) / 1000);
+    } catch (error) {
+      // No room for the strike or the block's end: the counter, at the limit, refuses the key for the
+      // rest of its window all the same; only the backoff beyond it is lost.
+      if (!isStoreFailure(error)) throw error;
+      this.#onStoreError(error);
+    }
   }
 
   /** Forgets the key's failures and strikes (a successful login from that place). */
   async reset(key: string): Promise<void> {
     await Promise.all([this.#counter.delete(key), this.#strikes.delete(key)]);
+  }
+
+  #uncountable(error: unknown): Refusal {
+    if (!isStoreFailure(error)) throw error;
+    this.#onStoreError(error);
+    return this.#refusal(this.spec.windowSeconds * 1000);
   }
 
   #refusal(msBeforeNext: number): Refusal {

@@ -54,11 +54,16 @@ interface Counted {
  * like a real one. Usernames are compared by their lookup key (NFKC, lower case) and hashed with
  * the address into store keys.
  *
+ * An attempt let through has its counters reserved first (see `Limiter.reserve`): where there is no
+ * room to record its failure it is refused, so a full store never turns into unthrottled guesses.
+ *
  * Attempts still in flight count against the budget on this instance (a burst sent at once cannot
  * all pass the check before the first failure is recorded); across instances a burst is held to
  * the budget of each.
  */
 export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralStore): LoginThrottle {
+  // `store` keeps the known addresses. Losing some only makes LOGIN_USER apply at more places (the
+  // stricter answer), so it may be a store that evicts.
   const inFlight = new Map<string, number>();
   const flightKey = (c: Counted) => `${c.limiter.name}:${c.key}`;
   const knownKeyOf = (account: string) => `throttle:known_addresses:${throttleKey('account', account)}`;
@@ -107,6 +112,8 @@ export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralSto
         const known = knownKey === undefined ? [] : await readKnown(knownKey);
         const refusals = await Promise.all(counted.map((c, i) => (c === user && known.includes(addressId) ? undefined : c.limiter.check(c.key, ahead[i]))));
         refused = refusals.filter((r): r is Refusal => r !== undefined);
+        // Only an attempt let through takes room: refused floods create no counters.
+        if (refused.length === 0) refused = (await Promise.all(counted.map((c) => c.limiter.reserve(c.key)))).filter((r): r is Refusal => r !== undefined);
       } catch (error) {
         end();
         throw error;

@@ -1,5 +1,5 @@
 import type { EphemeralStore } from '../stores/ephemeral/ephemeral-store.js';
-import { createMemoryStore } from '../stores/ephemeral/memory-store.js';
+import { createMemoryStore, type MemoryStore, type WhenFull } from '../stores/ephemeral/memory-store.js';
 import { Limiter } from './limiter.js';
 import type { LimitName, Limits } from './limit-spec.js';
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.js';
@@ -7,15 +7,17 @@ import { createRequestLimits, type RequestLimitDeps, type RequestLimits } from '
 
 export interface ThrottleOptions extends RequestLimitDeps {
   readonly limits: Limits;
-  /** Where the counters live: the shared ephemeral store (Redis, or in process). */
-  readonly store: EphemeralStore;
   /**
-   * A failure of `store`. Each limit then counts in process (rate-limiter-flexible's insurance
-   * limiter) until the store answers again: per instance, but never unthrottled and never refusing
-   * everyone. Reported at most once a minute.
+   * The store every instance shares (Redis). Without it, every counter lives in process. Either
+   * way each limit also has its own bounded in-process store: the counters themselves when there is
+   * no shared store, the insurance when the shared one fails (each limit then counts in process
+   * until it answers again: per instance, but never unthrottled). Reported at most once a minute.
    */
+  readonly shared?: EphemeralStore | undefined;
+  /** Live entries each limit's in-process store holds at most (default {@link DEFAULT_LOCAL_CAPACITY}). */
+  readonly localCapacity?: number;
   readonly onStoreError?: (error: unknown) => void;
-  /** Epoch ms; `store`'s clock (tests inject both). */
+  /** Epoch ms; the stores' clock (tests inject both). */
   readonly now?: () => number;
 }
 
@@ -27,17 +29,36 @@ export interface Throttle {
 }
 
 const REPORT_EVERY_MS = 60_000;
+/** Per limit: a few tens of MB at most for all of them together, far above any honest traffic in one window. */
+export const DEFAULT_LOCAL_CAPACITY = 100_000;
 
 /**
- * Every limit of GATEHOUSE_LIMIT_*, built over one store; a limit set to `off` is absent.
+ * Limits that guard a secret against guessing. Pushing out one of their counters would let the
+ * guessing start over (a flood of fresh usernames evicting alice's failures), so their stores never
+ * evict a live entry: when one is full, the attempt is refused instead (see `Limiter`). The other
+ * limits count requests per address or session against floods; losing such a counter only gives its
+ * key the fresh budget that each of the flood's own new keys had anyway, so theirs evict the entry
+ * closest to expiry and a flood of new addresses never refuses anyone else.
+ */
+const GUARDS: ReadonlySet<LimitName> = new Set<LimitName>(['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'PASSWORD_CHANGE_USER']);
+
+/**
+ * Every limit of GATEHOUSE_LIMIT_*; a limit set to `off` is absent. Each limit has its own
+ * in-process capacity, so filling one keyspace (new addresses at the register route) cannot crowd
+ * out another's counters (failed logins).
  *
  * @example
- * const throttle = createThrottle({ limits: config.limits, store: ephemeral, sessionIdOfRefreshDigest });
+ * const throttle = createThrottle({ limits: config.limits, shared: redis, sessionIdOfRefreshDigest });
  * const refusal = await throttle.requests.register(ip); // → 429 with Retry-After when defined
  */
 export function createThrottle(options: ThrottleOptions): Throttle {
   const now = options.now ?? Date.now;
-  const insuranceStore = createMemoryStore({ now });
+  const localStores: MemoryStore[] = [];
+  const local = (whenFull: WhenFull): MemoryStore => {
+    const store = createMemoryStore({ now, maxEntries: options.localCapacity ?? DEFAULT_LOCAL_CAPACITY, whenFull });
+    localStores.push(store);
+    return store;
+  };
   let lastReport = Number.NEGATIVE_INFINITY;
   const onStoreError = (error: unknown) => {
     const t = Date.now();
@@ -47,11 +68,14 @@ export function createThrottle(options: ThrottleOptions): Throttle {
   };
   const limiter = (name: LimitName) => {
     const spec = options.limits[name];
-    return spec === null ? undefined : new Limiter(name, spec, { store: options.store, insuranceStore, onStoreError, now });
+    if (spec === null) return undefined;
+    const own = local(GUARDS.has(name) ? 'refuse' : 'evict');
+    const [store, insuranceStore] = options.shared === undefined ? [own, undefined] : [options.shared, own];
+    return new Limiter(name, spec, { store, insuranceStore, onStoreError, now });
   };
   return {
     limits: options.limits,
-    login: createLoginThrottle({ userIp: limiter('LOGIN_USER_IP'), user: limiter('LOGIN_USER'), ip: limiter('LOGIN_IP') }, options.store),
+    login: createLoginThrottle({ userIp: limiter('LOGIN_USER_IP'), user: limiter('LOGIN_USER'), ip: limiter('LOGIN_IP') }, options.shared ?? local('evict')),
     requests: createRequestLimits(
       {
         globalIp: limiter('GLOBAL_IP'),
@@ -62,6 +86,8 @@ export function createThrottle(options: ThrottleOptions): Throttle {
       },
       options,
     ),
-    close: () => insuranceStore.close(),
+    close: async () => {
+      await Promise.all(localStores.map((s) => s.close()));
+    },
   };
 }

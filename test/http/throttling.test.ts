@@ -162,6 +162,54 @@ describe('login throttling over HTTP: malicious cases', () => {
   });
 });
 
+/**
+ * Issue 19 item 1: a flood of new keys switched login throttling off. The counters of every limit
+ * were in one in-process store of at most 100 000 entries that refused new keys when full; failed
+ * logins then fell over to the insurance store while the pre-login check read the full one, found
+ * nothing, and let every guess through. Here the capacity is small enough to fill over HTTP. With
+ * Redis (the real pass) the in-process stores are the insurance: Redis is closed first, so the same
+ * flood meets them.
+ */
+describe(`MALICIOUS: login throttling when the in-process store fills${testStoreProfile === 'real' ? ' (Redis down: the insurance stores)' : ''}`, () => {
+  const CAPACITY = 30;
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ env: PROXIED, overrides: { throttleCapacity: CAPACITY } });
+    await t.register('alice');
+    await warmUp(t);
+    if (testStoreProfile === 'real') await t.services.ephemeral.close();
+  });
+  after(() => t.close());
+
+  const badRegister = (ip: string) => t.inject({ method: 'POST', url: '/auth/register', headers: from(ip), payload: { username: 'x' } });
+
+  test('filled from many addresses at /auth/register, wrong passwords are still refused after 10 and the right one with them', async () => {
+    for (let i = 0; i < CAPACITY * 4; i++) assert.equal((await badRegister(`10.19.${i >> 8}.${i & 255}`)).statusCode, 400, `flood request ${i}`);
+    for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'alice', WRONG, '203.0.113.19'));
+    const hashes = countHashing(t);
+    for (let i = 0; i < 5; i++) assertThrottled(await passwordGrant(t, 'alice', WRONG, '203.0.113.19'), 'oauth');
+    assertThrottled(await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.19'), 'oauth');
+    assertThrottled(await jsonLogin(t, 'alice', TEST_PASSWORD, '203.0.113.19'), 'problem');
+    assert.equal(hashes(), 0, 'a refused guess is not evaluated');
+    // The flood did not refuse anyone either: a new address is still served.
+    assert.equal((await badRegister('10.19.250.1')).statusCode, 400);
+    assert.equal((await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.20')).statusCode, 200);
+  });
+
+  test('filled with failed logins for new usernames, the victim’s counter stays and a login that cannot be counted is refused, not admitted', async () => {
+    for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'));
+    const statuses = new Set<number>();
+    for (let i = 0; i < CAPACITY * 2; i++) statuses.add((await passwordGrant(t, `nobody${i}`, WRONG, `10.20.${i >> 8}.${i & 255}`)).statusCode);
+    assert.deepEqual([...statuses].sort(), [400, 429], 'the flood fills the store, then is refused');
+    const hashes = countHashing(t);
+    assertThrottled(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'), 'oauth');
+    assertThrottled(await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.21'), 'oauth');
+    assertThrottled(await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.22'), 'oauth');
+    assertThrottled(await jsonLogin(t, 'someone-new', WRONG, '203.0.113.23'), 'problem');
+    assert.equal(hashes(), 0, 'nothing uncountable is evaluated');
+  });
+});
+
 describe('login throttling over HTTP: outcomes', () => {
   let t: TestApp;
   before(async () => {

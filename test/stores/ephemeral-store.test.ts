@@ -187,6 +187,60 @@ describe('memory ephemeral store', () => {
     await store.close();
   });
 
+  it('full, "evict": the entry closest to expiry goes, across ttls; an increment keeps its place, a set moves it', async () => {
+    let t = 0;
+    const store = createMemoryStore({ now: () => t, maxEntries: 3, whenFull: 'evict' });
+    await store.set('long', '1', 10_000);
+    await store.increment('short', 1_000);
+    t = 10;
+    await store.set('middle', '1', 5_000);
+    await store.increment('short', 1_000); // still expires at 1 000
+    await store.set('fourth', '1', 5_000);
+    assert.equal(await store.get('short'), undefined, 'the soonest to expire went first');
+    await store.set('long', '2', 100); // re-written: now the soonest
+    await store.set('fifth', '1', 5_000);
+    assert.deepEqual(await Promise.all(['long', 'middle', 'fourth', 'fifth'].map((k) => store.get(k))), [undefined, '1', '1', '1']);
+    assert.equal(store.stats().entries, 3);
+    await store.close();
+  });
+
+  it('full, "refuse": expired entries are reclaimed (soonest first) before anything is refused', async () => {
+    let t = 0;
+    const store = createMemoryStore({ now: () => t, maxEntries: 3 });
+    await store.set('a', '1', 1_000);
+    await store.set('b', '1', 2_000);
+    await store.set('c', '1', 60_000);
+    t = 2_000;
+    await store.set('d', '1', 60_000);
+    await store.set('e', '1', 60_000);
+    await assert.rejects(store.increment('f', 60_000), StoreUnavailableError);
+    assert.deepEqual(await Promise.all(['c', 'd', 'e'].map((k) => store.get(k))), ['1', '1', '1']);
+    await store.close();
+  });
+
+  it('MALICIOUS: a flood of new keys at capacity costs the same per key whatever the size (no sweep of the store)', async () => {
+    const perKey = async (maxEntries: number, whenFull: 'refuse' | 'evict'): Promise<number> => {
+      let t = 0;
+      const store = createMemoryStore({ now: () => t, maxEntries, whenFull });
+      // Three ttls, as a limiter writes: its window, its strike memory, a block.
+      for (let i = 0; i < maxEntries; i++) await store.increment(`live:${i}`, [900_000, 21_600_000, 1_800_000][i % 3] as number);
+      t = 1;
+      const before = store.stats().examined;
+      const flood = 5_000;
+      for (let i = 0; i < flood; i++) await store.increment(`flood:${i}`, 60_000).catch(() => undefined);
+      assert.equal(store.stats().entries, maxEntries, 'memory stays bounded');
+      const examined = (store.stats().examined - before) / flood;
+      await store.close();
+      return examined;
+    };
+    for (const whenFull of ['refuse', 'evict'] as const) {
+      const small = await perKey(100, whenFull);
+      const large = await perKey(20_000, whenFull);
+      assert.ok(small <= 4, `${whenFull}: ${small} entries looked at per new key`);
+      assert.equal(large, small, `${whenFull}: 200 times the entries, the same work per key`);
+    }
+  });
+
   it('rejects a maxEntries that is not a positive whole number', () => {
     assert.throws(() => createMemoryStore({ maxEntries: 0 }), TypeError);
     assert.throws(() => createMemoryStore({ maxEntries: 1.5 }), TypeError);

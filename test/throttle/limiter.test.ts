@@ -96,6 +96,46 @@ describe('Limiter: failures with exponential backoff', () => {
   });
 });
 
+describe('Limiter: where the counters are', () => {
+  const spec = { count: 3, windowSeconds: 900 };
+
+  test('MALICIOUS: failures the insurance counted while the store refused writes are seen by the next check', async () => {
+    const now = () => 1_700_000_000_000;
+    // A store that answers reads but refuses new keys: what a full store did (issue 19).
+    const inner = createMemoryStore({ now });
+    const refuse = async (): Promise<never> => {
+      throw new StoreUnavailableError('full');
+    };
+    const store: EphemeralStore = { ...inner, set: refuse, setIfAbsent: refuse, increment: refuse };
+    const limiter = new Limiter('LOGIN_USER_IP', spec, { store, insuranceStore: createMemoryStore({ now }), onStoreError: () => {}, now });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await limiter.check('k'), undefined);
+      assert.equal(await limiter.reserve('k'), undefined, 'the insurance has room');
+      await limiter.recordFailure('k');
+    }
+    assert.equal((await limiter.check('k'))?.limit, 'LOGIN_USER_IP');
+  });
+
+  test('MALICIOUS: no room anywhere to count a failure: the attempt is refused before it is made, and no counter is pushed out', async () => {
+    let t = 1_700_000_000_000;
+    const now = () => t;
+    const store = createMemoryStore({ now, maxEntries: 4 });
+    const errors: unknown[] = [];
+    const limiter = new Limiter('LOGIN_USER_IP', spec, { store, onStoreError: (e) => errors.push(e), now });
+    assert.equal(await limiter.reserve('victim'), undefined);
+    await limiter.recordFailure('victim');
+    for (let i = 0; i < 3; i++) assert.equal(await limiter.reserve(`flood${i}`), undefined);
+    assert.equal(await limiter.check('new'), undefined, 'nothing recorded for it');
+    assert.deepEqual(await limiter.reserve('new'), { limit: 'LOGIN_USER_IP', retryAfterMs: 900_000 });
+    assert.ok(errors.length > 0 && errors.every((e) => e instanceof StoreUnavailableError), 'reported');
+    await limiter.recordFailure('victim');
+    await limiter.recordFailure('victim');
+    assert.equal((await limiter.check('victim'))?.limit, 'LOGIN_USER_IP', 'the victim’s counter is still there and still counts');
+    t += 900_000;
+    assert.equal(await limiter.reserve('new'), undefined, 'room again once counters expire');
+  });
+});
+
 describe('Limiter: requests', () => {
   test('MALICIOUS: count requests pass, the next is refused until the window ends; no backoff', async () => {
     const { limiter, advance } = harness({ count: 2, windowSeconds: 60 });

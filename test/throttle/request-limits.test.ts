@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
-import { createMemoryStore } from '../../src/stores/ephemeral/memory-store.js';
 import { parseLimitSpec, type LimitName, type Limits } from '../../src/throttle/limit-spec.js';
 import { createThrottle } from '../../src/throttle/throttle.js';
 
@@ -24,7 +23,6 @@ function harness(on: Partial<Record<LimitName, string>>, sessions = new Map<stri
   let lookups = 0;
   const throttle = createThrottle({
     limits,
-    store: createMemoryStore({ now }),
     now,
     sessionIdOfRefreshDigest: async (digest) => {
       lookups++;

@@ -1,16 +1,39 @@
 import { StoreUnavailableError } from '../../errors/errors.js';
 import { assertTtlMs, notACounterError, type ChannelListener, type EphemeralStore } from './ephemeral-store.js';
+import { ExpiryQueues, type QueuedEntry } from './expiry-queues.js';
+
+/**
+ * What a new key meets when the store holds `maxEntries` live entries (expired ones are always
+ * reclaimed first):
+ * - `refuse`: the write rejects with `StoreUnavailableError`; every live entry stays. For state
+ *   whose loss would loosen a decision (a failure counter: losing it lets the guessing start over).
+ * - `evict`: the live entry closest to its expiry goes. For state whose loss only ever grants its
+ *   own key what a fresh key gets anyway (a per-address request counter) or tightens a decision.
+ */
+export type WhenFull = 'refuse' | 'evict';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds; tests inject one instead of sleeping. */
   now?: () => number;
   /** Live entries allowed at once (default 100 000). */
   maxEntries?: number;
+  /** Default `refuse`. */
+  whenFull?: WhenFull;
 }
 
-interface Entry {
-  value: string;
-  expiresAt: number;
+export interface MemoryStoreStats {
+  readonly entries: number;
+  /**
+   * Entries looked at other than the one an operation names (expiry and eviction), since the store
+   * was created. Grows by a constant per operation, never by the store's size.
+   */
+  readonly examined: number;
+}
+
+/** The in-process store, with what only it can tell. */
+export interface MemoryStore extends EphemeralStore {
+  readonly kind: 'memory';
+  stats(): MemoryStoreStats;
 }
 
 const DEFAULT_MAX_ENTRIES = 100_000;
@@ -19,34 +42,50 @@ const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
 /**
  * The embedded {@link EphemeralStore}: one process, no persistence. For development, tests and
- * single-instance deployments; several instances need Redis, or each keeps its own deny-list.
+ * single-instance deployments; several instances need Redis, or each keeps its own state.
  *
- * Expired entries read as absent and are dropped when touched, plus a periodic sweep so keys
- * nobody reads again do not pile up.
- *
- * When `maxEntries` live entries exist, creating another rejects with `StoreUnavailableError`
- * instead of evicting: evicting a deny-list entry would silently un-revoke a token, and evicting a
- * counter would reset a rate limit, so an attacker who can mint keys must not be able to push
- * entries out. Updating an existing key always works.
+ * At most `maxEntries` live entries; `whenFull` says what a new key meets beyond that. Every
+ * operation is O(1): entries sit in expiry-ordered queues, one per ttl ({@link ExpiryQueues}), so
+ * making room looks at the queue heads only (as many as there are distinct ttls in use, a handful
+ * for any one caller), and the periodic sweep takes expired heads, never walking live entries. A
+ * clock that steps back can leave an expired entry behind a live head until it is read or reaches
+ * the head: reads still see it expired.
  *
  * @example
- * const store = createMemoryStore();
- * await store.set('revoked:jti-1', '1', 15 * 60_000);
+ * const store = createMemoryStore({ maxEntries: 10_000, whenFull: 'refuse' });
+ * await store.increment('throttle:login_ip:abc', 15 * 60_000);
  */
-export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralStore {
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const whenFull = options.whenFull ?? 'refuse';
   if (!Number.isSafeInteger(maxEntries) || maxEntries <= 0) {
     throw new TypeError(`maxEntries must be a positive whole number (got ${String(maxEntries)})`);
   }
-  const entries = new Map<string, Entry>();
+  if (whenFull !== 'refuse' && whenFull !== 'evict') throw new TypeError(`whenFull must be "refuse" or "evict" (got ${String(whenFull)})`);
+  const entries = new Map<string, QueuedEntry>();
+  const queues = new ExpiryQueues();
+  let examined = 0;
   let closed = false;
   const channels = new Map<string, Set<ChannelListener>>();
 
+  const remove = (entry: QueuedEntry): void => {
+    entries.delete(entry.key);
+    queues.unlink(entry);
+  };
+
+  const write = (key: string, value: string, ttlMs: number, t: number): void => {
+    const previous = entries.get(key);
+    if (previous !== undefined) remove(previous);
+    const entry: QueuedEntry = { key, value, expiresAt: t + ttlMs, ttlMs, prev: undefined, next: undefined };
+    entries.set(key, entry);
+    queues.append(entry);
+  };
+
   const sweep = (): void => {
-    const t = now();
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt <= t) entries.delete(key);
+    for (const entry of queues.drainExpired(now())) {
+      examined++;
+      entries.delete(entry.key);
     }
   };
   const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -57,22 +96,26 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralSt
     if (closed) throw new StoreUnavailableError('memory ephemeral store is closed');
   };
 
-  const live = (key: string): Entry | undefined => {
+  const live = (key: string, t: number): QueuedEntry | undefined => {
     const entry = entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= now()) {
-      entries.delete(key);
+    if (entry.expiresAt <= t) {
+      remove(entry);
       return undefined;
     }
     return entry;
   };
 
-  /** Makes room for one new key, or refuses (see the doc comment on why we never evict). */
-  const reserveSlot = (): void => {
-    if (entries.size < maxEntries) return;
-    sweep();
-    if (entries.size >= maxEntries) {
-      throw new StoreUnavailableError(`memory ephemeral store is full (maxEntries=${maxEntries})`);
+  /** Makes room for one new key: an expired entry goes, else the policy decides. */
+  const reserveSlot = (t: number): void => {
+    while (entries.size >= maxEntries) {
+      examined += queues.count;
+      const first = queues.soonest();
+      if (first === undefined) return;
+      if (first.expiresAt > t && whenFull === 'refuse') {
+        throw new StoreUnavailableError(`memory ephemeral store is full (maxEntries=${maxEntries})`);
+      }
+      remove(first);
     }
   };
 
@@ -84,41 +127,45 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralSt
     async set(key, value, ttlMs) {
       ensureOpen();
       assertTtlMs(ttlMs);
-      if (live(key) === undefined) reserveSlot();
-      entries.set(key, { value, expiresAt: now() + ttlMs });
+      const t = now();
+      if (live(key, t) === undefined) reserveSlot(t);
+      write(key, value, ttlMs, t);
     },
 
     async setIfAbsent(key, value, ttlMs) {
       ensureOpen();
       assertTtlMs(ttlMs);
-      if (live(key) !== undefined) return false;
-      reserveSlot();
-      entries.set(key, { value, expiresAt: now() + ttlMs });
+      const t = now();
+      if (live(key, t) !== undefined) return false;
+      reserveSlot(t);
+      write(key, value, ttlMs, t);
       return true;
     },
 
     async get(key) {
       ensureOpen();
-      return live(key)?.value;
+      return live(key, now())?.value;
     },
 
     async delete(key) {
       ensureOpen();
-      entries.delete(key);
+      const entry = entries.get(key);
+      if (entry !== undefined) remove(entry);
     },
 
     async increment(key, ttlMs) {
       ensureOpen();
       assertTtlMs(ttlMs);
       const t = now();
-      const entry = live(key);
+      const entry = live(key, t);
       if (entry === undefined) {
-        reserveSlot();
-        entries.set(key, { value: '1', expiresAt: t + ttlMs });
+        reserveSlot(t);
+        write(key, '1', ttlMs, t);
         return { value: 1, ttlMs };
       }
       const current = INTEGER.test(entry.value) ? Number(entry.value) : Number.NaN;
       if (!Number.isSafeInteger(current + 1)) throw notACounterError();
+      // In place: an existing key keeps its expiry, so it keeps its place in its queue.
       entry.value = String(current + 1);
       return { value: current + 1, ttlMs: entry.expiresAt - t };
     },
@@ -148,11 +195,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): EphemeralSt
       };
     },
 
+    stats: () => ({ entries: entries.size, examined }),
+
     async close() {
       closed = true;
       channels.clear();
       clearInterval(sweeper);
       entries.clear();
+      queues.clear();
     },
   };
 }
