@@ -35,6 +35,7 @@ export const ErrorCodes = [
   'ERR_OAUTH_INVALID_SCOPE',
   'ERR_OAUTH_INVALID_TARGET',
   'ERR_STORE_UNAVAILABLE',
+  'ERR_SHUTTING_DOWN',
   'ERR_THROTTLED',
   'ERR_INTERNAL',
 ] as const;
@@ -275,6 +276,13 @@ export class InvalidTargetError extends OAuthError {
 export class StoreUnavailableError extends GatehouseError {
   constructor(logReason: string, cause?: unknown) {
     super('ERR_STORE_UNAVAILABLE', 'service temporarily unavailable', { logReason, cause });
+  }
+}
+
+/** This instance is closing: a request that reached it meanwhile should be retried on another. */
+export class ShuttingDownError extends GatehouseError {
+  constructor() {
+    super('ERR_SHUTTING_DOWN', 'service shutting down, retry', { logReason: 'request arrived while the server was closing' });
   }
 }
 

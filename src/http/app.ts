@@ -15,7 +15,7 @@ import { throttlePlugin } from './throttle-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
 import { AccessLogController, loggerOptions } from './logger.js';
 import { registerOpenApi } from './openapi.js';
-import { answerUnmetExpectations, clientErrorHandler, frameworkErrors, registerPreRoutingRefusals } from './pre-routing-errors.js';
+import { answerUnmetExpectations, clientErrorHandler, frameworkErrors, registerClosingRefusal, registerPreRoutingRefusals } from './pre-routing-errors.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerTextInputCheck } from './text-input.js';
 import { parseStrictQueryString } from './strict-query-string.js';
@@ -127,7 +127,8 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     frameworkErrors,
     http: { requireHostHeader: false },
     routerOptions: { querystringParser: parseStrictQueryString },
-    return503OnClosing: true,
+    // registerClosingRefusal answers instead, through the error layer.
+    return503OnClosing: false,
     logController: new AccessLogController({ requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -142,6 +143,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
     done();
   });
   registerSecurityHeaders(app);
+  registerClosingRefusal(app);
   await mountGatehouse(app, services, { prefix: '', docs: true, plumbing: 'root' });
   if (options.extraRoutes !== undefined) await options.extraRoutes(app);
 

@@ -5,6 +5,7 @@ import {
   OAuthError,
   PasswordPolicyError,
   RequestError,
+  ShuttingDownError,
   StoreUnavailableError,
   ThrottledError,
   ValidationError,
@@ -55,6 +56,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_OAUTH_INVALID_SCOPE: { status: 400, title: 'Invalid scope' },
   ERR_OAUTH_INVALID_TARGET: { status: 400, title: 'Invalid target' },
   ERR_STORE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  ERR_SHUTTING_DOWN: { status: 503, title: 'Service unavailable' },
   ERR_THROTTLED: { status: 429, title: 'Too many requests' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
 };
@@ -95,7 +97,7 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
     const headers = error.status === 401 ? { ...noStore, 'www-authenticate': `Basic realm="${REALM}"` } : noStore;
     return { status: error.status, contentType: 'application/json', headers, body: { error: error.error, error_description: error.message } };
   }
-  if (error instanceof StoreUnavailableError) {
+  if (error instanceof StoreUnavailableError || error instanceof ShuttingDownError) {
     return { status: 503, contentType: 'application/json', headers: noStore, body: { error: 'temporarily_unavailable', error_description: error.message } };
   }
   if (error instanceof ThrottledError) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { GatehouseError, RequestError } from '../errors/errors.js';
+import { GatehouseError, RequestError, ShuttingDownError } from '../errors/errors.js';
 import { sendError } from './error-handler.js';
 import { toErrorResponse } from './error-response.js';
 import { securityHeaders } from './security-headers.js';
@@ -103,6 +103,28 @@ function clientErrorCode(error: NodeJS.ErrnoException): 'ERR_HEADERS_TOO_LARGE' 
   if (error.code === 'HPE_HEADER_OVERFLOW') return 'ERR_HEADERS_TOO_LARGE';
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'ERR_REQUEST_TIMEOUT';
   return 'ERR_MALFORMED_REQUEST';
+}
+
+/**
+ * A request that arrives while the server closes (on a kept-alive connection) is answered 503
+ * through the error layer — Fastify's own `return503OnClosing` answer is a bare body without
+ * request id or security headers — and its connection is closed so the client moves on.
+ */
+export function registerClosingRefusal(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  const refuse: onRequestHookHandler = (request, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    reply.header('connection', 'close');
+    sendError(request, reply, new ShuttingDownError());
+  };
+  app.addHook('onRequest', refuse);
 }
 
 /**

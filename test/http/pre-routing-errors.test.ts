@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gatehouse, gatehouseServerOptions, PUBLIC } from '../../src/index.js';
@@ -164,5 +165,42 @@ describe('library mode: a host that spreads gatehouseServerOptions', () => {
     const text = await rawSocket(port, request([`BREW /orders/1?access_token=${SECRET} HTTP/1.1`, 'Host: host.test']));
     assertHostRefusal(text, 400, 'ERR_MALFORMED_REQUEST');
     assertSecurityHeaders(parseRawHttp(text).headers);
+  });
+});
+
+describe('a request that arrives while the server closes', () => {
+  test('gets 503 ERR_SHUTTING_DOWN through the error layer (request id, security headers, connection: close), not Fastify’s bare 503', async () => {
+    // The test's own preClose hook holds the close open, as in-flight requests would.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const t = await startTestApp({
+      extraRoutes: async (app) => {
+        app.addHook('preClose', async () => held);
+      },
+    });
+    const port = await listen(t.app);
+    // A request whose headers are still arriving when the close begins (its connection is not idle).
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /healthz?secret=' + SECRET + ' HTTP/1.1\r\nHost: gatehouse.test\r\n');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = once(socket, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = t.app.close();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.write('\r\n');
+      await ended;
+      const res = assertRefusal(Buffer.concat(chunks).toString('utf8'), 503, 'ERR_SHUTTING_DOWN');
+      assert.equal(res.headers.connection, 'close');
+    } finally {
+      socket.destroy();
+      release();
+      await closed;
+      await t.close();
+    }
   });
 });

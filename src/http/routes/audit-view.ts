@@ -45,17 +45,8 @@ export function auditEventView(r: StoredAuditRecord): z.infer<typeof auditEventS
  */
 export function ownAuditEventView(r: StoredAuditRecord): z.infer<typeof ownAuditEventSchema> {
   const byAdministrator = r.actorId !== null && r.actorId !== r.subjectId;
-  return {
-    id: r.id,
-    occurred_at: r.occurredAt.toISOString(),
-    event: r.event,
-    outcome: r.outcome,
-    reason: r.reason,
-    session_id: r.sessionId,
-    ip: byAdministrator ? null : r.ip,
-    user_agent: byAdministrator ? null : r.userAgent,
-    by_administrator: byAdministrator,
-  };
+  const { actor_id: _actor, subject_id: _subject, request_id: _request, ...own } = auditEventView(r);
+  return { ...own, ...(byAdministrator ? { ip: null, user_agent: null } : {}), by_administrator: byAdministrator };
 }
 
 /** A page of newest-first rows: the cursor for the next page, if this one was full. */
