@@ -152,6 +152,21 @@ export class Limiter {
     }
   }
 
+  /**
+   * After the last attempt on a key ended: a counter `reserve` made that still holds no failure is
+   * dropped, so attempts that succeed (or end without a failure) leave nothing that takes room in a
+   * bounded store. A failure that races this delete is counted again by the next `recordFailure`.
+   */
+  async releaseIfUnused(key: string): Promise<void> {
+    try {
+      const recorded = await this.#counter.read(key);
+      if (recorded !== null && recorded.consumed === 0) await this.#counter.delete(key);
+    } catch (error) {
+      if (!isStoreFailure(error)) throw error;
+      this.#onStoreError(error);
+    }
+  }
+
   /** Forgets the key's failures and strikes (a successful login from that place). */
   async reset(key: string): Promise<void> {
     await Promise.all([this.#counter.delete(key), this.#strikes.delete(key)]);

@@ -101,8 +101,13 @@ export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralSto
         ended = true;
         for (const c of counted) {
           const left = (inFlight.get(flightKey(c)) ?? 1) - 1;
-          if (left <= 0) inFlight.delete(flightKey(c));
-          else inFlight.set(flightKey(c), left);
+          if (left > 0) {
+            inFlight.set(flightKey(c), left);
+            continue;
+          }
+          inFlight.delete(flightKey(c));
+          // The last attempt here: a reserved counter it left empty gives its room back.
+          void c.limiter.releaseIfUnused(c.key).catch(() => {});
         }
       };
 

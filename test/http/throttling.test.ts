@@ -210,6 +210,26 @@ describe(`MALICIOUS: login throttling when the in-process store fills${testStore
   });
 });
 
+describe(`MALICIOUS: successful logins do not fill the in-process login store${testStoreProfile === 'real' ? ' (Redis down: the insurance stores)' : ''}`, () => {
+  const CAPACITY = 20;
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ env: PROXIED, overrides: { throttleCapacity: CAPACITY } });
+    await t.register('bob');
+    await warmUp(t);
+    if (testStoreProfile === 'real') await t.services.ephemeral.close();
+  });
+  after(() => t.close());
+
+  test('logins that succeed from more addresses than the store holds leave no counters behind: a new address is still served', async () => {
+    for (let i = 0; i < CAPACITY * 2; i++) assert.equal((await passwordGrant(t, 'bob', TEST_PASSWORD, `2001:db8:${i.toString(16)}::1`)).statusCode, 200, `login ${i}`);
+    assert.equal((await passwordGrant(t, 'bob', TEST_PASSWORD, '203.0.113.40')).statusCode, 200);
+    // Failures still count: the counters that hold them are kept.
+    for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'bob', WRONG, '203.0.113.41'));
+    assertThrottled(await passwordGrant(t, 'bob', TEST_PASSWORD, '203.0.113.41'), 'oauth');
+  });
+});
+
 describe('login throttling over HTTP: outcomes', () => {
   let t: TestApp;
   before(async () => {
