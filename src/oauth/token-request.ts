@@ -147,14 +147,15 @@ async function refreshTokenGrant(
   if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
   const resource = known.resource === null ? undefined : deps.resources.find(known.resource);
   if (known.resource !== null && resource === undefined) throw new InvalidTargetError('the session\'s resource is no longer registered');
+  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
+  const granted = (requested ?? known.scope.split(' ').filter((s) => s.length > 0)).filter((s) => held.has(s));
+  // As at login: a token for a resource carries at least one of its scopes.
+  if (resource !== undefined && granted.length === 0) throw new InvalidScopeError('none of the resource\'s scopes is held any more');
   const issue = deps.prepareAccessToken();
   // The session's scope and resource bound the request inside the rotation, before the token is spent.
   const { session, refreshToken } = named === undefined
     ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
     : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
-  const sessionScopes = session.scope.split(' ').filter((s) => s.length > 0);
-  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
-  const granted = (requested ?? sessionScopes).filter((s) => held.has(s));
   return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
 }
 

@@ -174,3 +174,43 @@ describe('resource indicators: with no resource registered, nothing changes', ()
     assert.equal(t.services.verifier, t.services.issuedTokenVerifier, 'one verifier, as before resource indicators');
   });
 });
+
+describe('a refresh for a resource whose scopes the user no longer holds', () => {
+  const LEDGER = 'https://ledger.test/';
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({
+      overrides: {
+        scopes: { 'ledger:write': { description: 'write the ledger', roles: ['clerk'] } },
+        resources: [{ identifier: LEDGER, scopes: ['ledger:write'] }],
+      },
+    });
+  });
+  after(() => t.close());
+
+  test('is invalid_scope as at login, before the refresh token is spent (no empty-scope token)', async () => {
+    const root = await t.register('ledger-root');
+    await t.services.userDirectory.changeRole(root.id, { grant: 'admin' });
+    const admin = bearer((await t.login('ledger-root')).access_token);
+    const tess = await t.register('tess');
+    // Through the admin API, which also drops the user from the cache the refresh reads.
+    const role = async (grant: boolean) => {
+      const res = grant
+        ? await t.inject({ method: 'POST', url: `/admin/users/${tess.id}/roles`, headers: admin, payload: { role: 'clerk' } })
+        : await t.inject({ method: 'DELETE', url: `/admin/users/${tess.id}/roles/clerk`, headers: admin });
+      assert.ok(res.statusCode < 300, res.body);
+    };
+    await role(true);
+    const login = await postForm(t, '/auth/token', { grant_type: 'password', username: 'tess', password: TEST_PASSWORD, resource: LEDGER });
+    assert.equal(login.statusCode, 200, login.body);
+    const { refresh_token } = login.json<TokenBody>();
+    await role(false);
+    const refused = await postForm(t, '/auth/token', { grant_type: 'refresh_token', refresh_token });
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.equal(refused.json<{ error: string }>().error, 'invalid_scope');
+    await role(true);
+    const again = await postForm(t, '/auth/token', { grant_type: 'refresh_token', refresh_token });
+    assert.equal(again.statusCode, 200, `the refused refresh did not spend the token: ${again.body}`);
+    assert.equal(again.json<TokenBody>().scope, 'ledger:write');
+  });
+});
