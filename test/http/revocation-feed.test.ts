@@ -92,6 +92,21 @@ describe('GET /revocations', () => {
     }
   });
 
+  test('malicious: a deleted account\'s tokens stay revoked in the feed though its row and sessions are gone; paging still sees every entry once', async () => {
+    const root = await t.register('feed_root');
+    await t.services.userDirectory.changeRole(root.id, { grant: 'admin' });
+    const admin = bearer((await t.login('feed_root')).access_token);
+    const doomed = await t.register('feed_doomed');
+    const token = (await t.login('feed_doomed')).access_token;
+    const tver = decodeJwt(token).tver as number;
+    assert.equal((await t.inject({ method: 'DELETE', url: `/admin/users/${doomed.id}`, headers: admin })).statusCode, 204);
+    const entries = await walk(t, 1000);
+    const entry = entries.find((e) => e.kind === 'user' && e.id === doomed.id);
+    assert.ok(entry, 'the deleted user is still announced');
+    assert.ok((entry.version ?? 0) > tver && entry.until > Date.now(), 'at a version above every token it had');
+    for (const limit of [1, 2]) assert.deepEqual((await walk(t, limit)).map((e) => `${e.kind}:${e.id}`), entries.map((e) => `${e.kind}:${e.id}`), `limit ${limit}`);
+  });
+
   test('pages: each entry exactly once whatever the page size; a cursor not handed out is 400', async () => {
     for (let i = 0; i < 3; i++) {
       const s = await t.login('feed_alice');

@@ -15,7 +15,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const TTL = 15 * MINUTE;
 const OPTIONS: PurgeOptions = { accessTokenTtlMs: TTL, graceMs: 0 };
-const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0, auditEvents: 0 };
+const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0, auditEvents: 0, deletedUsers: 0 };
 
 interface TokenSpec {
   readonly spentAt?: number;

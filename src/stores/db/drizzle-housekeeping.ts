@@ -26,6 +26,9 @@ export interface PurgeOptions {
   readonly batchSize?: number;
 }
 
+/** A deleted account's revocation is served this long: past the longest access-token lifetime (1 h). */
+const DELETED_USER_MEMORY_MS = 24 * 60 * 60 * 1000;
+
 export interface PurgeCounts {
   /** Dead sessions deleted. */
   readonly sessions: number;
@@ -37,6 +40,8 @@ export interface PurgeCounts {
   readonly sealsCleared: number;
   /** Audit rows past their retention. */
   readonly auditEvents: number;
+  /** Deleted accounts' tombstones older than a day (longer than any access token lives). */
+  readonly deletedUsers: number;
 }
 
 /**
@@ -101,7 +106,12 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
         DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ${auditCutoff} LIMIT ${limit})
         RETURNING 1`);
     }
-    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents };
+    const tombstoneCutoff = at(DELETED_USER_MEMORY_MS);
+    const deletedUsers = await inBatches(db, batchSize, (limit) => sql`
+      DELETE FROM deleted_users WHERE id IN (SELECT id FROM deleted_users WHERE deleted_at < ${tombstoneCutoff} LIMIT ${limit})
+      AND deleted_at < ${tombstoneCutoff}
+      RETURNING 1`);
+    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents, deletedUsers };
   });
 }
 

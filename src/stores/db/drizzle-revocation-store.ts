@@ -4,11 +4,20 @@ import { REVOCATION_SLACK_MS, type RevocationEntry } from '../../revocation/revo
 import type { RevocationStore } from '../../revocation/revocation-store.js';
 import { runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
-import { revokedAccessTokens, sessions, signingKeys, users } from './schema.js';
+import { deletedUsers, revokedAccessTokens, sessions, signingKeys, users } from './schema.js';
 
 type Kind = RevocationEntry['kind'];
 /** One kind's live rows, in id order after `afterId`, at most `limit` (undefined: all). */
 type LiveQuery = (now: Date, windowMs: number, afterId: string | undefined, limit: number | undefined) => Promise<RevocationEntry[]>;
+
+/** Two id-ordered queries of one kind as one: each asked for the page, merged, cut to the page. */
+function mergedById(a: LiveQuery, b: LiveQuery): LiveQuery {
+  return async (now, windowMs, afterId, limit) => {
+    const [left, right] = await Promise.all([a(now, windowMs, afterId, limit), b(now, windowMs, afterId, limit)]);
+    const merged = [...left, ...right].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return limit === undefined ? merged : merged.slice(0, limit);
+  };
+}
 
 /** The page order of kinds (alphabetical, so the cursor order is plain to see). */
 const PAGE_ORDER: readonly Kind[] = ['key', 'session', 'token', 'user'];
@@ -46,11 +55,20 @@ export function createDrizzleRevocationStore(db: Db): RevocationStore {
         )
       ).map((t) => ({ kind: 'token', id: t.jti, until: t.expiresAt.getTime() + REVOCATION_SLACK_MS })),
     session: revokedWithin(() => db.select({ id: sessions.id, revokedAt: sessions.revokedAt }).from(sessions).$dynamic(), sessions.revokedAt, sessions.id, (s, until) => ({ kind: 'session', id: s.id, until })),
-    user: revokedWithin(
-      () => db.select({ id: users.id, version: users.tokenVersion, revokedAt: users.tokensRevokedAt }).from(users).$dynamic(),
-      users.tokensRevokedAt,
-      users.id,
-      (u, until) => ({ kind: 'user', id: u.id, version: u.version, until }),
+    user: mergedById(
+      revokedWithin(
+        () => db.select({ id: users.id, version: users.tokenVersion, revokedAt: users.tokensRevokedAt }).from(users).$dynamic(),
+        users.tokensRevokedAt,
+        users.id,
+        (u, until) => ({ kind: 'user', id: u.id, version: u.version, until }),
+      ),
+      // A deleted account's last token version (users and deleted_users never share an id).
+      revokedWithin(
+        () => db.select({ id: deletedUsers.id, version: deletedUsers.tokenVersion, revokedAt: deletedUsers.deletedAt }).from(deletedUsers).$dynamic(),
+        deletedUsers.deletedAt,
+        deletedUsers.id,
+        (u, until) => ({ kind: 'user', id: u.id, version: u.version, until }),
+      ),
     ),
     // Kept as long as an announcement on the feed is (Revocations.announceSigningKeyRevoked).
     key: revokedWithin(() => db.select({ id: signingKeys.kid, revokedAt: signingKeys.revokedAt }).from(signingKeys).$dynamic(), signingKeys.revokedAt, signingKeys.kid, (k, until) => ({ kind: 'key', id: k.id, until })),

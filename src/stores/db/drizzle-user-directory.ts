@@ -3,7 +3,7 @@ import type { UserDirectory } from '../../users/user-directory.js';
 import { runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { toUserRecord } from './drizzle-user-store.js';
-import { users } from './schema.js';
+import { deletedUsers, users } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
 
 /** `%` and `_` in a search are literal characters, not patterns. */
@@ -65,9 +65,13 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
       runQuery(async () => {
         if (!isUuid(id)) return false;
         return db.transaction(async (tx) => {
-          const deleted = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id });
-          if (deleted.length === 1) await insertAudit(tx, audit);
-          return deleted.length === 1;
+          const deleted = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id, tokenVersion: users.tokenVersion, tokensRevokedAt: users.tokensRevokedAt });
+          const [row] = deleted;
+          if (row === undefined) return false;
+          // The revocation outlives the row (see deletedUsers): GET /revocations keeps serving it.
+          await tx.insert(deletedUsers).values({ id: row.id, tokenVersion: row.tokenVersion, deletedAt: row.tokensRevokedAt ?? new Date() }).onConflictDoNothing();
+          await insertAudit(tx, audit);
+          return true;
         });
       }),
   };

@@ -132,6 +132,18 @@ export const revokedAccessTokens = pgTable(
 );
 
 /**
+ * What is left of a deleted account for as long as its tokens could live: the token version it
+ * ended at. Its sessions and its `tokens_revoked_at` went with the row, and without this a
+ * resource server catching up (GET /revocations) would never learn that its tokens are dead.
+ * No foreign key: the user row is gone. Housekeeping deletes rows older than a day.
+ */
+export const deletedUsers = pgTable('deleted_users', {
+  id: uuid('id').primaryKey(),
+  tokenVersion: integer('token_version').notNull(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/**
  * The append-only audit trail: one row per security event, written in the same transaction as the
  * change it records. No secrets: never a password, token, hash or attempted username.
  */

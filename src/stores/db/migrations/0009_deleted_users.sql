@@ -1,0 +1,5 @@
+CREATE TABLE "deleted_users" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"token_version" integer NOT NULL,
+	"deleted_at" timestamp with time zone NOT NULL
+);
