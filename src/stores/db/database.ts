@@ -112,7 +112,9 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
     await migrate(db, { migrationsFolder: MIGRATIONS });
   } finally {
     await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    lockClient.release();
+    // Held across many turns: if its connection died, the error listener has handed it back already,
+    // and a second release would throw over the migration's own error.
+    if (checkedOut.has(lockClient)) lockClient.release();
   }
   return wrap('postgres', db as unknown as Db, () => pool.end());
 }
