@@ -266,6 +266,23 @@ if (testStoreProfile === 'real' && hasRedisServer) {
         await verifier.close();
       }
     });
+
+    test('catchUp: false: the SDK\'s Redis going down makes the state stale (refused), and its return makes it fresh again', async () => {
+      const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
+      const subscription = await verifier.subscribeRevocations({ redisUrl: `redis://127.0.0.1:${port}`, prefix: server.gatehouse.stores.redisKeyPrefix, catchUp: false, maxStalenessMs: 1 });
+      try {
+        const token = (await server.login('redis_gap_ivy')).access_token;
+        assert.ok(await verifier.verify(token));
+        await killRedis(redis);
+        await eventually(() => verifier.verify(token).then(() => false, isStale), RECOVERY_DEADLINE_MS);
+        assert.ok(subscription.staleness > 0);
+        redis = await startRedis(port);
+        await eventually(() => verifier.verify(token).then(() => true, () => false), RECOVERY_DEADLINE_MS);
+        assert.equal(subscription.staleness, 0);
+      } finally {
+        await verifier.close();
+      }
+    });
   });
 } else {
   describe('revocation catch-up: the SDK link to a real Redis', () => {
