@@ -20,8 +20,8 @@ describe(`a revoked signing key stops verifying in resource servers (${testStore
     const { stores, services } = server.gatehouse;
     const feed: RevocationOptions =
       stores.redisUrl !== undefined
-        ? { redisUrl: stores.redisUrl, prefix: stores.redisKeyPrefix }
-        : { feed: { subscribe: (onMessage) => services.ephemeral.subscribe('revocations', { onMessage, onResubscribed: () => {} }) } };
+        ? { redisUrl: stores.redisUrl, prefix: stores.redisKeyPrefix, catchUp: false }
+        : { feed: { subscribe: (onMessage) => services.ephemeral.subscribe('revocations', { onMessage, onResubscribed: () => {} }) }, catchUp: false };
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
     await verifier.subscribeRevocations(feed);
     try {
@@ -49,7 +49,7 @@ describe(`a revoked signing key stops verifying in resource servers (${testStore
     const feed = cuttableFeed(own);
     const verifier = createVerifier({ issuer: own.issuer, audience: own.audience, jwksUri: own.jwksUri });
     try {
-      await verifier.subscribeRevocations({ feed, catchUp: { url: `${own.baseUrl}/revocations`, secret, intervalMs: 600_000 } });
+      await verifier.subscribeRevocations({ feed, catchUp: { url: `${own.baseUrl}/revocations`, secret, intervalMs: 600_000, maxStalenessMs: 1_200_000 } });
       const stolen = (await own.login('key_gap_bob')).access_token;
       await verifier.verify(stolen);
       feed.cut();

@@ -7,6 +7,7 @@ import {
   InvalidTokenError,
   VerificationError,
   type CatchUpEvent,
+  type RevocationOptions,
   type Verifier,
 } from '../../packages/verify/src/index.js';
 import { freePort, hasRedisServer, killRedis, startRedis } from '../support/private-redis.js';
@@ -41,7 +42,7 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
   test('a token logged out while the feed link is down is refused once the link is back (the catch-up), the other session still works', async () => {
     const feed = cuttableFeed(server);
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
-    const subscription = await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS } });
+    const subscription = await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS } });
     try {
       const gone = await server.login('catchup_alice');
       const kept = await server.login('catchup_alice');
@@ -68,6 +69,40 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
       await verifier.verify(gone.access_token);
       feed.cut();
       assert.equal((await fetch(`${server.baseUrl}/auth/logout`, { method: 'POST', headers: bearer(gone.access_token) })).status, 204);
+      await eventually(refused(verifier, gone.access_token), RECOVERY_DEADLINE_MS);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  test('a resubscribe while a read is in flight queues one more read: a logout between that read and the resubscribe is not missed', async () => {
+    const feed = cuttableFeed(server);
+    // The real endpoint, with the answer held back: the read has seen the state, not yet applied it.
+    let hold: Promise<void> | undefined;
+    let release = (): void => {};
+    let pagesRead = 0;
+    const heldFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const page = new Response(await response.text(), { status: response.status, headers: response.headers });
+      pagesRead += 1;
+      await hold;
+      return page;
+    };
+    const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
+    await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS, fetch: heldFetch } });
+    try {
+      const gone = await server.login('catchup_hank');
+      await verifier.verify(gone.access_token);
+      hold = new Promise((resolve) => (release = resolve));
+      const before = pagesRead;
+      feed.cut();
+      feed.restore();
+      await eventually(async () => pagesRead > before, RECOVERY_DEADLINE_MS);
+      feed.cut();
+      assert.equal((await fetch(`${server.baseUrl}/auth/logout`, { method: 'POST', headers: bearer(gone.access_token) })).status, 204);
+      feed.restore();
+      hold = undefined;
+      release();
       await eventually(refused(verifier, gone.access_token), RECOVERY_DEADLINE_MS);
     } finally {
       await verifier.close();
@@ -143,10 +178,50 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
       { url: catchUpUrl(), secret: '' },
       { url: catchUpUrl(), secret: SECRET, maxStalenessMs: 0 },
       { url: catchUpUrl(), secret: SECRET, whenStale: 'maybe' as 'accept' },
+      // Would refuse every token for part of every healthy cycle.
+      { url: catchUpUrl(), secret: SECRET, intervalMs: 30_000, timeoutMs: 5_000, maxStalenessMs: 35_000 },
+      { url: catchUpUrl(), secret: SECRET, intervalMs: 60_000 },
     ]) {
       await assert.rejects(verifier.subscribeRevocations({ feed: cuttableFeed(server), catchUp }), TypeError, JSON.stringify(catchUp));
     }
     assert.equal(verifier.revocationStaleness(), undefined, 'nothing was subscribed');
+  });
+
+  test('malicious: no catchUp at all is refused at call time; the silent mode must be chosen with catchUp: false', async () => {
+    const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
+    after(() => verifier.close());
+    for (const options of [{ feed: cuttableFeed(server) }, { feed: cuttableFeed(server), catchUp: undefined }, { feed: cuttableFeed(server), catchUp: null }]) {
+      await assert.rejects(verifier.subscribeRevocations(options as unknown as RevocationOptions), TypeError);
+    }
+    assert.equal(verifier.revocationStaleness(), undefined, 'nothing was subscribed');
+  });
+
+  test('catchUp: false and the feed link down beyond maxStalenessMs: every token refused as stale, unless whenStale: accept', async () => {
+    const token = (await server.login('catchup_gina')).access_token;
+    const clock = manualClock();
+    const closed = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri, now: clock.now });
+    const open = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri, now: clock.now });
+    const closedFeed = cuttableFeed(server);
+    const openFeed = cuttableFeed(server);
+    const closedSub = await closed.subscribeRevocations({ feed: closedFeed, catchUp: false, maxStalenessMs: 30_000 });
+    await open.subscribeRevocations({ feed: openFeed, catchUp: false, maxStalenessMs: 30_000, whenStale: 'accept' });
+    try {
+      assert.ok(await closed.verify(token), 'link up: accepted');
+      assert.equal(closedSub.staleness, 0);
+      closedFeed.cut();
+      openFeed.cut();
+      clock.advance(30_001);
+      assert.equal(closedSub.staleness, 30_001);
+      assert.equal(closed.revocationStaleness(), 30_001);
+      await assert.rejects(closed.verify(token), isStale);
+      assert.ok(await open.verify(token), 'fail-open was chosen: accepted on what is known');
+      assert.equal(open.revocationStaleness(), 30_001);
+      closedFeed.restore();
+      assert.equal(closedSub.staleness, 0);
+      assert.ok(await closed.verify(token), 'link back: accepted again');
+    } finally {
+      await Promise.all([closed.close(), open.close()]);
+    }
   });
 });
 
@@ -174,7 +249,7 @@ if (testStoreProfile === 'real' && hasRedisServer) {
       await verifier.subscribeRevocations({
         redisUrl: `redis://127.0.0.1:${port}`,
         prefix: stores.redisKeyPrefix,
-        catchUp: { url: `${server.baseUrl}/revocations`, secret: SECRET, intervalMs: NO_PERIODIC_READ_MS },
+        catchUp: { url: `${server.baseUrl}/revocations`, secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS },
       });
       try {
         const login = await server.login('redis_gap_erin');
@@ -187,6 +262,23 @@ if (testStoreProfile === 'real' && hasRedisServer) {
         assert.ok(await verifier.verify(login.access_token), 'nothing heard while Redis is down');
         redis = await startRedis(port);
         await eventually(refused(verifier, login.access_token), RECOVERY_DEADLINE_MS);
+      } finally {
+        await verifier.close();
+      }
+    });
+
+    test('catchUp: false: the SDK\'s Redis going down makes the state stale (refused), and its return makes it fresh again', async () => {
+      const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
+      const subscription = await verifier.subscribeRevocations({ redisUrl: `redis://127.0.0.1:${port}`, prefix: server.gatehouse.stores.redisKeyPrefix, catchUp: false, maxStalenessMs: 1 });
+      try {
+        const token = (await server.login('redis_gap_ivy')).access_token;
+        assert.ok(await verifier.verify(token));
+        await killRedis(redis);
+        await eventually(() => verifier.verify(token).then(() => false, isStale), RECOVERY_DEADLINE_MS);
+        assert.ok(subscription.staleness > 0);
+        redis = await startRedis(port);
+        await eventually(() => verifier.verify(token).then(() => true, () => false), RECOVERY_DEADLINE_MS);
+        assert.equal(subscription.staleness, 0);
       } finally {
         await verifier.close();
       }

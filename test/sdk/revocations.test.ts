@@ -43,7 +43,7 @@ describe('revocation feed: injected', () => {
   test('per token, per session and per user (token version) entries refuse matching tokens, cached or not', async () => {
     const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [ed.publicJwk] } });
     const feed = manualFeed();
-    const subscription = await verifier.subscribeRevocations({ feed });
+    const subscription = await verifier.subscribeRevocations({ feed, catchUp: false });
     const until = Date.now() + 600_000;
     const byJti = claims();
     const bySid = claims();
@@ -68,7 +68,7 @@ describe('revocation feed: injected', () => {
   test('an entry past its until no longer refuses', async () => {
     const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [ed.publicJwk] } });
     const feed = manualFeed();
-    await verifier.subscribeRevocations({ feed });
+    await verifier.subscribeRevocations({ feed, catchUp: false });
     const c = claims();
     feed.publish(encodeEntries([{ kind: 'session', id: c.sid as string, until: Date.now() - 1 }]));
     assert.ok(await verifier.verify(await sign(ed, c)));
@@ -86,8 +86,8 @@ describe(`revocation feed: the real server's (${testStoreProfile} stores)`, () =
   /** Redis in the real pass (the SDK's own subscriber); the server's in-process feed in the embedded one. */
   function feedOptions(): RevocationOptions {
     const { stores, services } = server.gatehouse;
-    if (stores.redisUrl !== undefined) return { redisUrl: stores.redisUrl, prefix: stores.redisKeyPrefix };
-    return { feed: { subscribe: (onMessage) => services.ephemeral.subscribe('revocations', { onMessage, onResubscribed: () => {} }) } };
+    if (stores.redisUrl !== undefined) return { redisUrl: stores.redisUrl, prefix: stores.redisKeyPrefix, catchUp: false };
+    return { feed: { subscribe: (onMessage) => services.ephemeral.subscribe('revocations', { onMessage, onResubscribed: () => {} }) }, catchUp: false };
   }
 
   test('a resource server refuses a logged-out token within a second, and the other session keeps working', async () => {

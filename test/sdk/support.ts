@@ -155,14 +155,19 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_00
 export function cuttableFeed(server: ListeningGatehouse): import('../../packages/verify/src/index.js').RevocationFeed & { cut(): void; restore(): void } {
   let up = true;
   let resubscribed: (() => void) | undefined;
+  let lost: (() => void) | undefined;
   return {
-    cut: () => void (up = false),
+    cut() {
+      up = false;
+      lost?.();
+    },
     restore() {
       up = true;
       resubscribed?.();
     },
-    subscribe(onMessage, onResubscribed) {
+    subscribe(onMessage, onResubscribed, onLost) {
       resubscribed = onResubscribed;
+      lost = onLost;
       return server.gatehouse.services.ephemeral.subscribe('revocations', { onMessage: (m) => up && onMessage(m), onResubscribed: () => onResubscribed?.() });
     },
   };

@@ -33,13 +33,30 @@ export type CatchUpEvent =
   | { readonly event: 'revocations.catch_up_failed'; readonly error: unknown; readonly stalenessMs: number };
 
 export interface CatchUp {
-  /** One complete read (joining one in flight); resolves whether it succeeded, never rejects. */
-  run(): Promise<boolean>;
+  /**
+   * One complete read (joining one in flight); resolves whether it succeeded, never rejects.
+   * `afterResubscribe`: a read in flight may have started before the link came back and miss
+   * what was published in the gap, so one more read is queued after it (at most one).
+   */
+  run(afterResubscribe?: boolean): Promise<boolean>;
   /** Ms since the last complete read started; Infinity before the first. */
   staleness(): number;
   /** Stale and configured to refuse. */
   refusing(): boolean;
   close(): void;
+}
+
+export const DEFAULT_MAX_STALENESS_MS = 60_000;
+
+export function positiveMs(value: number | undefined, fallback: number, name: string): number {
+  const ms = value ?? fallback;
+  if (!(Number.isFinite(ms) && ms > 0)) throw new TypeError(`${name} must be a positive number of ms`);
+  return ms;
+}
+
+export function refusesWhenStale(whenStale: unknown, name: string): boolean {
+  if (whenStale !== undefined && whenStale !== 'refuse' && whenStale !== 'accept') throw new TypeError(`${name} must be "refuse" or "accept"`);
+  return whenStale !== 'accept';
 }
 
 const MAX_PAGES = 1000;
@@ -50,22 +67,20 @@ const RETRY_MS = 5_000;
 export function startCatchUp(options: CatchUpOptions, onEntries: (entries: readonly RevocationEntry[]) => void): CatchUp {
   const url = secureUrl(options.url, 'catchUp.url');
   if (typeof options.secret !== 'string' || options.secret.length === 0) throw new TypeError('catchUp.secret is required');
-  const ms = (name: 'intervalMs' | 'maxStalenessMs' | 'timeoutMs', fallback: number): number => {
-    const value = options[name] ?? fallback;
-    if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`catchUp.${name} must be a positive number of ms`);
-    return value;
-  };
-  const intervalMs = ms('intervalMs', 30_000);
-  const maxStalenessMs = ms('maxStalenessMs', 60_000);
-  const timeoutMs = ms('timeoutMs', 5_000);
-  if (options.whenStale !== undefined && options.whenStale !== 'refuse' && options.whenStale !== 'accept') throw new TypeError('catchUp.whenStale must be "refuse" or "accept"');
-  const refuseWhenStale = options.whenStale !== 'accept';
+  const intervalMs = positiveMs(options.intervalMs, 30_000, 'catchUp.intervalMs');
+  const maxStalenessMs = positiveMs(options.maxStalenessMs, DEFAULT_MAX_STALENESS_MS, 'catchUp.maxStalenessMs');
+  const timeoutMs = positiveMs(options.timeoutMs, 5_000, 'catchUp.timeoutMs');
+  // A healthy cycle reaches intervalMs + timeoutMs of staleness before its read lands: a smaller
+  // bound would refuse every token for part of every cycle.
+  if (maxStalenessMs <= intervalMs + timeoutMs) throw new TypeError('catchUp.maxStalenessMs must be greater than intervalMs + timeoutMs');
+  const refuseWhenStale = refusesWhenStale(options.whenStale, 'catchUp.whenStale');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
   const authorization = `Bearer ${options.secret}`;
 
   let syncedAt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<boolean> | undefined;
+  let queued: Promise<boolean> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
@@ -98,8 +113,15 @@ export function startCatchUp(options: CatchUpOptions, onEntries: (entries: reado
     timer.unref();
   }
 
-  function run(): Promise<boolean> {
-    if (inflight !== undefined) return inflight;
+  function run(afterResubscribe = false): Promise<boolean> {
+    if (inflight !== undefined && !afterResubscribe) return inflight;
+    if (inflight !== undefined) {
+      queued ??= inflight.then(() => {
+        queued = undefined;
+        return run();
+      });
+      return queued;
+    }
     // Whatever was committed before this moment is in the pages read after it.
     const startedAt = now();
     inflight = readAll()

@@ -91,11 +91,12 @@ export class RevocationList {
 
 /**
  * Any source of feed messages: Redis below, or one a test or another transport injects. Pub/sub
- * loses what is published while the link is down; a transport that can tell calls
- * `onResubscribed` when it is live again, and the verifier catches up at once (see `catchUp`).
+ * loses what is published while the link is down; a transport that can tell calls `onLost` when
+ * the link drops (with `catchUp: false`, the time down is the staleness) and `onResubscribed` when
+ * it is live again (the verifier catches up at once, see `catchUp`).
  */
 export interface RevocationFeed {
-  subscribe(onMessage: (message: string) => void, onResubscribed?: () => void): Promise<{ close(): Promise<void> }>;
+  subscribe(onMessage: (message: string) => void, onResubscribed?: () => void, onLost?: () => void): Promise<{ close(): Promise<void> }>;
 }
 
 export interface RedisFeedOptions {
@@ -113,7 +114,7 @@ export interface RedisFeedOptions {
 export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
   const channel = `${options.prefix ?? 'gatehouse:'}${options.channel ?? 'revocations'}`;
   return {
-    async subscribe(onMessage, onResubscribed) {
+    async subscribe(onMessage, onResubscribed, onLost) {
       const { Redis } = await import('ioredis');
       // Unlimited retries: the subscriber reconnects (and ioredis resubscribes) by itself after an outage.
       const client = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 5_000 });
@@ -127,6 +128,7 @@ export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
       // it, so its answer means the link is live again and messages of the gap may be lost.
       let lost = false;
       client.on('close', () => {
+        if (!lost) onLost?.();
         lost = true;
       });
       client.on('ready', () => {

@@ -6,6 +6,7 @@ import { staticKeySource, type JsonWebKeySet } from './jwks.js';
 import { toPrincipal, type Principal } from './principal.js';
 import { remoteKeySource, type JwksEvent, type RemoteJwksOptions, type RemoteKeySource } from './remote-jwks.js';
 import { startCatchUp, type CatchUp, type CatchUpOptions } from './revocation-catch-up.js';
+import { watchFeedLink, type LinkWatchOptions } from './revocation-link-watch.js';
 import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationEntry, type RevocationFeed } from './revocation-feed.js';
 
 interface CommonOptions {
@@ -35,23 +36,34 @@ interface CommonOptions {
 export type VerifierOptions = CommonOptions &
   ({ readonly jwksUri: string | URL; readonly jwks?: undefined } | { readonly jwks: JsonWebKeySet; readonly jwksUri?: undefined });
 
-export type RevocationOptions = (RedisFeedOptions | { readonly feed: RevocationFeed }) & {
-  /**
-   * Catch up from Gatehouse (`GET /revocations`) after (re)subscribing and every `intervalMs`,
-   * and refuse tokens while the state is older than `maxStalenessMs`. Without it only what the
-   * feed delivers is known: a revocation published while the link was down is missed.
-   */
-  readonly catchUp?: CatchUpOptions;
-};
+export type RevocationOptions = (RedisFeedOptions | { readonly feed: RevocationFeed }) &
+  (
+    | {
+        /**
+         * Catch up from Gatehouse (`GET /revocations`) after (re)subscribing and every `intervalMs`,
+         * and refuse tokens while the state is older than `maxStalenessMs`.
+         */
+        readonly catchUp: CatchUpOptions;
+      }
+    | ({
+        /**
+         * The explicit opt-out: only what the feed delivers is known, and a revocation published
+         * while the link was down is missed. The link being down is then the staleness: beyond
+         * `maxStalenessMs` tokens are refused unless `whenStale: 'accept'`.
+         */
+        readonly catchUp: false;
+      } & LinkWatchOptions)
+  );
 
 export interface RevocationSubscription {
   /** Entries currently held (they expire with the tokens they could match). */
   readonly entries: number;
   /**
-   * Ms since the last complete catch-up started (Infinity before the first); undefined without
-   * `catchUp`. Above `maxStalenessMs` the verifier refuses tokens (unless `whenStale: 'accept'`).
+   * Ms since the last complete catch-up started (Infinity before the first); with `catchUp: false`,
+   * ms the feed link has been down (0 while up). Above `maxStalenessMs` the verifier refuses
+   * tokens (unless `whenStale: 'accept'`).
    */
-  readonly staleness: number | undefined;
+  readonly staleness: number;
   close(): Promise<void>;
 }
 
@@ -62,12 +74,13 @@ export interface Verifier {
    * Honour Gatehouse revocations (logout, session and token revocation, log out everywhere) within
    * the feed's delivery time. Pub/sub loses what is published while the link is down: give
    * `catchUp` so the verifier reads the live state from Gatehouse after any gap and fails closed
-   * while it cannot. Resolves after the first catch-up was attempted (a failure leaves it stale).
+   * while it cannot, or `catchUp: false` to opt out (TypeError if neither). Resolves after the
+   * first catch-up was attempted (a failure leaves it stale).
    */
   subscribeRevocations(options: RevocationOptions): Promise<RevocationSubscription>;
   /**
-   * The largest `staleness` of the subscriptions that catch up (ms; Infinity before the first
-   * catch-up); undefined when none does. For the host's readiness check and metrics.
+   * The largest `staleness` of the subscriptions (ms; Infinity before the first catch-up);
+   * undefined without any. For the host's readiness check and metrics.
    */
   revocationStaleness(): number | undefined;
   /** Forget cached verifications (revocations are checked on every call regardless). */
@@ -131,13 +144,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       else revoked.add(entry);
     }
   };
-  const subscriptions = new Set<{ close(): Promise<void>; readonly catchUp: CatchUp | undefined }>();
+  const subscriptions = new Set<{ close(): Promise<void>; readonly freshness: Pick<CatchUp, 'staleness' | 'refusing'> }>();
   let pruner: ReturnType<typeof setInterval> | undefined;
 
   const principalOf = (claims: AccessTokenClaims): Principal => {
     if (subscriptions.size > 0) {
-      for (const { catchUp } of subscriptions) {
-        if (catchUp?.refusing() === true) throw new RevocationsStaleError(`revocation state not confirmed for ${catchUp.staleness()} ms`);
+      for (const { freshness } of subscriptions) {
+        if (freshness.refusing()) throw new RevocationsStaleError(`revocation state not confirmed for ${freshness.staleness()} ms`);
       }
       const reason = revoked.reasonRevoked(claims, now());
       if (reason !== undefined) throw new InvalidTokenError(reason);
@@ -166,19 +179,29 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const feed = 'feed' in revocationOptions ? revocationOptions.feed : redisRevocationFeed(revocationOptions);
       // Options are checked before anything connects; the feed is subscribed before the first read,
       // so whatever commits while it reads arrives on the feed.
-      const catchUp = revocationOptions.catchUp === undefined ? undefined : startCatchUp(revocationOptions.catchUp, onEntries);
+      const catchUpOption: unknown = revocationOptions.catchUp;
+      // Silently missing revocations is a choice the host must make, not a default.
+      if (catchUpOption !== false && (typeof catchUpOption !== 'object' || catchUpOption === null)) {
+        throw new TypeError('subscribeRevocations needs catchUp: { url, secret } (or catchUp: false to opt out of the catch-up)');
+      }
+      const catchUp = revocationOptions.catchUp === false ? undefined : startCatchUp(revocationOptions.catchUp, onEntries);
+      const linkWatch = revocationOptions.catchUp === false ? watchFeedLink(revocationOptions, now) : undefined;
       let link: { close(): Promise<void> };
       try {
         link = await feed.subscribe(
           (message) => onEntries(decodeRevocationMessage(message)),
-          () => void catchUp?.run(),
+          () => {
+            linkWatch?.back();
+            void catchUp?.run(true);
+          },
+          () => linkWatch?.lost(),
         );
       } catch (error) {
         catchUp?.close();
         throw error;
       }
       const inner = {
-        catchUp,
+        freshness: (catchUp ?? linkWatch) as Pick<CatchUp, 'staleness' | 'refusing'>,
         close: async () => {
           catchUp?.close();
           await link.close();
@@ -198,7 +221,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           return revoked.size;
         },
         get staleness() {
-          return catchUp?.staleness();
+          return inner.freshness.staleness();
         },
         async close() {
           if (!subscriptions.delete(inner)) return;
@@ -212,7 +235,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
 
     revocationStaleness() {
-      const all = [...subscriptions].flatMap(({ catchUp }) => (catchUp === undefined ? [] : [catchUp.staleness()]));
+      const all = [...subscriptions].map(({ freshness }) => freshness.staleness());
       return all.length === 0 ? undefined : Math.max(...all);
     },
     clearCache: () => core.clearCache(),
