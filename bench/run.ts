@@ -295,3 +295,4 @@ print(
     process.env.BENCH_REDIS_URL === undefined ? 'Propagation rows skipped: set BENCH_DATABASE_URL and BENCH_REDIS_URL=redis://… to measure them.' : 'Propagation: two instances on BENCH_DATABASE_URL + BENCH_REDIS_URL, polled every 2 ms.',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
 );
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
+await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
