@@ -162,6 +162,15 @@ describe('login throttling over HTTP: malicious cases', () => {
   });
 });
 
+/** An app whose in-process throttle stores hold `capacity` entries each, with one user; Redis closed in the real pass. */
+async function startSmallStoreApp(capacity: number, username: string): Promise<TestApp> {
+  const t = await startTestApp({ env: PROXIED, overrides: { throttleCapacity: capacity } });
+  await t.register(username);
+  await warmUp(t);
+  if (testStoreProfile === 'real') await t.services.ephemeral.close();
+  return t;
+}
+
 /**
  * Issue 19 item 1: a flood of new keys switched login throttling off. The counters of every limit
  * were in one in-process store of at most 100 000 entries that refused new keys when full; failed
@@ -174,10 +183,7 @@ describe(`MALICIOUS: login throttling when the in-process store fills${testStore
   const CAPACITY = 30;
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ env: PROXIED, overrides: { throttleCapacity: CAPACITY } });
-    await t.register('alice');
-    await warmUp(t);
-    if (testStoreProfile === 'real') await t.services.ephemeral.close();
+    t = await startSmallStoreApp(CAPACITY, 'alice');
   });
   after(() => t.close());
 
@@ -214,10 +220,7 @@ describe(`MALICIOUS: successful logins do not fill the in-process login store${t
   const CAPACITY = 20;
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ env: PROXIED, overrides: { throttleCapacity: CAPACITY } });
-    await t.register('bob');
-    await warmUp(t);
-    if (testStoreProfile === 'real') await t.services.ephemeral.close();
+    t = await startSmallStoreApp(CAPACITY, 'bob');
   });
   after(() => t.close());
 
