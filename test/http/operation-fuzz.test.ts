@@ -300,7 +300,7 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
         }
       }
     }
-    ctx.diagnostic(`${requests} requests over ${operations.length} operations in ${Math.round(performance.now() - started)} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+    ctx.diagnostic(`${requests} requests over ${operations.length} operations in ${Math.round(performance.now() - started)} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => String(a).localeCompare(String(b)))))}`);
 
     // The server and its data came through: it answers, and every account is as it was.
     const health = await rawHttpExchange(port, Buffer.from(`GET /healthz HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`), REQUEST_TIMEOUT_MS);
