@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../src/stores/db/database.js';
+import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/support/embedded-server.js';
 
 /**
  * Part of `npm run bench` (also alone: `npx tsx bench/embedded-footprint.ts`): issue 15 item 4.
@@ -15,7 +15,6 @@ import { openDatabase } from '../src/stores/db/database.js';
  * The users are inserted with one argon2id hash made by the server (10,000 hashes would take
  * minutes and measure argon2, not the store); each has a session with its refresh token.
  */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USERS = Number(process.env.BENCH_FOOTPRINT_USERS ?? '10000');
 const LOGINS = Number(process.env.BENCH_FOOTPRINT_LOGINS ?? '50');
 /** Settle time before an RSS reading: the start's garbage collected, the process idle. */
@@ -23,52 +22,18 @@ const SETTLE_MS = 2000;
 const PASSWORD = 'correct horse battery staple';
 const json = { 'content-type': 'application/json' };
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly base: string;
-  readonly ms: number;
-}
-
-async function serve(dir: string): Promise<Started> {
-  // The compiled CLI when there is one (h/build), else the sources through tsx.
-  const entry = existsSync(path.join(ROOT, 'dist/cli/main.js')) ? ['dist/cli/main.js'] : ['bin/gatehouse.mjs'];
+async function serve(dir: string): Promise<EmbeddedServer & { readonly ms: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...entry, 'serve'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      GATEHOUSE_ENV: 'development',
-      GATEHOUSE_DATABASE_URL: path.join(dir, 'db'),
-      GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
-      GATEHOUSE_LOG_LEVEL: 'silent',
-      PORT: '0',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1] !== undefined) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${String(code)} before listening:\n${output}`)));
-  });
+  const server = await startEmbeddedServer(dir);
   for (;;) {
-    const res = await fetch(`${base}/readyz`).catch(() => undefined);
+    const res = await fetch(`${server.base}/readyz`).catch(() => undefined);
     if (res?.status === 200) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  return { child, base, ms: performance.now() - t0 };
+  return { ...server, ms: performance.now() - t0 };
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
+const stop = (child: ChildProcess) => stopServer(child, 'SIGTERM');
 
 async function rssMb(pid: number | undefined): Promise<number> {
   await new Promise((r) => setTimeout(r, SETTLE_MS));
