@@ -58,7 +58,9 @@ export async function writePgliteTemplate(file: string): Promise<void> {
  * PGlite's own start parameters (single-user mode, no parallel workers, …) are kept: `startParams`
  * replaces them rather than adding to them. Their `-F` (no fsync) does not weaken a `kill -9`:
  * every write still reaches the kernel before the query answers (test/stores/embedded-durability.test.ts);
- * only a machine crash can lose the last commits, as before.
+ * only a machine crash can lose the last commits, as before. (`relaxedDurability` is not set: on
+ * Node's file system PGlite writes through to the files and its sync step does nothing, so it would
+ * buy nothing here.)
  */
 const PGLITE_SETTINGS = [
   'shared_buffers=16MB',
