@@ -1,10 +1,5 @@
-import {
-  createAccessTokenVerifier as createCoreVerifier,
-  VerificationError,
-  type AccessTokenClaims,
-  type AccessTokenVerifierOptions,
-  type VerificationKeySource,
-} from '@gatehouse/verify';
+import { VerificationError, type AccessTokenClaims } from '@gatehouse/verify';
+import { createAccessTokenVerifier as createCoreVerifier, type AccessTokenVerifierOptions, type VerificationKeySource } from '@gatehouse/verify/internal';
 import { InvalidTokenError } from '../errors/errors.js';
 
 export type { AccessTokenVerifierOptions, VerificationKeySource };
