@@ -32,6 +32,6 @@ export async function refreshPrincipal(principal: Principal, deps: FreshPrincipa
     ...principal,
     user: principalUserOf(user),
     roles: Object.freeze([...new Set([...user.roles, ...tenantRoles])]),
-    scopes: Object.freeze(new Set([...principal.scopes].filter((s) => held.has(s)))) as ReadonlySet<string>,
+    scopes: new Set([...principal.scopes].filter((s) => held.has(s))),
   });
 }
