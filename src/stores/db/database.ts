@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { PoolClient } from 'pg';
+import { unreachableStoreError } from '../unreachable-store.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { DatabaseTarget } from '../../config/config.js';
 import { StoreUnavailableError } from '../../errors/errors.js';
@@ -132,7 +133,7 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
     lockClient = await pool.connect();
   } catch (error) {
     await pool.end();
-    throw new StoreUnavailableError('cannot connect to PostgreSQL', error);
+    throw unreachableStoreError('PostgreSQL', url, error, 'GATEHOUSE_DATABASE_URL');
   }
   try {
     await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
