@@ -173,7 +173,7 @@ function systemClockCheck(journal: Journal, now: number): CheckResult | undefine
 export async function runDoctor(env: CliIo['env']): Promise<CheckResult[]> {
   let config: Config;
   try {
-    config = loadConfig(env);
+    config = loadConfig(env, { needs: 'database' });
   } catch (error) {
     if (error instanceof ConfigError) return error.problems.map((p) => ({ status: 'fail', check: 'config', detail: p }));
     throw error;

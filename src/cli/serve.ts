@@ -6,7 +6,7 @@ import { startMetricsServer, type MetricsServer } from '../http/metrics-server.j
 import { createServices, type GatehouseServices } from '../services.js';
 
 function banner(config: Config, services: GatehouseServices, address: string, metricsServer: MetricsServer | undefined): string {
-  const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envSource})`];
+  const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envReason})`];
   const db = config.database;
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
   lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);

@@ -1,12 +1,29 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost } from './loopback-host.js';
+import { decideMode, describeMode, developmentStateIn, PRODUCTION_SIGNALS, type GatehouseEnv, type ModeSource } from './mode.js';
 import { ConfigError } from '../errors/errors.js';
 import { sharedSecretProblem } from '../guard/shared-secret.js';
 import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
 
-export type GatehouseEnv = 'development' | 'production';
+export type { GatehouseEnv, ModeSource } from './mode.js';
+
+/**
+ * What the command at hand uses: `server` (serve, keys) signs tokens, so production requires its
+ * keys and an https issuer; `database` (users, tenants, routes, doctor) signs nothing and never asks
+ * for a signing key or a key-encryption key.
+ */
+export type ConfigNeeds = 'server' | 'database';
+
+export interface LoadConfigOptions {
+  /** Default: `env.npm_lifecycle_event === 'start'`. */
+  readonly launchedByNpmStart?: boolean;
+  /** Default: whether the data directory holds the development key (see mode.ts). */
+  readonly developmentState?: boolean;
+  /** Default `server`: the strictest. */
+  readonly needs?: ConfigNeeds;
+}
 
 export type DatabaseTarget =
   | { readonly kind: 'postgres'; readonly url: string }
@@ -20,8 +37,12 @@ export type DatabaseTarget =
 /** Validated, frozen configuration. Built once at boot by {@link loadConfig}, then passed in. */
 export interface Config {
   readonly env: GatehouseEnv;
-  /** Why `env` has its value; printed in the banner so nobody runs development mode by accident. */
-  readonly envSource: 'GATEHOUSE_ENV' | 'npm start without configuration' | 'default';
+  /** Which step of the mode rule (mode.ts) decided `env`. */
+  readonly envSource: ModeSource;
+  /** That step in words, naming the variable or file; printed in the banner and by `gatehouse doctor`. */
+  readonly envReason: string;
+  /** What the command loading this configuration uses; `database`: no signing settings were required. */
+  readonly needs: ConfigNeeds;
   readonly host: string;
   readonly port: number;
   /** Where the Prometheus metrics server listens; undefined (GATEHOUSE_METRICS_PORT unset or `off`): no metrics server. */
@@ -101,9 +122,9 @@ function isCidr(entry: string): boolean {
  * naming the variable; nothing invalid is silently replaced by a default.
  *
  * @example
- * const config = loadConfig(process.env, { launchedByNpmStart: process.env.npm_lifecycle_event === 'start' });
+ * const config = loadConfig(process.env, { needs: 'database' });
  */
-export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } = {}): Config {
+export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
   const read = <T>(name: string, schema: z.ZodType<T>, fallback: T): T => {
     const raw = env[name];
@@ -114,28 +135,27 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     return fallback;
   };
 
-  const anyGatehouseSetting = Object.keys(env).some((k) => k.startsWith('GATEHOUSE_') && env[k] !== undefined && env[k] !== '');
-  let gatehouseEnv: GatehouseEnv;
-  let envSource: Config['envSource'];
-  if (env.GATEHOUSE_ENV !== undefined && env.GATEHOUSE_ENV !== '') {
-    gatehouseEnv = read('GATEHOUSE_ENV', z.enum(['development', 'production'], { error: 'must be "development" or "production"' }), 'production');
-    envSource = 'GATEHOUSE_ENV';
-  } else if (options.launchedByNpmStart === true && !anyGatehouseSetting) {
-    // The README's zero-setup command: a laptop, not a deployment.
-    gatehouseEnv = 'development';
-    envSource = 'npm start without configuration';
-  } else {
-    // Anything configured but the mode itself is treated as a deployment: weak secrets refuse to start.
-    gatehouseEnv = 'production';
-    envSource = 'default';
-  }
+  const needs = options.needs ?? 'server';
+  const dataDir = read('GATEHOUSE_DATA_DIR', z.string().min(1), '.gatehouse');
+  // An invalid GATEHOUSE_ENV is reported and counts as production: a typo never relaxes anything.
+  const explicit = (env.GATEHOUSE_ENV ?? '') === '' ? undefined : read('GATEHOUSE_ENV', z.enum(['development', 'production'], { error: 'must be "development" or "production"' }), 'production' as GatehouseEnv);
+  const productionSignals = PRODUCTION_SIGNALS.filter(({ name, says }) => (env[name] ?? '') !== '' && says(env[name] ?? '')).map(({ name }) => name);
+  const mode = decideMode({
+    explicit,
+    productionSignals,
+    developmentState: options.developmentState ?? developmentStateIn(dataDir),
+    launchedByNpmStart: options.launchedByNpmStart ?? env.npm_lifecycle_event === 'start',
+  });
+  const gatehouseEnv = mode.env;
+  const envSource = mode.source;
+  const envReason = describeMode(mode.env, mode.source, { dataDir, productionSignals });
 
   const host = read('HOST', z.string().min(1), '127.0.0.1');
   // Development mode signs with a generated key anyone with the data directory has: handing that to
   // the network takes an explicit GATEHOUSE_ENV=development, and the banner then says so loudly.
   if (gatehouseEnv === 'development' && envSource !== 'GATEHOUSE_ENV' && !isLoopbackHost(host)) {
     problems.push(
-      `HOST: development mode (${envSource}) listens on loopback only, not ${JSON.stringify(host)}; ` +
+      `HOST: development mode (${envReason}) listens on loopback only, not ${JSON.stringify(host)}; ` +
         'set GATEHOUSE_ENV=development to serve development keys to the network anyway, or configure production (README, "Production checklist")',
     );
   }
@@ -164,8 +184,13 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
     }, 'must be an http(s) URL without query or fragment'),
     `http://${hostInUrl}:${port}`,
   ).replace(/\/+$/, '');
-  if (gatehouseEnv === 'production' && !issuer.startsWith('https://') && env.GATEHOUSE_ISSUER !== undefined) {
+  const issuerSet = (env.GATEHOUSE_ISSUER ?? '') !== '';
+  if (gatehouseEnv === 'production' && !issuer.startsWith('https://') && issuerSet) {
     problems.push('GATEHOUSE_ISSUER: must use https in production');
+  }
+  // The default (http://HOST:PORT) is a laptop's address: tokens naming it would fail every verifier.
+  if (gatehouseEnv === 'production' && needs === 'server' && !issuerSet) {
+    problems.push('GATEHOUSE_ISSUER: required in production (the public https:// URL clients reach Gatehouse at)');
   }
 
   const audienceList = read(
@@ -178,15 +203,13 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   );
   const audience = audienceList as unknown as readonly [string, ...string[]];
 
-  const dataDir = read('GATEHOUSE_DATA_DIR', z.string().min(1), '.gatehouse');
-
   const signingKeysPath = read('GATEHOUSE_SIGNING_KEYS', z.string().min(1), undefined as string | undefined);
   const resourcesPath = read('GATEHOUSE_RESOURCES', z.string().min(1), undefined as string | undefined);
   const signingKeySource = read('GATEHOUSE_KEY_SOURCE', z.enum(['file', 'store'], { error: 'must be "file" or "store"' }), 'file');
   if (signingKeySource === 'store' && signingKeysPath !== undefined) {
     problems.push('GATEHOUSE_KEY_SOURCE: "store" cannot be combined with GATEHOUSE_SIGNING_KEYS (keys come from one place); unset one');
   }
-  if (gatehouseEnv === 'production' && signingKeySource === 'file' && signingKeysPath === undefined) {
+  if (gatehouseEnv === 'production' && needs === 'server' && signingKeySource === 'file' && signingKeysPath === undefined) {
     problems.push(
       'GATEHOUSE_SIGNING_KEYS: required in production (path to a private JWKS file), or set GATEHOUSE_KEY_SOURCE=store; generated keys are for development only',
     );
@@ -196,7 +219,7 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   const kekProblem = rawKek === '' ? undefined : keyEncryptionKeyProblem(rawKek);
   if (kekProblem !== undefined) problems.push(`GATEHOUSE_KEY_ENCRYPTION_KEY: ${kekProblem}`);
   const keyEncryptionKey = rawKek === '' || kekProblem !== undefined ? undefined : rawKek;
-  if (signingKeySource === 'store' && gatehouseEnv === 'production' && (env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '') === '') {
+  if (signingKeySource === 'store' && gatehouseEnv === 'production' && needs === 'server' && (env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '') === '') {
     problems.push('GATEHOUSE_KEY_ENCRYPTION_KEY: required in production with GATEHOUSE_KEY_SOURCE=store (base64url of 32 random bytes)');
   }
   if (signingKeySource === 'file' && (env.GATEHOUSE_KEY_ENCRYPTION_KEY ?? '') !== '') {
@@ -321,6 +344,8 @@ export function loadConfig(env: Env, options: { launchedByNpmStart?: boolean } =
   return Object.freeze({
     env: gatehouseEnv,
     envSource,
+    envReason,
+    needs,
     host,
     port,
     metrics: metricsPort === undefined ? undefined : Object.freeze({ host: metricsHost, port: metricsPort }),
