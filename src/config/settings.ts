@@ -84,7 +84,7 @@ export const SETTINGS = {
     doc: 'listen address; development without GATEHOUSE_ENV refuses a non-loopback `HOST` (it would serve development keys to the network), and the banner warns when GATEHOUSE_ENV=development allows it',
   }),
   PORT: setting('PORT', {
-    schema: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0, 'must be a port number').max(65535, 'must be a port number'),
+    schema: wholeNumber(0, 65535, 'must be a port number'),
     fallback: 8000,
     doc: 'listen port',
   }),
