@@ -65,7 +65,6 @@ export async function serve(config: Config): Promise<void> {
       throw new ConfigError([`GATEHOUSE_METRICS_PORT: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
   }
-  process.stdout.write(`${banner(config, services, address, metricsServer)}\n`);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -80,4 +79,7 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // After the handlers: whoever waits for the banner may signal at once, and a signal with no
+  // listener yet would kill the process without draining or closing the stores.
+  process.stdout.write(`${banner(config, services, address, metricsServer)}\n`);
 }
