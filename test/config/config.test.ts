@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config, type LoadConfigOptions } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors/errors.js';
 import { DEVELOPMENT_KEY_FILE } from '../../src/keys/development-keys.js';
+import { createServices } from '../../src/services.js';
 import { DEVELOPMENT_MARKER } from '../../src/keys/signing-key-file.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -182,6 +183,12 @@ describe('loadConfig: which mode (one rule for every command)', () => {
     assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
     // A bad value is still refused: needs only drops requirements, never checks.
     assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: 'short' }, { needs: 'database' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
+  });
+
+  test('malicious: a needs-database configuration cannot open services that would read or generate keys', async () => {
+    const dir = dataDir(false);
+    await assert.rejects(createServices(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_DATA_DIR: dir, GATEHOUSE_DATABASE_URL: 'memory:' }, { needs: 'database' })), TypeError);
+    assert.equal(existsSync(path.join(dir, DEVELOPMENT_KEY_FILE)), false);
   });
 
   test('malicious: HOST=0.0.0.0 npm start does not serve development keys to the network unless GATEHOUSE_ENV=development says so', () => {
