@@ -165,6 +165,11 @@ async function loadResources(config: Config, scopes: ScopeCatalogue, extra: read
 }
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<GatehouseServices> {
+  // Its signing settings were never required (a command that signs nothing): reading them now could
+  // generate development keys or a development KEK in production.
+  if (config.needs === 'database' && overrides.signingKeys === undefined) {
+    throw new TypeError("createServices: a configuration loaded with needs: 'database' takes overrides.signingKeys");
+  }
   // Before anything is opened: a bad resource file stops startup with nothing to close.
   const scopes = createScopeCatalogue(extraScopes(overrides.scopes));
   const resources = await loadResources(config, scopes, overrides.resources);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { AuditContext } from '../audit/audit-event.js';
 import type { AdminActor } from '../admin/user-admin.js';
 import { loadConfig, type Config, type DatabaseTarget } from '../config/config.js';
+import { generateSigningJwk } from '../keys/development-keys.js';
 import { createServices, type GatehouseServices } from '../services.js';
 import { CommandError } from './arguments.js';
 
@@ -42,11 +43,13 @@ export function assertDatabaseFree(target: DatabaseTarget): void {
 
 /**
  * Opens the services of the configured deployment (the environment, as `gatehouse serve` reads
- * it), runs `work`, and closes them whatever happens. Background warnings (Redis outage) go to stderr.
+ * it; by default as a command that signs nothing), runs `work`, and closes them whatever happens. Background warnings (Redis outage) go to stderr.
  */
-export async function withServices<T>(io: CliIo, work: (services: GatehouseServices, config: Config) => Promise<T>, config: Config = loadConfig(io.env)): Promise<T> {
+export async function withServices<T>(io: CliIo, work: (services: GatehouseServices, config: Config) => Promise<T>, config: Config = loadConfig(io.env, { needs: 'database' })): Promise<T> {
   assertDatabaseFree(config.database);
-  const services = await createServices(config);
+  // A command that signs nothing gets a key that exists only in this process: it never reads the
+  // deployment's keys (production would otherwise ask for them) and never creates development ones.
+  const services = await createServices(config, config.needs === 'database' ? { signingKeys: [await generateSigningJwk()] } : {});
   const detach = services.events.attach((event) => {
     if (event.level === 'warn') io.stderr.write(`gatehouse: warning: ${event.event}${typeof event.reason === 'string' ? ` (${event.reason})` : ''}\n`);
   });

@@ -29,13 +29,16 @@ export function configChecks(config: Config): CheckResult[] {
   const results: CheckResult[] = [];
   results.push(
     production
-      ? ok('mode', `production (${config.envSource === 'GATEHOUSE_ENV' ? 'GATEHOUSE_ENV' : 'implied: a GATEHOUSE_* setting without GATEHOUSE_ENV'})`)
-      : warn('mode', `development (${config.envSource}): generated keys and relaxed checks; never expose it`),
+      ? ok('mode', `production (${config.envReason})`)
+      : warn('mode', `development (${config.envReason}): generated keys and relaxed checks; never expose it`),
   );
   results.push(
     config.issuer.startsWith('https://')
       ? ok('issuer', config.issuer)
-      : warn('issuer', `${config.issuer} is not https: production needs the public https:// URL in GATEHOUSE_ISSUER`),
+      : production
+        ? // loadConfig refuses an http GATEHOUSE_ISSUER in production, so this is the unset default, which serve refuses.
+          fail('issuer', `GATEHOUSE_ISSUER unset: gatehouse serve refuses to start in production without the public https:// URL`)
+        : warn('issuer', `${config.issuer} is not https: production needs the public https:// URL in GATEHOUSE_ISSUER`),
   );
   if (production && !isLoopbackHost(config.host) && config.trustedProxies.length === 0) {
     results.push(

@@ -4,8 +4,9 @@ import { ConfigError } from '../errors/errors.js';
 import { EXIT, EXIT_CODES_HELP, parseCommand } from './arguments.js';
 import { pgliteInUse, type CliIo } from './cli-services.js';
 import { configChecks, keyChecks, resourceChecks, type CheckResult } from './doctor-checks.js';
+import { formatSettings, listSettings } from './settings-listing.js';
 
-export const DOCTOR_USAGE = `usage: gatehouse doctor [--json]
+export const DOCTOR_USAGE = `usage: gatehouse doctor [--json] [--settings]
 
 Checks the deployment the environment describes, one line per check:
   ok|warn|fail  <check>  <detail>
@@ -16,6 +17,8 @@ production (development mode and keys, no Redis in production, metrics off loopb
 line lists them. Nothing is created or migrated; with the embedded database, run it while the
 server is stopped (PGlite allows one process at a time).
 --json prints {"checks":[{status, check, detail}], "failed": N, "unsafe": [check…]}.
+--settings lists every setting instead: its value, or "(default)" and the default (secrets: never the value);
+with --json, {"settings":[{name, source, value}]}.
 
 Exit 1 when a check fails, 0 otherwise (warnings included).
 
@@ -173,7 +176,7 @@ function systemClockCheck(journal: Journal, now: number): CheckResult | undefine
 export async function runDoctor(env: CliIo['env']): Promise<CheckResult[]> {
   let config: Config;
   try {
-    config = loadConfig(env);
+    config = loadConfig(env, { needs: 'database' });
   } catch (error) {
     if (error instanceof ConfigError) return error.problems.map((p) => ({ status: 'fail', check: 'config', detail: p }));
     throw error;
@@ -203,9 +206,14 @@ export function formatChecks(results: readonly CheckResult[]): string {
 
 /** `gatehouse doctor`: exit 1 when a check fails. */
 export async function doctorCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseCommand(argv, { usage: DOCTOR_USAGE, options: { json: { type: 'boolean' } }, positionals: [] });
+  const parsed = parseCommand(argv, { usage: DOCTOR_USAGE, options: { json: { type: 'boolean' }, settings: { type: 'boolean' } }, positionals: [] });
   if (parsed.help) {
     io.stdout.write(`${DOCTOR_USAGE}\n`);
+    return EXIT.OK;
+  }
+  if (parsed.values.settings === true) {
+    const settings = listSettings(io.env);
+    io.stdout.write(parsed.values.json === true ? `${JSON.stringify({ settings })}\n` : `${formatSettings(settings)}\n`);
     return EXIT.OK;
   }
   const results = await runDoctor(io.env);

@@ -7,6 +7,10 @@ import type { GatehouseServices } from '../services.js';
 import { CommandError, EXIT, EXIT_CODES_HELP, integerOption, parseCommand, UsageError } from './arguments.js';
 import { formatColumns, printUsage, refuseSubcommand, withExitCodes } from './command-output.js';
 import { CLI_AUDIT_CONTEXT, withServices, type CliIo } from './cli-services.js';
+import { loadConfig, type Config } from '../config/config.js';
+
+/** Key management works on the signing keys themselves: production requires them and their KEK, as for serve. */
+const keysConfig = (io: CliIo): Config => loadConfig(io.env, { needs: 'server' });
 
 /** The operator at the command line: `actor_id` null in the audit trail. */
 const CLI_KEY_ACTOR: KeyActor = Object.freeze({ userId: null, context: CLI_AUDIT_CONTEXT });
@@ -111,7 +115,7 @@ async function list(argv: readonly string[], io: CliIo): Promise<number> {
     const keys = await storedKeysOf(services).management.list(parsed.values.all === true);
     io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keys.map(keyView))}\n` : `${formatKeyTable(keys)}\n`);
     return EXIT.OK;
-  });
+  }, keysConfig(io));
 }
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
@@ -125,7 +129,7 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
     const key = await managed(() => storedKeysOf(services).management.create(alg, CLI_KEY_ACTOR));
     io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keyView(key))}\n` : `created ${key.kid} ${key.alg} (${key.state})\n`);
     return EXIT.OK;
-  });
+  }, keysConfig(io));
 }
 
 async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
@@ -141,7 +145,7 @@ async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
     const key = await managed(() => storedKeysOf(services).management.rotate({ ...alg, ...(kid === undefined ? {} : { kid }) }, CLI_KEY_ACTOR));
     io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keyView(key))}\n` : `rotating to ${key.kid} ${key.alg}: signs from ${iso(key.activateAt) ?? iso(key.activatedAt)}\n`);
     return EXIT.OK;
-  });
+  }, keysConfig(io));
 }
 
 async function retire(argv: readonly string[], io: CliIo): Promise<number> {
@@ -155,7 +159,7 @@ async function retire(argv: readonly string[], io: CliIo): Promise<number> {
     const outcome = await managed(() => storedKeysOf(services).management.retire(kid, CLI_KEY_ACTOR));
     io.stdout.write(outcome === 'retired' ? `retired ${kid}\n` : `${kid} is retiring already; it leaves the JWKS on schedule\n`);
     return EXIT.OK;
-  });
+  }, keysConfig(io));
 }
 
 async function revoke(argv: readonly string[], io: CliIo): Promise<number> {
@@ -174,7 +178,7 @@ signs in the same step, before verifiers' cached JWKS know it — without it nob
     const { replacement } = await managed(() => storedKeysOf(services).management.revoke(kid, { ...alg, replace: parsed.values.replace === true }, CLI_KEY_ACTOR));
     io.stdout.write(`revoked ${kid}${replacement === undefined ? '' : `; ${replacement} signs now`}\n`);
     return EXIT.OK;
-  });
+  }, keysConfig(io));
 }
 
 /** `gatehouse keys …`: the stored signing keys' lifecycle, through the same use cases the scheduler runs. */

@@ -32,7 +32,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
         return EXIT.OK;
       }
       const [{ loadConfig }, { serve }] = await Promise.all([import('../config/config.js'), import('./serve.js')]);
-      await serve(loadConfig(io.env, { launchedByNpmStart: io.env.npm_lifecycle_event === 'start' }));
+      await serve(loadConfig(io.env, { needs: 'server' }));
       return -1;
     }
     case 'users':

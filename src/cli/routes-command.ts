@@ -52,7 +52,7 @@ export async function routesCommand(argv: readonly string[], io: CliIo): Promise
     io.stdout.write(`${ROUTES_USAGE}\n`);
     return EXIT.OK;
   }
-  const config = throwaway(loadConfig(io.env));
+  const config = throwaway(loadConfig(io.env, { needs: 'database' }));
   const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
   let reports: RouteReport[];
   try {

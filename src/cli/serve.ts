@@ -6,7 +6,7 @@ import { startMetricsServer, type MetricsServer } from '../http/metrics-server.j
 import { createServices, type GatehouseServices } from '../services.js';
 
 function banner(config: Config, services: GatehouseServices, address: string, metricsServer: MetricsServer | undefined): string {
-  const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envSource})`];
+  const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envReason})`];
   const db = config.database;
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
   lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);
@@ -81,7 +81,6 @@ export async function serve(config: Config): Promise<void> {
       throw new ConfigError([`GATEHOUSE_METRICS_PORT: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
   }
-  process.stdout.write(`${banner(config, services, address, metricsServer)}\n`);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -96,4 +95,7 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // After the handlers: whoever waits for the banner may signal at once, and a signal with no
+  // listener yet would kill the process without draining or closing the stores.
+  process.stdout.write(`${banner(config, services, address, metricsServer)}\n`);
 }

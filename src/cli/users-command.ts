@@ -103,7 +103,7 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parsed;
   const username = positionals[0]!;
   // Rules first, before a password is asked for or a store is opened.
-  const config = loadConfig(io.env);
+  const config = loadConfig(io.env, { needs: 'database' });
   const display = normalizeUsername(username).display;
   const policy = (password: string) => checkPassword(password, { username: display, email: values.email }, { minLength: config.passwordMinLength });
   let password: string;

@@ -5,6 +5,7 @@
  * account's names) and nothing else. Composition rules ("must contain a digit") and periodic
  * expiry are deliberately absent: the standard forbids them.
  */
+import { SETTINGS } from '../config/settings.js';
 import { PasswordPolicyError } from '../errors/errors.js';
 import type { PasswordRejection } from '../errors/errors.js';
 import { isCommonPassword } from './common-passwords.js';
@@ -27,7 +28,8 @@ export interface PasswordContext {
 }
 
 /** NIST: at least 15 for a password used alone, never fewer than 8. */
-const DEFAULT_MIN_LENGTH = 15;
+// Written once, in the settings table (GATEHOUSE_PASSWORD_MIN_LENGTH).
+const DEFAULT_MIN_LENGTH = SETTINGS.GATEHOUSE_PASSWORD_MIN_LENGTH.fallback;
 const FLOOR_MIN_LENGTH = 8;
 /** NIST: verifiers SHOULD accept at least 64 characters. */
 const REQUIRED_MAX_CHARACTERS = 64;

@@ -14,12 +14,12 @@ export interface CliResult {
 
 /**
  * Runs the real entry point (`node bin/gatehouse.mjs …`) in a clean environment: nothing from the
- * developer's shell leaks in. `input` is written to stdin (a pipe, so never a TTY), then closed.
+ * developer's shell leaks in; `cwd` (default: the checkout) is where it runs. `input` is written to stdin (a pipe, so never a TTY), then closed.
  */
-export function runCli(args: readonly string[], options: { env: Record<string, string>; input?: string }): Promise<CliResult> {
+export function runCli(args: readonly string[], options: { env: Record<string, string>; input?: string; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/gatehouse.mjs'), ...args], {
+      cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH ?? '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: 120_000,

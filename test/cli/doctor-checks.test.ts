@@ -20,6 +20,14 @@ describe('configChecks', () => {
     );
   });
 
+  test('production without GATEHOUSE_ISSUER: the issuer check fails, as serve would refuse to start', () => {
+    const results = configChecks(loadConfig({ GATEHOUSE_ENV: 'production' }, { needs: 'database' }));
+    const issuer = results.find((r) => r.check === 'issuer');
+    assert.equal(issuer?.status, 'fail');
+    assert.match(issuer?.detail ?? '', /GATEHOUSE_ISSUER unset/);
+    assert.match(results.find((r) => r.check === 'mode')?.detail ?? '', /^production \(GATEHOUSE_ENV=production\)$/);
+  });
+
   test('production: every unsafe setting is a warning naming what to change', () => {
     const config = loadConfig({
       GATEHOUSE_ENV: 'production',
@@ -81,7 +89,7 @@ describe('keyChecks', () => {
 
   test('a key file readable by others: production fails, development warns that production would refuse it', async () => {
     const file = await writeKeys('open.json', [await generateSigningJwk()], 0o644);
-    const production = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: file }));
+    const production = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_SIGNING_KEYS: file }));
     assert.deepEqual(production.map((r) => r.status), ['fail']);
     assert.match(production[0]!.detail, /readable by other users/);
     const development = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_SIGNING_KEYS: file }));
@@ -93,12 +101,12 @@ describe('keyChecks', () => {
     const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
     const rsa = { ...(await exportJWK(privateKey)), kid: 'rsa-1', alg: 'RS256' };
     const good = await writeKeys('good.json', [await generateSigningJwk(), rsa], 0o600);
-    const [line] = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: good }));
+    const [line] = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_SIGNING_KEYS: good }));
     assert.equal(line?.status, 'ok');
     assert.match(line?.detail ?? '', /mode 600; signs with \S+ EdDSA \(Ed25519\); also verifies rsa-1 RS256 \(RSA 2048 bits\)/);
 
     const weak = await writeKeys('weak.json', [{ ...rsa, n: Buffer.alloc(128, 0xff).toString('base64url') }, { kty: 'oct', k: 'c2VjcmV0', kid: 'hs', alg: 'HS256' }], 0o600);
-    const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: weak }));
+    const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_SIGNING_KEYS: weak }));
     assert.ok(results.every((r) => r.status === 'fail'));
     assert.ok(results.some((r) => /at least 2048 bits/.test(r.detail)));
     assert.ok(results.some((r) => /symmetric/.test(r.detail)));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { allSettings } from '../../src/config/settings.js';
 import { doctorCommand } from '../../src/cli/doctor-command.js';
 import type { CliIo } from '../../src/cli/cli-services.js';
 import { openDatabase } from '../../src/stores/db/database.js';
@@ -58,7 +59,22 @@ describe('gatehouse doctor', () => {
     const io = fakeIo({ GATEHOUSE_ENV: 'production', PORT: 'abc' });
     assert.equal(await doctorCommand(['--json'], io), 1);
     const report = JSON.parse(io.out()) as { checks: { status: string; check: string; detail: string }[]; failed: number };
-    assert.deepEqual(report.checks.map((c) => `${c.status} ${c.check} ${c.detail.split(':')[0]}`).sort(), ['fail config GATEHOUSE_SIGNING_KEYS', 'fail config PORT']);
-    assert.equal(report.failed, 2);
+    // Doctor signs nothing, so a missing signing key is no config problem (keyChecks reports keys).
+    assert.deepEqual(report.checks.map((c) => `${c.status} ${c.check} ${c.detail.split(':')[0]}`).sort(), ['fail config PORT']);
+    assert.equal(report.failed, 1);
+  });
+
+  test('--settings lists every setting of the table: set values, defaults, never a secret', async () => {
+    const kek = 'k'.repeat(43);
+    const io = fakeIo({ PORT: '8123', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_LIMIT_LOGIN_IP: 'off' });
+    assert.equal(await doctorCommand(['--settings', '--json'], io), 0);
+    const { settings } = JSON.parse(io.out()) as { settings: { name: string; source: string; value: string }[] };
+    assert.deepEqual(settings.map((s) => s.name), allSettings().map((s) => s.name));
+    const byName = new Map(settings.map((s) => [s.name, s]));
+    assert.deepEqual(byName.get('PORT'), { name: 'PORT', source: 'set', value: '8123' });
+    assert.deepEqual(byName.get('GATEHOUSE_LIMIT_LOGIN_IP'), { name: 'GATEHOUSE_LIMIT_LOGIN_IP', source: 'set', value: 'off' });
+    assert.deepEqual(byName.get('GATEHOUSE_ACCESS_TOKEN_TTL'), { name: 'GATEHOUSE_ACCESS_TOKEN_TTL', source: 'default', value: '`900`' });
+    assert.equal(byName.get('GATEHOUSE_KEY_ENCRYPTION_KEY')?.source, 'set');
+    assert.ok(!io.out().includes(kek), 'a secret is never listed');
   });
 });

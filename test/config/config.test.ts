@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from '../../src/config/config.js';
+import { loadConfig, type Config, type LoadConfigOptions } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors/errors.js';
+import { DEVELOPMENT_KEY_FILE } from '../../src/keys/development-keys.js';
+import { createServices } from '../../src/services.js';
+import { DEVELOPMENT_MARKER } from '../../src/keys/signing-key-file.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEV = { GATEHOUSE_ENV: 'development' };
 
 /** The ConfigError's problem lines; fails the test if loadConfig does not throw one. */
-function problemsOf(env: Record<string, string>, options: { launchedByNpmStart?: boolean } = {}): readonly string[] {
+function problemsOf(env: Record<string, string>, options: LoadConfigOptions = {}): readonly string[] {
   try {
     loadConfig(env, options);
   } catch (error) {
@@ -68,8 +73,8 @@ describe('loadConfig: invalid settings', () => {
   ];
   for (const [name, value, message] of single) {
     test(`${name}=${value}: one line naming ${name}`, () => {
-      // Keys given, so an invalid GATEHOUSE_ENV (which falls back to the stricter production) adds no second line.
-      const problems = problemsOf({ ...DEV, GATEHOUSE_SIGNING_KEYS: '/etc/gatehouse/keys.json', [name]: value });
+      // Keys and issuer given, so an invalid GATEHOUSE_ENV (which falls back to the stricter production) adds no second line.
+      const problems = problemsOf({ ...DEV, GATEHOUSE_SIGNING_KEYS: '/etc/gatehouse/keys.json', GATEHOUSE_ISSUER: 'https://auth.example.com', [name]: value });
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.ok(problems[0]?.startsWith(`${name}: `), problems[0]);
       assert.match(problems[0] ?? '', message);
@@ -83,7 +88,7 @@ describe('loadConfig: invalid settings', () => {
 });
 
 describe('loadConfig: GATEHOUSE_REVOCATION_FEED_SECRETS', () => {
-  const PROD = { GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'keys.json' };
+  const PROD = { GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'keys.json', GATEHOUSE_ISSUER: 'https://auth.example.com' };
   const strong = 'Jd8q2-Vx7LmN0pR4sT6uW9yZa1Bc3De5Fg7Hi9Kl';
 
   test('weak, placeholder, short and unsendable values stop a production start, without quoting them', () => {
@@ -103,54 +108,119 @@ describe('loadConfig: GATEHOUSE_REVOCATION_FEED_SECRETS', () => {
   });
 });
 
-describe('loadConfig: which mode', () => {
-  test('GATEHOUSE_ENV unset, launched by npm start, no GATEHOUSE_* set: development', () => {
-    const config = loadConfig({ PATH: '/usr/bin', HOME: '/home/x' }, { launchedByNpmStart: true });
+/** An empty data directory, or one holding the marked development key `npm start` leaves behind. */
+function dataDir(withDevelopmentState: boolean): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-mode-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  if (withDevelopmentState) writeFileSync(path.join(dir, DEVELOPMENT_KEY_FILE), JSON.stringify({ [DEVELOPMENT_MARKER]: true, keys: [] }));
+  return dir;
+}
+
+describe('loadConfig: which mode (one rule for every command)', () => {
+  const ISSUER = 'https://auth.example.com';
+
+  test('the rule table', () => {
+    const empty = dataDir(false);
+    const state = dataDir(true);
+    const rows: { env: Record<string, string>; env_: string; source: string }[] = [
+      // A plain CLI in an empty directory with nothing set is a deployment.
+      { env: { GATEHOUSE_DATA_DIR: empty }, env_: 'production', source: 'default' },
+      { env: { GATEHOUSE_DATA_DIR: state }, env_: 'development', source: 'development state' },
+      { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start' }, env_: 'development', source: 'npm start' },
+      { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' }, env_: 'production', source: 'GATEHOUSE_ENV' },
+      { env: { GATEHOUSE_DATA_DIR: empty, GATEHOUSE_ENV: 'development' }, env_: 'development', source: 'GATEHOUSE_ENV' },
+      // What says production: a real key file, a key-encryption key, a public https issuer.
+      { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }, env_: 'production', source: 'production settings' },
+      { env: { GATEHOUSE_DATA_DIR: state, npm_lifecycle_event: 'start', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' }, env_: 'production', source: 'production settings' },
+      // Settings as common on a laptop as in a deployment never decide the mode.
+      { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_LIMIT_LOGIN_USER_IP: 'off' }, env_: 'development', source: 'development state' },
+      { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start', GATEHOUSE_LIMIT_LOGIN_USER_IP: 'off' }, env_: 'development', source: 'npm start' },
+      { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start', GATEHOUSE_LOG_LEVEL: 'debug', PORT: '8001', GATEHOUSE_ISSUER: 'http://localhost:8001' }, env_: 'development', source: 'npm start' },
+    ];
+    for (const row of rows) {
+      const config = loadConfig(row.env, { needs: 'database' });
+      assert.deepEqual([config.env, config.envSource], [row.env_, row.source], JSON.stringify(row.env));
+    }
+  });
+
+  test('regression (issue 15): one GATEHOUSE_LIMIT_*=off under npm start does not flip to production', () => {
+    const config = loadConfig({ GATEHOUSE_DATA_DIR: dataDir(false), GATEHOUSE_LIMIT_LOGIN_USER_IP: 'off' }, { launchedByNpmStart: true });
     assert.equal(config.env, 'development');
-    assert.equal(config.envSource, 'npm start without configuration');
+    assert.equal(config.limits.LOGIN_USER_IP, null);
+  });
+
+  test('the reason names the variable or the file that decided', () => {
+    const state = dataDir(true);
+    assert.equal(loadConfig({ GATEHOUSE_DATA_DIR: state }).envReason, `GATEHOUSE_ENV unset; development key in ${path.join(state, DEVELOPMENT_KEY_FILE)}`);
+    assert.equal(loadConfig({ GATEHOUSE_DATA_DIR: state, GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }).envReason, 'GATEHOUSE_ENV unset; GATEHOUSE_SIGNING_KEYS, GATEHOUSE_ISSUER set');
+    assert.equal(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }).envReason, 'GATEHOUSE_ENV=production');
+  });
+
+  test('an unmarked signing-keys.json is not development state', () => {
+    const dir = dataDir(false);
+    writeFileSync(path.join(dir, DEVELOPMENT_KEY_FILE), JSON.stringify({ keys: [] }));
+    assert.equal(loadConfig({ GATEHOUSE_DATA_DIR: dir }, { needs: 'database' }).env, 'production');
+  });
+
+  test('production without GATEHOUSE_ISSUER is refused (no plain-http default issuer)', () => {
+    const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'k.json' });
+    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ISSUER']);
+    assert.match(problems[0] ?? '', /required in production/);
+  });
+
+  test('production with an http GATEHOUSE_ISSUER is refused', () => {
+    const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: 'http://auth.example.com' });
+    assert.deepEqual(problems, ['GATEHOUSE_ISSUER: must use https in production']);
+  });
+
+  test('a command that signs nothing (needs: database) never asks for a signing key or a KEK, even in production', () => {
+    const config = loadConfig({ GATEHOUSE_ENV: 'production' }, { needs: 'database' });
+    assert.equal(config.env, 'production');
+    assert.equal(config.needs, 'database');
+    assert.equal(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store' }, { needs: 'database' }).signingKeySource, 'store');
+    // serve still refuses both.
+    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER }).map((p) => p.split(':')[0]), ['GATEHOUSE_SIGNING_KEYS']);
+    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
+    // A bad value is still refused: needs only drops requirements, never checks.
+    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: 'short' }, { needs: 'database' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
+  });
+
+  test('malicious: a needs-database configuration cannot open services that would read or generate keys', async () => {
+    const dir = dataDir(false);
+    await assert.rejects(createServices(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_DATA_DIR: dir, GATEHOUSE_DATABASE_URL: 'memory:' }, { needs: 'database' })), TypeError);
+    assert.equal(existsSync(path.join(dir, DEVELOPMENT_KEY_FILE)), false);
   });
 
   test('malicious: HOST=0.0.0.0 npm start does not serve development keys to the network unless GATEHOUSE_ENV=development says so', () => {
+    const empty = dataDir(false);
     for (const host of ['0.0.0.0', '::', '192.0.2.10', 'gatehouse.example.com']) {
-      const problems = problemsOf({ HOST: host }, { launchedByNpmStart: true });
+      const problems = problemsOf({ HOST: host, GATEHOUSE_DATA_DIR: empty }, { launchedByNpmStart: true });
       assert.equal(problems.length, 1, host);
-      assert.match(problems[0] ?? '', /^HOST: development mode \(npm start without configuration\) listens on loopback only/, host);
+      assert.match(problems[0] ?? '', /^HOST: development mode \(GATEHOUSE_ENV unset; launched by npm start\) listens on loopback only/, host);
     }
     for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) {
-      assert.equal(loadConfig({ HOST: host }, { launchedByNpmStart: true }).env, 'development', host);
+      assert.equal(loadConfig({ HOST: host, GATEHOUSE_DATA_DIR: empty }, { launchedByNpmStart: true }).env, 'development', host);
     }
     const explicit = loadConfig({ HOST: '0.0.0.0', GATEHOUSE_ENV: 'development' });
     assert.equal(explicit.env, 'development');
     assert.equal(explicit.host, '0.0.0.0');
   });
 
-  test('npm start with any GATEHOUSE_* setting is production, which then requires GATEHOUSE_SIGNING_KEYS', () => {
-    const problems = problemsOf({ GATEHOUSE_LOG_LEVEL: 'debug' }, { launchedByNpmStart: true });
-    assert.equal(problems.length, 1);
-    assert.match(problems[0] ?? '', /^GATEHOUSE_SIGNING_KEYS: required in production/);
+  test('an empty GATEHOUSE_ENV is unset', () => {
+    assert.equal(loadConfig({ GATEHOUSE_ENV: '', GATEHOUSE_DATA_DIR: dataDir(false) }, { launchedByNpmStart: true }).env, 'development');
   });
 
-  test('an empty GATEHOUSE_* value does not count as configuration', () => {
-    assert.equal(loadConfig({ GATEHOUSE_LOG_LEVEL: '' }, { launchedByNpmStart: true }).env, 'development');
-  });
-
-  test('not launched by npm start and GATEHOUSE_ENV unset: production (requires keys)', () => {
-    const problems = problemsOf({});
-    assert.match(problems[0] ?? '', /^GATEHOUSE_SIGNING_KEYS: /);
+  test('not launched by npm start, no development state, GATEHOUSE_ENV unset: production (requires keys)', () => {
+    const problems = problemsOf({ GATEHOUSE_DATA_DIR: dataDir(false) });
+    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS']);
   });
 
   test('an invalid GATEHOUSE_ENV is an error and never relaxes to development', () => {
+    const state = dataDir(true);
     for (const value of ['Development', 'dev', 'staging']) {
-      const problems = problemsOf({ GATEHOUSE_ENV: value }, { launchedByNpmStart: true });
-      assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ENV', 'GATEHOUSE_SIGNING_KEYS']);
+      const problems = problemsOf({ GATEHOUSE_ENV: value, GATEHOUSE_DATA_DIR: state }, { launchedByNpmStart: true });
+      assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ENV', 'GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS']);
     }
-  });
-
-  test('GATEHOUSE_ENV=production with keys: production, from GATEHOUSE_ENV', () => {
-    const config = loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: '/etc/gatehouse/keys.json' }, { launchedByNpmStart: true });
-    assert.equal(config.env, 'production');
-    assert.equal(config.envSource, 'GATEHOUSE_ENV');
-    assert.equal(config.signingKeysPath, '/etc/gatehouse/keys.json');
   });
 });
 
@@ -160,6 +230,8 @@ describe('loadConfig: defaults and result', () => {
     const expected: Config = {
       env: 'development',
       envSource: 'GATEHOUSE_ENV',
+      envReason: 'GATEHOUSE_ENV=development',
+      needs: 'server',
       host: '127.0.0.1',
       port: 8000,
       metrics: undefined,
@@ -243,7 +315,7 @@ describe('gatehouse serve (CLI)', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
       cwd: ROOT,
       // A clean environment: nothing from the developer's shell leaks in.
-      env: { PATH: process.env.PATH ?? '', GATEHOUSE_ENV: 'production' },
+      env: { PATH: process.env.PATH ?? '', GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com' },
       encoding: 'utf8',
       timeout: 60_000,
     });

@@ -3,9 +3,6 @@ import { PUBLIC } from '../../guard/requirement.js';
 import { SUPPORTED_GRANTS } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 
-/** The default of GATEHOUSE_JWKS_MAX_AGE_SECONDS (`config.jwksMaxAgeSeconds`), which the JWKS is served with. */
-export const JWKS_MAX_AGE_SECONDS = 300;
-
 export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const { issuer } = services.config;
 

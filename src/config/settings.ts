@@ -1,0 +1,261 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec } from '../throttle/limit-spec.js';
+
+/**
+ * One setting: its variable, how a value is checked, its default (written here and nowhere else)
+ * and one line of documentation. loadConfig validates with it, `npm run docs:settings` writes the
+ * README's table from it, and `gatehouse doctor --settings` lists it.
+ */
+export interface Setting<T> {
+  readonly name: string;
+  /** Parses a non-empty value; undefined: a secret or a derived value loadConfig reads itself (never quoted in a message). */
+  readonly schema: z.ZodType<T> | undefined;
+  /** Used when the variable is unset or empty; undefined where the default is derived (see `shownDefault`). */
+  readonly fallback: T;
+  /** The default as documentation shows it. */
+  readonly shownDefault: string;
+  readonly doc: string;
+  /** Never echoed: not in messages, not in `doctor --settings`. */
+  readonly secret?: boolean;
+}
+
+function setting<T>(name: string, spec: { schema?: z.ZodType<T>; fallback: T; shown?: string; doc: string; secret?: boolean }): Setting<T> {
+  return Object.freeze({ name, schema: spec.schema, fallback: spec.fallback, shownDefault: spec.shown ?? (spec.fallback === undefined ? 'unset' : `\`${String(spec.fallback)}\``), doc: spec.doc, ...(spec.secret === true ? { secret: true } : {}) });
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function isCidr(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  if (address === undefined || rest.length > 0) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const wholeNumber = (min: number, max: number, message: string, maxMessage = message, minMessage = message) =>
+  z.coerce.number({ error: message }).int(message).min(min, minMessage).max(max, maxMessage);
+
+/** A whole number in range, or `off` (undefined). */
+const numberOrOff = (pattern: RegExp, min: number, max: number, message: string) =>
+  z.string().transform((v, ctx): number | undefined => {
+    if (v === 'off') return undefined;
+    const n = pattern.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= min && n <= max)) ctx.addIssue({ code: 'custom', message });
+    return n;
+  });
+
+const commaList = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+export type DatabaseTarget =
+  | { readonly kind: 'postgres'; readonly url: string }
+  /**
+   * `template`: a PGlite data-directory dump (`dumpDataDir`) of an already migrated database to start
+   * from instead of running initdb; never set from the environment (the test runner uses it).
+   */
+  | { readonly kind: 'pglite-memory'; readonly template?: string }
+  | { readonly kind: 'pglite-dir'; readonly path: string };
+
+const limitSchema = z.string().transform((v, ctx): LimitSpec | null => {
+  try {
+    return parseLimitSpec(v);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return null;
+  }
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every setting, in the order the README lists them. */
+export const SETTINGS = {
+  HOST: setting('HOST', {
+    schema: z.string().min(1),
+    fallback: '127.0.0.1',
+    doc: 'listen address; development without GATEHOUSE_ENV refuses a non-loopback `HOST` (it would serve development keys to the network), and the banner warns when GATEHOUSE_ENV=development allows it',
+  }),
+  PORT: setting('PORT', {
+    schema: wholeNumber(0, 65535, 'must be a port number'),
+    fallback: 8000,
+    doc: 'listen port',
+  }),
+  GATEHOUSE_METRICS_PORT: setting('GATEHOUSE_METRICS_PORT', {
+    schema: numberOrOff(/^\d{1,5}$/, 1, 65535, 'must be a port number from 1 to 65535, or "off"'),
+    fallback: undefined as number | undefined,
+    shown: '`off`',
+    doc: 'port of the Prometheus metrics server (1–65535, not `PORT`), or `off`',
+  }),
+  GATEHOUSE_METRICS_HOST: setting('GATEHOUSE_METRICS_HOST', { schema: z.string().min(1), fallback: '127.0.0.1', doc: 'its listen address; setting it without a port is an error' }),
+  GATEHOUSE_ENV: setting('GATEHOUSE_ENV', {
+    schema: z.enum(['development', 'production'], { error: 'must be "development" or "production"' }),
+    fallback: undefined as 'development' | 'production' | undefined,
+    shown: 'see "Which mode"',
+    doc: '`development` or `production`; wins over every other rule (see "Which mode")',
+  }),
+  GATEHOUSE_ISSUER: setting('GATEHOUSE_ISSUER', {
+    schema: z.string().refine((v) => {
+      const u = parseUrl(v);
+      // RFC 8414 §2: https with no query or fragment; plain http only for development.
+      return u !== undefined && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '';
+    }, 'must be an http(s) URL without query or fragment'),
+    fallback: undefined as string | undefined,
+    shown: 'development: `http://HOST:PORT`; production: required (https)',
+    doc: '`iss` of every token and RFC 8414 `issuer`; an https value says production',
+  }),
+  GATEHOUSE_AUDIENCE: setting('GATEHOUSE_AUDIENCE', {
+    schema: commaList.refine((list) => list.length > 0, 'must name at least one audience'),
+    fallback: undefined as string[] | undefined,
+    shown: 'the issuer',
+    doc: '`aud` of access tokens; a comma list is accepted by verifiers, the first goes into tokens',
+  }),
+  GATEHOUSE_RESOURCES: setting('GATEHOUSE_RESOURCES', {
+    schema: z.string().min(1),
+    fallback: undefined as string | undefined,
+    shown: 'none: every token has `GATEHOUSE_AUDIENCE`',
+    doc: 'path to a JSON file of RFC 8707 resource servers `{"resources":[{"identifier","scopes","description"?}]}` (see Resource servers)',
+  }),
+  GATEHOUSE_SIGNING_KEYS: setting('GATEHOUSE_SIGNING_KEYS', {
+    schema: z.string().min(1),
+    fallback: undefined as string | undefined,
+    shown: 'development: generated and persisted; production: required by `serve` and `keys`',
+    doc: 'path to a private JWKS file `{"keys":[…]}`; each key has `kid` and `alg` (`EdDSA`/Ed25519, `ES256`, `RS256` ≥ 2048 bits); the first signs, the rest only verify; setting it says production',
+  }),
+  GATEHOUSE_KEY_SOURCE: setting('GATEHOUSE_KEY_SOURCE', {
+    schema: z.enum(['file', 'store'], { error: 'must be "file" or "store"' }),
+    fallback: 'file' as 'file' | 'store',
+    doc: '`file` (`GATEHOUSE_SIGNING_KEYS`, or the generated development key) or `store`: keys in the database\'s `signing_keys` table with their lifecycle (see Signing keys); `store` with `GATEHOUSE_SIGNING_KEYS` is an error',
+  }),
+  GATEHOUSE_KEY_ENCRYPTION_KEY: setting('GATEHOUSE_KEY_ENCRYPTION_KEY', {
+    fallback: undefined as string | undefined,
+    secret: true,
+    shown: 'production: required with `store` by `serve` and `keys`; development: generated in `GATEHOUSE_DATA_DIR/key-encryption-key` (mode 0600)',
+    doc: 'with `store`: base64url of ≥ 32 random bytes that seals the private keys (AES-256-GCM); placeholders and repeated bytes are refused; never logged; setting it says production',
+  }),
+  GATEHOUSE_JWKS_MAX_AGE_SECONDS: setting('GATEHOUSE_JWKS_MAX_AGE_SECONDS', {
+    schema: wholeNumber(0, 86_400, 'must be a whole number of seconds from 0 to 86400', 'must be at most 86400 seconds (a day)'),
+    fallback: 300,
+    doc: 'the JWKS `Cache-Control: max-age`, 0–86400; a stored key is published this long before it signs',
+  }),
+  GATEHOUSE_KEY_ROTATION_DAYS: setting('GATEHOUSE_KEY_ROTATION_DAYS', {
+    schema: numberOrOff(/^\d{1,4}$/, 1, 3650, 'must be a whole number of days from 1 to 3650, or "off"'),
+    fallback: undefined as number | undefined,
+    shown: '`off`',
+    doc: 'with `store`: rotate automatically every N days (1–3650), or `off`',
+  }),
+  GATEHOUSE_DATABASE_URL: setting('GATEHOUSE_DATABASE_URL', {
+    schema: z.string().transform((v, ctx): DatabaseTarget => {
+      if (v === 'memory:') return { kind: 'pglite-memory' };
+      if (/^postgres(ql)?:\/\//.test(v)) {
+        if (parseUrl(v) === undefined) ctx.addIssue({ code: 'custom', message: 'is not a valid postgres:// URL' });
+        return { kind: 'postgres', url: v };
+      }
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) ctx.addIssue({ code: 'custom', message: 'must be postgres://…, memory: or a directory path' });
+      return { kind: 'pglite-dir', path: v };
+    }),
+    fallback: undefined as DatabaseTarget | undefined,
+    shown: '`GATEHOUSE_DATA_DIR/db`',
+    doc: '`postgres://…` → PostgreSQL; `memory:` → in-memory PGlite; a path → PGlite on disk',
+  }),
+  GATEHOUSE_REDIS_URL: setting('GATEHOUSE_REDIS_URL', {
+    schema: z.string().refine((v) => /^rediss?:\/\//.test(v) && parseUrl(v) !== undefined, 'must be a redis:// or rediss:// URL'),
+    fallback: undefined as string | undefined,
+    doc: '`redis://…` → Redis for ephemeral state; unset → in process',
+  }),
+  GATEHOUSE_REDIS_KEY_PREFIX: setting('GATEHOUSE_REDIS_KEY_PREFIX', {
+    schema: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_", ".", "-"'),
+    fallback: 'gatehouse:',
+    doc: 'prefix of every Redis key',
+  }),
+  GATEHOUSE_REVOCATION_FEED_SECRETS: setting('GATEHOUSE_REVOCATION_FEED_SECRETS', {
+    fallback: undefined as string | undefined,
+    secret: true,
+    shown: 'unset: the endpoint answers 404',
+    doc: 'comma list of secrets `GET /revocations` accepts as `Authorization: Bearer` (several for rotation: add the new one, move the resource servers, remove the old); outside development each must be ≥ 32 characters, not a placeholder, not a repeated pattern; never logged',
+  }),
+  GATEHOUSE_ACCESS_TOKEN_TTL: setting('GATEHOUSE_ACCESS_TOKEN_TTL', {
+    schema: wholeNumber(60, 3600, 'must be a whole number of seconds from 60 to 3600', 'must be at most 3600 seconds', 'must be at least 60 seconds'),
+    fallback: 900,
+    doc: 'access-token lifetime in seconds, 60–3600',
+  }),
+  GATEHOUSE_SESSION_TTL: setting('GATEHOUSE_SESSION_TTL', {
+    schema: wholeNumber(3600, 31_536_000, 'must be a whole number of seconds', 'must be at most 31536000 seconds (a year)', 'must be at least 3600 seconds'),
+    fallback: 30 * 86_400,
+    shown: '`2592000` (30 days)',
+    doc: "a session's absolute lifetime in seconds (3600 – 1 year)",
+  }),
+  GATEHOUSE_SESSION_IDLE_TTL: setting('GATEHOUSE_SESSION_IDLE_TTL', {
+    schema: wholeNumber(300, 31_536_000, 'must be a whole number of seconds', 'must be at most 31536000 seconds (a year)', 'must be at least 300 seconds'),
+    fallback: 7 * 86_400,
+    shown: '`604800` (7 days)',
+    doc: 'a session ends after this long without a refresh (300 s – the absolute lifetime)',
+  }),
+  // A minute at most: the window is time in which a replayed stolen token goes unnoticed.
+  GATEHOUSE_REFRESH_GRACE_SECONDS: setting('GATEHOUSE_REFRESH_GRACE_SECONDS', {
+    schema: wholeNumber(0, 60, 'must be a whole number of seconds from 0 to 60', 'must be at most 60 seconds'),
+    fallback: 0,
+    shown: '`0` (strict)',
+    doc: 'refresh grace window, 0–60 s. Within it, the same client presenting the refresh token it has just spent gets the same successor again (stored only encrypted under the spent token, and only for the window) instead of having its session revoked as reuse. Trade-off: a thief who replays a stolen token within the window gets that same successor too, and no alarm is raised, so the window weakens reuse detection for that many seconds. Use it only for clients that retry on network failure; 0 keeps rotation strict',
+  }),
+  GATEHOUSE_AUDIT_RETENTION_DAYS: setting('GATEHOUSE_AUDIT_RETENTION_DAYS', {
+    schema: wholeNumber(1, 3650, 'must be a whole number of days', 'must be at most 3650 days', 'must be at least 1 day'),
+    fallback: 365,
+    doc: 'audit rows older than this are deleted by housekeeping (every 10 minutes, in batches)',
+  }),
+  GATEHOUSE_TRUSTED_PROXIES: setting('GATEHOUSE_TRUSTED_PROXIES', {
+    schema: commaList.refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDR ranges'),
+    fallback: [] as string[],
+    shown: 'none',
+    doc: 'comma list of IPs/CIDRs whose `X-Forwarded-For` is believed',
+  }),
+  GATEHOUSE_PASSWORD_MIN_LENGTH: setting('GATEHOUSE_PASSWORD_MIN_LENGTH', {
+    schema: wholeNumber(8, 64, 'must be a whole number', 'must be at most 64', 'must be at least 8 (NIST SP 800-63B)'),
+    fallback: 15,
+    doc: 'minimum password length, 8–64',
+  }),
+  GATEHOUSE_BODY_LIMIT: setting('GATEHOUSE_BODY_LIMIT', {
+    schema: z.coerce.number({ error: 'must be a number of bytes' }).int().min(1024, 'must be at least 1024').max(1_048_576, 'must be at most 1048576'),
+    fallback: 16 * 1024,
+    doc: 'largest request body in bytes',
+  }),
+  GATEHOUSE_DATA_DIR: setting('GATEHOUSE_DATA_DIR', {
+    schema: z.string().min(1),
+    fallback: '.gatehouse',
+    doc: 'where development keys and the default PGlite database live; the development key here makes a directory a development one',
+  }),
+  GATEHOUSE_LOG_LEVEL: setting('GATEHOUSE_LOG_LEVEL', { schema: z.enum(LOG_LEVELS), fallback: 'info' as (typeof LOG_LEVELS)[number], doc: 'pino level' }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingName> = (typeof SETTINGS)[K]['fallback'];
+
+const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
+  LOGIN_USER_IP: 'failed logins per username + client address',
+  LOGIN_USER: "failed logins per username, not applied at the account's known addresses",
+  LOGIN_IP: 'failed logins per client address',
+  REGISTER_IP: 'registrations per client address',
+  REFRESH_SESSION: 'refreshes per session',
+  PASSWORD_CHANGE_USER: 'password changes (and wrong current passwords) per user',
+  REVOKE_IP: 'RFC 7009 revocation requests per client address',
+  GLOBAL_IP: 'requests of any kind per client address',
+};
+
+/** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */
+export const LIMIT_SETTINGS: readonly Setting<LimitSpec | null>[] = Object.freeze(
+  LIMIT_NAMES.map((name) => setting(`GATEHOUSE_LIMIT_${name}`, { schema: limitSchema, fallback: parseLimitSpec(DEFAULT_LIMITS[name]), shown: `\`${DEFAULT_LIMITS[name]}\``, doc: LIMIT_DOCS[name] })),
+);
+
+/** Every setting, table order, the limits after the trusted proxies as the README has always listed them. */
+export function allSettings(): readonly Setting<unknown>[] {
+  const list: Setting<unknown>[] = Object.values(SETTINGS);
+  const at = list.findIndex((s) => s.name === 'GATEHOUSE_TRUSTED_PROXIES') + 1;
+  return [...list.slice(0, at), ...LIMIT_SETTINGS, ...list.slice(at)];
+}
