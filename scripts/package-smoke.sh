@@ -29,7 +29,7 @@ node -e '
 step "install the tarballs into a fresh project ($work/app)"
 cd "$work/app"
 printf '{ "name": "gatehouse-package-smoke", "private": true, "type": "module" }\n' >package.json
-npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz fastify express
+npm install --no-audit --no-fund "$work"/tarballs/*.tgz fastify express
 cp "$root"/scripts/package-smoke/*.mjs .
 
 export GATEHOUSE_LOG_LEVEL=silent
