@@ -296,3 +296,4 @@ print(
 );
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
+await (await import('./embedded-footprint.js')).runEmbeddedFootprintBench();

@@ -24,6 +24,7 @@ const REACH_TIMEOUT_MS = 3_000;
 
 /** test/**\/*.test.ts, relative to the repository root with "/" separators, sorted. */
 function collectTestFiles() {
+  /** @type {string[]} */
   const found = [];
   const walk = (dir) => {
     for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {

@@ -1,9 +1,10 @@
 /**
  * Gatehouse as a library: the Fastify plugin, the declarative requirements and policies for the
- * host's own routes, and what they are built from. The standalone server is `gatehouse serve`.
+ * host's own routes, the principal they see, and the errors they throw. This is the whole public
+ * surface (the package's `exports` lists nothing else); the standalone server is `gatehouse serve`.
  */
 export { gatehouse, principalOf, type GatehouseOptions } from './http/gatehouse-plugin.js';
-export { buildApp } from './http/app.js';
+export type { GatehouseApi } from './http/gatehouse-api.js';
 export { sendError as sendGatehouseError } from './http/error-handler.js';
 export { gatehouseServerOptions } from './http/pre-routing-errors.js';
 export { guardResource, type ResourceGuard } from './http/resource-guard.js';
@@ -11,9 +12,9 @@ export { AUTHENTICATED, PUBLIC, authorize, type ProtectedRequirement, type Publi
 export { allOf, anyOf, definePolicy, enforcePolicy, type Policy } from './guard/policy.js';
 export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
 export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
-export type { Principal } from './guard/principal.js';
+export type { Principal, PrincipalUser } from './guard/principal.js';
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
 export type { ResourceServer } from './oauth/resource-servers.js';
+// The plugin's `config` option: what the plugin reads from process.env when it is not given.
 export { loadConfig, type Config } from './config/config.js';
-export { createServices, type GatehouseServices, type ServiceOverrides } from './services.js';
-export { ErrorCodes, ForbiddenError, GatehouseError, NotFoundError, ValidationError, type ErrorCode } from './errors/errors.js';
+export { ErrorCodes, ForbiddenError, GatehouseError, InvalidTokenError, NotFoundError, ValidationError, type ErrorCode } from './errors/errors.js';

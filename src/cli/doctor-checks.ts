@@ -44,7 +44,7 @@ export function configChecks(config: Config): CheckResult[] {
   } else {
     results.push(ok('listen', `${config.host}:${config.port}`));
   }
-  const everyone = config.trustedProxies.filter((p) => /\/0$/.test(p));
+  const everyone = config.trustedProxies.filter((p) => p.endsWith('/0'));
   if (everyone.length > 0) results.push(warn('trusted-proxies', `${everyone.join(', ')} trusts X-Forwarded-For from every client: anyone can choose the address they are seen from`));
   if (config.database.kind === 'pglite-memory') results.push(warn('database', 'in memory (GATEHOUSE_DATABASE_URL=memory:): every account and session is lost on exit'));
   else if (config.database.kind === 'pglite-dir' && production) {

@@ -43,6 +43,15 @@ function banner(config: Config, services: GatehouseServices, address: string, me
   return lines.join('\n');
 }
 
+/** A port that cannot be bound is an operator's fix, not a bug: one line saying which and what to do. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new ConfigError([`PORT: ${host}:${port} is already in use; stop the process listening there or set PORT to a free port`]);
+  if (code === 'EACCES') return new ConfigError([`PORT: not allowed to listen on ${host}:${port}; use a port above 1023 or run with the needed privilege`]);
+  if (code === 'EADDRNOTAVAIL') return new ConfigError([`HOST: ${host} is not an address of this machine; set HOST to one (127.0.0.1, 0.0.0.0, …)`]);
+  return error;
+}
+
 /** `gatehouse serve`: run the server until SIGINT/SIGTERM, then drain and close the stores. */
 export async function serve(config: Config): Promise<void> {
   const services = await createServices(config);
@@ -53,7 +62,14 @@ export async function serve(config: Config): Promise<void> {
     await services.close();
     throw error;
   }
-  const address = await app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await services.close();
+    throw listenError(error, config.host, config.port);
+  }
   let metricsServer: MetricsServer | undefined;
   if (config.metrics !== undefined) {
     const { host, port } = config.metrics;

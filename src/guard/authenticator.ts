@@ -1,9 +1,9 @@
 import { InvalidTokenError } from '../errors/errors.js';
-import { scopesOf } from '../tokens/access-token-claims.js';
+import { toPrincipal } from '@gatehouse/verify/internal';
 import type { Revocations } from '../revocation/revocations.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { UserStore } from '../users/user-store.js';
-import type { Principal } from './principal.js';
+import { principalUserOf, type Principal } from './principal.js';
 
 export interface Authenticator {
   /** Steps 2–3 of the guard: verify the token and restore the principal. Throws InvalidTokenError. */
@@ -30,19 +30,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       if (user.lockedAt !== null) throw new InvalidTokenError('subject is locked');
       if ((claims.tver ?? 0) < user.tokenVersion) throw new InvalidTokenError('token version revoked');
       return Object.freeze({
-        kind: 'user',
-        userId: user.id,
-        username: user.username,
+        ...toPrincipal(claims),
         // Tokens from before tenants carry no `roles`: their user's global roles stand in.
         roles: claims.roles ?? user.roles,
-        scopes: scopesOf(claims),
-        tenantId: claims.tid,
-        clientId: claims.client_id,
-        sessionId: claims.sid,
-        tokenId: claims.jti,
         tokenVersion: claims.tver ?? 0,
-        expiresAt: claims.exp,
-        user,
+        user: principalUserOf(user),
       });
     },
   };

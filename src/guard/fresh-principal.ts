@@ -2,7 +2,7 @@ import { ForbiddenError, InvalidTokenError } from '../errors/errors.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { UserStore } from '../users/user-store.js';
-import type { Principal } from './principal.js';
+import { principalUserOf, type Principal } from './principal.js';
 
 export interface FreshPrincipalDeps {
   /** Must read the database itself, past any cache. */
@@ -17,20 +17,20 @@ export interface FreshPrincipalDeps {
  * what the user holds at this moment. A token never grants more than the user holds.
  */
 export async function refreshPrincipal(principal: Principal, deps: FreshPrincipalDeps): Promise<Principal> {
-  const user = await deps.users.findById(principal.userId);
+  const user = await deps.users.findById(principal.subject);
   if (user === undefined) throw new InvalidTokenError('fresh check: subject no longer exists');
   if (user.disabledAt !== null || user.lockedAt !== null) throw new InvalidTokenError('fresh check: subject disabled or locked');
   if (principal.tokenVersion < user.tokenVersion) throw new InvalidTokenError('fresh check: token version revoked');
   let tenantRoles: readonly string[] = [];
   if (principal.tenantId !== undefined) {
-    const membership = await deps.tenants.membership(principal.tenantId, principal.userId);
+    const membership = await deps.tenants.membership(principal.tenantId, principal.subject);
     if (membership === undefined) throw new ForbiddenError('fresh check: no longer a member of the token tenant');
     tenantRoles = membership.roles;
   }
   const held = deps.scopes.scopesForRoles(user.roles, tenantRoles);
   return Object.freeze({
     ...principal,
-    user,
+    user: principalUserOf(user),
     roles: Object.freeze([...new Set([...user.roles, ...tenantRoles])]),
     scopes: new Set([...principal.scopes].filter((s) => held.has(s))),
   });

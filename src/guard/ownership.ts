@@ -6,7 +6,7 @@ export interface UserOwned {
 }
 
 /** Ownership: the caller is the resource's owner. */
-export const ownedByCaller = definePolicy<UserOwned>('owned-by-caller', (principal, resource) => principal.userId === resource.ownerId);
+export const ownedByCaller = definePolicy<UserOwned>('owned-by-caller', (principal, resource) => principal.subject === resource.ownerId);
 
 /** The caller holds the role (as the token states it, or freshly read on a `fresh` route). */
 export function holdsRole(role: string): Policy<unknown> {

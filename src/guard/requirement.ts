@@ -1,5 +1,5 @@
 import { ForbiddenError, InsufficientScopeError } from '../errors/errors.js';
-import { refusalOf } from '@gatehouse/verify';
+import { refusalOf } from '@gatehouse/verify/internal';
 import type { Policy } from './policy.js';
 import type { Principal } from './principal.js';
 

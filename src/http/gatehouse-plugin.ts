@@ -5,6 +5,8 @@ import { MissingCredentialError } from '../errors/errors.js';
 import type { Principal } from '../guard/principal.js';
 import { createServices, type GatehouseServices, type ServiceOverrides } from '../services.js';
 import { mountGatehouse } from './app.js';
+import { createGatehouseApi, type GatehouseApi } from './gatehouse-api.js';
+import { rememberServices } from './mounted-services.js';
 import './fastify-augment.js';
 
 export interface GatehouseOptions extends Omit<ServiceOverrides, 'now'> {
@@ -29,8 +31,8 @@ export interface GatehouseOptions extends Omit<ServiceOverrides, 'now'> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The services behind the mounted Gatehouse (stores, token issuer…), for the host's own use cases. */
-    gatehouse: GatehouseServices;
+    /** What the host's own code may do with the mounted Gatehouse (see {@link GatehouseApi}). */
+    gatehouse: GatehouseApi;
   }
 }
 
@@ -59,7 +61,8 @@ export const gatehouse = fp<GatehouseOptions>(
       throw error;
     }
     if (given === undefined) app.addHook('onClose', async () => services.close());
-    app.decorate('gatehouse', services);
+    rememberServices(app, services);
+    app.decorate('gatehouse', createGatehouseApi(services, hostAuthenticator ?? services.authenticator));
     await mountGatehouse(app, services, { prefix, docs, plumbing: 'scoped', ...(hostAuthenticator === undefined ? {} : { hostAuthenticator }) });
   },
   { name: 'gatehouse', fastify: '5.x' },

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHook
 import fp from 'fastify-plugin';
 import { GatehouseError, InvalidTokenError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
-import { extractBearerCredential } from '../guard/bearer-credential.js';
+import { authorizationHeaders, extractBearerCredential } from '../guard/bearer-credential.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
 import { authorize, describeRequirement, isPublic, isSecret, isValidRequirement, type ProtectedRequirement, type ResourceRule, type RouteRequirement, type SecretRequirement, type SecretScheme } from '../guard/requirement.js';
@@ -35,7 +35,7 @@ function guardFor(requirement: ProtectedRequirement, options: GuardPluginOptions
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
-      const token = extractBearerCredential({ rawHeaders: request.raw.rawHeaders, query: queryOf(request) });
+      const token = extractBearerCredential({ authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request) });
       if (token === undefined) throw new MissingCredentialError();
       const authenticated = await options.authenticator.authenticate(token);
       const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
@@ -54,7 +54,7 @@ function secretGuardFor(requirement: SecretRequirement, options: GuardPluginOpti
     try {
       const check = options.secrets[requirement.secret];
       if (check === undefined) throw new NotFoundError(`no ${requirement.secret} secret is configured: the route is off`);
-      const secret = extractBearerCredential({ rawHeaders: request.raw.rawHeaders, query: queryOf(request) });
+      const secret = extractBearerCredential({ authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request) });
       if (secret === undefined) throw new MissingCredentialError();
       if (!check(secret)) throw new InvalidTokenError(`not a ${requirement.secret} secret`);
     } catch (error) {

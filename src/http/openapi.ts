@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { completeResponses, errorComponents, type OperationFacts } from './openapi-responses.js';
 import { PUBLIC, type SecretScheme } from '../guard/requirement.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 
@@ -15,6 +16,8 @@ export const SECRET_SECURITY_SCHEMES: Readonly<Record<SecretScheme, string>> = {
  * Swagger's Authorize button gets a token from /auth/token.
  */
 export async function registerOpenApi(app: FastifyInstance, options: { issuer: string; scopes: ScopeCatalogue; version: string }): Promise<void> {
+  // What each route declares, seen by `transform`, applied to the finished document by `transformObject`.
+  const facts = new Map<string, OperationFacts>();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -38,11 +41,45 @@ export async function registerOpenApi(app: FastifyInstance, options: { issuer: s
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: (input) => {
+      const { route, url } = input;
+      const config = route.config as { auth?: OperationFacts['requirement']; errorStyle?: OperationFacts['errorStyle'] } | undefined;
+      for (const method of [route.method].flat()) {
+        const takesBody = !['GET', 'HEAD'].includes(method.toUpperCase());
+        facts.set(operationKey(method, url), { requirement: config?.auth, errorStyle: config?.errorStyle ?? 'problem', takesBody, hasPathParams: url.includes(':') });
+      }
+      return jsonSchemaTransform(input);
+    },
+    transformObject: (input) => {
+      // Only the OpenAPI 3 variant is configured above; the document is completed in place.
+      if (!('openapiObject' in input)) return input.swaggerObject;
+      completeDocument(input.openapiObject as OpenApiDocument, facts);
+      return input.openapiObject;
+    },
   });
   await app.register(async (docs) => {
     // Everything this scope registers (the UI and its assets) is public by declaration.
     docs.decorate('gatehouseScopeRequirement', { getter: () => PUBLIC });
     await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: false } });
   });
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { responses?: Record<string, Record<string, unknown>> }>>;
+  components?: { headers?: Record<string, unknown> } & Record<string, unknown>;
+}
+
+function completeDocument(document: OpenApiDocument, facts: ReadonlyMap<string, OperationFacts>): void {
+  for (const [path, operations] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const known = facts.get(operationKey(method, path));
+      if (known !== undefined) operation.responses = completeResponses(operation.responses ?? {}, known);
+    }
+  }
+  document.components = { ...document.components, headers: { ...document.components?.headers, ...errorComponents().headers } };
+}
+
+/** `GET /admin/users/{id}` for both Fastify's `/admin/users/:id` and the document's path. */
+function operationKey(method: string, url: string): string {
+  return `${method.toUpperCase()} ${url.replace(/:(\w+)/g, '{$1}')}`;
 }

@@ -80,7 +80,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
         return grant === 'password' ? login(request) : grant === 'refresh_token' ? refresh(request) : undefined;
       },
       register: async (request) => throttle.requests.register(request.ip),
-      password_change: async (request) => (request.principal === null ? undefined : throttle.requests.passwordChange(request.principal.userId)),
+      password_change: async (request) => (request.principal === null ? undefined : throttle.requests.passwordChange(request.principal.subject)),
       revoke: async (request) => throttle.requests.revoke(request.ip),
     };
 

@@ -1,2 +1,2 @@
 /** The one UUID shape check (stores check ids before a query; the verifier checks `sub`): the SDK's. */
-export { isUuid } from '@gatehouse/verify';
+export { isUuid } from '@gatehouse/verify/internal';

@@ -1,8 +1,9 @@
 import { importJWK, type CryptoKey, type JWK } from 'jose';
+import type { VerificationKey as CoreVerificationKey } from '@gatehouse/verify/internal';
 import { toPublicJwk, type SigningAlgorithm } from './jwk-validation.js';
 
-export interface VerificationKey {
-  readonly kid: string;
+/** The SDK's verification key, narrowed to what the server's own key set holds. */
+export interface VerificationKey extends CoreVerificationKey {
   readonly alg: SigningAlgorithm;
   readonly key: CryptoKey;
 }

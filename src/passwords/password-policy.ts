@@ -35,6 +35,7 @@ const DEFAULT_MAX_BYTES = 1024;
 /** A username shorter than this would reject too many unrelated passwords. */
 const MIN_USERNAME_FOR_CHECK = 3;
 // C0 controls and DEL: never typed on purpose, and NUL truncates in C-based stores and hashers.
+// oxlint-disable-next-line no-control-regex -- matching control characters is this pattern's job
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 /**
  * Characters that draw nothing: default-ignorables (zero-width space, joiners, Hangul fillers),

@@ -1,5 +1,5 @@
-import { decodeRevocationMessage, type RevocationEntry } from '@gatehouse/verify';
-import type { AccessTokenClaims } from '../tokens/access-token-claims.js';
+import { decodeRevocationMessage, type RevocationEntry } from '@gatehouse/verify/internal';
+import type { AccessTokenClaims } from '@gatehouse/verify';
 
 /**
  * One fact that makes access tokens invalid before their `exp` (per token, per session, per user

@@ -3,4 +3,4 @@
  * map lookups and no network round trip. The SDK's class: resource servers subscribed to the feed
  * and the instances themselves decide a token's revocation with the same code.
  */
-export { RevocationList } from '@gatehouse/verify';
+export { RevocationList } from '@gatehouse/verify/internal';

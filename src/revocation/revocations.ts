@@ -2,7 +2,7 @@ import type { AuditRecord } from '../audit/audit-event.js';
 import { InvalidTokenError, StoreUnavailableError } from '../errors/errors.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { EphemeralStore, Subscription } from '../stores/ephemeral/ephemeral-store.js';
-import type { AccessTokenClaims } from '../tokens/access-token-claims.js';
+import type { AccessTokenClaims } from '@gatehouse/verify';
 import type { UserStore } from '../users/user-store.js';
 import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocationEntry } from './revocation-entry.js';
 import { RevocationList } from './revocation-list.js';

@@ -8,8 +8,8 @@ export interface LogoutDeps {
 
 /** The caller as the logout use cases need it (a subset of the guard's principal). */
 export interface LoggedInCaller {
-  readonly userId: string;
-  readonly sessionId: string | undefined;
+  readonly subject: string;
+  readonly sessionId?: string | undefined;
   readonly tokenId: string;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
@@ -21,7 +21,7 @@ export interface LoggedInCaller {
  */
 export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: AuditContext): Promise<void> {
   const now = new Date(deps.now());
-  const record = auditRecord(audit, { event: 'session.logout', outcome: 'success', actorId: caller.userId, subjectId: caller.userId, sessionId: caller.sessionId ?? null }, now);
+  const record = auditRecord(audit, { event: 'session.logout', outcome: 'success', actorId: caller.subject, subjectId: caller.subject, sessionId: caller.sessionId ?? null }, now);
   if (caller.sessionId === undefined) {
     await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now, [record]);
     return;
@@ -34,9 +34,9 @@ export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: Au
  * access token issued before (whatever its session, including ones from a login racing this call)
  * stops working.
  */
-export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'userId'>, audit: AuditContext): Promise<number> {
+export async function logoutEverywhere(deps: LogoutDeps, caller: Pick<LoggedInCaller, 'subject'>, audit: AuditContext): Promise<number> {
   const now = new Date(deps.now());
-  const record = auditRecord(audit, { event: 'session.logout_all', outcome: 'success', actorId: caller.userId, subjectId: caller.userId }, now);
-  const ids = await deps.revocations.revokeEverythingOfUser(caller.userId, 'logout_all', now, [record]);
+  const record = auditRecord(audit, { event: 'session.logout_all', outcome: 'success', actorId: caller.subject, subjectId: caller.subject }, now);
+  const ids = await deps.revocations.revokeEverythingOfUser(caller.subject, 'logout_all', now, [record]);
   return ids?.length ?? 0;
 }

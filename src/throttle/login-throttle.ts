@@ -115,7 +115,7 @@ export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralSto
       let refused: Refusal[];
       try {
         const known = knownKey === undefined ? [] : await readKnown(knownKey);
-        const refusals = await Promise.all(counted.map((c, i) => (c === user && known.includes(addressId) ? undefined : c.limiter.check(c.key, ahead[i]))));
+        const refusals = await Promise.all(counted.map(async (c, i) => (c === user && known.includes(addressId) ? undefined : c.limiter.check(c.key, ahead[i]))));
         refused = refusals.filter((r): r is Refusal => r !== undefined);
         // Only an attempt let through takes room: refused floods create no counters.
         if (refused.length === 0) refused = (await Promise.all(counted.map((c) => c.limiter.reserve(c.key)))).filter((r): r is Refusal => r !== undefined);

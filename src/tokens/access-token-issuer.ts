@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { KeySet } from '../keys/key-set.js';
-import { ACCESS_TOKEN_TYP } from './access-token-claims.js';
+import { ACCESS_TOKEN_TYP } from '@gatehouse/verify/internal';
 
 export interface AccessTokenIssuerOptions {
   readonly issuer: string;

@@ -1,20 +1,19 @@
+import { VerificationError } from '@gatehouse/verify';
 import {
   createAccessTokenVerifier as createCoreVerifier,
-  VerificationError,
-  type AccessTokenClaims,
+  type AccessTokenVerifier as CoreAccessTokenVerifier,
   type AccessTokenVerifierOptions,
   type VerificationKeySource,
-} from '@gatehouse/verify';
+} from '@gatehouse/verify/internal';
 import { InvalidTokenError } from '../errors/errors.js';
 
 export type { AccessTokenVerifierOptions, VerificationKeySource };
 
-export interface AccessTokenVerifier {
-  /** Resolves to the verified claims or rejects with {@link InvalidTokenError}. */
-  verify(token: string): Promise<AccessTokenClaims>;
-  /** Forget cached verifications, e.g. after a key was removed. */
-  clearCache(): void;
-}
+/**
+ * The SDK's verifier, as the server runs it: the same `verify` and `clearCache`, rejecting with the
+ * server's {@link InvalidTokenError} (the server's key set never fetches, so no `check` is needed).
+ */
+export type AccessTokenVerifier = Pick<CoreAccessTokenVerifier, 'verify' | 'clearCache'>;
 
 /**
  * The server's verifier is the one in `@gatehouse/verify` (packages/verify), so resource servers

@@ -30,11 +30,11 @@ const MAX_PASSWORD_BYTES = 1024;
  */
 export async function changePassword(
   deps: PasswordChangeDeps,
-  caller: { userId: string; sessionId: string | undefined },
+  caller: { readonly subject: string; readonly sessionId?: string | undefined },
   input: PasswordChangeInput,
   audit: AuditContext,
 ): Promise<number> {
-  const user = await deps.users.findById(caller.userId);
+  const user = await deps.users.findById(caller.subject);
   if (user === undefined) throw new InvalidTokenError('subject no longer exists');
   const refusal =
     Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES ? 'password_too_long' : (await deps.hasher.verify(user.passwordHash, input.currentPassword)) ? undefined : 'wrong_password';

@@ -57,7 +57,7 @@ describe('audit trail', () => {
     const refreshed = await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token } });
     assert.equal(refreshed.statusCode, 200);
     const next = refreshed.json() as { access_token: string; refresh_token: string };
-    const second = await t.login('audit-alice');
+    await t.login('audit-alice');
     const listed = await t.inject({ method: 'GET', url: '/me/sessions', headers: bearer(next.access_token) });
     const other = (listed.json() as { id: string; current: boolean }[]).find((s) => !s.current);
     assert.ok(other);
@@ -93,7 +93,6 @@ describe('audit trail', () => {
     assert.match(String(firstLogin.sessionId), /^[0-9a-f-]{36}$/);
     assert.equal(rows[2]!.sessionId, firstLogin.sessionId, 'the refresh names the session it rotated');
     assert.equal(rows[4]!.sessionId, other.id);
-    void second;
 
     const everything = await allRowsAsText(t);
     for (const secret of [tokens.access_token, tokens.refresh_token, next.refresh_token, TEST_PASSWORD, NEW_PASSWORD]) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MalformedCredentialError } from '../../src/errors/errors.js';
-import { extractBearerCredential } from '../../src/guard/bearer-credential.js';
+import { authorizationHeaders, extractBearerCredential } from '../../src/guard/bearer-credential.js';
 
-const extract = (rawHeaders: string[], query = '') => extractBearerCredential({ rawHeaders, query });
+const extract = (rawHeaders: string[], query = '') => extractBearerCredential({ authorization: authorizationHeaders(rawHeaders), query });
 
 describe('extractBearerCredential: refusals', () => {
   test('a token in the query string is refused even beside a valid header', () => {

@@ -11,20 +11,19 @@ const BOB = '00000000-0000-4000-8000-00000000000b';
 const ACME = '7d1f1c2e-5a0b-4c4e-9f51-1b2c3d4e5f60';
 const GLOBEX = '2a9e6f0d-8b1c-4d7e-a3f2-6c5b4a392817';
 
-function principal(userId: string, tenantId: string | undefined, roles: string[] = []): Principal {
+function principal(subject: string, tenantId: string | undefined, roles: string[] = []): Principal {
   return Object.freeze({
-    kind: 'user',
-    userId,
-    username: 'u',
+    via: 'bearer',
+    subject,
     roles,
     scopes: new Set<string>(),
-    tenantId,
+    ...(tenantId === undefined ? {} : { tenantId }),
     clientId: 'gatehouse-cli',
-    sessionId: undefined,
     tokenId: 't',
     tokenVersion: 0,
     expiresAt: 0,
-    user: { id: userId, username: 'u', email: null, passwordHash: 'x', roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date(0) },
+    claims: { iss: 'https://gatehouse.test', sub: subject, aud: 'gatehouse', exp: 0, iat: 0, jti: 't', client_id: 'gatehouse-cli', scope: '' },
+    user: { id: subject, username: 'u', email: null, roles: [], createdAt: new Date(0) },
   });
 }
 

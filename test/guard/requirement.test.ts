@@ -5,19 +5,19 @@ import type { Principal } from '../../src/guard/principal.js';
 import { AUTHENTICATED, authorize, isValidRequirement, PUBLIC } from '../../src/guard/requirement.js';
 
 function principal(scopes: string[], roles: string[] = [], tenantId?: string): Principal {
+  const subject = '00000000-0000-4000-8000-000000000000';
   return {
-    tenantId,
+    via: 'bearer',
+    subject,
+    ...(tenantId === undefined ? {} : { tenantId }),
     tokenVersion: 0,
-    kind: 'user',
-    userId: '00000000-0000-4000-8000-000000000000',
-    username: 'p',
     roles,
     scopes: new Set(scopes),
     clientId: 'gatehouse-cli',
-    sessionId: undefined,
     tokenId: 't',
     expiresAt: 0,
-    user: { id: '00000000-0000-4000-8000-000000000000', username: 'p', email: null, passwordHash: 'x', roles, disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date(0) },
+    claims: { iss: 'https://gatehouse.test', sub: subject, aud: 'gatehouse', exp: 0, iat: 0, jti: 't', client_id: 'gatehouse-cli', scope: scopes.join(' ') },
+    user: { id: subject, username: 'p', email: null, roles, createdAt: new Date(0) },
   };
 }
 

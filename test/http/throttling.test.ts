@@ -206,7 +206,7 @@ describe(`MALICIOUS: login throttling when the in-process store fills${testStore
     for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'));
     const statuses = new Set<number>();
     for (let i = 0; i < CAPACITY * 2; i++) statuses.add((await passwordGrant(t, `nobody${i}`, WRONG, `10.20.${i >> 8}.${i & 255}`)).statusCode);
-    assert.deepEqual([...statuses].sort(), [400, 429], 'the flood fills the store, then is refused');
+    assert.deepEqual([...statuses].sort((a, b) => a - b), [400, 429], 'the flood fills the store, then is refused');
     const hashes = countHashing(t);
     assertThrottled(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'), 'oauth');
     assertThrottled(await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.21'), 'oauth');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeEntries, encodeEntries, type RevocationEntry } from '../../src/revocation/revocation-entry.js';
 import { RevocationList } from '../../src/revocation/revocation-list.js';
-import type { AccessTokenClaims } from '../../src/tokens/access-token-claims.js';
+import type { AccessTokenClaims } from '@gatehouse/verify';
 
 type Claims = Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>;
 

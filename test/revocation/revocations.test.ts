@@ -11,7 +11,7 @@ import { createDrizzleSessionStore } from '../../src/stores/db/drizzle-session-s
 import { createDrizzleUserStore } from '../../src/stores/db/drizzle-user-store.js';
 import type { ChannelListener, EphemeralStore } from '../../src/stores/ephemeral/ephemeral-store.js';
 import { createMemoryStore } from '../../src/stores/ephemeral/memory-store.js';
-import type { AccessTokenClaims } from '../../src/tokens/access-token-claims.js';
+import type { AccessTokenClaims } from '@gatehouse/verify';
 import type { UserStore } from '../../src/users/user-store.js';
 import { createDrizzleUnitOfWork } from '../../src/stores/db/drizzle-unit-of-work.js';
 import { createTestStores, testStoreProfile } from '../support/test-stores.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { authenticate } from '../../packages/verify/src/internal.js';
 import {
-  authenticate,
   createVerifier,
   InvalidTokenError,
   VerificationError,

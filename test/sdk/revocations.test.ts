@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createVerifier, decodeRevocationMessage, InvalidTokenError, type RevocationFeed, type RevocationOptions } from '../../packages/verify/src/index.js';
+import { decodeRevocationMessage } from '../../packages/verify/src/internal.js';
+import { createVerifier, InvalidTokenError, type RevocationFeed, type RevocationOptions } from '../../packages/verify/src/index.js';
 import { encodeEntries, type RevocationEntry } from '../../src/revocation/revocation-entry.js';
 import { testStoreProfile } from '../support/test-stores.js';
 import { AUDIENCE, claims, eventually, ISSUER, sign, startListeningGatehouse, testKey, type ListeningGatehouse, type TestKey } from './support.js';

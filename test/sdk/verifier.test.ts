@@ -148,15 +148,6 @@ describe('createVerifier: the principal', () => {
 });
 
 describe('the server and the SDK run one module', () => {
-  test("the server's claims helpers and cache are the package's own exports", async () => {
-    const sdk = await import('../../packages/verify/src/index.js');
-    const claimsModule = await import('../../src/tokens/access-token-claims.js');
-    const cacheModule = await import('../../src/tokens/verification-cache.js');
-    assert.equal(claimsModule.scopesOf, sdk.scopesOf);
-    assert.equal(claimsModule.ACCESS_TOKEN_TYP, sdk.ACCESS_TOKEN_TYP);
-    assert.equal(cacheModule.createVerificationCache, sdk.createVerificationCache);
-  });
-
   test("the server's verifier refuses with its own InvalidTokenError, keeping the package's log reason", async () => {
     const { createAccessTokenVerifier } = await import('../../src/tokens/access-token-verifier.js');
     const { InvalidTokenError: ServerInvalidTokenError } = await import('../../src/errors/errors.js');

@@ -157,7 +157,9 @@ if (testStoreProfile === 'real') {
       const url = process.env.GATEHOUSE_TEST_REDIS_URL as string;
       const keyPrefix = `gh-test:${randomBytes(6).toString('hex')}:`;
       const store = await createRedisStore({ url, keyPrefix });
-      return { store, cleanup: async () => void (await deleteRedisKeysWithPrefix(url, keyPrefix)) };
+      return { store, cleanup: async () => {
+        await deleteRedisKeysWithPrefix(url, keyPrefix);
+      } };
     });
   });
 }

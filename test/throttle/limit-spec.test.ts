@@ -74,7 +74,7 @@ describe('GATEHOUSE_LIMIT_* in the configuration', () => {
 
   test('several invalid limits: one line each', () => {
     const problems = problemsOf({ GATEHOUSE_LIMIT_LOGIN_IP: '0/1m', GATEHOUSE_LIMIT_GLOBAL_IP: '5', GATEHOUSE_LIMIT_NOPE: '1/1m' });
-    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['GATEHOUSE_LIMIT_GLOBAL_IP', 'GATEHOUSE_LIMIT_LOGIN_IP', 'GATEHOUSE_LIMIT_NOPE']);
+    assert.deepEqual(problems.map((p) => p.split(':')[0] ?? '').sort(), ['GATEHOUSE_LIMIT_GLOBAL_IP', 'GATEHOUSE_LIMIT_LOGIN_IP', 'GATEHOUSE_LIMIT_NOPE']);
     for (const p of problems) assert.doesNotMatch(p, /\n/);
   });
 

@@ -54,7 +54,7 @@ export async function buildOrdersApi(
 
   app.get('/orders', { config: { auth: { scopes: ['orders:read'], tenant: true } } }, async (request) => {
     const principal = principalOf(request);
-    const own = principal.roles.includes(MANAGER) ? undefined : principal.userId;
+    const own = principal.roles.includes(MANAGER) ? undefined : principal.subject;
     return { orders: orders.list(principal.tenantId!, own).map(orderView) };
   });
 
@@ -66,7 +66,7 @@ export async function buildOrdersApi(
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const order = orders.place({ tenantId: principal.tenantId!, ownerId: principal.userId, ...request.body });
+      const order = orders.place({ tenantId: principal.tenantId!, ownerId: principal.subject, ...request.body });
       return reply.code(201).send(orderView(order));
     },
   );

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../../src/index.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { servicesOf } from '../../../src/http/mounted-services.js';
 import { generateSigningJwk } from '../../../src/keys/development-keys.js';
 import { addMember, changeMemberRole, createTenant } from '../../../src/tenants/tenant-admin.js';
 import { NO_AUDIT_CONTEXT } from '../../../src/audit/audit-event.js';
@@ -36,7 +37,7 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
     }));
     app = await buildOrdersApi({ gatehouse: { config, signingKeys: [await generateSigningJwk()] } });
     await app.ready();
-    const deps = { tenants: app.gatehouse.tenants, revocations: app.gatehouse.revocations, scopes: app.gatehouse.scopes, now: Date.now };
+    const deps = { tenants: servicesOf(app).tenants, revocations: servicesOf(app).revocations, scopes: servicesOf(app).scopes, now: Date.now };
     for (const slug of ['acme', 'globex']) await createTenant(deps, OPERATOR, { slug });
     // alice: customer in acme; bob: customer in acme; mia: manager in acme AND in globex; gus: manager in globex only.
     const members: [string, [string, string][]][] = [
@@ -112,14 +113,14 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
     const token = await login('mia', 'acme');
     // Straight in the store, as another instance would before its revocation reaches this one:
     // the token version does not move, so only a fresh check can see it.
-    await app.gatehouse.tenants.changeMemberRole((await app.gatehouse.tenants.findBySlug('acme'))!.id, ids.mia!, { revoke: 'manager' });
+    await servicesOf(app).tenants.changeMemberRole((await servicesOf(app).tenants.findBySlug('acme'))!.id, ids.mia!, { revoke: 'manager' });
     try {
       assert.equal((await call('GET', `/orders/${orderOf.bob}`, token)).statusCode, 200, 'a non-fresh route goes by the token');
       const refund = await call('POST', `/orders/${orderOf.bob}/refund`, token);
       assert.equal(refund.statusCode, 403);
       assert.equal((await call('GET', `/orders/${orderOf.bob}`, await login('bob'))).json<{ refunded: boolean }>().refunded, false);
     } finally {
-      await app.gatehouse.tenants.changeMemberRole((await app.gatehouse.tenants.findBySlug('acme'))!.id, ids.mia!, { grant: 'manager' });
+      await servicesOf(app).tenants.changeMemberRole((await servicesOf(app).tenants.findBySlug('acme'))!.id, ids.mia!, { grant: 'manager' });
     }
   });
 

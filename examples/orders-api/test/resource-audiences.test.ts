@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import { createInventoryApp } from '../../inventory-service/src/app.js';
-import { loadConfig } from '../../../src/index.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { servicesOf } from '../../../src/http/mounted-services.js';
 import { generateSigningJwk } from '../../../src/keys/development-keys.js';
 import { addMember, changeMemberRole, createTenant } from '../../../src/tenants/tenant-admin.js';
 import { NO_AUDIT_CONTEXT } from '../../../src/audit/audit-event.js';
@@ -57,7 +58,7 @@ describe('resource indicators across two services: a token for orders does not o
     inventory = createInventoryApp({ issuer: ISSUER, audience: INVENTORY, jwksUri });
     lenientInventory = createInventoryApp({ issuer: ISSUER, audience: [INVENTORY, ...config.audience], jwksUri });
 
-    const deps = { tenants: orders.gatehouse.tenants, revocations: orders.gatehouse.revocations, scopes: orders.gatehouse.scopes, now: Date.now };
+    const deps = { tenants: servicesOf(orders).tenants, revocations: servicesOf(orders).revocations, scopes: servicesOf(orders).scopes, now: Date.now };
     await createTenant(deps, { userId: null, context: NO_AUDIT_CONTEXT }, { slug: 'acme' });
     const res = await orders.inject({ method: 'POST', url: '/identity/auth/register', payload: { username: 'alice', password: PASSWORD } });
     assert.equal(res.statusCode, 201, res.body);

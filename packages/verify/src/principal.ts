@@ -1,7 +1,11 @@
 import { scopesOf, type AccessTokenClaims } from './access-token-claims.js';
 
-/** Who is calling, as a verified Gatehouse access token says. Frozen; shared by cached verifications. */
-export interface Principal {
+/**
+ * What every Gatehouse principal holds, whatever credential it came by. Today that is a bearer
+ * access token only; other schemes (a cookie session, an API key) would be further members of
+ * {@link Principal} over this core, told apart by `via`.
+ */
+export interface PrincipalCore {
   /** The user's UUID (`sub`). */
   readonly subject: string;
   readonly scopes: ReadonlySet<string>;
@@ -16,6 +20,12 @@ export interface Principal {
   readonly tokenId: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
+}
+
+/** Who is calling, as a verified Gatehouse access token says. Frozen; shared by cached verifications. */
+export interface Principal extends PrincipalCore {
+  /** How the caller authenticated: an `Authorization: Bearer` access token (RFC 6750). */
+  readonly via: 'bearer';
   readonly claims: AccessTokenClaims;
 }
 
@@ -56,6 +66,7 @@ const NO_ROLES: readonly string[] = Object.freeze([]);
 
 export function toPrincipal(claims: AccessTokenClaims): Principal {
   const principal: { -readonly [K in keyof Principal]: Principal[K] } = {
+    via: 'bearer',
     subject: claims.sub,
     scopes: Object.freeze(new ScopeSet(scopesOf(claims))),
     roles: claims.roles ?? NO_ROLES,

@@ -27,7 +27,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     },
     async (request, reply) => {
       const { limit, before } = request.query;
-      const rows = await services.audit.list({ subjectId: request.principal!.userId, limit, ...(before === undefined ? {} : { beforeId: before }) });
+      const rows = await services.audit.list({ subjectId: request.principal!.subject, limit, ...(before === undefined ? {} : { beforeId: before }) });
       reply.header('cache-control', 'no-store');
       return {
         events: rows.map(ownAuditEventView),

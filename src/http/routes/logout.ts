@@ -23,7 +23,7 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     async (request, reply) => {
       const principal = request.principal!;
       await logout(deps, principal, auditContextOf(request));
-      request.log.info({ event: 'session.logout', user_id: principal.userId, session_id: principal.sessionId }, 'logged out');
+      request.log.info({ event: 'session.logout', user_id: principal.subject, session_id: principal.sessionId }, 'logged out');
       return reply.code(204).header('cache-control', 'no-store').send();
     },
   );
@@ -41,7 +41,7 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     async (request, reply) => {
       const principal = request.principal!;
       const sessions = await logoutEverywhere(deps, principal, auditContextOf(request));
-      request.log.info({ event: 'session.logout_all', user_id: principal.userId, sessions_revoked: sessions }, 'logged out everywhere');
+      request.log.info({ event: 'session.logout_all', user_id: principal.subject, sessions_revoked: sessions }, 'logged out everywhere');
       return reply.code(204).header('cache-control', 'no-store').send();
     },
   );

@@ -47,7 +47,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
     async (request, reply) => {
       const principal = request.principal!;
       await revokeDeviceSession(deps, principal, request.params.id, auditContextOf(request));
-      request.log.info({ event: 'session.device_revoked', user_id: principal.userId, session_id: request.params.id }, 'session revoked');
+      request.log.info({ event: 'session.device_revoked', user_id: principal.subject, session_id: request.params.id }, 'session revoked');
       return reply.code(204).send();
     },
   );

@@ -9,6 +9,6 @@ export const userViewSchema = z.object({
   created_at: z.string(),
 });
 
-export function userView(user: UserRecord): z.infer<typeof userViewSchema> {
+export function userView(user: Pick<UserRecord, 'id' | 'username' | 'email' | 'createdAt'>): z.infer<typeof userViewSchema> {
   return { id: user.id, username: user.username, email: user.email, created_at: user.createdAt.toISOString() };
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { PoolClient } from 'pg';
+import { unreachableStoreError } from '../unreachable-store.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { DatabaseTarget } from '../../config/config.js';
 import { StoreUnavailableError } from '../../errors/errors.js';
@@ -39,7 +40,7 @@ export async function writePgliteTemplate(file: string): Promise<void> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
-  const client = new PGlite();
+  const client = new PGlite(pgliteOptions(PGlite.defaultStartParams));
   try {
     await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
     const dump = await client.dumpDataDir('none');
@@ -47,6 +48,33 @@ export async function writePgliteTemplate(file: string): Promise<void> {
   } finally {
     await client.close();
   }
+}
+
+/**
+ * PostgreSQL's defaults size a shared server (shared_buffers 128 MB, wal_buffers 4 MB, …); one
+ * embedded single-user backend never needs that much, and PGlite zero-fills its buffers at start,
+ * so they cost resident memory and start time whether used or not (restart 819 ms / 313 MB RSS with
+ * the defaults, 290 ms / 192 MB with these; see bench/embedded-footprint.ts). 16 MB of buffers
+ * still holds the whole working set of 10,000 users and sessions.
+ * PGlite's own start parameters (single-user mode, no parallel workers, …) are kept: `startParams`
+ * replaces them rather than adding to them. Their `-F` (no fsync) does not weaken a `kill -9`:
+ * every write still reaches the kernel before the query answers (test/stores/embedded-durability.test.ts);
+ * only a machine crash can lose the last commits, as before. (`relaxedDurability` is not set: on
+ * Node's file system PGlite writes through to the files and its sync step does nothing, so it would
+ * buy nothing here.)
+ */
+const PGLITE_SETTINGS = [
+  'shared_buffers=16MB',
+  'wal_buffers=256kB',
+  'work_mem=1MB',
+  'maintenance_work_mem=4MB',
+  'temp_buffers=1MB',
+  'min_wal_size=32MB',
+  'max_wal_size=64MB',
+];
+
+function pgliteOptions(defaults: readonly string[]): { startParams: string[] } {
+  return { startParams: [...defaults, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])] };
 }
 
 async function openPglite(dir: string | undefined, template?: string): Promise<Database> {
@@ -58,9 +86,9 @@ async function openPglite(dir: string | undefined, template?: string): Promise<D
   let client: InstanceType<typeof PGlite>;
   let db: ReturnType<typeof drizzle>;
   try {
-    if (dir !== undefined) client = new PGlite(dir);
-    else if (template !== undefined) client = new PGlite({ loadDataDir: new Blob([await readFile(template)]) });
-    else client = new PGlite();
+    if (dir !== undefined) client = new PGlite(dir, pgliteOptions(PGlite.defaultStartParams));
+    else if (template !== undefined) client = new PGlite({ ...pgliteOptions(PGlite.defaultStartParams), loadDataDir: new Blob([await readFile(template)]) });
+    else client = new PGlite(pgliteOptions(PGlite.defaultStartParams));
     db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS });
   } catch (error) {
@@ -105,7 +133,7 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
     lockClient = await pool.connect();
   } catch (error) {
     await pool.end();
-    throw new StoreUnavailableError('cannot connect to PostgreSQL', error);
+    throw unreachableStoreError('PostgreSQL', url, error, 'GATEHOUSE_DATABASE_URL');
   }
   try {
     await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);

@@ -26,6 +26,7 @@ export function gatehouse(verifier: Verifier, checks: Checks = {}, options: Adap
     authenticate(verifier, { authorization: authorizationHeaders(req.rawHeaders), query: queryOf(req.originalUrl) }, compiled, options).then((outcome) => {
       if (outcome.ok) {
         req.gatehouse = outcome.principal;
+        // oxlint-disable-next-line promise/no-callback-in-promise -- Express's router catches what the next handler throws
         next();
         return;
       }

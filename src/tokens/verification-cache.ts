@@ -1,2 +1,0 @@
-/** The verification cache lives in the verification package, which the server's verifier wraps. */
-export { createVerificationCache, type VerificationCache } from '@gatehouse/verify';

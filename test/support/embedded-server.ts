@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface EmbeddedServer {
+  readonly child: ChildProcess;
+  /** http://127.0.0.1:<port>, as the server printed it once listening. */
+  readonly base: string;
+}
+
+/**
+ * The real `gatehouse serve` process (the compiled CLI when dist/ has one, else the sources
+ * through tsx) on the embedded stores: PGlite in `dir`/db, development mode, port 0. Resolves
+ * once it listens; nothing from the caller's environment leaks in.
+ */
+export function startEmbeddedServer(dir: string): Promise<EmbeddedServer> {
+  const entry = existsSync(path.join(ROOT, 'dist/cli/main.js')) ? 'dist/cli/main.js' : 'bin/gatehouse.mjs';
+  const child = spawn(process.execPath, [entry, 'serve'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      GATEHOUSE_ENV: 'development',
+      GATEHOUSE_DATABASE_URL: path.join(dir, 'db'),
+      GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
+      GATEHOUSE_LOG_LEVEL: 'silent',
+      PORT: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: string) => {
+      output += chunk;
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1] !== undefined) {
+        child.stdout?.off('data', onData);
+        // Still read, so a chatty server never blocks on a full pipe.
+        child.stdout?.resume();
+        resolve({ child, base: match[1] });
+      }
+    };
+    child.stdout?.setEncoding('utf8').on('data', onData);
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.once('exit', (code, signal) => reject(new Error(`serve exited (${String(code ?? signal)}) before listening:\n${output}`)));
+  });
+}
+
+/** Sends `signal` and resolves once the process has exited. */
+export function stopServer(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
