@@ -65,7 +65,12 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): Exclude<Fastify
         // Fields left out rather than set to undefined: pino's request shape declares them optional.
         const { method, id, ip } = request;
         const url = pathOf(request.url);
-        return { ...(method !== undefined && { method }), ...(url !== undefined && { url }), ...(id !== undefined && { request_id: id }), ...(ip !== undefined && { ip }) };
+        return {
+          ...(method !== undefined && { method }),
+          ...(url !== undefined && { url }),
+          ...(id !== undefined && { request_id: id }),
+          ...(ip !== undefined && { ip }),
+        };
       },
       err: serializeError,
     },

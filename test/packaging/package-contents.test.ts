@@ -16,7 +16,19 @@ const PACKAGES = [
 ] as const;
 
 /** Paths no tarball may hold: tests, benches, CI, sources, local state, build bookkeeping. */
-const FORBIDDEN = [/^test\//, /\/test\//, /\.test\.[cm]?[jt]s$/, /^bench\//, /^\.ci\//, /^\.gatehouse\//, /^scripts\//, /^src\//, /^examples\//, /\.tsbuildinfo$/, /(^|\/)tsconfig[^/]*\.json$/];
+const FORBIDDEN = [
+  /^test\//,
+  /\/test\//,
+  /\.test\.[cm]?[jt]s$/,
+  /^bench\//,
+  /^\.ci\//,
+  /^\.gatehouse\//,
+  /^scripts\//,
+  /^src\//,
+  /^examples\//,
+  /\.tsbuildinfo$/,
+  /(^|\/)tsconfig[^/]*\.json$/,
+];
 
 interface PackedFile {
   readonly path: string;
@@ -55,7 +67,10 @@ describe('the published packages', () => {
 
       it('every exports target (JavaScript and types) exists after the build and is in the tarball', () => {
         const targets = exportTargets(manifest.exports);
-        assert.ok(targets.some((t) => t.endsWith('.d.ts')), 'each entry declares its types');
+        assert.ok(
+          targets.some((t) => t.endsWith('.d.ts')),
+          'each entry declares its types',
+        );
         for (const target of targets) {
           const rel = path.posix.normalize(target);
           assert.ok(existsSync(path.join(dir, rel)), `${target} exists`);
@@ -89,7 +104,9 @@ describe('the published packages', () => {
 
   it('no published declaration needs @types/pg in a host', () => {
     const declarations = packedFiles(ROOT).filter((f) => f.endsWith('.d.ts'));
-    const needingPg = declarations.filter((f) => /from ['"]pg['"]|import\(["']pg["']\)|drizzle-orm\/node-postgres/.test(readFileSync(path.join(ROOT, f), 'utf8')));
+    const needingPg = declarations.filter((f) =>
+      /from ['"]pg['"]|import\(["']pg["']\)|drizzle-orm\/node-postgres/.test(readFileSync(path.join(ROOT, f), 'utf8')),
+    );
     assert.deepEqual(needingPg, []);
   });
 });
