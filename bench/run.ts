@@ -26,7 +26,7 @@ type Message = { type: string; [key: string]: unknown };
 
 function start(script: string, env: Record<string, string> = {}): { child: ChildProcess; next: (type: string) => Promise<Message> } {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', '--conditions=gatehouse-source'],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });

@@ -81,7 +81,7 @@ done
 
 stop_server
 # The README's first-admin command reads the password from this variable.
-export ADMIN_PASSWORD='readme check admin passphrase'
+export ADMIN_PASSWORD='readme check operator passphrase'
 for file in "$work/blocks/server stopped/"*.sh; do
   [ -f "$file" ] || continue
   run_block 'server stopped' "$(cat "$file")"

@@ -100,7 +100,8 @@ async function checkRedis(url) {
 function runPass(name, files, nodeArgs, env, tapFile) {
   console.log(`\n=== ${name} pass (GATEHOUSE_TEST_STORES=${name}): ${files.length} test file(s) ===\n`);
   const args = [
-    '--import', 'tsx',
+    // Tests import the workspace packages' TypeScript sources (package.json "gatehouse-source" condition).
+    '--import', 'tsx', '--conditions=gatehouse-source',
     '--test', '--test-concurrency=2',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
@@ -176,6 +177,9 @@ async function main() {
     }
   }
 
+  // The CLI tests run bin/gatehouse.mjs, which runs the compiled dist/: build it first (fast when up to date).
+  if (spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' }).status !== 0) return 1;
+
   const tmp = mkdtempSync(path.join(tmpdir(), 'gatehouse-tests-'));
   const results = [];
   try {
@@ -184,7 +188,7 @@ async function main() {
     delete embeddedEnv[REDIS_VAR];
     // One migrated database dumped once: each embedded test database starts from it (no initdb).
     const template = path.join(tmp, 'pglite-template.tar');
-    const made = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/pglite-template.ts', template], { cwd: root, stdio: 'inherit' });
+    const made = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'scripts/pglite-template.ts', template], { cwd: root, stdio: 'inherit' });
     if (made.status === 0) embeddedEnv.GATEHOUSE_TEST_PGLITE_TEMPLATE = template;
     else console.log('(no PGlite template: each embedded test database runs initdb and the migrations)');
     results.push(await runPass('embedded', files, nodeArgs, embeddedEnv, path.join(tmp, 'embedded.tap')));

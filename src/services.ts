@@ -106,7 +106,7 @@ export interface TokenRequestHooks {
 
 export interface ServiceOverrides {
   /** Signing keys given directly instead of read from GATEHOUSE_SIGNING_KEYS (library use, tests). */
-  readonly signingKeys?: readonly PrivateSigningJwk[];
+  readonly signingKeys?: readonly PrivateSigningJwk[] | undefined;
   /** Scopes beside the built-in ones (a library host's own permissions, such as `orders:read`). */
   readonly scopes?: Readonly<Record<string, ScopeDefinition>>;
   /** RFC 8707 resource servers beside those of GATEHOUSE_RESOURCES (a library host registers its own here). */

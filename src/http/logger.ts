@@ -56,13 +56,21 @@ function serializeError(error: Error): SerializedError {
   return out as SerializedError;
 }
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+export function loggerOptions(config: Pick<Config, 'logLevel'>): Exclude<FastifyServerOptions['logger'], undefined> {
   return {
     level: config.logLevel,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       req(request: RawRequestLike) {
-        return { method: request.method, url: pathOf(request.url), request_id: request.id, ip: request.ip };
+        // Fields left out rather than set to undefined: pino's request shape declares them optional.
+        const { method, id, ip } = request;
+        const url = pathOf(request.url);
+        return {
+          ...(method !== undefined && { method }),
+          ...(url !== undefined && { url }),
+          ...(id !== undefined && { request_id: id }),
+          ...(ip !== undefined && { ip }),
+        };
       },
       err: serializeError,
     },

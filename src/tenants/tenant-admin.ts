@@ -18,7 +18,7 @@ export interface TenantAdminDeps {
 
 const MAX_NAME = 200;
 
-export async function createTenant(deps: TenantAdminDeps, actor: AdminActor, input: { readonly slug: string; readonly name?: string }): Promise<TenantRecord> {
+export async function createTenant(deps: TenantAdminDeps, actor: AdminActor, input: { readonly slug: string; readonly name?: string | undefined }): Promise<TenantRecord> {
   const slug = normaliseTenantSlug(input.slug);
   if (slug === undefined) throw new ValidationError([{ field: 'slug', message: '1–63 lower-case letters, digits and inner hyphens' }]);
   const name = (input.name ?? slug).trim();

@@ -40,7 +40,7 @@ describe('tenants over HTTP: admin API, login, refresh, revocation', () => {
       ['DELETE', `/admin/tenants/acme/members/${ids.dana}/roles/clerk`],
     ];
     for (const [method, url] of routes) {
-      const res = await t.inject({ method: method as 'GET', url, headers: bearer(userToken), payload: method === 'POST' ? { slug: 'x', role: 'x' } : undefined });
+      const res = await t.inject({ method: method as 'GET', url, headers: bearer(userToken), ...(method === 'POST' && { payload: { slug: 'x', role: 'x' } }) });
       assert.equal(res.statusCode, 403, `${method} ${url}`);
       assert.match(res.headers['www-authenticate'] as string, /insufficient_scope/);
       assert.equal((await t.inject({ method: method as 'GET', url })).statusCode, 401, `${method} ${url} without a token`);

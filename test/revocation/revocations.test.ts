@@ -233,7 +233,7 @@ describe('startRevocations', () => {
   };
 
   /** A fresh access token of `sub` in `sid` (claims only: nothing here verifies signatures). */
-  const token = (sub: string, sid: string | undefined, tver = 0): Claims => ({ jti: randomUUID(), sub, sid, tver });
+  const token = (sub: string, sid: string | undefined, tver = 0): Claims => ({ jti: randomUUID(), sub, tver, ...(sid !== undefined && { sid }) });
   const exp = (): number => Math.floor(Date.now() / 1000) + TTL_MS / 1000;
 
   before(async () => {

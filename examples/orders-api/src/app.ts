@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { gatehouse, guardResource, principalOf, PUBLIC, sendGatehouseError, type GatehouseOptions, type ScopeDefinition } from '../../../src/index.js';
+import { gatehouse, guardResource, principalOf, PUBLIC, sendGatehouseError, type GatehouseOptions, type ScopeDefinition } from 'gatehouse';
 import { CUSTOMER, MANAGER, readOrder, refundOrder } from './order-policies.js';
 import { OrderBook, type Order } from './orders.js';
 

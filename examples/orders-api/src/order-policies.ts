@@ -1,4 +1,4 @@
-import { allOf, anyOf, holdsRole, ownedByCaller, sameTenant, type Policy } from '../../../src/index.js';
+import { allOf, anyOf, holdsRole, ownedByCaller, sameTenant, type Policy } from 'gatehouse';
 import type { Order } from './orders.js';
 
 /** Tenant roles of this service; `manager` sees and refunds every order of its tenant. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TenantOwned, UserOwned } from '../../../src/index.js';
+import type { TenantOwned, UserOwned } from 'gatehouse';
 
 /** An order belongs to one tenant and was placed by one user of it. */
 export interface Order extends TenantOwned, UserOwned {

@@ -8,7 +8,7 @@ export interface RedisStoreOptions {
   /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
   keyPrefix: string;
   /** Called with a redacted reason each time the connection fails; the caller logs it. */
-  onConnectionError?: (reason: string) => void;
+  onConnectionError?: ((reason: string) => void) | undefined;
   /** How often a subscription proves it is live with a PING on its connection (default 1 s). */
   subscriptionHeartbeatMs?: number;
 }
