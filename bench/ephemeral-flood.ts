@@ -29,12 +29,21 @@ export async function runEphemeralFloodBench(): Promise<void> {
   for (const whenFull of ['refuse', 'evict'] as const) {
     const { usPerKey } = await run({ whenFull });
     const ratio = usPerKey / baseline.usPerKey;
-    rows.push([`full at ${CAPACITY.toLocaleString('en-US')} entries, whenFull=${whenFull}`, `${usPerKey.toFixed(2)} µs`, `store with room: ${baseline.usPerKey.toFixed(2)} µs`, `${ratio.toFixed(1)}x`, '<= 10x (O(1))', ratio <= 10 ? 'ok' : 'MISSED']);
+    rows.push([
+      `full at ${CAPACITY.toLocaleString('en-US')} entries, whenFull=${whenFull}`,
+      `${usPerKey.toFixed(2)} µs`,
+      `store with room: ${baseline.usPerKey.toFixed(2)} µs`,
+      `${ratio.toFixed(1)}x`,
+      '<= 10x (O(1))',
+      ratio <= 10 ? 'ok' : 'MISSED',
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   console.log('');
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | '));
-  console.log(`${FLOOD.toLocaleString('en-US')} new keys per row (BENCH_CAPACITY, BENCH_FLOOD to change); a refused key builds its error, hence refuse > evict.`);
+  console.log(
+    `${FLOOD.toLocaleString('en-US')} new keys per row (BENCH_CAPACITY, BENCH_FLOOD to change); a refused key builds its error, hence refuse > evict.`,
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await runEphemeralFloodBench();

@@ -109,13 +109,19 @@ async function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
     const body = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
     for (const base of Object.values(bases)) {
-      const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: PASSWORD }) });
+      const reg = await fetch(`${base}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'bench', password: PASSWORD }),
+      });
       if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
     }
     const done = { off: 0, on: 0 };
     const half = Math.max(1, SECONDS / 2);
     for (const mode of ['off', 'on', 'off', 'on'] as const) {
-      done[mode] += (await load({ url: `${bases[mode]}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers, body, duration: half })).requests.total;
+      done[mode] += (
+        await load({ url: `${bases[mode]}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers, body, duration: half })
+      ).requests.total;
     }
     return { off: done.off / (2 * half), on: done.on / (2 * half) };
   } finally {
@@ -137,7 +143,8 @@ async function throttledHello(mode: 'counted' | 'refused'): Promise<number> {
     await fetch(url); // spends the one request the limit allows
     const result = await autocannon({ duration: SECONDS, url, connections: CONNECTIONS });
     const unexpected = result['2xx'] + result['5xx'] + result.errors + result.timeouts;
-    if (unexpected > 0 || result['4xx'] !== result.requests.total) throw new Error(`${url}: expected only 429s, ${unexpected} other answers of ${result.requests.total}`);
+    if (unexpected > 0 || result['4xx'] !== result.requests.total)
+      throw new Error(`${url}: expected only 429s, ${unexpected} other answers of ${result.requests.total}`);
     return result.requests.average;
   } finally {
     child.kill();
@@ -145,7 +152,11 @@ async function throttledHello(mode: 'counted' | 'refused'): Promise<number> {
 }
 
 async function rawConditionalUpdate(databaseUrl: string): Promise<number> {
-  const { next } = start('./servers/raw-conditional-update.ts', { BENCH_DATABASE_URL: databaseUrl, CONCURRENCY: String(LOGIN_CONNECTIONS), SECONDS: String(SECONDS) });
+  const { next } = start('./servers/raw-conditional-update.ts', {
+    BENCH_DATABASE_URL: databaseUrl,
+    CONCURRENCY: String(LOGIN_CONNECTIONS),
+    SECONDS: String(SECONDS),
+  });
   return Number((await next('result')).perSecond);
 }
 
@@ -267,32 +278,118 @@ if (databaseUrl !== undefined) {
   const inStore = await storeRotations(databaseUrl);
   const overHttp = await rotations(databaseUrl);
   postgresRows.push(
-    { name: 'refresh rotations, session store (PostgreSQL)', value: inStore, unit: '/s', baselineName: 'raw conditional UPDATE', baseline: raw, target: '>= 0.5x', pass: inStore / raw >= 0.5 },
-    { name: 'refresh rotations, POST /auth/refresh', value: overHttp, unit: '/s', baselineName: 'raw conditional UPDATE', baseline: raw, target: 'end to end', pass: undefined },
+    {
+      name: 'refresh rotations, session store (PostgreSQL)',
+      value: inStore,
+      unit: '/s',
+      baselineName: 'raw conditional UPDATE',
+      baseline: raw,
+      target: '>= 0.5x',
+      pass: inStore / raw >= 0.5,
+    },
+    {
+      name: 'refresh rotations, POST /auth/refresh',
+      value: overHttp,
+      unit: '/s',
+      baselineName: 'raw conditional UPDATE',
+      baseline: raw,
+      target: 'end to end',
+      pass: undefined,
+    },
   );
   const redisUrl = process.env.BENCH_REDIS_URL;
   if (redisUrl !== undefined) {
     const p = await propagation(databaseUrl, redisUrl);
     postgresRows.push(
-      { name: `revocation propagation A→B, p99 (${p.samples} logouts)`, value: p.p99, unit: 'ms', baselineName: '', baseline: 0, target: '<= 1000 ms', pass: p.p99 <= 1000 },
-      { name: 'revocation propagation A→B, p50 / max', value: p.p50, unit: `ms (max ${p.max.toFixed(1)} ms)`, baselineName: '', baseline: 0, target: '', pass: undefined },
+      {
+        name: `revocation propagation A→B, p99 (${p.samples} logouts)`,
+        value: p.p99,
+        unit: 'ms',
+        baselineName: '',
+        baseline: 0,
+        target: '<= 1000 ms',
+        pass: p.p99 <= 1000,
+      },
+      {
+        name: 'revocation propagation A→B, p50 / max',
+        value: p.p50,
+        unit: `ms (max ${p.max.toFixed(1)} ms)`,
+        baselineName: '',
+        baseline: 0,
+        target: '',
+        pass: undefined,
+      },
     );
   }
 }
 print(
   [
-    { name: 'GET /me, valid token + revocation check', value: g.me, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.6x', pass: g.me / bare >= 0.6 },
-    { name: 'GET /me, valid token', value: g.me, unit: 'req/s', baselineName: 'Fastify hello + our log/headers', baseline: plumbed, target: 'what the guard costs', pass: undefined },
-    { name: 'password logins', value: g.logins, unit: '/s', baselineName: 'raw argon2id verify', baseline: argon, target: '>= 0.9x', pass: g.logins / argon >= 0.9 },
+    {
+      name: 'GET /me, valid token + revocation check',
+      value: g.me,
+      unit: 'req/s',
+      baselineName: 'bare Fastify hello',
+      baseline: bare,
+      target: '>= 0.6x',
+      pass: g.me / bare >= 0.6,
+    },
+    {
+      name: 'GET /me, valid token',
+      value: g.me,
+      unit: 'req/s',
+      baselineName: 'Fastify hello + our log/headers',
+      baseline: plumbed,
+      target: 'what the guard costs',
+      pass: undefined,
+    },
+    {
+      name: 'password logins',
+      value: g.logins,
+      unit: '/s',
+      baselineName: 'raw argon2id verify',
+      baseline: argon,
+      target: '>= 0.9x',
+      pass: g.logins / argon >= 0.9,
+    },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
-    { name: 'password logins, throttling on (defaults)', value: logins.on, unit: '/s', baselineName: 'limits off', baseline: logins.off, target: '>= 0.95x', pass: logins.on / logins.off >= 0.95 },
-    { name: 'hello behind the per-address ceiling (counted)', value: helloCounted, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.5x', pass: helloCounted / bare >= 0.5 },
-    { name: 'hello refused by the ceiling (429)', value: helloRefused, unit: 'req/s', baselineName: 'bare Fastify hello', baseline: bare, target: '>= 0.5x', pass: helloRefused / bare >= 0.5 },
+    {
+      name: 'password logins, throttling on (defaults)',
+      value: logins.on,
+      unit: '/s',
+      baselineName: 'limits off',
+      baseline: logins.off,
+      target: '>= 0.95x',
+      pass: logins.on / logins.off >= 0.95,
+    },
+    {
+      name: 'hello behind the per-address ceiling (counted)',
+      value: helloCounted,
+      unit: 'req/s',
+      baselineName: 'bare Fastify hello',
+      baseline: bare,
+      target: '>= 0.5x',
+      pass: helloCounted / bare >= 0.5,
+    },
+    {
+      name: 'hello refused by the ceiling (429)',
+      value: helloRefused,
+      unit: 'req/s',
+      baselineName: 'bare Fastify hello',
+      baseline: bare,
+      target: '>= 0.5x',
+      pass: helloRefused / bare >= 0.5,
+    },
     ...postgresRows,
   ],
   [
-    databaseUrl === undefined ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.' : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',
-    process.env.BENCH_REDIS_URL === undefined ? 'Propagation rows skipped: set BENCH_DATABASE_URL and BENCH_REDIS_URL=redis://… to measure them.' : 'Propagation: two instances on BENCH_DATABASE_URL + BENCH_REDIS_URL, polled every 2 ms.',`autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`],
+    databaseUrl === undefined
+      ? 'PostgreSQL rows skipped: set BENCH_DATABASE_URL=postgres://… to measure refresh rotations.'
+      : 'PostgreSQL: BENCH_DATABASE_URL (rotations over HTTP, 8 sessions in parallel).',
+    process.env.BENCH_REDIS_URL === undefined
+      ? 'Propagation rows skipped: set BENCH_DATABASE_URL and BENCH_REDIS_URL=redis://… to measure them.'
+      : 'Propagation: two instances on BENCH_DATABASE_URL + BENCH_REDIS_URL, polled every 2 ms.',
+    `autocannon ${CONNECTIONS} connections (logins: ${LOGIN_CONNECTIONS}), ${SECONDS} s each; server and load generator share ${(await import('node:os')).availableParallelism()} cores.`,
+  ],
 );
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();

@@ -13,7 +13,12 @@ import { createServices } from '../src/services.js';
 const CAPACITY = Number(process.env.BENCH_CAPACITY ?? '20000');
 const FLOOD = Number(process.env.BENCH_FLOOD ?? '2000');
 
-const config = loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_DATABASE_URL: 'memory:', GATEHOUSE_LOG_LEVEL: 'error', GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1' });
+const config = loadConfig({
+  GATEHOUSE_ENV: 'development',
+  GATEHOUSE_DATABASE_URL: 'memory:',
+  GATEHOUSE_LOG_LEVEL: 'error',
+  GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1',
+});
 const services = await createServices(config, { signingKeys: [await generateSigningJwk()], throttleCapacity: CAPACITY });
 const app = await buildApp(services);
 let next = 0;
@@ -35,6 +40,8 @@ const full = await timed(FLOOD);
 const start = performance.now();
 const health = await app.inject({ url: '/healthz' });
 const healthMs = performance.now() - start;
-console.log(`capacity ${CAPACITY}: ${empty.toFixed(3)} ms per new address while filling, ${full.toFixed(3)} ms once full; /healthz ${health.statusCode} in ${healthMs.toFixed(1)} ms`);
+console.log(
+  `capacity ${CAPACITY}: ${empty.toFixed(3)} ms per new address while filling, ${full.toFixed(3)} ms once full; /healthz ${health.statusCode} in ${healthMs.toFixed(1)} ms`,
+);
 await app.close();
 await services.close();

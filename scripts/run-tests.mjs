@@ -101,10 +101,15 @@ function runPass(name, files, nodeArgs, env, tapFile) {
   console.log(`\n=== ${name} pass (GATEHOUSE_TEST_STORES=${name}): ${files.length} test file(s) ===\n`);
   const args = [
     // Tests import the workspace packages' TypeScript sources (package.json "gatehouse-source" condition).
-    '--import', 'tsx', '--conditions=gatehouse-source',
-    '--test', '--test-concurrency=2',
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    '--import',
+    'tsx',
+    '--conditions=gatehouse-source',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
     ...nodeArgs,
     ...files,
   ];
@@ -169,8 +174,12 @@ async function main() {
   if (runReal) {
     // Checked before anything runs: a CI service that is down should fail in seconds, not after pass 1.
     const problems = [];
-    await checkPostgres(process.env[DB_VAR]).catch((err) => problems.push(`PostgreSQL at ${where(process.env[DB_VAR])} (${DB_VAR}) is not reachable: ${reason(err)}`));
-    await checkRedis(process.env[REDIS_VAR]).catch((err) => problems.push(`Redis at ${where(process.env[REDIS_VAR])} (${REDIS_VAR}) is not reachable: ${reason(err)}`));
+    await checkPostgres(process.env[DB_VAR]).catch((err) =>
+      problems.push(`PostgreSQL at ${where(process.env[DB_VAR])} (${DB_VAR}) is not reachable: ${reason(err)}`),
+    );
+    await checkRedis(process.env[REDIS_VAR]).catch((err) =>
+      problems.push(`Redis at ${where(process.env[REDIS_VAR])} (${REDIS_VAR}) is not reachable: ${reason(err)}`),
+    );
     if (problems.length > 0) {
       for (const p of problems) console.error(`real-store pass: ${p}`);
       return 1;
@@ -188,7 +197,10 @@ async function main() {
     delete embeddedEnv[REDIS_VAR];
     // One migrated database dumped once: each embedded test database starts from it (no initdb).
     const template = path.join(tmp, 'pglite-template.tar');
-    const made = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'scripts/pglite-template.ts', template], { cwd: root, stdio: 'inherit' });
+    const made = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=gatehouse-source', 'scripts/pglite-template.ts', template], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     if (made.status === 0) embeddedEnv.GATEHOUSE_TEST_PGLITE_TEMPLATE = template;
     else console.log('(no PGlite template: each embedded test database runs initdb and the migrations)');
     results.push(await runPass('embedded', files, nodeArgs, embeddedEnv, path.join(tmp, 'embedded.tap')));

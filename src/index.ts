@@ -8,7 +8,16 @@ export type { GatehouseApi } from './http/gatehouse-api.js';
 export { sendError as sendGatehouseError } from './http/error-handler.js';
 export { gatehouseServerOptions } from './http/pre-routing-errors.js';
 export { guardResource, type ResourceGuard } from './http/resource-guard.js';
-export { AUTHENTICATED, PUBLIC, authorize, type ProtectedRequirement, type PublicRequirement, type ResourceRule, type RouteRequirement, type SecretRequirement } from './guard/requirement.js';
+export {
+  AUTHENTICATED,
+  PUBLIC,
+  authorize,
+  type ProtectedRequirement,
+  type PublicRequirement,
+  type ResourceRule,
+  type RouteRequirement,
+  type SecretRequirement,
+} from './guard/requirement.js';
 export { allOf, anyOf, definePolicy, enforcePolicy, type Policy } from './guard/policy.js';
 export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
 export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';

@@ -26,7 +26,14 @@ import { observeQueries, openDatabase, type Database } from './stores/db/databas
 import { createDrizzleSessionStore } from './stores/db/drizzle-session-store.js';
 import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
 import { backfillUsernameSkeletons } from './stores/db/username-skeleton-backfill.js';
-import { exchangeRefreshToken, sessionOfRefreshToken, startSession, type RefreshFamilyDeps, type SecurityEvent, type SessionPolicy } from './sessions/refresh-families.js';
+import {
+  exchangeRefreshToken,
+  sessionOfRefreshToken,
+  startSession,
+  type RefreshFamilyDeps,
+  type SecurityEvent,
+  type SessionPolicy,
+} from './sessions/refresh-families.js';
 import type { TokenRequestDeps } from './oauth/token-request.js';
 import { verifyPasswordLogin } from './users/password-login.js';
 import type { SessionStore } from './sessions/session-store.js';
@@ -186,7 +193,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const currentKeys = (): KeySet => storedKeys?.live.current() ?? (fileKeySet as KeySet);
   const events = createServiceEventSink();
   const keyCreation = (fileKeys?.keys ?? []).map((k) => ({ kid: k.kid, createdAtMs: jwkCreatedAtMs(k) }));
-  const metrics = createGatehouseMetrics({ revocationState: () => revocations.state(), signingKeys: () => storedKeys?.live.keys() ?? keyCreation, now: Date.now });
+  const metrics = createGatehouseMetrics({
+    revocationState: () => revocations.state(),
+    signingKeys: () => storedKeys?.live.keys() ?? keyCreation,
+    now: Date.now,
+  });
   const database = await openDatabase(config.database, (error) => {
     if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
     else events.emit({ event: 'database.connection_error', level: 'warn', error });
@@ -309,7 +320,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     uncachedUsers,
     tenants: createDrizzleTenantStore(database.db),
     sessions: propagatingSessionStore(rawSessions, revocations),
-    sessionPolicy: { absoluteTtlMs: config.sessionTtlSeconds * 1000, idleTtlMs: config.sessionIdleTtlSeconds * 1000, graceMs: config.refreshGraceSeconds * 1000 },
+    sessionPolicy: {
+      absoluteTtlMs: config.sessionTtlSeconds * 1000,
+      idleTtlMs: config.sessionIdleTtlSeconds * 1000,
+      graceMs: config.refreshGraceSeconds * 1000,
+    },
     now,
     hasher: new PasswordHasher(overrides.passwordHasher),
     keySet: currentKeys,
@@ -345,7 +360,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
 }
 
 function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks): TokenRequestDeps {
-  const families: RefreshFamilyDeps = { sessions: services.sessions, policy: services.sessionPolicy, now: services.now, onSecurityEvent: hooks.onSecurityEvent };
+  const families: RefreshFamilyDeps = {
+    sessions: services.sessions,
+    policy: services.sessionPolicy,
+    now: services.now,
+    onSecurityEvent: hooks.onSecurityEvent,
+  };
   return {
     clients: services.clients,
     scopes: services.scopes,

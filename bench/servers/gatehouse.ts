@@ -13,7 +13,9 @@ const redisUrl = process.env.BENCH_SERVER_REDIS_URL;
 // The bench logs in thousands of times from 127.0.0.1: every limit is off unless the parent asks
 // for throttling (BENCH_SERVER_THROTTLING=on: the defaults, each overridable by BENCH_SERVER_LIMIT_<NAME>).
 const throttling = process.env.BENCH_SERVER_THROTTLING === 'on';
-const limits = Object.fromEntries(LIMIT_NAMES.map((name) => [`GATEHOUSE_LIMIT_${name}`, process.env[`BENCH_SERVER_LIMIT_${name}`] ?? (throttling ? '' : 'off')]));
+const limits = Object.fromEntries(
+  LIMIT_NAMES.map((name) => [`GATEHOUSE_LIMIT_${name}`, process.env[`BENCH_SERVER_LIMIT_${name}`] ?? (throttling ? '' : 'off')]),
+);
 const config = loadConfig({
   GATEHOUSE_ENV: 'development',
   GATEHOUSE_DATABASE_URL: process.env.BENCH_SERVER_DATABASE_URL ?? 'memory:',

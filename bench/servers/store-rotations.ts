@@ -14,13 +14,26 @@ const seconds = Number(process.env.SECONDS ?? '10');
 const config = loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_DATABASE_URL: url, GATEHOUSE_LOG_LEVEL: 'silent' });
 const services = await createServices(config, { signingKeys: [await generateSigningJwk()] });
 try {
-  const user = await services.users.create({ id: crypto.randomUUID(), username: `rot${Date.now()}`, usernameKey: `rot${Date.now()}`, email: null, passwordHash: 'x' });
+  const user = await services.users.create({
+    id: crypto.randomUUID(),
+    username: `rot${Date.now()}`,
+    usernameKey: `rot${Date.now()}`,
+    email: null,
+    passwordHash: 'x',
+  });
   const deps: RefreshFamilyDeps = { sessions: services.sessions, policy: services.sessionPolicy, now: Date.now, onSecurityEvent: () => {} };
   let done = 0;
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      let { refreshToken } = await startSession(deps, { userId: user.id, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'bench', ip: null });
+      let { refreshToken } = await startSession(deps, {
+        userId: user.id,
+        clientId: 'gatehouse-cli',
+        tenantId: null,
+        scope: 'profile',
+        device: 'bench',
+        ip: null,
+      });
       while (performance.now() < deadline) {
         ({ refreshToken } = await exchangeRefreshToken(deps, refreshToken, 'gatehouse-cli'));
         done += 1;

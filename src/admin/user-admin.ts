@@ -73,7 +73,11 @@ export async function changeUserRole(deps: UserAdminDeps, actor: AdminActor, id:
     throw new ValidationError([{ field: 'role', message: `must be one of: ${deps.scopes.grantableRoles.join(', ')}` }]);
   }
   const now = new Date(deps.now());
-  const record = auditRecord(actor.context, { event: grant ? 'role.granted' : 'role.revoked', outcome: 'success', reason: role, actorId: actor.userId, subjectId: id }, now);
+  const record = auditRecord(
+    actor.context,
+    { event: grant ? 'role.granted' : 'role.revoked', outcome: 'success', reason: role, actorId: actor.userId, subjectId: id },
+    now,
+  );
   return deps.revocations.atomically(async (unit) => {
     const user = await unit.stores.directory.changeRole(id, grant ? { grant: role } : { revoke: role }, [record]);
     if (user === undefined) throw new NotFoundError('no such user');

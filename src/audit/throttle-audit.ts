@@ -33,8 +33,6 @@ export function createThrottleAuditor(options: ThrottleAuditOptions): (context: 
       if (oldest.done !== true) lastWritten.delete(oldest.value);
     }
     lastWritten.set(key, now);
-    options.audit
-      .record(auditRecord(context, { event: 'request.throttled', outcome: 'failure', reason: limit }, new Date(now)))
-      .catch(options.onError);
+    options.audit.record(auditRecord(context, { event: 'request.throttled', outcome: 'failure', reason: limit }, new Date(now))).catch(options.onError);
   };
 }

@@ -46,7 +46,11 @@ export interface CommandSpec<O extends OptionsConfig> {
 
 export type ParsedCommand<O extends OptionsConfig> =
   | { readonly help: true }
-  | { readonly help: false; readonly values: ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values']; readonly positionals: string[] };
+  | {
+      readonly help: false;
+      readonly values: ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values'];
+      readonly positionals: string[];
+    };
 
 const CREDENTIAL_OPTION = /^-{1,2}(pass|pw|secret|token)/i;
 
@@ -56,7 +60,9 @@ function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const name = /'(-[^'=\s]*)/.exec(message)?.[1] ?? 'option';
-    const hint = CREDENTIAL_OPTION.test(name) ? ' (a password is never read from the command line, where `ps` and the shell history keep it: use --password-stdin or the prompt)' : '';
+    const hint = CREDENTIAL_OPTION.test(name)
+      ? ' (a password is never read from the command line, where `ps` and the shell history keep it: use --password-stdin or the prompt)'
+      : '';
     return `unknown option ${name}${hint}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
@@ -85,7 +91,13 @@ export function parseCommand<O extends OptionsConfig>(argv: readonly string[], s
   const { positionals } = parsed;
   const required = spec.positionals.length - (spec.optional ?? 0);
   if (positionals.length < required) {
-    throw new UsageError(`missing ${spec.positionals.slice(positionals.length, required).map((p) => `<${p}>`).join(' ')}`, spec.usage);
+    throw new UsageError(
+      `missing ${spec.positionals
+        .slice(positionals.length, required)
+        .map((p) => `<${p}>`)
+        .join(' ')}`,
+      spec.usage,
+    );
   }
   if (positionals.length > spec.positionals.length) throw new UsageError('too many arguments', spec.usage);
   return { help: false, values: parsed.values, positionals };

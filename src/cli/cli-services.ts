@@ -45,7 +45,11 @@ export function assertDatabaseFree(target: DatabaseTarget): void {
  * Opens the services of the configured deployment (the environment, as `gatehouse serve` reads
  * it; by default as a command that signs nothing), runs `work`, and closes them whatever happens. Background warnings (Redis outage) go to stderr.
  */
-export async function withServices<T>(io: CliIo, work: (services: GatehouseServices, config: Config) => Promise<T>, config: Config = loadConfig(io.env, { needs: 'database' })): Promise<T> {
+export async function withServices<T>(
+  io: CliIo,
+  work: (services: GatehouseServices, config: Config) => Promise<T>,
+  config: Config = loadConfig(io.env, { needs: 'database' }),
+): Promise<T> {
   assertDatabaseFree(config.database);
   // A command that signs nothing gets a key that exists only in this process: it never reads the
   // deployment's keys (production would otherwise ask for them) and never creates development ones.

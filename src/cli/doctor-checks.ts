@@ -42,14 +42,19 @@ export function configChecks(config: Config): CheckResult[] {
   );
   if (production && !isLoopbackHost(config.host) && config.trustedProxies.length === 0) {
     results.push(
-      warn('listen', `${config.host}:${config.port} without GATEHOUSE_TRUSTED_PROXIES: Gatehouse speaks plain HTTP, so terminate TLS in a proxy and list it, or every client address (throttling, audit) is the proxy's`),
+      warn(
+        'listen',
+        `${config.host}:${config.port} without GATEHOUSE_TRUSTED_PROXIES: Gatehouse speaks plain HTTP, so terminate TLS in a proxy and list it, or every client address (throttling, audit) is the proxy's`,
+      ),
     );
   } else {
     results.push(ok('listen', `${config.host}:${config.port}`));
   }
   const everyone = config.trustedProxies.filter((p) => p.endsWith('/0'));
-  if (everyone.length > 0) results.push(warn('trusted-proxies', `${everyone.join(', ')} trusts X-Forwarded-For from every client: anyone can choose the address they are seen from`));
-  if (config.database.kind === 'pglite-memory') results.push(warn('database', 'in memory (GATEHOUSE_DATABASE_URL=memory:): every account and session is lost on exit'));
+  if (everyone.length > 0)
+    results.push(warn('trusted-proxies', `${everyone.join(', ')} trusts X-Forwarded-For from every client: anyone can choose the address they are seen from`));
+  if (config.database.kind === 'pglite-memory')
+    results.push(warn('database', 'in memory (GATEHOUSE_DATABASE_URL=memory:): every account and session is lost on exit'));
   else if (config.database.kind === 'pglite-dir' && production) {
     results.push(warn('database', `embedded PGlite at ${config.database.path}: one process only; use PostgreSQL (GATEHOUSE_DATABASE_URL=postgres://…)`));
   }
@@ -62,9 +67,12 @@ export function configChecks(config: Config): CheckResult[] {
   }
   if (config.metrics === undefined) results.push(ok('metrics', 'off'));
   else if (isLoopbackHost(config.metrics.host)) results.push(ok('metrics', `${config.metrics.host}:${config.metrics.port}`));
-  else results.push(warn('metrics', `bound to ${config.metrics.host}:${config.metrics.port}, not loopback, and unauthenticated: only the scraper may reach it`));
+  else
+    results.push(warn('metrics', `bound to ${config.metrics.host}:${config.metrics.port}, not loopback, and unauthenticated: only the scraper may reach it`));
   const off = LIMIT_NAMES.filter((name) => config.limits[name] === null);
-  results.push(off.length === 0 ? ok('limits', 'every throttling limit is on') : warn('limits', `switched off: ${off.map((n) => `GATEHOUSE_LIMIT_${n}`).join(', ')}`));
+  results.push(
+    off.length === 0 ? ok('limits', 'every throttling limit is on') : warn('limits', `switched off: ${off.map((n) => `GATEHOUSE_LIMIT_${n}`).join(', ')}`),
+  );
   results.push(
     config.passwordMinLength < NIST_SINGLE_FACTOR_MIN
       ? warn('passwords', `minimum length ${config.passwordMinLength}: NIST SP 800-63B-4 asks ${NIST_SINGLE_FACTOR_MIN} for a password used alone`)
@@ -154,9 +162,13 @@ export async function keyChecks(config: Config): Promise<CheckResult[]> {
  */
 function storedKeyChecks(config: Config): CheckResult[] {
   const results: CheckResult[] = [];
-  if (config.keyEncryptionKey !== undefined) results.push(ok('signing-keys', 'stored keys (signing_keys), sealed under GATEHOUSE_KEY_ENCRYPTION_KEY; gatehouse keys list shows them'));
+  if (config.keyEncryptionKey !== undefined)
+    results.push(ok('signing-keys', 'stored keys (signing_keys), sealed under GATEHOUSE_KEY_ENCRYPTION_KEY; gatehouse keys list shows them'));
   else if (config.env === 'production') results.push(fail('signing-keys', 'GATEHOUSE_KEY_ENCRYPTION_KEY is required with stored keys in production'));
-  else results.push(warn('signing-keys', `stored keys sealed under a generated development KEK in ${config.dataDir}; production needs GATEHOUSE_KEY_ENCRYPTION_KEY`));
+  else
+    results.push(
+      warn('signing-keys', `stored keys sealed under a generated development KEK in ${config.dataDir}; production needs GATEHOUSE_KEY_ENCRYPTION_KEY`),
+    );
   if (config.keyRotationDays === undefined) results.push(warn('key-rotation', 'GATEHOUSE_KEY_ROTATION_DAYS is off: rotate with gatehouse keys rotate'));
   else results.push(ok('key-rotation', `automatic rotation every ${config.keyRotationDays} days`));
   return results;

@@ -82,7 +82,13 @@ async function databaseChecks(config: Config, journal: Journal): Promise<CheckRe
   }
   const marker = pgliteInUse(target);
   if (marker !== undefined) {
-    return [{ status: 'warn', check: 'database', detail: `${where(config)} is open in another process (or was not closed cleanly: ${marker}); not opened, since PGlite allows one process at a time` }];
+    return [
+      {
+        status: 'warn',
+        check: 'database',
+        detail: `${where(config)} is open in another process (or was not closed cleanly: ${marker}); not opened, since PGlite allows one process at a time`,
+      },
+    ];
   }
   let probe: Probe;
   const started = Date.now();
@@ -100,7 +106,12 @@ async function databaseChecks(config: Config, journal: Journal): Promise<CheckRe
     const skew = new Date(row?.now as string | Date).getTime() - (before + after) / 2;
     if (target.kind !== 'postgres') results.push({ status: 'ok', check: 'clock', detail: 'the embedded database shares this machine’s clock' });
     else if (!Number.isFinite(skew)) results.push({ status: 'warn', check: 'clock', detail: 'cannot read the database clock' });
-    else if (Math.abs(skew) > MAX_SKEW_MS) results.push({ status: 'warn', check: 'clock', detail: `this machine and the database differ by ${(skew / 1000).toFixed(1)} s (over 5 s): token times and expiries disagree; check NTP` });
+    else if (Math.abs(skew) > MAX_SKEW_MS)
+      results.push({
+        status: 'warn',
+        check: 'clock',
+        detail: `this machine and the database differ by ${(skew / 1000).toFixed(1)} s (over 5 s): token times and expiries disagree; check NTP`,
+      });
     else results.push({ status: 'ok', check: 'clock', detail: `within ${Math.ceil(Math.abs(skew))} ms of the database` });
     results.push(await migrationCheck(probe, journal));
   } catch (error) {
@@ -127,8 +138,13 @@ async function migrationCheck(probe: Probe, journal: Journal): Promise<CheckResu
   if (applied.some((when) => !known.has(when))) {
     return { status: 'warn', check: 'migrations', detail: 'the database holds migrations this Gatehouse does not know: it was migrated by a newer version' };
   }
-  if (pending.length === 0) return { status: 'ok', check: 'migrations', detail: `all ${journal.entries.length} applied (latest ${journal.entries.at(-1)?.tag ?? '-'})` };
-  return { status: 'warn', check: 'migrations', detail: `${pending.length} of ${journal.entries.length} not applied yet (${pending.map((e) => e.tag).join(', ')}); gatehouse serve applies them at start` };
+  if (pending.length === 0)
+    return { status: 'ok', check: 'migrations', detail: `all ${journal.entries.length} applied (latest ${journal.entries.at(-1)?.tag ?? '-'})` };
+  return {
+    status: 'warn',
+    check: 'migrations',
+    detail: `${pending.length} of ${journal.entries.length} not applied yet (${pending.map((e) => e.tag).join(', ')}); gatehouse serve applies them at start`,
+  };
 }
 
 async function redisChecks(config: Config): Promise<CheckResult[]> {
@@ -141,7 +157,14 @@ async function redisChecks(config: Config): Promise<CheckResult[]> {
     // loadConfig validated it; keep the generic name.
   }
   const { Redis } = await import('ioredis');
-  const client = new Redis(config.redisUrl, { lazyConnect: true, connectTimeout: TIMEOUT_MS, commandTimeout: TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const client = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: TIMEOUT_MS,
+    commandTimeout: TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   let lastError: unknown;
   client.on('error', (error) => (lastError = error));
   try {
@@ -169,7 +192,11 @@ async function redisChecks(config: Config): Promise<CheckResult[]> {
 function systemClockCheck(journal: Journal, now: number): CheckResult | undefined {
   const built = Math.max(...journal.entries.map((e) => e.when));
   if (now >= built - 86_400_000) return undefined;
-  return { status: 'warn', check: 'clock', detail: `the system clock (${new Date(now).toISOString()}) is before this release (${new Date(built).toISOString()}): every token time is wrong` };
+  return {
+    status: 'warn',
+    check: 'clock',
+    detail: `the system clock (${new Date(now).toISOString()}) is before this release (${new Date(built).toISOString()}): every token time is wrong`,
+  };
 }
 
 /** Runs every check; nothing is created, migrated or written. */
@@ -184,10 +211,24 @@ export async function runDoctor(env: CliIo['env']): Promise<CheckResult[]> {
   const journal = readJournal();
   const results: CheckResult[] = [{ status: 'ok', check: 'config', detail: 'every variable valid' }];
   const fromConfig = configChecks(config);
-  const [keys, resources, database, redis] = await Promise.all([keyChecks(config), resourceChecks(config), databaseChecks(config, journal), redisChecks(config)]);
+  const [keys, resources, database, redis] = await Promise.all([
+    keyChecks(config),
+    resourceChecks(config),
+    databaseChecks(config, journal),
+    redisChecks(config),
+  ]);
   const clock = systemClockCheck(journal, Date.now());
   const byName = (name: string) => fromConfig.filter((r) => r.check === name);
-  results.push(...byName('mode'), ...byName('issuer'), ...byName('listen'), ...byName('trusted-proxies'), ...keys, ...resources, ...byName('database'), ...database);
+  results.push(
+    ...byName('mode'),
+    ...byName('issuer'),
+    ...byName('listen'),
+    ...byName('trusted-proxies'),
+    ...keys,
+    ...resources,
+    ...byName('database'),
+    ...database,
+  );
   if (clock !== undefined) results.push(clock);
   results.push(...byName('redis'), ...redis);
   const placed = new Set(['mode', 'issuer', 'listen', 'trusted-proxies', 'database', 'redis']);

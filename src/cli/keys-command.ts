@@ -41,7 +41,6 @@ An unknown <kid> exits 3, like an unknown user.
 
 ${EXIT_CODES_HELP}`;
 
-
 const ALG_OPTIONS = { alg: { type: 'string' }, 'rsa-bits': { type: 'string' } } as const;
 
 function algorithmOptions(values: { alg?: string; 'rsa-bits'?: string }, usage: string): { alg: SigningAlgorithm; rsaBits?: number } {
@@ -106,16 +105,21 @@ async function managed<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-
 async function list(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = withExitCodes('usage: gatehouse keys list [--all] [--json]\n\nActive first, then pending and retiring keys. --all adds retired and revoked keys; --json prints a JSON array.');
+  const usage = withExitCodes(
+    'usage: gatehouse keys list [--all] [--json]\n\nActive first, then pending and retiring keys. --all adds retired and revoked keys; --json prints a JSON array.',
+  );
   const parsed = parseCommand(argv, { usage, options: { all: { type: 'boolean' }, json: { type: 'boolean' } }, positionals: [] });
   if (parsed.help) return printUsage(io, usage);
-  return withServices(io, async (services) => {
-    const keys = await storedKeysOf(services).management.list(parsed.values.all === true);
-    io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keys.map(keyView))}\n` : `${formatKeyTable(keys)}\n`);
-    return EXIT.OK;
-  }, keysConfig(io));
+  return withServices(
+    io,
+    async (services) => {
+      const keys = await storedKeysOf(services).management.list(parsed.values.all === true);
+      io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keys.map(keyView))}\n` : `${formatKeyTable(keys)}\n`);
+      return EXIT.OK;
+    },
+    keysConfig(io),
+  );
 }
 
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
@@ -125,11 +129,15 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(argv, { usage, options: { ...ALG_OPTIONS, json: { type: 'boolean' } }, positionals: [] });
   if (parsed.help) return printUsage(io, usage);
   const alg = algorithmOptions(parsed.values, usage);
-  return withServices(io, async (services) => {
-    const key = await managed(() => storedKeysOf(services).management.create(alg, CLI_KEY_ACTOR));
-    io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keyView(key))}\n` : `created ${key.kid} ${key.alg} (${key.state})\n`);
-    return EXIT.OK;
-  }, keysConfig(io));
+  return withServices(
+    io,
+    async (services) => {
+      const key = await managed(() => storedKeysOf(services).management.create(alg, CLI_KEY_ACTOR));
+      io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keyView(key))}\n` : `created ${key.kid} ${key.alg} (${key.state})\n`);
+      return EXIT.OK;
+    },
+    keysConfig(io),
+  );
 }
 
 async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
@@ -139,13 +147,22 @@ async function rotate(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(argv, { usage, options: { ...ALG_OPTIONS, json: { type: 'boolean' } }, positionals: ['kid'], optional: 1 });
   if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0];
-  if (kid !== undefined && (parsed.values.alg !== undefined || parsed.values['rsa-bits'] !== undefined)) throw new UsageError('--alg and --rsa-bits are for a new key, not with <kid>', usage);
+  if (kid !== undefined && (parsed.values.alg !== undefined || parsed.values['rsa-bits'] !== undefined))
+    throw new UsageError('--alg and --rsa-bits are for a new key, not with <kid>', usage);
   const alg = algorithmOptions(parsed.values, usage);
-  return withServices(io, async (services) => {
-    const key = await managed(() => storedKeysOf(services).management.rotate({ ...alg, ...(kid === undefined ? {} : { kid }) }, CLI_KEY_ACTOR));
-    io.stdout.write(parsed.values.json === true ? `${JSON.stringify(keyView(key))}\n` : `rotating to ${key.kid} ${key.alg}: signs from ${iso(key.activateAt) ?? iso(key.activatedAt)}\n`);
-    return EXIT.OK;
-  }, keysConfig(io));
+  return withServices(
+    io,
+    async (services) => {
+      const key = await managed(() => storedKeysOf(services).management.rotate({ ...alg, ...(kid === undefined ? {} : { kid }) }, CLI_KEY_ACTOR));
+      io.stdout.write(
+        parsed.values.json === true
+          ? `${JSON.stringify(keyView(key))}\n`
+          : `rotating to ${key.kid} ${key.alg}: signs from ${iso(key.activateAt) ?? iso(key.activatedAt)}\n`,
+      );
+      return EXIT.OK;
+    },
+    keysConfig(io),
+  );
 }
 
 async function retire(argv: readonly string[], io: CliIo): Promise<number> {
@@ -155,11 +172,15 @@ async function retire(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommand(argv, { usage, options: {}, positionals: ['kid'] });
   if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0]!;
-  return withServices(io, async (services) => {
-    const outcome = await managed(() => storedKeysOf(services).management.retire(kid, CLI_KEY_ACTOR));
-    io.stdout.write(outcome === 'retired' ? `retired ${kid}\n` : `${kid} is retiring already; it leaves the JWKS on schedule\n`);
-    return EXIT.OK;
-  }, keysConfig(io));
+  return withServices(
+    io,
+    async (services) => {
+      const outcome = await managed(() => storedKeysOf(services).management.retire(kid, CLI_KEY_ACTOR));
+      io.stdout.write(outcome === 'retired' ? `retired ${kid}\n` : `${kid} is retiring already; it leaves the JWKS on schedule\n`);
+      return EXIT.OK;
+    },
+    keysConfig(io),
+  );
 }
 
 async function revoke(argv: readonly string[], io: CliIo): Promise<number> {
@@ -174,11 +195,17 @@ signs in the same step, before verifiers' cached JWKS know it — without it nob
   if (parsed.help) return printUsage(io, usage);
   const kid = parsed.positionals[0]!;
   const alg = algorithmOptions(parsed.values, usage);
-  return withServices(io, async (services) => {
-    const { replacement } = await managed(() => storedKeysOf(services).management.revoke(kid, { ...alg, replace: parsed.values.replace === true }, CLI_KEY_ACTOR));
-    io.stdout.write(`revoked ${kid}${replacement === undefined ? '' : `; ${replacement} signs now`}\n`);
-    return EXIT.OK;
-  }, keysConfig(io));
+  return withServices(
+    io,
+    async (services) => {
+      const { replacement } = await managed(() =>
+        storedKeysOf(services).management.revoke(kid, { ...alg, replace: parsed.values.replace === true }, CLI_KEY_ACTOR),
+      );
+      io.stdout.write(`revoked ${kid}${replacement === undefined ? '' : `; ${replacement} signs now`}\n`);
+      return EXIT.OK;
+    },
+    keysConfig(io),
+  );
 }
 
 /** `gatehouse keys …`: the stored signing keys' lifecycle, through the same use cases the scheduler runs. */

@@ -80,7 +80,13 @@ function securityMismatch(requirement: RouteRequirement, security: readonly Reco
   if (documented.some((d) => d === undefined)) return `the OpenAPI document names a scheme other than ${SECURITY_SCHEME}`;
   const alternatives = documented as readonly (readonly string[])[];
   if (requirement.match === 'any' && scopes.length > 1) {
-    const ok = alternatives.length === scopes.length && alternatives.every((a) => a.length === 1) && sameSet(alternatives.map((a) => a[0]!), scopes);
+    const ok =
+      alternatives.length === scopes.length &&
+      alternatives.every((a) => a.length === 1) &&
+      sameSet(
+        alternatives.map((a) => a[0]!),
+        scopes,
+      );
     return ok ? undefined : `needs any of (${scopes.join(' ')}), but the OpenAPI document says ${JSON.stringify(security)}`;
   }
   const ok = alternatives.length === 1 && sameSet(alternatives[0]!, scopes);
@@ -113,7 +119,8 @@ export function checkRoutes(routes: readonly InventoryRoute[], openapi: OpenApiD
       const admin = (s: string) => s.startsWith('admin:');
       // all-of: one admin scope among them suffices; any-of: every alternative must be an admin scope.
       const guarded = scopes.length > 0 && (match === 'all' ? scopes.some(admin) : scopes.every(admin));
-      if (!guarded) flags.push({ code: 'ADMIN_WITHOUT_ADMIN_SCOPE', detail: `an admin route passable without an admin:* scope (${describeRequirement(requirement)})` });
+      if (!guarded)
+        flags.push({ code: 'ADMIN_WITHOUT_ADMIN_SCOPE', detail: `an admin route passable without an admin:* scope (${describeRequirement(requirement)})` });
     }
 
     let documented: RouteReport['openapi'] = null;
@@ -125,7 +132,17 @@ export function checkRoutes(routes: readonly InventoryRoute[], openapi: OpenApiD
     } else if (!route.hidden && route.method !== 'HEAD' && !open) {
       flags.push({ code: 'OPENAPI_MISMATCH', detail: 'protected route missing from the OpenAPI document (not hidden)' });
     }
-    return { method: route.method, path: route.path, requirement: describeRequirement(requirement), public: open, scopes, match, roles, openapi: documented, flags };
+    return {
+      method: route.method,
+      path: route.path,
+      requirement: describeRequirement(requirement),
+      public: open,
+      scopes,
+      match,
+      roles,
+      openapi: documented,
+      flags,
+    };
   });
 }
 

@@ -24,15 +24,27 @@ Exit 1 when a flag is not expected, 0 otherwise.
 ${EXIT_CODES_HELP}`;
 
 function formatReport(reports: readonly RouteReport[]): string {
-  const rows = [['METHOD', 'PATH', 'REQUIREMENT', 'FLAGS'], ...reports.map((r) => [r.method, r.path, r.requirement, r.flags.map((f) => (f.expected === undefined ? f.code : `${f.code}(expected)`)).join(' ')])];
+  const rows = [
+    ['METHOD', 'PATH', 'REQUIREMENT', 'FLAGS'],
+    ...reports.map((r) => [r.method, r.path, r.requirement, r.flags.map((f) => (f.expected === undefined ? f.code : `${f.code}(expected)`)).join(' ')]),
+  ];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c))
+      .join('  ')
+      .trimEnd(),
+  );
   const flagged = reports.flatMap((r) => r.flags.map((f) => ({ route: `${r.method} ${r.path}`, flag: f })));
   if (flagged.length > 0) {
     lines.push('', 'flags:');
     const width = Math.max(...flagged.map((f) => f.route.length));
     for (const { route, flag } of flagged) {
-      lines.push(flag.expected === undefined ? `  UNEXPECTED  ${route.padEnd(width)}  ${flag.code}: ${flag.detail}` : `  expected    ${route.padEnd(width)}  ${flag.code}: ${flag.expected}`);
+      lines.push(
+        flag.expected === undefined
+          ? `  UNEXPECTED  ${route.padEnd(width)}  ${flag.code}: ${flag.detail}`
+          : `  expected    ${route.padEnd(width)}  ${flag.code}: ${flag.expected}`,
+      );
     }
   }
   const unexpected = flagged.filter((f) => f.flag.expected === undefined).length;

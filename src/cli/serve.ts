@@ -11,7 +11,8 @@ function banner(config: Config, services: GatehouseServices, address: string, me
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
   lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);
   if (services.keySource.kind === 'store') {
-    const kek = config.keyEncryptionKey === undefined ? 'a generated development KEK (production needs GATEHOUSE_KEY_ENCRYPTION_KEY)' : 'GATEHOUSE_KEY_ENCRYPTION_KEY';
+    const kek =
+      config.keyEncryptionKey === undefined ? 'a generated development KEK (production needs GATEHOUSE_KEY_ENCRYPTION_KEY)' : 'GATEHOUSE_KEY_ENCRYPTION_KEY';
     const rotation = config.keyRotationDays === undefined ? 'rotation by hand (gatehouse keys rotate)' : `rotated every ${config.keyRotationDays} days`;
     lines.push(`  signing keys: stored in the database, sealed under ${kek}; ${rotation}`);
   }

@@ -24,8 +24,6 @@ Each subcommand takes --help. Configuration comes from the environment, as for g
 
 ${EXIT_CODES_HELP}`;
 
-
-
 function deps(services: GatehouseServices): TenantAdminDeps {
   return { tenants: services.tenants, revocations: services.revocations, scopes: services.scopes, now: services.now };
 }
@@ -33,9 +31,10 @@ function deps(services: GatehouseServices): TenantAdminDeps {
 const tenantJson = (t: TenantRecord) => ({ id: t.id, slug: t.slug, name: t.name, created_at: t.createdAt.toISOString() });
 const memberJson = (m: MembershipRecord) => ({ tenant_id: m.tenantId, user_id: m.userId, roles: [...m.roles], created_at: m.createdAt.toISOString() });
 
-
 async function create(argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = withExitCodes('usage: gatehouse tenants create <slug> [--name N] [--json]\n\nCreates a tenant. The slug is what a login names (tenant=<slug>); --name defaults to it.');
+  const usage = withExitCodes(
+    'usage: gatehouse tenants create <slug> [--name N] [--json]\n\nCreates a tenant. The slug is what a login names (tenant=<slug>); --name defaults to it.',
+  );
   const parsed = parseCommand(argv, { usage, options: { name: { type: 'string' }, json: { type: 'boolean' } }, positionals: ['slug'] });
   if (parsed.help) return printUsage(io, usage);
   const { values, positionals } = parsed;
@@ -105,7 +104,9 @@ async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, userRef);
     const changed = await changeMemberRole(deps(services), CLI_ACTOR, tenantRef, user.id, roleName, grant);
-    io.stdout.write(`${grant ? 'granted' : 'revoked'} ${roleName} ${grant ? 'to' : 'from'} ${user.username} in ${tenantRef}; roles there: ${changed.roles.join(',') || '-'}\n`);
+    io.stdout.write(
+      `${grant ? 'granted' : 'revoked'} ${roleName} ${grant ? 'to' : 'from'} ${user.username} in ${tenantRef}; roles there: ${changed.roles.join(',') || '-'}\n`,
+    );
     return EXIT.OK;
   });
 }

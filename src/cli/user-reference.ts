@@ -19,7 +19,11 @@ export function noSuchUser(reference: string): NotFoundError {
  * their username. When a UUID-shaped reference is both the id of one user and the username of
  * another, the command refuses rather than guess (exit 2); `--id` or `--username` settles it.
  */
-export async function resolveUser(users: Pick<UserStore, 'findById' | 'findByUsernameKey'>, reference: string, kind: UserReferenceKind = 'auto'): Promise<UserRecord> {
+export async function resolveUser(
+  users: Pick<UserStore, 'findById' | 'findByUsernameKey'>,
+  reference: string,
+  kind: UserReferenceKind = 'auto',
+): Promise<UserRecord> {
   if (kind === 'id' && !isUuid(reference)) throw new CommandError(`--id expects a user id (a UUID), got ${JSON.stringify(reference)}`, EXIT.USAGE);
   const byId = kind !== 'username' && isUuid(reference) ? await users.findById(reference.toLowerCase()) : undefined;
   const byName = kind !== 'id' ? await users.findByUsernameKey(usernameKey(reference)) : undefined;

@@ -118,7 +118,11 @@ async function create(argv: readonly string[], io: CliIo): Promise<number> {
   return withServices(
     io,
     async (services) => {
-      let user = await registerUser({ users: services.users, hasher: services.hasher, passwordMinLength: config.passwordMinLength }, { username, email: values.email ?? null, password }, CLI_AUDIT_CONTEXT);
+      let user = await registerUser(
+        { users: services.users, hasher: services.hasher, passwordMinLength: config.passwordMinLength },
+        { username, email: values.email ?? null, password },
+        CLI_AUDIT_CONTEXT,
+      );
       if (values.admin === true) user = await changeUserRole(adminDeps(services), CLI_ACTOR, user.id, ADMIN_ROLE, true);
       if (values.json === true) io.stdout.write(`${JSON.stringify(userView(user))}\n`);
       else io.stdout.write(`created ${user.username} ${user.id}${values.admin === true ? ' (admin)' : ''}\n`);
@@ -176,8 +180,14 @@ const ACTION_TEXT: Record<Action, { done: string; what: string }> = {
 };
 
 async function act(action: Action, argv: readonly string[], io: CliIo): Promise<number> {
-  const usage = withExitCodes(`usage: gatehouse users ${action} <user> [--id | --username]${action === 'delete' ? ' --yes' : ''}\n\n${ACTION_TEXT[action].what}\n${USER_HELP}`);
-  const parsed = parseCommand(argv, { usage, options: { ...REFERENCE_OPTIONS, ...(action === 'delete' ? { yes: { type: 'boolean' } } : {}) }, positionals: ['user'] });
+  const usage = withExitCodes(
+    `usage: gatehouse users ${action} <user> [--id | --username]${action === 'delete' ? ' --yes' : ''}\n\n${ACTION_TEXT[action].what}\n${USER_HELP}`,
+  );
+  const parsed = parseCommand(argv, {
+    usage,
+    options: { ...REFERENCE_OPTIONS, ...(action === 'delete' ? { yes: { type: 'boolean' } } : {}) },
+    positionals: ['user'],
+  });
   if (parsed.help) return printUsage(io, usage);
   const kind = referenceKind(parsed.values, usage);
   if (action === 'delete' && (parsed.values as { yes?: boolean }).yes !== true) throw new UsageError('deleting an account needs --yes', usage);
@@ -203,7 +213,9 @@ async function role(grant: boolean, argv: readonly string[], io: CliIo): Promise
   return withServices(io, async (services) => {
     const user = await resolveUser(services.users, parsed.positionals[0]!, kind);
     const changed = await changeUserRole(adminDeps(services), CLI_ACTOR, user.id, parsed.positionals[1]!, grant);
-    io.stdout.write(`${grant ? 'granted' : 'revoked'} ${parsed.positionals[1]} ${grant ? 'to' : 'from'} ${changed.username} ${changed.id}; roles: ${changed.roles.join(',') || '-'}\n`);
+    io.stdout.write(
+      `${grant ? 'granted' : 'revoked'} ${parsed.positionals[1]} ${grant ? 'to' : 'from'} ${changed.username} ${changed.id}; roles: ${changed.roles.join(',') || '-'}\n`,
+    );
     return EXIT.OK;
   });
 }

@@ -139,7 +139,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const metricsPort = read('GATEHOUSE_METRICS_PORT');
   const metricsHost = read('GATEHOUSE_METRICS_HOST');
   if (metricsPort !== undefined && metricsPort === port) problems.push('GATEHOUSE_METRICS_PORT: must differ from PORT (the public app never serves /metrics)');
-  if (!isSet('GATEHOUSE_METRICS_PORT') && isSet('GATEHOUSE_METRICS_HOST')) problems.push('GATEHOUSE_METRICS_HOST: has no effect without GATEHOUSE_METRICS_PORT');
+  if (!isSet('GATEHOUSE_METRICS_PORT') && isSet('GATEHOUSE_METRICS_HOST'))
+    problems.push('GATEHOUSE_METRICS_HOST: has no effect without GATEHOUSE_METRICS_PORT');
   const hostInUrl = isIP(host) === 6 ? `[${host}]` : host;
 
   const issuer = (read('GATEHOUSE_ISSUER') ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, '');
@@ -178,7 +179,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   }
   const jwksMaxAgeSeconds = read('GATEHOUSE_JWKS_MAX_AGE_SECONDS');
   const keyRotationDays = read('GATEHOUSE_KEY_ROTATION_DAYS');
-  if (keyRotationDays !== undefined && signingKeySource === 'file') problems.push('GATEHOUSE_KEY_ROTATION_DAYS: has no effect unless GATEHOUSE_KEY_SOURCE=store');
+  if (keyRotationDays !== undefined && signingKeySource === 'file')
+    problems.push('GATEHOUSE_KEY_ROTATION_DAYS: has no effect unless GATEHOUSE_KEY_SOURCE=store');
 
   const database = read('GATEHOUSE_DATABASE_URL') ?? { kind: 'pglite-dir', path: `${dataDir}/db` };
   const redisUrl = read('GATEHOUSE_REDIS_URL');
@@ -186,7 +188,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const accessTokenTtlSeconds = read('GATEHOUSE_ACCESS_TOKEN_TTL');
 
   // Secrets (no schema in the table): checked here so that no message quotes them.
-  const revocationFeedSecrets = (env.GATEHOUSE_REVOCATION_FEED_SECRETS ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  const revocationFeedSecrets = (env.GATEHOUSE_REVOCATION_FEED_SECRETS ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
   const feedSecretProblems = new Set(revocationFeedSecrets.map((v) => sharedSecretProblem(v, gatehouseEnv === 'production')).filter((p) => p !== undefined));
   for (const problem of feedSecretProblems) problems.push(`GATEHOUSE_REVOCATION_FEED_SECRETS: ${problem}`);
 
@@ -197,9 +202,13 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const auditRetentionDays = read('GATEHOUSE_AUDIT_RETENTION_DAYS');
   const trustedProxies = read('GATEHOUSE_TRUSTED_PROXIES');
 
-  const limits = Object.fromEntries(LIMIT_SETTINGS.map((setting) => [setting.name.slice('GATEHOUSE_LIMIT_'.length), readSetting(setting, setting.fallback)])) as Record<LimitName, LimitSpec | null>;
+  const limits = Object.fromEntries(
+    LIMIT_SETTINGS.map((setting) => [setting.name.slice('GATEHOUSE_LIMIT_'.length), readSetting(setting, setting.fallback)]),
+  ) as Record<LimitName, LimitSpec | null>;
   // A misspelt limit would otherwise be silently ignored, leaving the default in force.
-  for (const name of Object.keys(env).filter((k) => k.startsWith('GATEHOUSE_LIMIT_') && isSet(k)).sort()) {
+  for (const name of Object.keys(env)
+    .filter((k) => k.startsWith('GATEHOUSE_LIMIT_') && isSet(k))
+    .sort()) {
     if (!(LIMIT_NAMES as readonly string[]).includes(name.slice('GATEHOUSE_LIMIT_'.length))) {
       problems.push(`${name}: unknown limit (known: ${LIMIT_NAMES.join(', ')})`);
     }

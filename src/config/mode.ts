@@ -62,7 +62,11 @@ export function decideMode(inputs: ModeInputs): { readonly env: GatehouseEnv; re
 }
 
 /** One line saying why, for the banner and `gatehouse doctor`. */
-export function describeMode(env: GatehouseEnv, source: ModeSource, details: { readonly dataDir: string; readonly productionSignals: readonly string[] }): string {
+export function describeMode(
+  env: GatehouseEnv,
+  source: ModeSource,
+  details: { readonly dataDir: string; readonly productionSignals: readonly string[] },
+): string {
   switch (source) {
     case 'GATEHOUSE_ENV':
       return `GATEHOUSE_ENV=${env}`;

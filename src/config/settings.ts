@@ -21,7 +21,14 @@ export interface Setting<T> {
 }
 
 function setting<T>(name: string, spec: { schema?: z.ZodType<T>; fallback: T; shown?: string; doc: string; secret?: boolean }): Setting<T> {
-  return Object.freeze({ name, schema: spec.schema, fallback: spec.fallback, shownDefault: spec.shown ?? (spec.fallback === undefined ? 'unset' : `\`${String(spec.fallback)}\``), doc: spec.doc, ...(spec.secret === true ? { secret: true } : {}) });
+  return Object.freeze({
+    name,
+    schema: spec.schema,
+    fallback: spec.fallback,
+    shownDefault: spec.shown ?? (spec.fallback === undefined ? 'unset' : `\`${String(spec.fallback)}\``),
+    doc: spec.doc,
+    ...(spec.secret === true ? { secret: true } : {}),
+  });
 }
 
 function parseUrl(value: string): URL | undefined {
@@ -54,7 +61,12 @@ const numberOrOff = (pattern: RegExp, min: number, max: number, message: string)
     return n;
   });
 
-const commaList = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
 
 export type DatabaseTarget =
   | { readonly kind: 'postgres'; readonly url: string }
@@ -94,7 +106,11 @@ export const SETTINGS = {
     shown: '`off`',
     doc: 'port of the Prometheus metrics server (1–65535, not `PORT`), or `off`',
   }),
-  GATEHOUSE_METRICS_HOST: setting('GATEHOUSE_METRICS_HOST', { schema: z.string().min(1), fallback: '127.0.0.1', doc: 'its listen address; setting it without a port is an error' }),
+  GATEHOUSE_METRICS_HOST: setting('GATEHOUSE_METRICS_HOST', {
+    schema: z.string().min(1),
+    fallback: '127.0.0.1',
+    doc: 'its listen address; setting it without a port is an error',
+  }),
   GATEHOUSE_ENV: setting('GATEHOUSE_ENV', {
     schema: z.enum(['development', 'production'], { error: 'must be "development" or "production"' }),
     fallback: undefined as 'development' | 'production' | undefined,
@@ -132,7 +148,7 @@ export const SETTINGS = {
   GATEHOUSE_KEY_SOURCE: setting('GATEHOUSE_KEY_SOURCE', {
     schema: z.enum(['file', 'store'], { error: 'must be "file" or "store"' }),
     fallback: 'file' as 'file' | 'store',
-    doc: '`file` (`GATEHOUSE_SIGNING_KEYS`, or the generated development key) or `store`: keys in the database\'s `signing_keys` table with their lifecycle (see Signing keys); `store` with `GATEHOUSE_SIGNING_KEYS` is an error',
+    doc: "`file` (`GATEHOUSE_SIGNING_KEYS`, or the generated development key) or `store`: keys in the database's `signing_keys` table with their lifecycle (see Signing keys); `store` with `GATEHOUSE_SIGNING_KEYS` is an error",
   }),
   GATEHOUSE_KEY_ENCRYPTION_KEY: setting('GATEHOUSE_KEY_ENCRYPTION_KEY', {
     fallback: undefined as string | undefined,
@@ -250,7 +266,14 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */
 export const LIMIT_SETTINGS: readonly Setting<LimitSpec | null>[] = Object.freeze(
-  LIMIT_NAMES.map((name) => setting(`GATEHOUSE_LIMIT_${name}`, { schema: limitSchema, fallback: parseLimitSpec(DEFAULT_LIMITS[name]), shown: `\`${DEFAULT_LIMITS[name]}\``, doc: LIMIT_DOCS[name] })),
+  LIMIT_NAMES.map((name) =>
+    setting(`GATEHOUSE_LIMIT_${name}`, {
+      schema: limitSchema,
+      fallback: parseLimitSpec(DEFAULT_LIMITS[name]),
+      shown: `\`${DEFAULT_LIMITS[name]}\``,
+      doc: LIMIT_DOCS[name],
+    }),
+  ),
 );
 
 /** Every setting, table order, the limits after the trusted proxies as the README has always listed them. */

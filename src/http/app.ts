@@ -78,7 +78,9 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
-    secrets: { 'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets) },
+    secrets: {
+      'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
+    },
   });
   const auditThrottled = createThrottleAuditor({
     audit: services.audit,
@@ -102,7 +104,21 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         registerSecurityHeaders(scope);
         registerTextInputCheck(scope);
       }
-      for (const routes of [wellKnownRoutes, healthRoutes, registerRoutes, tokenRoutes, revokeRoutes, logoutRoutes, meRoutes, sessionRoutes, eventRoutes, adminRoutes, tenantAdminRoutes, passwordRoutes, revocationFeedRoutes]) {
+      for (const routes of [
+        wellKnownRoutes,
+        healthRoutes,
+        registerRoutes,
+        tokenRoutes,
+        revokeRoutes,
+        logoutRoutes,
+        meRoutes,
+        sessionRoutes,
+        eventRoutes,
+        adminRoutes,
+        tenantAdminRoutes,
+        passwordRoutes,
+        revocationFeedRoutes,
+      ]) {
         await scope.register(routes, { services });
       }
       if (options.docs) scope.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());

@@ -28,7 +28,8 @@ function parseForm(text: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of new URLSearchParams(text)) {
     // Percent-encoded bytes that are not UTF-8 decode to U+FFFD: refuse rather than guess.
-    if (name.includes('\uFFFD') || value.includes('\uFFFD')) throw new RequestError('ERR_MALFORMED_BODY', 'form body is not valid UTF-8', 'invalid percent-encoded UTF-8');
+    if (name.includes('\uFFFD') || value.includes('\uFFFD'))
+      throw new RequestError('ERR_MALFORMED_BODY', 'form body is not valid UTF-8', 'invalid percent-encoded UTF-8');
     const previous = out[name];
     out[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
   }

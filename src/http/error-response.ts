@@ -102,11 +102,21 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
   }
   if (error instanceof ThrottledError) {
     // `slow_down` is the OAuth error registered for token endpoint responses (RFC 8628 §3.5) that means "too fast".
-    return { status: 429, contentType: 'application/json', headers: { ...noStore, ...retryAfter(error) }, body: { error: 'slow_down', error_description: error.message } };
+    return {
+      status: 429,
+      contentType: 'application/json',
+      headers: { ...noStore, ...retryAfter(error) },
+      body: { error: 'slow_down', error_description: error.message },
+    };
   }
   const status = error instanceof RequestError || error instanceof ValidationError ? HTTP_STATUS[error.code].status : 500;
   const description = status === 500 ? 'the server could not process the request' : error.message;
-  return { status, contentType: 'application/json', headers: noStore, body: { error: status === 500 ? 'server_error' : 'invalid_request', error_description: description } };
+  return {
+    status,
+    contentType: 'application/json',
+    headers: noStore,
+    body: { error: status === 500 ? 'server_error' : 'invalid_request', error_description: description },
+  };
 }
 
 /** Maps any GatehouseError to its HTTP response. The only place that knows about statuses. */

@@ -1,11 +1,30 @@
-import type { FastifyInstance, FastifyRequest, FastifySchema, onRequestAsyncHookHandler, onRequestHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  FastifySchema,
+  onRequestAsyncHookHandler,
+  onRequestHookHandler,
+  preHandlerAsyncHookHandler,
+  RouteOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { GatehouseError, InvalidTokenError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
 import { authorizationHeaders, extractBearerCredential } from '../guard/bearer-credential.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
-import { authorize, describeRequirement, isPublic, isSecret, isValidRequirement, type ProtectedRequirement, type ResourceRule, type RouteRequirement, type SecretRequirement, type SecretScheme } from '../guard/requirement.js';
+import {
+  authorize,
+  describeRequirement,
+  isPublic,
+  isSecret,
+  isValidRequirement,
+  type ProtectedRequirement,
+  type ResourceRule,
+  type RouteRequirement,
+  type SecretRequirement,
+  type SecretScheme,
+} from '../guard/requirement.js';
 import type { SharedSecretCheck } from '../guard/shared-secret.js';
 import { rememberResource } from './resource-guard.js';
 import { sendError } from './error-handler.js';
@@ -130,7 +149,11 @@ const refuseUnguardedRoutes: onRequestHookHandler = function (request, reply, do
     return;
   }
   const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
-  sendError(request, reply, new GatehouseError('ERR_INTERNAL', 'internal error', { logReason: `route ${route} was registered before gatehouse: it has no guard, so it is refused` }));
+  sendError(
+    request,
+    reply,
+    new GatehouseError('ERR_INTERNAL', 'internal error', { logReason: `route ${route} was registered before gatehouse: it has no guard, so it is refused` }),
+  );
 };
 
 /**

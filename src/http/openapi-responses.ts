@@ -35,7 +35,7 @@ export function errorComponents(): { headers: Json } {
     headers: {
       'Retry-After': { description: 'Seconds to wait before retrying (RFC 9110 §10.2.3).', schema: { type: 'integer', minimum: 0 } },
       'WWW-Authenticate': { description: 'The authentication challenge (RFC 6750 §3 for Bearer, RFC 7617 for Basic).', schema: { type: 'string' } },
-      'X-Request-Id': { description: 'This request\'s id; equals the problem\'s request_id.', schema: { type: 'string', format: 'uuid' } },
+      'X-Request-Id': { description: "This request's id; equals the problem's request_id.", schema: { type: 'string', format: 'uuid' } },
     },
   };
 }
@@ -47,13 +47,13 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   '400': 'Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text.',
   '401': 'No credential, or one that is invalid, expired or revoked.',
   '403': 'Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal.',
-  '404': 'No such route or resource, or one that is not the caller\'s.',
+  '404': "No such route or resource, or one that is not the caller's.",
   '409': 'Conflicts with the current state (a name taken, a concurrent change).',
   '414': 'A path parameter is longer than 100 characters.',
   '417': 'An Expect header other than 100-continue.',
   '431': 'The request headers are too large.',
   '413': 'The body is larger than GATEHOUSE_BODY_LIMIT.',
-  '415': 'The body\'s content type is not accepted here.',
+  '415': "The body's content type is not accepted here.",
   '429': 'Too many requests (from this address, for this account or this session); wait Retry-After seconds.',
   '503': 'A store did not answer, or this instance is shutting down; retry later.',
 };
@@ -69,7 +69,8 @@ export function derivedErrorStatuses(facts: OperationFacts): string[] {
     out.add('401');
     // A user's token on a machine-secret route is refused (403); so is a missing scope, role, tenant or policy.
     if (isSecret(requirement)) out.add('403');
-    else if ((requirement.scopes?.length ?? 0) > 0 || (requirement.roles?.length ?? 0) > 0 || requirement.tenant === true || requirement.resource !== undefined) out.add('403');
+    else if ((requirement.scopes?.length ?? 0) > 0 || (requirement.roles?.length ?? 0) > 0 || requirement.tenant === true || requirement.resource !== undefined)
+      out.add('403');
   }
   // The OAuth endpoints authenticate clients (RFC 6749 §2.3): invalid_client is a 401.
   if (facts.errorStyle === 'oauth') out.add('401');
@@ -78,8 +79,12 @@ export function derivedErrorStatuses(facts: OperationFacts): string[] {
 }
 
 function challengeOf(facts: OperationFacts, status: string): string | undefined {
-  if (status === '401') return facts.errorStyle === 'oauth' ? 'Basic realm="gatehouse" (a refused client credential)' : 'Bearer realm="gatehouse" with error= when a token was presented';
-  if (status === '403' && facts.requirement !== undefined && !isPublic(facts.requirement) && !isSecret(facts.requirement)) return 'Bearer error="insufficient_scope" with the required scope, when a scope is missing';
+  if (status === '401')
+    return facts.errorStyle === 'oauth'
+      ? 'Basic realm="gatehouse" (a refused client credential)'
+      : 'Bearer realm="gatehouse" with error= when a token was presented';
+  if (status === '403' && facts.requirement !== undefined && !isPublic(facts.requirement) && !isSecret(facts.requirement))
+    return 'Bearer error="insufficient_scope" with the required scope, when a scope is missing';
   return undefined;
 }
 
@@ -93,7 +98,8 @@ export function completeResponses(declared: Readonly<Record<string, Json>>, fact
   const out: Record<string, Json> = {};
   for (const status of [...statuses].sort()) {
     const own = declared[status] ?? {};
-    const description = typeof own.description === 'string' && own.description !== 'Default Response' ? own.description : (DESCRIPTIONS[status] ?? `HTTP ${status}.`);
+    const description =
+      typeof own.description === 'string' && own.description !== 'Default Response' ? own.description : (DESCRIPTIONS[status] ?? `HTTP ${status}.`);
     if (!/^[45]/.test(status)) {
       out[status] = { ...own, description };
       continue;
@@ -106,9 +112,7 @@ export function completeResponses(declared: Readonly<Record<string, Json>>, fact
     out[status] = {
       description,
       headers,
-      content: oauth
-        ? { 'application/json': { schema: OAUTH_ERROR_SCHEMA } }
-        : { 'application/problem+json': { schema: PROBLEM_SCHEMA } },
+      content: oauth ? { 'application/json': { schema: OAUTH_ERROR_SCHEMA } } : { 'application/problem+json': { schema: PROBLEM_SCHEMA } },
     };
   }
   return out;

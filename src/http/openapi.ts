@@ -46,7 +46,12 @@ export async function registerOpenApi(app: FastifyInstance, options: { issuer: s
       const config = route.config as { auth?: OperationFacts['requirement']; errorStyle?: OperationFacts['errorStyle'] } | undefined;
       for (const method of [route.method].flat()) {
         const takesBody = !['GET', 'HEAD'].includes(method.toUpperCase());
-        facts.set(operationKey(method, url), { requirement: config?.auth, errorStyle: config?.errorStyle ?? 'problem', takesBody, hasPathParams: url.includes(':') });
+        facts.set(operationKey(method, url), {
+          requirement: config?.auth,
+          errorStyle: config?.errorStyle ?? 'problem',
+          takesBody,
+          hasPathParams: url.includes(':'),
+        });
       }
       return jsonSchemaTransform(input);
     },

@@ -74,7 +74,8 @@ export interface PreRoutingRefusalOptions {
  * more than one (Node keeps the first and drops the rest, so only the raw headers show it).
  */
 function hostRefusal(raw: IncomingMessage): RequestError | undefined {
-  if (raw.httpVersion === '1.1' && raw.headers.host === undefined) return new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'HTTP/1.1 request without Host');
+  if (raw.httpVersion === '1.1' && raw.headers.host === undefined)
+    return new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'HTTP/1.1 request without Host');
   let hosts = 0;
   for (let i = 0; i < raw.rawHeaders.length; i += 2) {
     if (raw.rawHeaders[i]!.length === 4 && raw.rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
@@ -97,7 +98,6 @@ export function registerPreRoutingRefusals(app: FastifyInstance, options: PreRou
   };
   app.addHook('onRequest', refuse);
 }
-
 
 function clientErrorCode(error: NodeJS.ErrnoException): 'ERR_HEADERS_TOO_LARGE' | 'ERR_REQUEST_TIMEOUT' | 'ERR_MALFORMED_REQUEST' {
   if (error.code === 'HPE_HEADER_OVERFLOW') return 'ERR_HEADERS_TOO_LARGE';
@@ -147,7 +147,9 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
     'x-request-id': requestId,
     connection: 'close',
   };
-  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(`HTTP/1.1 ${response.status} ${String(response.body.title)}\r\n${head}\r\n${body}`);
 }
 
@@ -155,4 +157,8 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
  * For a host app that mounts Gatehouse: the server options only the host can set. Spread them
  * into `Fastify({...})` so the router's and the HTTP parser's own answers take the same way.
  */
-export const gatehouseServerOptions = Object.freeze({ frameworkErrors, clientErrorHandler, routerOptions: Object.freeze({ querystringParser: parseStrictQueryString }) });
+export const gatehouseServerOptions = Object.freeze({
+  frameworkErrors,
+  clientErrorHandler,
+  routerOptions: Object.freeze({ querystringParser: parseStrictQueryString }),
+});

@@ -46,7 +46,10 @@ export function registerTextInputCheck(app: FastifyInstance): void {
       done(new RequestError('ERR_MALFORMED_REQUEST', 'malformed request', 'query is not valid percent-encoded UTF-8'));
       return;
     }
-    for (const [where, values] of [['querystring', request.query], ['params', request.params]] as const) {
+    for (const [where, values] of [
+      ['querystring', request.query],
+      ['params', request.params],
+    ] as const) {
       const bad = firstBadEntry(values, isQueryableText);
       if (bad !== undefined) {
         done(illFormedText(bad, where));

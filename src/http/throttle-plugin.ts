@@ -44,7 +44,6 @@ function bodyField(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-
 /**
  * Throttling at the HTTP edge (the rules live in src/throttle):
  * - every request, every route (404s too): the per-address ceiling, as an onRequest hook;
@@ -127,7 +126,8 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
     app.addHook('onRoute', (route: RouteOptions) => {
       const rule = route.config?.throttle;
       if (rule === undefined) return;
-      if (!(THROTTLE_RULES as readonly string[]).includes(rule)) throw new TypeError(`route ${String(route.method)} ${route.url}: config.throttle is not one of ${THROTTLE_RULES.join(', ')}`);
+      if (!(THROTTLE_RULES as readonly string[]).includes(rule))
+        throw new TypeError(`route ${String(route.method)} ${route.url}: config.throttle is not one of ${THROTTLE_RULES.join(', ')}`);
       const check = checks[rule];
       const preHandler: preHandlerAsyncHookHandler = async (request, reply) => {
         try {

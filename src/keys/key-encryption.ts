@@ -90,7 +90,11 @@ export function openPrivateJwk(kek: KeyEncryptionKey, kid: string, alg: string, 
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
   } catch {
-    throw new KeyUnsealError(kid, 'tampered', `signing key ${kid}: the sealed private key fails authentication (altered in the store, or moved from another row)`);
+    throw new KeyUnsealError(
+      kid,
+      'tampered',
+      `signing key ${kid}: the sealed private key fails authentication (altered in the store, or moved from another row)`,
+    );
   }
   const jwk = JSON.parse(plain) as JWK & { kid: string; alg: string };
   if (jwk.kid !== kid || jwk.alg !== alg) throw new KeyUnsealError(kid, 'tampered', `signing key ${kid}: the sealed private key names another kid or alg`);

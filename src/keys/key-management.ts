@@ -63,8 +63,16 @@ function auditOf(actor: KeyActor, now: Date, override?: AuditEventType): Transit
 export function createKeyManagement(deps: KeyManagementDeps) {
   const date = () => new Date(deps.now());
 
-  async function newKey(options: NewKeyOptions, activateAt: Date | null, actor: KeyActor, unless?: 'scheduled' | 'signer'): Promise<{ kid: string; inserted: boolean }> {
-    const jwk = await generatePrivateJwk(options.alg ?? DEFAULT_ALGORITHM, { nowMs: deps.now(), ...(options.rsaBits === undefined ? {} : { rsaBits: options.rsaBits }) });
+  async function newKey(
+    options: NewKeyOptions,
+    activateAt: Date | null,
+    actor: KeyActor,
+    unless?: 'scheduled' | 'signer',
+  ): Promise<{ kid: string; inserted: boolean }> {
+    const jwk = await generatePrivateJwk(options.alg ?? DEFAULT_ALGORITHM, {
+      nowMs: deps.now(),
+      ...(options.rsaBits === undefined ? {} : { rsaBits: options.rsaBits }),
+    });
     const inserted = await deps.store.insert(
       { kid: jwk.kid, alg: jwk.alg, publicJwk: toPublicJwk(jwk), privateJwkSealed: sealPrivateJwk(deps.kek, jwk), activateAt },
       date(),
@@ -99,14 +107,18 @@ export function createKeyManagement(deps: KeyManagementDeps) {
       const keys = await deps.store.list();
       const scheduled = keys.find((k) => k.state === 'pending' && k.activateAt !== null);
       if (scheduled !== undefined) {
-        throw new KeyManagementError('rotation_scheduled', `a rotation is already scheduled: ${scheduled.kid} signs from ${scheduled.activateAt!.toISOString()}`);
+        throw new KeyManagementError(
+          'rotation_scheduled',
+          `a rotation is already scheduled: ${scheduled.kid} signs from ${scheduled.activateAt!.toISOString()}`,
+        );
       }
       let kid: string;
       if (options.kid === undefined) {
         ({ kid } = await newKey(options, new Date(deps.now() + deps.timings.publishLeadMs), actor));
       } else {
         const key = await find(options.kid);
-        if (key.state !== 'pending' || key.revokedAt !== null) throw new KeyManagementError('not_pending', `${key.kid} is ${key.revokedAt === null ? key.state : 'revoked'}, not pending`);
+        if (key.state !== 'pending' || key.revokedAt !== null)
+          throw new KeyManagementError('not_pending', `${key.kid} is ${key.revokedAt === null ? key.state : 'revoked'}, not pending`);
         const at = new Date(Math.max(deps.now(), earliestActivation(deps.timings, key.publishedAt).getTime()));
         await deps.store.schedule(key.kid, at, auditOf(actor, date(), 'key.scheduled'));
         kid = key.kid;

@@ -12,10 +12,7 @@ export type PrivateSigningJwk = JWK & { kid: string; alg: SigningAlgorithm };
  * Reads and validates a private JWKS file (`{"keys":[…]}`). Every problem is reported at once,
  * one line each, prefixed with the variable that named the file.
  */
-export async function readSigningKeyFile(
-  path: string,
-  options: { production: boolean; variable?: string },
-): Promise<PrivateSigningJwk[]> {
+export async function readSigningKeyFile(path: string, options: { production: boolean; variable?: string }): Promise<PrivateSigningJwk[]> {
   const variable = options.variable ?? 'GATEHOUSE_SIGNING_KEYS';
   const fail = (message: string): never => {
     throw new ConfigError([`${variable}: ${message}`]);

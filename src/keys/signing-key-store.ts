@@ -58,5 +58,10 @@ export interface SigningKeyStore {
    * Removes a key at once. The active key only with `replacement` (a pending kid), which becomes
    * active in the same transaction: a deployment never stays without a signer.
    */
-  revoke(kid: string, now: Date, audit: TransitionAudit, replacement?: string): Promise<'revoked' | 'needs_replacement' | 'bad_replacement' | 'already' | 'not_found'>;
+  revoke(
+    kid: string,
+    now: Date,
+    audit: TransitionAudit,
+    replacement?: string,
+  ): Promise<'revoked' | 'needs_replacement' | 'bad_replacement' | 'already' | 'not_found'>;
 }

@@ -17,9 +17,7 @@ export interface ClientRegistry {
   find(clientId: string): OAuthClient | undefined;
 }
 
-export const BUILT_IN_CLIENTS: readonly OAuthClient[] = [
-  { id: DEFAULT_CLIENT_ID, firstParty: true, grantTypes: ['password', 'refresh_token'] },
-];
+export const BUILT_IN_CLIENTS: readonly OAuthClient[] = [{ id: DEFAULT_CLIENT_ID, firstParty: true, grantTypes: ['password', 'refresh_token'] }];
 
 export function createClientRegistry(clients: readonly OAuthClient[] = BUILT_IN_CLIENTS): ClientRegistry {
   const byId = new Map(clients.map((c) => [c.id, Object.freeze({ ...c })]));

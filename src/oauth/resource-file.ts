@@ -8,7 +8,12 @@ import { resourceProblems, type ResourceServer } from './resource-servers.js';
  * "description"?}, …]}`. Every problem is reported at once, one line each, prefixed with the
  * variable, so the operator fixes the file in one start attempt.
  */
-export async function readResourceFile(path: string, scopes: ScopeCatalogue, ownAudience: readonly string[], variable = 'GATEHOUSE_RESOURCES'): Promise<ResourceServer[]> {
+export async function readResourceFile(
+  path: string,
+  scopes: ScopeCatalogue,
+  ownAudience: readonly string[],
+  variable = 'GATEHOUSE_RESOURCES',
+): Promise<ResourceServer[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -59,7 +59,8 @@ export function resourceProblems(definitions: readonly unknown[], scopes: ScopeC
     const idProblem = resourceIdentifierProblem(identifier);
     if (idProblem !== undefined) problems.push(`${at}.identifier: ${idProblem}`);
     else if (seen.has(identifier as string)) problems.push(`${at}.identifier: ${JSON.stringify(identifier)} is registered twice`);
-    else if (ownAudience.includes(identifier as string)) problems.push(`${at}.identifier: ${JSON.stringify(identifier)} is Gatehouse's own audience (GATEHOUSE_AUDIENCE)`);
+    else if (ownAudience.includes(identifier as string))
+      problems.push(`${at}.identifier: ${JSON.stringify(identifier)} is Gatehouse's own audience (GATEHOUSE_AUDIENCE)`);
     if (typeof identifier === 'string') seen.add(identifier);
     if (!Array.isArray(listed) || listed.length === 0) problems.push(`${at}.scopes: must be a non-empty list of scopes`);
     else {
@@ -68,7 +69,8 @@ export function resourceProblems(definitions: readonly unknown[], scopes: ScopeC
         else if (!scopes.supported.includes(scope)) problems.push(`${at}.scopes: ${JSON.stringify(scope)} is not a known scope`);
       }
     }
-    if (description !== undefined && (typeof description !== 'string' || description.length > 200)) problems.push(`${at}.description: must be a string of at most 200 characters`);
+    if (description !== undefined && (typeof description !== 'string' || description.length > 200))
+      problems.push(`${at}.description: must be a string of at most 200 characters`);
   });
   return problems;
 }

@@ -46,7 +46,13 @@ export interface TokenRequestDeps {
   readonly tenantRolesOf: (tenantId: string, userId: string) => Promise<readonly string[] | undefined>;
   readonly startSession: (input: StartSessionInput, audit: AuditContext) => Promise<SessionGrant>;
   /** `resource`: the one the refresh names (it must be the session's); undefined: none named. */
-  readonly exchangeRefreshToken: (token: string, clientId: string, requestedScopes: readonly string[], audit: AuditContext, resource?: string) => Promise<SessionGrant>;
+  readonly exchangeRefreshToken: (
+    token: string,
+    clientId: string,
+    requestedScopes: readonly string[],
+    audit: AuditContext,
+    resource?: string,
+  ) => Promise<SessionGrant>;
   /** The session of a refresh token, read without spending it; undefined for a malformed or unknown token. */
   readonly sessionOfRefreshToken: (token: string) => Promise<SessionRecord | undefined>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
@@ -100,7 +106,8 @@ async function passwordGrant(
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
   const requestedTenant = single(params, 'tenant');
-  if (requestedTenant !== undefined && (requestedTenant.length === 0 || requestedTenant.length > 64)) throw new InvalidRequestError('malformed tenant parameter');
+  if (requestedTenant !== undefined && (requestedTenant.length === 0 || requestedTenant.length > 64))
+    throw new InvalidRequestError('malformed tenant parameter');
   let user: UserRecord;
   let tenant: TenantMembership | undefined;
   try {
@@ -109,7 +116,11 @@ async function passwordGrant(
   } catch (error) {
     if (error instanceof LoginRefusedError) {
       // Never the attempted username: people type passwords into that field.
-      const record = auditRecord(context.audit, { event: 'login.failed', outcome: 'failure', reason: error.reason, subjectId: error.subjectId }, new Date(deps.now()));
+      const record = auditRecord(
+        context.audit,
+        { event: 'login.failed', outcome: 'failure', reason: error.reason, subjectId: error.subjectId },
+        new Date(deps.now()),
+      );
       await deps.recordAudit(record);
     }
     throw error;
@@ -118,7 +129,15 @@ async function passwordGrant(
   const granted = grantScopes(heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource), requested);
   const tenantId = tenant?.tenant.id ?? null;
   const { session, refreshToken } = await deps.startSession(
-    { userId: user.id, clientId: client.id, tenantId, scope: granted.join(' '), ...(resource === undefined ? {} : { resource: resource.identifier }), device: context.device, ip: context.ip },
+    {
+      userId: user.id,
+      clientId: client.id,
+      tenantId,
+      scope: granted.join(' '),
+      ...(resource === undefined ? {} : { resource: resource.identifier }),
+      device: context.device,
+      ip: context.ip,
+    },
     context.audit,
   );
   return respond(deps, { user, client, sessionId: session.id, tenantId, tenantRoles, scopes: granted, refreshToken, resource });
@@ -146,16 +165,17 @@ async function refreshTokenGrant(
   const tenantRoles = known.tenantId === null ? [] : await deps.tenantRolesOf(known.tenantId, user.id);
   if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
   const resource = known.resource === null ? undefined : deps.resources.find(known.resource);
-  if (known.resource !== null && resource === undefined) throw new InvalidTargetError('the session\'s resource is no longer registered');
+  if (known.resource !== null && resource === undefined) throw new InvalidTargetError("the session's resource is no longer registered");
   const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
   const granted = (requested ?? known.scope.split(' ').filter((s) => s.length > 0)).filter((s) => held.has(s));
   // As at login: a token for a resource carries at least one of its scopes.
-  if (resource !== undefined && granted.length === 0) throw new InvalidScopeError('none of the resource\'s scopes is held any more');
+  if (resource !== undefined && granted.length === 0) throw new InvalidScopeError("none of the resource's scopes is held any more");
   const issue = deps.prepareAccessToken();
   // The session's scope and resource bound the request inside the rotation, before the token is spent.
-  const { session, refreshToken } = named === undefined
-    ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
-    : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
+  const { session, refreshToken } =
+    named === undefined
+      ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
+      : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
   return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
 }
 
@@ -191,7 +211,6 @@ function checkGrantType(params: TokenRequestParams): GrantType {
   if (!(SUPPORTED_GRANTS as readonly string[]).includes(grantType)) throw new UnsupportedGrantTypeError();
   return grantType as GrantType;
 }
-
 
 function checkClientMayUseGrant(client: OAuthClient, grantType: GrantType): void {
   if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`client ${client.id} may not use ${grantType}`);
@@ -236,7 +255,7 @@ function parseRequestedScope(catalogue: ScopeCatalogue, params: TokenRequestPara
 function grantScopes(held: ReadonlySet<string>, requested: readonly string[] | undefined): string[] {
   if (requested === undefined) {
     // Only with a resource can nothing be held: the user has none of the scopes it defines.
-    if (held.size === 0) throw new InvalidScopeError('none of the resource\'s scopes is held');
+    if (held.size === 0) throw new InvalidScopeError("none of the resource's scopes is held");
     return [...held];
   }
   const granted = requested.filter((s) => held.has(s));

@@ -43,7 +43,11 @@ export async function handleRevocationRequest(
     const session = await deps.sessions.findByRefreshDigest(digestRefreshToken(token));
     if (session === undefined) return 'unknown_token';
     if (session.clientId !== client.id) throw new UnauthorizedClientError(`refresh token of client ${session.clientId} presented by ${client.id}`, NOT_YOURS);
-    const record = auditRecord(audit, { event: 'token.revoked', outcome: 'success', reason: 'refresh_token', subjectId: session.userId, sessionId: session.id }, now);
+    const record = auditRecord(
+      audit,
+      { event: 'token.revoked', outcome: 'success', reason: 'refresh_token', subjectId: session.userId, sessionId: session.id },
+      now,
+    );
     await deps.revocations.revokeSession(session.id, 'token_revoked', now, [record]);
     return 'refresh_token_revoked';
   }
@@ -57,7 +61,11 @@ export async function handleRevocationRequest(
     throw error;
   }
   if (claims.client_id !== client.id) throw new UnauthorizedClientError(`access token of client ${claims.client_id} presented by ${client.id}`, NOT_YOURS);
-  const record = auditRecord(audit, { event: 'token.revoked', outcome: 'success', reason: 'access_token', subjectId: claims.sub, sessionId: claims.sid ?? null }, now);
+  const record = auditRecord(
+    audit,
+    { event: 'token.revoked', outcome: 'success', reason: 'access_token', subjectId: claims.sub, sessionId: claims.sid ?? null },
+    now,
+  );
   await deps.revocations.revokeAccessToken(claims, now, [record]);
   return 'access_token_revoked';
 }

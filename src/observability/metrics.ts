@@ -89,14 +89,24 @@ export function createGatehouseMetrics(sources: MetricSources, options: MetricsO
     buckets: HTTP_BUCKETS,
     registers,
   });
-  const logins = new Counter({ name: 'gatehouse_logins_total', help: 'Password logins (token endpoint password grant and /auth/login) by outcome.', labelNames: ['outcome'] as const, registers });
+  const logins = new Counter({
+    name: 'gatehouse_logins_total',
+    help: 'Password logins (token endpoint password grant and /auth/login) by outcome.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const refreshes = new Counter({
     name: 'gatehouse_refreshes_total',
     help: 'Refresh-token exchanges by outcome. reuse_detected counts the security event; that request is also counted as invalid_grant, the answer it got.',
     labelNames: ['outcome'] as const,
     registers,
   });
-  const throttled = new Counter({ name: 'gatehouse_throttled_requests_total', help: 'Requests answered 429, by route pattern.', labelNames: ['route'] as const, registers });
+  const throttled = new Counter({
+    name: 'gatehouse_throttled_requests_total',
+    help: 'Requests answered 429, by route pattern.',
+    labelNames: ['route'] as const,
+    registers,
+  });
   const revocations = new Counter({
     name: 'gatehouse_revocations_total',
     help: 'Revocations made by this instance (durable, then applied and published), by kind: session, user (token version) or token (jti).',

@@ -33,8 +33,7 @@ interface ParsedArgon2Hash {
 }
 
 /** `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (PHC string format; `v=` is absent for 1.0). */
-const ARGON2_PHC =
-  /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d{1,3})\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+const ARGON2_PHC = /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d{1,3})\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 const ARGON2_VERSION_1_3 = 19;
 /** The binding's enum is an ambient `const enum`, which `verbatimModuleSyntax` cannot read. */

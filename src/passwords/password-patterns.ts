@@ -90,7 +90,9 @@ function contextWords(chars: readonly string[], words: readonly string[]): Span[
 export function dominantPattern(chars: readonly string[], words: readonly string[]): PatternKind | undefined {
   const owner: (PatternKind | undefined)[] = new Array(chars.length).fill(undefined);
   // Longer spans first, so that a character belongs to the largest pattern it is part of.
-  const spans = [...repeats(chars), ...sequences(chars), ...keyboardWalks(chars), ...contextWords(chars, words)].sort((a, b) => b.end - b.start - (a.end - a.start));
+  const spans = [...repeats(chars), ...sequences(chars), ...keyboardWalks(chars), ...contextWords(chars, words)].sort(
+    (a, b) => b.end - b.start - (a.end - a.start),
+  );
   for (const span of spans) for (let i = span.start; i < span.end; i++) owner[i] ??= span.kind;
   const counts = new Map<PatternKind, number>();
   let covered = 0;

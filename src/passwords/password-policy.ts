@@ -85,11 +85,7 @@ function contextWords(username: string, email: string | null | undefined): strin
  * @example
  * checkPassword(body.new_password, { username: user.username, field: 'new_password' });
  */
-export function checkPassword(
-  password: unknown,
-  context: PasswordContext = {},
-  options: PasswordPolicyOptions = {},
-): void {
+export function checkPassword(password: unknown, context: PasswordContext = {}, options: PasswordPolicyOptions = {}): void {
   const { minLength, maxBytes } = resolveOptions(options);
   const field = context.field ?? 'password';
   const reject = (rejection: PasswordRejection, message: string): never => {

@@ -39,7 +39,11 @@ export function parseCursor(value: string): RevocationCursor {
   return { kind, id };
 }
 
-export function createRevocationPages(deps: { readonly store: Pick<RevocationStore, 'pageLive'>; readonly accessTokenTtlMs: number; readonly now: () => number }): RevocationPages {
+export function createRevocationPages(deps: {
+  readonly store: Pick<RevocationStore, 'pageLive'>;
+  readonly accessTokenTtlMs: number;
+  readonly now: () => number;
+}): RevocationPages {
   const windowMs = deps.accessTokenTtlMs + REVOCATION_SLACK_MS;
   return {
     async page(after, limit) {

@@ -156,7 +156,9 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     const current = isCurrent();
     if (current !== reportedCurrent) {
       reportedCurrent = current;
-      deps.onEvent?.(current ? { event: 'revocation.state_current' } : { event: 'revocation.state_stale', unconfirmedMs: Date.now() - subscription.confirmedAt() });
+      deps.onEvent?.(
+        current ? { event: 'revocation.state_current' } : { event: 'revocation.state_stale', unconfirmedMs: Date.now() - subscription.confirmedAt() },
+      );
     }
     if (catchingUp || Date.now() - lastSync >= resyncIntervalMs) {
       resync().catch((error: unknown) => deps.onEvent?.({ event: 'revocation.resync_failed', error }));
@@ -178,7 +180,10 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
   // Session and user ids are UUIDs, which the database matches in any case; tokens carry them as
   // the database writes them (lower case), so entries are keyed lower case whatever the caller passed.
-  const writesOver = (stores: Pick<RevocationDeps, 'sessions' | 'users'> & { readonly denyList: Pick<RevocationStore, 'denyAccessToken'> }, pending: RevocationEntry[]): RevocationWrites => {
+  const writesOver = (
+    stores: Pick<RevocationDeps, 'sessions' | 'users'> & { readonly denyList: Pick<RevocationStore, 'denyAccessToken'> },
+    pending: RevocationEntry[],
+  ): RevocationWrites => {
     const writes: RevocationWrites = {
       async revokeSession(sessionId, reason, now, audit) {
         const revoked = await stores.sessions.revoke(sessionId, reason, now, audit);
@@ -222,7 +227,11 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     // A unit that rolled back leaves `pending` unapplied: nothing of it happened.
     const result = await deps.unitOfWork((stores) => {
       const writes = writesOver(stores, pending);
-      const unitStores: UnitStores = { ...stores, sessions: propagatingSessionStore(stores.sessions, writes), users: propagatingUserStore(stores.users, writes) };
+      const unitStores: UnitStores = {
+        ...stores,
+        sessions: propagatingSessionStore(stores.sessions, writes),
+        users: propagatingUserStore(stores.users, writes),
+      };
       return work({ ...writes, stores: unitStores });
     });
     await apply(pending);

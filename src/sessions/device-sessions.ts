@@ -19,9 +19,18 @@ export interface DeviceSession {
 }
 
 /** The caller's sessions that can still be refreshed, newest first. */
-export async function listDeviceSessions(deps: DeviceSessionDeps, caller: { readonly subject: string; readonly sessionId?: string | undefined }): Promise<DeviceSession[]> {
+export async function listDeviceSessions(
+  deps: DeviceSessionDeps,
+  caller: { readonly subject: string; readonly sessionId?: string | undefined },
+): Promise<DeviceSession[]> {
   const sessions = await deps.sessions.listActive(caller.subject, new Date(deps.now()));
-  return sessions.map((s: SessionRecord) => ({ id: s.id, createdAt: s.createdAt, lastUsedAt: s.lastUsedAt, device: s.device, current: s.id === caller.sessionId }));
+  return sessions.map((s: SessionRecord) => ({
+    id: s.id,
+    createdAt: s.createdAt,
+    lastUsedAt: s.lastUsedAt,
+    device: s.device,
+    current: s.id === caller.sessionId,
+  }));
 }
 
 /**
@@ -29,13 +38,22 @@ export async function listDeviceSessions(deps: DeviceSessionDeps, caller: { read
  * unknown id and an already-ended session are the same NotFoundError: an id never tells whether
  * it exists for another user.
  */
-export async function revokeDeviceSession(deps: DeviceSessionDeps, caller: { readonly subject: string }, sessionId: string, audit: AuditContext): Promise<void> {
+export async function revokeDeviceSession(
+  deps: DeviceSessionDeps,
+  caller: { readonly subject: string },
+  sessionId: string,
+  audit: AuditContext,
+): Promise<void> {
   const session = await deps.sessions.find(sessionId);
   if (session === undefined) throw new NotFoundError('no such session');
   if (session.userId !== caller.subject) throw new NotFoundError("another user's session");
   const now = new Date(deps.now());
   if (session.revokedAt !== null || session.expiresAt <= now || session.idleExpiresAt <= now) throw new NotFoundError('session already ended');
-  const record = auditRecord(audit, { event: 'session.revoked', outcome: 'success', reason: 'device_revoked', actorId: caller.subject, subjectId: caller.subject, sessionId: session.id }, now);
+  const record = auditRecord(
+    audit,
+    { event: 'session.revoked', outcome: 'success', reason: 'device_revoked', actorId: caller.subject, subjectId: caller.subject, sessionId: session.id },
+    now,
+  );
   // The stored id, not the one from the URL: the same UUID may arrive in another case.
   await deps.revocations.revokeSession(session.id, 'device_revoked', now, [record]);
 }

@@ -21,7 +21,11 @@ export interface LoggedInCaller {
  */
 export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: AuditContext): Promise<void> {
   const now = new Date(deps.now());
-  const record = auditRecord(audit, { event: 'session.logout', outcome: 'success', actorId: caller.subject, subjectId: caller.subject, sessionId: caller.sessionId ?? null }, now);
+  const record = auditRecord(
+    audit,
+    { event: 'session.logout', outcome: 'success', actorId: caller.subject, subjectId: caller.subject, sessionId: caller.sessionId ?? null },
+    now,
+  );
   if (caller.sessionId === undefined) {
     await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now, [record]);
     return;

@@ -129,14 +129,18 @@ export async function exchangeRefreshToken(
       throw new InvalidScopeError('refresh asked for more than the session holds');
     case 'target_mismatch':
       // Also before the spend: a session is bound to the resource it was granted for at login.
-      throw new InvalidTargetError('refresh named a resource other than the session\'s');
+      throw new InvalidTargetError("refresh named a resource other than the session's");
     case 'unknown':
       throw new InvalidGrantError('unknown refresh token');
   }
 }
 
 async function revokeForReuse(deps: RefreshFamilyDeps, session: SessionRecord, clientId: string, now: Date, audit: AuditContext): Promise<never> {
-  const record = auditRecord(audit, { event: 'refresh.reuse_detected', outcome: 'failure', reason: 'refresh_token_reuse', subjectId: session.userId, sessionId: session.id }, now);
+  const record = auditRecord(
+    audit,
+    { event: 'refresh.reuse_detected', outcome: 'failure', reason: 'refresh_token_reuse', subjectId: session.userId, sessionId: session.id },
+    now,
+  );
   await deps.sessions.revoke(session.id, 'refresh_token_reuse', now, [record]);
   deps.onSecurityEvent({ event: 'refresh_token.reuse_detected', sessionId: session.id, userId: session.userId, clientId });
   throw new InvalidGrantError('refresh token reuse: session revoked');

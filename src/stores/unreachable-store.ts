@@ -6,7 +6,9 @@ import { ConfigError, GatehouseError } from '../errors/errors.js';
  * the CLI prints it as a single line and exits 1 instead of a stack or a generic 503 text.
  */
 export function unreachableStoreError(store: 'PostgreSQL' | 'Redis', url: string, cause: unknown, variable: string): ConfigError {
-  return new ConfigError([`${variable}: cannot reach ${store} at ${endpointOf(url, store)} (${reasonOf(cause)}); check that ${store} is running there and the URL is right`]);
+  return new ConfigError([
+    `${variable}: cannot reach ${store} at ${endpointOf(url, store)} (${reasonOf(cause)}); check that ${store} is running there and the URL is right`,
+  ]);
 }
 
 function endpointOf(url: string, store: 'PostgreSQL' | 'Redis'): string {

@@ -18,11 +18,16 @@ export interface TenantAdminDeps {
 
 const MAX_NAME = 200;
 
-export async function createTenant(deps: TenantAdminDeps, actor: AdminActor, input: { readonly slug: string; readonly name?: string | undefined }): Promise<TenantRecord> {
+export async function createTenant(
+  deps: TenantAdminDeps,
+  actor: AdminActor,
+  input: { readonly slug: string; readonly name?: string | undefined },
+): Promise<TenantRecord> {
   const slug = normaliseTenantSlug(input.slug);
   if (slug === undefined) throw new ValidationError([{ field: 'slug', message: '1–63 lower-case letters, digits and inner hyphens' }]);
   const name = (input.name ?? slug).trim();
-  if (name.length === 0 || name.length > MAX_NAME || /\p{Cc}/u.test(name)) throw new ValidationError([{ field: 'name', message: `1–${MAX_NAME} characters, no control characters` }]);
+  if (name.length === 0 || name.length > MAX_NAME || /\p{Cc}/u.test(name))
+    throw new ValidationError([{ field: 'name', message: `1–${MAX_NAME} characters, no control characters` }]);
   const record = audit(deps, actor, 'tenant.created', null, `tenant:${slug}`);
   return deps.tenants.create({ id: randomUUID(), slug, name }, [record]);
 }
@@ -65,7 +70,14 @@ export async function removeMember(deps: TenantAdminDeps, actor: AdminActor, ten
  * role. A token lists global and tenant roles together, so a global role's name (`admin`, or any a
  * scope grants globally) is refused here: held in one tenant it would read as held everywhere.
  */
-export async function changeMemberRole(deps: TenantAdminDeps, actor: AdminActor, tenantRef: string, userId: string, role: string, grant: boolean): Promise<MembershipRecord> {
+export async function changeMemberRole(
+  deps: TenantAdminDeps,
+  actor: AdminActor,
+  tenantRef: string,
+  userId: string,
+  role: string,
+  grant: boolean,
+): Promise<MembershipRecord> {
   if (!isTenantRole(role) || deps.scopes.grantableRoles.includes(role)) {
     const global = RESERVED_ROLES.includes(role) || deps.scopes.grantableRoles.includes(role);
     const why = global ? `${role} is a global role, not a tenant role` : 'a lower-case name of up to 64 letters, digits and _ . : -';

@@ -69,4 +69,3 @@ export function parseLimitSpec(raw: string): LimitSpec | null {
   if (Number(count) > MAX_COUNT || windowSeconds > MAX_WINDOW_SECONDS) throw new TypeError(LIMIT_SPEC_FORMAT);
   return Object.freeze({ count: Number(count), windowSeconds });
 }
-

@@ -73,7 +73,15 @@ export class Limiter {
     this.#onStoreError = deps.onStoreError;
     const prefix = `throttle:${name.toLowerCase()}`;
     const counter = (keyPrefix: string, points: number, durationSeconds: number) =>
-      new InsuredCounter({ store: deps.store, insurance: deps.insuranceStore, keyPrefix, points, durationSeconds, now: deps.now, onStoreError: deps.onStoreError });
+      new InsuredCounter({
+        store: deps.store,
+        insurance: deps.insuranceStore,
+        keyPrefix,
+        points,
+        durationSeconds,
+        now: deps.now,
+        onStoreError: deps.onStoreError,
+      });
     this.#counter = counter(prefix, spec.count, spec.windowSeconds);
     this.#strikes = counter(`${prefix}:strikes`, Number.MAX_SAFE_INTEGER, Math.max(STRIKE_MEMORY_SECONDS, spec.windowSeconds));
   }

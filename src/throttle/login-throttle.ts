@@ -84,7 +84,8 @@ export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralSto
       const address = addressKey(ip);
       const addressId = throttleKey('address', address);
       const account = username === undefined ? undefined : usernameKey(username);
-      const userIp = account === undefined || limiters.userIp === undefined ? undefined : { limiter: limiters.userIp, key: throttleKey('user-ip', account, address) };
+      const userIp =
+        account === undefined || limiters.userIp === undefined ? undefined : { limiter: limiters.userIp, key: throttleKey('user-ip', account, address) };
       const user = account === undefined || limiters.user === undefined ? undefined : { limiter: limiters.user, key: throttleKey('user', account) };
       const perIp = limiters.ip === undefined ? undefined : { limiter: limiters.ip, key: addressId };
       const counted = [userIp, user, perIp].filter((c): c is Counted => c !== undefined);
@@ -115,7 +116,9 @@ export function createLoginThrottle(limiters: LoginLimiters, store: EphemeralSto
       let refused: Refusal[];
       try {
         const known = knownKey === undefined ? [] : await readKnown(knownKey);
-        const refusals = await Promise.all(counted.map(async (c, i) => (c === user && known.includes(addressId) ? undefined : c.limiter.check(c.key, ahead[i]))));
+        const refusals = await Promise.all(
+          counted.map(async (c, i) => (c === user && known.includes(addressId) ? undefined : c.limiter.check(c.key, ahead[i]))),
+        );
         refused = refusals.filter((r): r is Refusal => r !== undefined);
         // Only an attempt let through takes room: refused floods create no counters.
         if (refused.length === 0) refused = (await Promise.all(counted.map((c) => c.limiter.reserve(c.key)))).filter((r): r is Refusal => r !== undefined);

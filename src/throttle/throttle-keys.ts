@@ -16,7 +16,10 @@ export function addressKey(ip: string): string {
   if (mapped !== null) return mapped[1] as string;
   if (isIPv4(address) || !isIPv6(address)) return address;
   const groups = expandIPv6(address);
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (with `::` and a trailing dotted quad expanded). */

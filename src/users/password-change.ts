@@ -37,10 +37,18 @@ export async function changePassword(
   const user = await deps.users.findById(caller.subject);
   if (user === undefined) throw new InvalidTokenError('subject no longer exists');
   const refusal =
-    Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES ? 'password_too_long' : (await deps.hasher.verify(user.passwordHash, input.currentPassword)) ? undefined : 'wrong_password';
+    Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES
+      ? 'password_too_long'
+      : (await deps.hasher.verify(user.passwordHash, input.currentPassword))
+        ? undefined
+        : 'wrong_password';
   if (refusal !== undefined) {
     // Someone holding this session is guessing the password: the owner must be able to see it.
-    const failed = auditRecord(audit, { event: 'user.password_change_failed', outcome: 'failure', reason: refusal, actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null }, new Date(deps.now()));
+    const failed = auditRecord(
+      audit,
+      { event: 'user.password_change_failed', outcome: 'failure', reason: refusal, actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null },
+      new Date(deps.now()),
+    );
     await deps.recordAudit(failed);
     throw new CurrentPasswordWrongError(refusal);
   }
@@ -48,7 +56,11 @@ export async function changePassword(
   const nextHash = await deps.hasher.hash(input.newPassword);
   // Compare-and-set on the hash we verified: of two concurrent changes only one lands.
   const now = new Date(deps.now());
-  const record = auditRecord(audit, { event: 'user.password_changed', outcome: 'success', actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null }, now);
+  const record = auditRecord(
+    audit,
+    { event: 'user.password_changed', outcome: 'success', actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null },
+    now,
+  );
   // One transaction: a crash between the two must not leave the new password working and the
   // sessions of whoever knew the old one alive.
   const revoked = await deps.revocations.atomically(async (unit) => {

@@ -20,7 +20,11 @@ export interface UserDirectory {
   /** Ordered by username key. */
   list(query: UserListQuery): Promise<(UserRecord & { readonly usernameKey: string })[]>;
   /** Sets or clears the disabled / locked marks. undefined: no such user. */
-  setStatus(id: string, status: { readonly disabledAt?: Date | null; readonly lockedAt?: Date | null }, audit?: readonly AuditRecord[]): Promise<UserRecord | undefined>;
+  setStatus(
+    id: string,
+    status: { readonly disabledAt?: Date | null; readonly lockedAt?: Date | null },
+    audit?: readonly AuditRecord[],
+  ): Promise<UserRecord | undefined>;
   /** Grants or revokes one global role atomically (no lost update between two admins). undefined: no such user. */
   changeRole(id: string, change: RoleChange, audit?: readonly AuditRecord[]): Promise<UserRecord | undefined>;
   /** Deletes the user and, by cascade, its sessions; the audit trail keeps its rows. */

@@ -17,7 +17,12 @@ async function allRowsAsText(t: TestApp): Promise<string> {
 }
 
 function passwordGrant(t: TestApp, username: string, password: string) {
-  return t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username, password }).toString() });
+  return t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: FORM,
+    payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+  });
 }
 
 describe('audit trail', () => {
@@ -51,7 +56,12 @@ describe('audit trail', () => {
 
   test('each security event writes one row with actor, subject, session, ip, user agent and request id; never a token', async () => {
     const alice = await t.register('audit-alice');
-    const login = await t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, 'user-agent': 'AuditAgent/1.0' }, payload: new URLSearchParams({ grant_type: 'password', username: 'audit-alice', password: TEST_PASSWORD }).toString() });
+    const login = await t.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: { ...FORM, 'user-agent': 'AuditAgent/1.0' },
+      payload: new URLSearchParams({ grant_type: 'password', username: 'audit-alice', password: TEST_PASSWORD }).toString(),
+    });
     assert.equal(login.statusCode, 200);
     const tokens = login.json() as { access_token: string; refresh_token: string };
     const refreshed = await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token } });
@@ -62,7 +72,12 @@ describe('audit trail', () => {
     const other = (listed.json() as { id: string; current: boolean }[]).find((s) => !s.current);
     assert.ok(other);
     assert.equal((await t.inject({ method: 'DELETE', url: `/me/sessions/${other.id}`, headers: bearer(next.access_token) })).statusCode, 204);
-    const pw = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(next.access_token), payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD } });
+    const pw = await t.inject({
+      method: 'POST',
+      url: '/me/password',
+      headers: bearer(next.access_token),
+      payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD },
+    });
     assert.equal(pw.statusCode, 204);
     const third = await t.login('audit-alice', NEW_PASSWORD);
     assert.equal((await t.inject({ method: 'POST', url: '/auth/revoke', headers: FORM, payload: `token=${third.access_token}` })).statusCode, 200);
@@ -117,7 +132,12 @@ describe('audit trail', () => {
     assert.equal((await t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'AUDIT-carol', password: TEST_PASSWORD } })).statusCode, 409);
     assert.equal((await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: `ghr_${'A'.repeat(43)}` } })).statusCode, 400);
     const session = await t.login('audit-carol');
-    const wrong = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(session.access_token), payload: { current_password: 'not the password at all', new_password: NEW_PASSWORD } });
+    const wrong = await t.inject({
+      method: 'POST',
+      url: '/me/password',
+      headers: bearer(session.access_token),
+      payload: { current_password: 'not the password at all', new_password: NEW_PASSWORD },
+    });
     assert.equal(wrong.statusCode, 403);
     const events = (await rowsOf(t, carol.id)).map((r) => r.event);
     assert.equal(events.length, before + 2, 'only the login and the refused password change were recorded');
@@ -135,14 +155,25 @@ describe('audit trail', () => {
       ['x'.repeat(1500), 'password_too_long'],
     ];
     for (const [guess] of guesses) {
-      const res = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(session.access_token), payload: { current_password: guess, new_password: NEW_PASSWORD } });
+      const res = await t.inject({
+        method: 'POST',
+        url: '/me/password',
+        headers: bearer(session.access_token),
+        payload: { current_password: guess, new_password: NEW_PASSWORD },
+      });
       assert.equal(res.statusCode, 403, res.body);
       assert.equal(res.json().code, 'ERR_CURRENT_PASSWORD_WRONG');
     }
     const failed = (await rowsOf(t, erin.id)).filter((r) => r.event === 'user.password_change_failed').reverse();
-    assert.deepEqual(failed.map((r) => [r.outcome, r.reason, r.actorId, r.subjectId]), guesses.map(([, reason]) => ['failure', reason, erin.id, erin.id]));
+    assert.deepEqual(
+      failed.map((r) => [r.outcome, r.reason, r.actorId, r.subjectId]),
+      guesses.map(([, reason]) => ['failure', reason, erin.id, erin.id]),
+    );
     assert.match(String(failed[0]!.sessionId), /^[0-9a-f-]{36}$/);
-    const logged = t.logs.records().filter((r) => r.err_code === 'ERR_CURRENT_PASSWORD_WRONG').map((r) => r.reason);
+    const logged = t.logs
+      .records()
+      .filter((r) => r.err_code === 'ERR_CURRENT_PASSWORD_WRONG')
+      .map((r) => r.reason);
     assert.deepEqual(logged.slice(-2), ['wrong_password', 'password_too_long']);
     assert.ok(!t.logs.lines.some((l) => l.includes('not the password at all')), 'the guess reached the log');
   });
@@ -158,7 +189,7 @@ describe('audit trail', () => {
   });
 
   describe('GET /me/events', () => {
-    test('shows only the caller\'s own events, newest first, paginated by a cursor', async () => {
+    test("shows only the caller's own events, newest first, paginated by a cursor", async () => {
       const erin = await t.register('audit-erin');
       await t.register('audit-frank');
       await passwordGrant(t, 'audit-frank', 'wrong wrong wrong wrong');
@@ -170,44 +201,72 @@ describe('audit trail', () => {
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['cache-control'], 'no-store');
       const body = res.json() as { events: { id: number; event: string }[]; next_before: number | null };
-      assert.deepEqual(body.events.map((e) => e.event), ['login.failed', 'login.succeeded', 'user.registered']);
+      assert.deepEqual(
+        body.events.map((e) => e.event),
+        ['login.failed', 'login.succeeded', 'user.registered'],
+      );
       assert.equal(body.next_before, null);
-      assert.deepEqual(Object.keys(body.events[0]!).sort(), ['by_administrator', 'event', 'id', 'ip', 'occurred_at', 'outcome', 'reason', 'session_id', 'user_agent'], 'no actor, subject or request id for the user');
+      assert.deepEqual(
+        Object.keys(body.events[0]!).sort(),
+        ['by_administrator', 'event', 'id', 'ip', 'occurred_at', 'outcome', 'reason', 'session_id', 'user_agent'],
+        'no actor, subject or request id for the user',
+      );
       const ownIds = new Set((await rowsOf(t, erin.id)).map((r) => r.id));
-      assert.ok(body.events.every((e) => ownIds.has(e.id)), 'never another user\'s event');
+      assert.ok(
+        body.events.every((e) => ownIds.has(e.id)),
+        "never another user's event",
+      );
 
       const page1 = (await t.inject({ method: 'GET', url: '/me/events?limit=2', headers: auth })).json() as typeof body;
       assert.equal(page1.events.length, 2);
       assert.ok(page1.next_before !== null);
       const page2 = (await t.inject({ method: 'GET', url: `/me/events?limit=2&before=${page1.next_before}`, headers: auth })).json() as typeof body;
-      assert.deepEqual(page2.events.map((e) => e.event), ['user.registered']);
+      assert.deepEqual(
+        page2.events.map((e) => e.event),
+        ['user.registered'],
+      );
     });
 
-    test('malicious: an administrator\'s address and user agent never reach the subject; the user\'s own stay', async () => {
+    test("malicious: an administrator's address and user agent never reach the subject; the user's own stay", async () => {
       const root = await t.register('audit-root');
       await t.services.userDirectory.changeRole(root.id, { grant: 'admin' });
       const adminToken = (await t.login('audit-root')).access_token;
       const hana = await t.register('audit-hana');
-      const hanaLogin = await t.inject({ method: 'POST', url: '/auth/login', headers: { 'user-agent': 'HanaPhone/2.0' }, payload: { username: 'audit-hana', password: TEST_PASSWORD } });
+      const hanaLogin = await t.inject({
+        method: 'POST',
+        url: '/auth/login',
+        headers: { 'user-agent': 'HanaPhone/2.0' },
+        payload: { username: 'audit-hana', password: TEST_PASSWORD },
+      });
       assert.equal(hanaLogin.statusCode, 200);
       const operatorAgent = 'OpsConsole/9.9 (operator-workstation-17)';
       for (const action of ['lock', 'unlock']) {
-        const res = await t.inject({ method: 'POST', url: `/admin/users/${hana.id}/${action}`, headers: { ...bearer(adminToken), 'user-agent': operatorAgent }, remoteAddress: '203.0.113.77' });
+        const res = await t.inject({
+          method: 'POST',
+          url: `/admin/users/${hana.id}/${action}`,
+          headers: { ...bearer(adminToken), 'user-agent': operatorAgent },
+          remoteAddress: '203.0.113.77',
+        });
         assert.equal(res.statusCode, 200, action);
       }
       const stored = (await rowsOf(t, hana.id)).filter((r) => r.actorId === root.id);
-      assert.ok(stored.length >= 2 && stored.every((r) => r.userAgent === operatorAgent && r.ip === '203.0.113.77'), 'the admin trail keeps the operator\'s details');
+      assert.ok(
+        stored.length >= 2 && stored.every((r) => r.userAgent === operatorAgent && r.ip === '203.0.113.77'),
+        "the admin trail keeps the operator's details",
+      );
 
-      const tokens = (await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'audit-hana', password: TEST_PASSWORD } })).json() as { access_token: string };
+      const tokens = (await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'audit-hana', password: TEST_PASSWORD } })).json() as {
+        access_token: string;
+      };
       const res = await t.inject({ method: 'GET', url: '/me/events', headers: bearer(tokens.access_token) });
       assert.equal(res.statusCode, 200);
-      assert.ok(!res.body.includes(operatorAgent) && !res.body.includes('203.0.113.77'), 'no operator detail in the subject\'s view');
+      assert.ok(!res.body.includes(operatorAgent) && !res.body.includes('203.0.113.77'), "no operator detail in the subject's view");
       const events = (res.json() as { events: { event: string; ip: string | null; user_agent: string | null; by_administrator: boolean }[] }).events;
       const byAdmin = events.filter((e) => e.by_administrator);
       assert.deepEqual(byAdmin.map((e) => e.event).sort(), ['user.locked', 'user.unlocked']);
       assert.ok(byAdmin.every((e) => e.ip === null && e.user_agent === null));
       const ownLogin = events.find((e) => e.event === 'login.succeeded' && e.user_agent === 'HanaPhone/2.0');
-      assert.ok(ownLogin && !ownLogin.by_administrator, 'the user\'s own events keep their address and agent');
+      assert.ok(ownLogin && !ownLogin.by_administrator, "the user's own events keep their address and agent");
     });
 
     test('needs a token; bad paging parameters are a 400, never a 500', async () => {

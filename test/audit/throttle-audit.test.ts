@@ -9,7 +9,12 @@ const context = (ip: string) => ({ ip, userAgent: 'ua', requestId: 'r' });
 test('a flood of refusals writes one row per limit and address per window', async () => {
   let now = 0;
   const rows: AuditRecord[] = [];
-  const audit = createThrottleAuditor({ audit: { record: async (r) => void rows.push(r) }, now: () => now, windowMs: 1_000, onError: (e) => assert.fail(String(e)) });
+  const audit = createThrottleAuditor({
+    audit: { record: async (r) => void rows.push(r) },
+    now: () => now,
+    windowMs: 1_000,
+    onError: (e) => assert.fail(String(e)),
+  });
   for (let i = 0; i < 100; i++) audit(context('10.0.0.1'), 'LOGIN_IP');
   audit(context('10.0.0.2'), 'LOGIN_IP');
   audit(context('10.0.0.1'), 'REGISTER_IP');
@@ -20,7 +25,12 @@ test('a flood of refusals writes one row per limit and address per window', asyn
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(
     rows.map((r) => `${r.event} ${r.reason} ${r.ip} ${r.outcome}`),
-    ['request.throttled LOGIN_IP 10.0.0.1 failure', 'request.throttled LOGIN_IP 10.0.0.2 failure', 'request.throttled REGISTER_IP 10.0.0.1 failure', 'request.throttled LOGIN_IP 10.0.0.1 failure'],
+    [
+      'request.throttled LOGIN_IP 10.0.0.1 failure',
+      'request.throttled LOGIN_IP 10.0.0.2 failure',
+      'request.throttled REGISTER_IP 10.0.0.1 failure',
+      'request.throttled LOGIN_IP 10.0.0.1 failure',
+    ],
   );
 });
 
@@ -33,7 +43,10 @@ test('the memory of recent refusals is bounded', async () => {
   audit(context('a'), 'L'); // written again, evicts b
   audit(context('c'), 'L'); // still remembered
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(rows.map((r) => r.ip), ['a', 'b', 'c', 'a']);
+  assert.deepEqual(
+    rows.map((r) => r.ip),
+    ['a', 'b', 'c', 'a'],
+  );
 });
 
 test('over HTTP: throttled logins are audited once, without the attempted username', async () => {
@@ -43,7 +56,9 @@ test('over HTTP: throttled logins are audited once, without the attempted userna
     const form = new URLSearchParams({ grant_type: 'password', username: 'throttle-audited', password: 'not the password at all' }).toString();
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      statuses.push((await t.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form })).statusCode);
+      statuses.push(
+        (await t.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form })).statusCode,
+      );
     }
     assert.deepEqual(statuses.slice(-2), [429, 429]);
     await new Promise((r) => setTimeout(r, 50));

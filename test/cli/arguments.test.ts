@@ -27,7 +27,11 @@ describe('parseCommand', () => {
   });
 
   test('malicious: an unknown option is named, its value never repeated, and a password-like one explained', () => {
-    for (const argv of [['alice', '--password=hunter2-secret'], ['alice', '--password', 'hunter2-secret'], ['alice', '-p', 'hunter2-secret']]) {
+    for (const argv of [
+      ['alice', '--password=hunter2-secret'],
+      ['alice', '--password', 'hunter2-secret'],
+      ['alice', '-p', 'hunter2-secret'],
+    ]) {
       const message = usageMessage(argv);
       assert.doesNotMatch(message, /hunter2/, argv.join(' '));
     }
@@ -45,7 +49,8 @@ describe('parseCommand', () => {
   test('integerOption: bounds and shape, as a usage error naming the option', () => {
     assert.equal(integerOption(undefined, 'limit', 50, 1, 200, 'u'), 50);
     assert.equal(integerOption('200', 'limit', 50, 1, 200, 'u'), 200);
-    for (const bad of ['0', '201', '-1', '1e2', '5.5', ' 5', '']) assert.throws(() => integerOption(bad, 'limit', 50, 1, 200, 'u'), /--limit must be a whole number from 1 to 200/);
+    for (const bad of ['0', '201', '-1', '1e2', '5.5', ' 5', ''])
+      assert.throws(() => integerOption(bad, 'limit', 50, 1, 200, 'u'), /--limit must be a whole number from 1 to 200/);
   });
 });
 
@@ -63,8 +68,14 @@ describe('reportError: the exit codes and one line per failure, no stack for a k
       code: 1,
       text: 'gatehouse: password must be at least 15 characters [ERR_PASSWORD_POLICY]\n',
     });
-    assert.deepEqual(report(new ValidationError([{ field: 'username', message: 'must be 3-64 characters' }])), { code: 1, text: 'gatehouse: username: must be 3-64 characters [ERR_VALIDATION]\n' });
-    assert.deepEqual(report(new ConfigError(['PORT: must be a port number', 'GATEHOUSE_ENV: bad'])), { code: 1, text: 'gatehouse: PORT: must be a port number\ngatehouse: GATEHOUSE_ENV: bad\n' });
+    assert.deepEqual(report(new ValidationError([{ field: 'username', message: 'must be 3-64 characters' }])), {
+      code: 1,
+      text: 'gatehouse: username: must be 3-64 characters [ERR_VALIDATION]\n',
+    });
+    assert.deepEqual(report(new ConfigError(['PORT: must be a port number', 'GATEHOUSE_ENV: bad'])), {
+      code: 1,
+      text: 'gatehouse: PORT: must be a port number\ngatehouse: GATEHOUSE_ENV: bad\n',
+    });
     assert.deepEqual(report(new StoreUnavailableError('cannot connect to PostgreSQL')), {
       code: 1,
       text: 'gatehouse: service temporarily unavailable (cannot connect to PostgreSQL) [ERR_STORE_UNAVAILABLE]\n',

@@ -40,7 +40,12 @@ export async function tempDeployment(): Promise<{ dir: string; env: Record<strin
   const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-cli-'));
   return {
     dir,
-    env: { GATEHOUSE_ENV: 'development', GATEHOUSE_DATABASE_URL: path.join(dir, 'db'), GATEHOUSE_DATA_DIR: path.join(dir, 'data'), GATEHOUSE_LOG_LEVEL: 'silent' },
+    env: {
+      GATEHOUSE_ENV: 'development',
+      GATEHOUSE_DATABASE_URL: path.join(dir, 'db'),
+      GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
+      GATEHOUSE_LOG_LEVEL: 'silent',
+    },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -82,7 +82,10 @@ describe('keyChecks', () => {
   test('development without a key: a warning, and doctor creates nothing', async () => {
     const dataDir = path.join(dir, 'fresh');
     const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_DATA_DIR: dataDir }));
-    assert.deepEqual(results.map((r) => r.status), ['warn']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['warn'],
+    );
     assert.match(results[0]!.detail, /no development key yet/);
     assert.equal(existsSync(dataDir), false);
   });
@@ -90,10 +93,16 @@ describe('keyChecks', () => {
   test('a key file readable by others: production fails, development warns that production would refuse it', async () => {
     const file = await writeKeys('open.json', [await generateSigningJwk()], 0o644);
     const production = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_SIGNING_KEYS: file }));
-    assert.deepEqual(production.map((r) => r.status), ['fail']);
+    assert.deepEqual(
+      production.map((r) => r.status),
+      ['fail'],
+    );
     assert.match(production[0]!.detail, /readable by other users/);
     const development = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_SIGNING_KEYS: file }));
-    assert.deepEqual(development.map((r) => r.status), ['ok', 'warn']);
+    assert.deepEqual(
+      development.map((r) => r.status),
+      ['ok', 'warn'],
+    );
     assert.match(development[1]!.detail, /^production would refuse: .*readable by other users/);
   });
 
@@ -105,7 +114,14 @@ describe('keyChecks', () => {
     assert.equal(line?.status, 'ok');
     assert.match(line?.detail ?? '', /mode 600; signs with \S+ EdDSA \(Ed25519\); also verifies rsa-1 RS256 \(RSA 2048 bits\)/);
 
-    const weak = await writeKeys('weak.json', [{ ...rsa, n: Buffer.alloc(128, 0xff).toString('base64url') }, { kty: 'oct', k: 'c2VjcmV0', kid: 'hs', alg: 'HS256' }], 0o600);
+    const weak = await writeKeys(
+      'weak.json',
+      [
+        { ...rsa, n: Buffer.alloc(128, 0xff).toString('base64url') },
+        { kty: 'oct', k: 'c2VjcmV0', kid: 'hs', alg: 'HS256' },
+      ],
+      0o600,
+    );
     const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_SIGNING_KEYS: weak }));
     assert.ok(results.every((r) => r.status === 'fail'));
     assert.ok(results.some((r) => /at least 2048 bits/.test(r.detail)));
@@ -122,7 +138,9 @@ describe('keyChecks with stored keys', () => {
 
   test('a KEK and a rotation period: both ok', async () => {
     const kek = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)).toString('base64url');
-    const results = await keyChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_KEY_ROTATION_DAYS: '30' }));
+    const results = await keyChecks(
+      loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_KEY_ROTATION_DAYS: '30' }),
+    );
     assert.deepEqual(byCheck(results), { 'signing-keys': 'ok', 'key-rotation': 'ok' });
   });
 });
@@ -135,12 +153,18 @@ describe('resourceChecks', () => {
       const good = path.join(dir, 'good.json');
       await writeFile(good, JSON.stringify({ resources: [{ identifier: 'https://inventory.example/', scopes: ['profile'] }] }));
       const fine = await resourceChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_RESOURCES: good }));
-      assert.deepEqual(fine.map((r) => r.status), ['ok']);
+      assert.deepEqual(
+        fine.map((r) => r.status),
+        ['ok'],
+      );
       assert.match(fine[0]!.detail, /https:\/\/inventory\.example\//);
       const bad = path.join(dir, 'bad.json');
       await writeFile(bad, JSON.stringify({ resources: [{ identifier: 'https://a.example/#x', scopes: ['orders:read'] }] }));
       const broken = await resourceChecks(loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_RESOURCES: bad }));
-      assert.deepEqual(broken.map((r) => r.status), ['fail', 'fail']);
+      assert.deepEqual(
+        broken.map((r) => r.status),
+        ['fail', 'fail'],
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

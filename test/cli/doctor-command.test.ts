@@ -24,8 +24,15 @@ describe('gatehouse doctor', () => {
     env =
       testStoreProfile === 'embedded'
         ? deployment.env
-        : { ...deployment.env, GATEHOUSE_DATABASE_URL: stores.databaseUrl, GATEHOUSE_REDIS_URL: stores.redisUrl!, GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix };
-    const database = await openDatabase(testStoreProfile === 'embedded' ? { kind: 'pglite-dir', path: env.GATEHOUSE_DATABASE_URL! } : { kind: 'postgres', url: stores.databaseUrl });
+        : {
+            ...deployment.env,
+            GATEHOUSE_DATABASE_URL: stores.databaseUrl,
+            GATEHOUSE_REDIS_URL: stores.redisUrl!,
+            GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
+          };
+    const database = await openDatabase(
+      testStoreProfile === 'embedded' ? { kind: 'pglite-dir', path: env.GATEHOUSE_DATABASE_URL! } : { kind: 'postgres', url: stores.databaseUrl },
+    );
     await database.close();
   });
   after(async () => {
@@ -37,7 +44,10 @@ describe('gatehouse doctor', () => {
     const result = await runCli(['doctor'], { env });
     assert.equal(result.status, 0, result.stdout + result.stderr);
     const rows = result.stdout.split('\n').filter((l) => /^(ok|warn|fail) /.test(l));
-    assert.ok(rows.every((l) => /^(ok|warn|fail) {2,}\S+ {2,}\S/.test(l)), result.stdout);
+    assert.ok(
+      rows.every((l) => /^(ok|warn|fail) {2,}\S+ {2,}\S/.test(l)),
+      result.stdout,
+    );
     assert.match(result.stdout, /^warn +mode +development/m);
     assert.match(result.stdout, /^ok +database +(PGlite at|PostgreSQL at) .* answers/m);
     assert.match(result.stdout, /^ok +migrations +all \d+ applied/m);
@@ -69,7 +79,10 @@ describe('gatehouse doctor', () => {
     const io = fakeIo({ PORT: '8123', GATEHOUSE_KEY_ENCRYPTION_KEY: kek, GATEHOUSE_LIMIT_LOGIN_IP: 'off' });
     assert.equal(await doctorCommand(['--settings', '--json'], io), 0);
     const { settings } = JSON.parse(io.out()) as { settings: { name: string; source: string; value: string }[] };
-    assert.deepEqual(settings.map((s) => s.name), allSettings().map((s) => s.name));
+    assert.deepEqual(
+      settings.map((s) => s.name),
+      allSettings().map((s) => s.name),
+    );
     const byName = new Map(settings.map((s) => [s.name, s]));
     assert.deepEqual(byName.get('PORT'), { name: 'PORT', source: 'set', value: '8123' });
     assert.deepEqual(byName.get('GATEHOUSE_LIMIT_LOGIN_IP'), { name: 'GATEHOUSE_LIMIT_LOGIN_IP', source: 'set', value: 'off' });

@@ -57,7 +57,13 @@ describe('the examples run beside a running standalone server', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-examples-'));
     const port = await freePort();
     gatehouseUrl = `http://127.0.0.1:${port}`;
-    server = start(process.execPath, [path.join(ROOT, 'bin/gatehouse.mjs'), 'serve'], dir, { GATEHOUSE_ENV: 'development', PORT: String(port), GATEHOUSE_LOG_LEVEL: 'silent' }, /listening on/);
+    server = start(
+      process.execPath,
+      [path.join(ROOT, 'bin/gatehouse.mjs'), 'serve'],
+      dir,
+      { GATEHOUSE_ENV: 'development', PORT: String(port), GATEHOUSE_LOG_LEVEL: 'silent' },
+      /listening on/,
+    );
     assert.equal(await server.settled, undefined, server.output());
   });
   after(async () => {
@@ -66,9 +72,15 @@ describe('the examples run beside a running standalone server', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('orders-api starts in the same directory: its own data dir, not the server\'s .gatehouse/db', async () => {
+  test("orders-api starts in the same directory: its own data dir, not the server's .gatehouse/db", async () => {
     const port = await freePort();
-    const orders = start(TSX, [path.join(ROOT, 'examples/orders-api/src/main.ts')], dir, { GATEHOUSE_ENV: 'development', GATEHOUSE_ISSUER: `http://127.0.0.1:${port}/identity`, PORT: String(port) }, /orders-api on /);
+    const orders = start(
+      TSX,
+      [path.join(ROOT, 'examples/orders-api/src/main.ts')],
+      dir,
+      { GATEHOUSE_ENV: 'development', GATEHOUSE_ISSUER: `http://127.0.0.1:${port}/identity`, PORT: String(port) },
+      /orders-api on /,
+    );
     children.push(orders);
     assert.equal(await orders.settled, undefined, orders.output());
     const res = await fetch(`http://127.0.0.1:${port}/health`);
@@ -77,16 +89,33 @@ describe('the examples run beside a running standalone server', () => {
 
   test('inventory-service trusts the running server; an unreachable one is one line and exit 1', async () => {
     const port = await freePort();
-    const inventory = start(TSX, [path.join(ROOT, 'examples/inventory-service/src/main.ts')], dir, { INVENTORY_GATEHOUSE_URL: gatehouseUrl, PORT: String(port) }, /inventory service on /);
+    const inventory = start(
+      TSX,
+      [path.join(ROOT, 'examples/inventory-service/src/main.ts')],
+      dir,
+      { INVENTORY_GATEHOUSE_URL: gatehouseUrl, PORT: String(port) },
+      /inventory service on /,
+    );
     children.push(inventory);
     assert.equal(await inventory.settled, undefined, inventory.output());
     assert.equal((await fetch(`http://127.0.0.1:${port}/items`)).status, 401);
 
     const closed = await freePort();
-    const orphan = start(TSX, [path.join(ROOT, 'examples/inventory-service/src/main.ts')], dir, { INVENTORY_GATEHOUSE_URL: `http://127.0.0.1:${closed}`, PORT: String(await freePort()) }, /inventory service on /);
+    const orphan = start(
+      TSX,
+      [path.join(ROOT, 'examples/inventory-service/src/main.ts')],
+      dir,
+      { INVENTORY_GATEHOUSE_URL: `http://127.0.0.1:${closed}`, PORT: String(await freePort()) },
+      /inventory service on /,
+    );
     children.push(orphan);
     assert.equal(await orphan.settled, 1, orphan.output());
-    const lines = orphan.output().split('\n').filter((l) => l.length > 0);
-    assert.deepEqual(lines, [`inventory-service: cannot reach Gatehouse at http://127.0.0.1:${closed}/.well-known/jwks.json (ECONNREFUSED); start it (npm start at the repository root) or set INVENTORY_GATEHOUSE_URL`]);
+    const lines = orphan
+      .output()
+      .split('\n')
+      .filter((l) => l.length > 0);
+    assert.deepEqual(lines, [
+      `inventory-service: cannot reach Gatehouse at http://127.0.0.1:${closed}/.well-known/jwks.json (ECONNREFUSED); start it (npm start at the repository root) or set INVENTORY_GATEHOUSE_URL`,
+    ]);
   });
 });

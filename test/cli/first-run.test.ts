@@ -52,7 +52,11 @@ describe('first run: the CLI after npm start, no GATEHOUSE_ENV', () => {
   });
 
   test("the README's first-admin command works as written", async () => {
-    const result = await runCli(['users', 'create', 'admin', '--admin', '--password-stdin'], { cwd, env: ENV, input: 'correct horse battery staple, twice over\n' });
+    const result = await runCli(['users', 'create', 'admin', '--admin', '--password-stdin'], {
+      cwd,
+      env: ENV,
+      input: 'correct horse battery staple, twice over\n',
+    });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^created admin \S+ \(admin\)$/m);
     assert.doesNotMatch(result.stderr, /GATEHOUSE_SIGNING_KEYS/);
@@ -67,7 +71,10 @@ describe('first run: the CLI after npm start, no GATEHOUSE_ENV', () => {
     const doctor = await runCli(['doctor', '--json'], { cwd, env: ENV });
     const report = JSON.parse(doctor.stdout) as { checks: { status: string; check: string; detail: string }[]; failed: number };
     assert.equal(report.failed, 0, doctor.stdout);
-    assert.equal(report.checks.find((c) => c.check === 'mode')?.detail, `development (GATEHOUSE_ENV unset; development key in ${path.join('.gatehouse', 'signing-keys.json')}): generated keys and relaxed checks; never expose it`);
+    assert.equal(
+      report.checks.find((c) => c.check === 'mode')?.detail,
+      `development (GATEHOUSE_ENV unset; development key in ${path.join('.gatehouse', 'signing-keys.json')}): generated keys and relaxed checks; never expose it`,
+    );
   });
 });
 
@@ -84,7 +91,10 @@ describe('first run: a plain CLI in an empty directory is production, but a comm
     const served = await runCli(['serve'], { cwd, env: ENV });
     assert.equal(served.status, 1);
     assert.deepEqual(
-      served.stderr.split('\n').filter((l) => l.length > 0).map((l) => l.split(':')[1]?.trim()),
+      served.stderr
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => l.split(':')[1]?.trim()),
       ['GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS'],
     );
   });

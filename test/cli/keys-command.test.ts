@@ -19,7 +19,14 @@ interface KeyJson {
 function fakeIo(env: Record<string, string>): CliIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  return { stdin: new PassThrough(), stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env, out: () => out, err: () => err };
+  return {
+    stdin: new PassThrough(),
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (err += t) },
+    env,
+    out: () => out,
+    err: () => err,
+  };
 }
 
 /** Runs the command in process the way main.ts does: known errors become one line and an exit code. */
@@ -55,7 +62,17 @@ describe('gatehouse keys (stored keys, a PGlite database on disk)', () => {
 
   test('malicious: symmetric and unknown algorithms and short RSA keys are usage errors, before any store is opened', async () => {
     const io = fakeIo(env);
-    for (const argv of [['create', '--alg', 'HS256'], ['create', '--alg', 'none'], ['create', '--alg', 'RS256', '--rsa-bits', '1024'], ['rotate', '--rsa-bits', '4096'], ['rotate', 'kid', '--alg', 'ES256'], ['retire'], ['revoke'], ['frobnicate'], []]) {
+    for (const argv of [
+      ['create', '--alg', 'HS256'],
+      ['create', '--alg', 'none'],
+      ['create', '--alg', 'RS256', '--rsa-bits', '1024'],
+      ['rotate', '--rsa-bits', '4096'],
+      ['rotate', 'kid', '--alg', 'ES256'],
+      ['retire'],
+      ['revoke'],
+      ['frobnicate'],
+      [],
+    ]) {
       await assert.rejects(keysCommand(argv, io), UsageError, argv.join(' '));
     }
   });
@@ -108,7 +125,11 @@ describe('gatehouse keys (stored keys, a PGlite database on disk)', () => {
         [...new Set(byCli.map((r) => r.event))].sort(),
         ['key.activated', 'key.created', 'key.retired', 'key.retiring', 'key.revoked', 'key.scheduled'].filter((e) => byCli.some((r) => r.event === e)).sort(),
       );
-      for (const event of ['key.created', 'key.scheduled', 'key.revoked']) assert.ok(byCli.some((r) => r.event === event), event);
+      for (const event of ['key.created', 'key.scheduled', 'key.revoked'])
+        assert.ok(
+          byCli.some((r) => r.event === event),
+          event,
+        );
       assert.ok(trail.every((r) => r.actorId === null));
     } finally {
       await services.close();

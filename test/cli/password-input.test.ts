@@ -37,7 +37,13 @@ describe('promptNewPassword (a terminal)', () => {
   }
 
   test('asked twice, hidden; backspace edits; a refused or mismatched entry is asked again', async () => {
-    const io = tty(['short\r', 'correct horse battery stapleX\u007f\r', 'something else\r', 'correct horse battery staple\r', 'correct horse battery staple\r']);
+    const io = tty([
+      'short\r',
+      'correct horse battery stapleX\u007f\r',
+      'something else\r',
+      'correct horse battery staple\r',
+      'correct horse battery staple\r',
+    ]);
     const check = (p: string) => {
       if (p.length < 15) throw new Error('password must be at least 15 characters');
     };
@@ -50,7 +56,10 @@ describe('promptNewPassword (a terminal)', () => {
 
   test('Ctrl-C aborts (exit 130) and leaves the terminal out of raw mode', async () => {
     const io = tty(['\u0003']);
-    await assert.rejects(promptNewPassword(io, 'alice', () => undefined), (e: unknown) => e instanceof CommandError && e.exitCode === 130);
+    await assert.rejects(
+      promptNewPassword(io, 'alice', () => undefined),
+      (e: unknown) => e instanceof CommandError && e.exitCode === 130,
+    );
     assert.deepEqual(io.rawModes, [true, false]);
   });
 });

@@ -5,7 +5,12 @@ import { AUTHENTICATED, PUBLIC } from '../../src/guard/requirement.js';
 import { checkRoutes, collectRoutes, describeRequirement, hasUnexpectedFlag, openApiPath, type InventoryRoute } from '../../src/cli/route-inventory.js';
 
 /** Hidden (left out of the OpenAPI document) unless a test is about the document. */
-const route = (method: string, path: string, requirement: InventoryRoute['requirement'], hidden = true): InventoryRoute => ({ method, path, requirement, hidden });
+const route = (method: string, path: string, requirement: InventoryRoute['requirement'], hidden = true): InventoryRoute => ({
+  method,
+  path,
+  requirement,
+  hidden,
+});
 const doc = (paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>) => ({ paths });
 const codes = (reports: ReturnType<typeof checkRoutes>) => reports.map((r) => r.flags.map((f) => `${f.code}${f.expected === undefined ? '' : '(expected)'}`));
 
@@ -42,7 +47,13 @@ describe('checkRoutes', () => {
 
   test('public writes: the auth endpoints are expected (with a reason), any other is flagged', () => {
     const reports = checkRoutes(
-      [route('POST', '/auth/token', PUBLIC), route('POST', '/auth/register', PUBLIC), route('DELETE', '/things/:id', PUBLIC), route('PUT', '/auth/token', PUBLIC), route('GET', '/healthz', PUBLIC)],
+      [
+        route('POST', '/auth/token', PUBLIC),
+        route('POST', '/auth/register', PUBLIC),
+        route('DELETE', '/things/:id', PUBLIC),
+        route('PUT', '/auth/token', PUBLIC),
+        route('GET', '/healthz', PUBLIC),
+      ],
       doc({}),
     );
     assert.deepEqual(codes(reports), [['PUBLIC_WRITE(expected)'], ['PUBLIC_WRITE(expected)'], ['PUBLIC_WRITE'], ['PUBLIC_WRITE'], []]);
@@ -75,14 +86,30 @@ describe('checkRoutes', () => {
         '/users/{id}': { get: { security: [{ oauth2: ['profile'] }] } },
       }),
     );
-    assert.deepEqual(codes(reports), [[], ['OPENAPI_MISMATCH'], ['OPENAPI_MISMATCH'], [], ['OPENAPI_MISMATCH'], [], ['OPENAPI_MISMATCH'], [], [], ['OPENAPI_MISMATCH']]);
+    assert.deepEqual(codes(reports), [
+      [],
+      ['OPENAPI_MISMATCH'],
+      ['OPENAPI_MISMATCH'],
+      [],
+      ['OPENAPI_MISMATCH'],
+      [],
+      ['OPENAPI_MISMATCH'],
+      [],
+      [],
+      ['OPENAPI_MISMATCH'],
+    ]);
     assert.equal(reports[8]!.openapi, null);
   });
 
   test('a machine-secret route must be documented with its own scheme, nothing else; behind /admin it is flagged', () => {
     const secret = { secret: 'revocation-feed' } as const;
     const reports = checkRoutes(
-      [route('GET', '/feed', secret, false), route('GET', '/feed-as-token', secret, false), route('GET', '/feed-open', secret, false), route('GET', '/admin/feed', secret)],
+      [
+        route('GET', '/feed', secret, false),
+        route('GET', '/feed-as-token', secret, false),
+        route('GET', '/feed-open', secret, false),
+        route('GET', '/admin/feed', secret),
+      ],
       doc({
         '/feed': { get: { security: [{ revocationFeedSecret: [] }] } },
         '/feed-as-token': { get: { security: [{ oauth2: [] }] } },

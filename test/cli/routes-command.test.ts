@@ -38,7 +38,11 @@ describe('gatehouse routes (the real CLI)', () => {
     assert.deepEqual(feed?.openapi, [{ revocationFeedSecret: [] }]);
     assert.deepEqual(feed?.flags, []);
     assert.equal(find('POST', '/auth/logout')?.requirement, 'authenticated');
-    for (const r of routes.filter((x) => x.path.startsWith('/admin/'))) assert.ok(r.scopes.some((s) => s.startsWith('admin:')), `${r.method} ${r.path}`);
+    for (const r of routes.filter((x) => x.path.startsWith('/admin/')))
+      assert.ok(
+        r.scopes.some((s) => s.startsWith('admin:')),
+        `${r.method} ${r.path}`,
+      );
 
     // A throwaway in-memory database and key: the configured deployment is left untouched.
     const { existsSync } = await import('node:fs');

@@ -60,9 +60,16 @@ describe('gatehouse serve: startup failures are one clear line, exit 1', () => {
   test('an unreachable PostgreSQL names host and port, never the password', async () => {
     const port = await closedPort();
     const line = assertOneLineFailure(
-      await serveFailing({ ...deployment.env, PORT: String(await closedPort()), GATEHOUSE_DATABASE_URL: `postgres://gatehouse:pg-s3cret@127.0.0.1:${port}/gatehouse` }),
+      await serveFailing({
+        ...deployment.env,
+        PORT: String(await closedPort()),
+        GATEHOUSE_DATABASE_URL: `postgres://gatehouse:pg-s3cret@127.0.0.1:${port}/gatehouse`,
+      }),
     );
-    assert.match(line, new RegExp(`^gatehouse: GATEHOUSE_DATABASE_URL: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); check that PostgreSQL is running`));
+    assert.match(
+      line,
+      new RegExp(`^gatehouse: GATEHOUSE_DATABASE_URL: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); check that PostgreSQL is running`),
+    );
     assert.doesNotMatch(line, /pg-s3cret/);
   });
 
@@ -71,7 +78,10 @@ describe('gatehouse serve: startup failures are one clear line, exit 1', () => {
     const line = assertOneLineFailure(
       await serveFailing({ ...deployment.env, PORT: String(await closedPort()), GATEHOUSE_REDIS_URL: `redis://:redis-s3cret@127.0.0.1:${port}/0` }),
     );
-    assert.match(line, new RegExp(`^gatehouse: GATEHOUSE_REDIS_URL: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); check that Redis is running`));
+    assert.match(
+      line,
+      new RegExp(`^gatehouse: GATEHOUSE_REDIS_URL: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); check that Redis is running`),
+    );
     assert.doesNotMatch(line, /redis-s3cret/);
   });
 });

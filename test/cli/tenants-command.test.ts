@@ -19,7 +19,12 @@ describe('gatehouse tenants (a PGlite database on disk shared between invocation
   const tenants = async (argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
     let stdout = '';
     let stderr = '';
-    const io: CliIo = { stdin: new PassThrough(), stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: deployment.env };
+    const io: CliIo = {
+      stdin: new PassThrough(),
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: deployment.env,
+    };
     const status = await tenantsCommand(argv, io).catch((error: unknown) => reportError(error, io));
     return { status, stdout, stderr };
   };
@@ -56,7 +61,10 @@ describe('gatehouse tenants (a PGlite database on disk shared between invocation
     assert.equal(granted.status, 0, granted.stderr);
     assert.equal(lines(granted.stdout)[0], 'granted manager to carol in acme; roles there: manager');
     const members = await tenants(['members', 'acme', '--json']);
-    assert.deepEqual((JSON.parse(members.stdout) as { roles: string[] }[]).map((m) => m.roles), [['manager']]);
+    assert.deepEqual(
+      (JSON.parse(members.stdout) as { roles: string[] }[]).map((m) => m.roles),
+      [['manager']],
+    );
     const [acme] = JSON.parse((await tenants(['list', '--json'])).stdout) as { id: string; slug: string; name: string }[];
     assert.equal(acme?.name, 'Acme Corp');
 

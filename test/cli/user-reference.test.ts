@@ -35,8 +35,11 @@ describe('resolveUser', () => {
     assert.equal((await resolveUser(store, MALLORY_ID.toUpperCase())).id, MALLORY_ID);
   });
 
-  test('malicious: a username that is another user\'s id is ambiguous and refused (exit 2) until --id or --username says which', async () => {
-    await assert.rejects(resolveUser(store, ADMIN_ID), (error: unknown) => error instanceof CommandError && error.exitCode === 2 && /pass --id or --username/.test(error.message));
+  test("malicious: a username that is another user's id is ambiguous and refused (exit 2) until --id or --username says which", async () => {
+    await assert.rejects(
+      resolveUser(store, ADMIN_ID),
+      (error: unknown) => error instanceof CommandError && error.exitCode === 2 && /pass --id or --username/.test(error.message),
+    );
     assert.equal((await resolveUser(store, ADMIN_ID, 'id')).username, 'root-admin');
     assert.equal((await resolveUser(store, ADMIN_ID, 'username')).id, MALLORY_ID);
   });

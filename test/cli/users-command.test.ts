@@ -71,7 +71,16 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
 
   test('missing or extra arguments, conflicting options and delete without --yes are usage errors', async () => {
     const io = fakeIo(deployment.env);
-    for (const argv of [['grant', 'alice'], ['disable'], ['disable', 'a', 'b'], ['show', 'alice', '--id', '--username'], ['delete', 'alice'], ['list', '--limit', '0'], ['frobnicate'], []]) {
+    for (const argv of [
+      ['grant', 'alice'],
+      ['disable'],
+      ['disable', 'a', 'b'],
+      ['show', 'alice', '--id', '--username'],
+      ['delete', 'alice'],
+      ['list', '--limit', '0'],
+      ['frobnicate'],
+      [],
+    ]) {
       await assert.rejects(usersCommand(argv, io), UsageError, argv.join(' '));
     }
   });
@@ -100,7 +109,10 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
       assert.deepEqual(token.scope.split(' ').sort(), ['admin:audit', 'admin:tenants', 'admin:users', 'profile']);
       const listed = await running.app.inject({ method: 'GET', url: '/admin/users', headers: { authorization: `Bearer ${token.access_token}` } });
       assert.equal(listed.statusCode, 200, listed.body);
-      assert.deepEqual((listed.json() as { users: { username: string }[] }).users.map((u) => u.username), ['alice']);
+      assert.deepEqual(
+        (listed.json() as { users: { username: string }[] }).users.map((u) => u.username),
+        ['alice'],
+      );
       // The weak-password attempt above stored nothing.
       assert.equal(await running.services.users.findByUsernameKey(usernameKey('bob')), undefined);
 
@@ -160,8 +172,11 @@ describe('gatehouse users create: look-alike names and context passwords (a depl
     }
   });
 
-  test('malicious: a password made of the email\'s local part is refused (issue 19 item 11)', async () => {
-    const result = await runCli(['users', 'create', 'dx-user', '--email', 'dora.explorer@example.com', '--password-stdin'], { env: deployment.env, input: 'explorer#dora!2024\n' });
+  test("malicious: a password made of the email's local part is refused (issue 19 item 11)", async () => {
+    const result = await runCli(['users', 'create', 'dx-user', '--email', 'dora.explorer@example.com', '--password-stdin'], {
+      env: deployment.env,
+      input: 'explorer#dora!2024\n',
+    });
     assert.equal(result.status, 1, result.stderr);
     assert.deepEqual(lines(result.stderr), ['gatehouse: password must not be mostly the name of this service or of the account [ERR_PASSWORD_POLICY]']);
   });

@@ -38,10 +38,14 @@ describe('loadConfig: invalid settings', () => {
       GATEHOUSE_PASSWORD_MIN_LENGTH: '6',
     });
     const named = problems.map((p) => p.slice(0, p.indexOf(':')));
-    assert.deepEqual(
-      [...named].sort(),
-      ['GATEHOUSE_ACCESS_TOKEN_TTL', 'GATEHOUSE_DATABASE_URL', 'GATEHOUSE_PASSWORD_MIN_LENGTH', 'GATEHOUSE_REDIS_URL', 'GATEHOUSE_TRUSTED_PROXIES', 'PORT'],
-    );
+    assert.deepEqual([...named].sort(), [
+      'GATEHOUSE_ACCESS_TOKEN_TTL',
+      'GATEHOUSE_DATABASE_URL',
+      'GATEHOUSE_PASSWORD_MIN_LENGTH',
+      'GATEHOUSE_REDIS_URL',
+      'GATEHOUSE_TRUSTED_PROXIES',
+      'PORT',
+    ]);
     for (const p of problems) assert.doesNotMatch(p, /\n/);
   });
 
@@ -83,7 +87,10 @@ describe('loadConfig: invalid settings', () => {
 
   test('production refuses a plain-http issuer', () => {
     const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: '/keys.json', GATEHOUSE_ISSUER: 'http://auth.example.com' });
-    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ISSUER']);
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['GATEHOUSE_ISSUER'],
+    );
   });
 });
 
@@ -92,7 +99,13 @@ describe('loadConfig: GATEHOUSE_REVOCATION_FEED_SECRETS', () => {
   const strong = 'Jd8q2-Vx7LmN0pR4sT6uW9yZa1Bc3De5Fg7Hi9Kl';
 
   test('weak, placeholder, short and unsendable values stop a production start, without quoting them', () => {
-    for (const weak of ['short', 'change-me-change-me-change-me-change-me', 'abababababababababababababababababab', `${strong},tooshort`, 'has space in it but is long enough to pass']) {
+    for (const weak of [
+      'short',
+      'change-me-change-me-change-me-change-me',
+      'abababababababababababababababababab',
+      `${strong},tooshort`,
+      'has space in it but is long enough to pass',
+    ]) {
       const problems = problemsOf({ ...PROD, GATEHOUSE_REVOCATION_FEED_SECRETS: weak });
       assert.equal(problems.length, 1, `${weak}: ${problems.join(' | ')}`);
       assert.match(problems[0]!, /^GATEHOUSE_REVOCATION_FEED_SECRETS: /);
@@ -127,15 +140,27 @@ describe('loadConfig: which mode (one rule for every command)', () => {
       { env: { GATEHOUSE_DATA_DIR: empty }, env_: 'production', source: 'default' },
       { env: { GATEHOUSE_DATA_DIR: state }, env_: 'development', source: 'development state' },
       { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start' }, env_: 'development', source: 'npm start' },
-      { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' }, env_: 'production', source: 'GATEHOUSE_ENV' },
+      {
+        env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' },
+        env_: 'production',
+        source: 'GATEHOUSE_ENV',
+      },
       { env: { GATEHOUSE_DATA_DIR: empty, GATEHOUSE_ENV: 'development' }, env_: 'development', source: 'GATEHOUSE_ENV' },
       // What says production: a real key file, a key-encryption key, a public https issuer.
       { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }, env_: 'production', source: 'production settings' },
-      { env: { GATEHOUSE_DATA_DIR: state, npm_lifecycle_event: 'start', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' }, env_: 'production', source: 'production settings' },
+      {
+        env: { GATEHOUSE_DATA_DIR: state, npm_lifecycle_event: 'start', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_SIGNING_KEYS: 'k.json' },
+        env_: 'production',
+        source: 'production settings',
+      },
       // Settings as common on a laptop as in a deployment never decide the mode.
       { env: { GATEHOUSE_DATA_DIR: state, GATEHOUSE_LIMIT_LOGIN_USER_IP: 'off' }, env_: 'development', source: 'development state' },
       { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start', GATEHOUSE_LIMIT_LOGIN_USER_IP: 'off' }, env_: 'development', source: 'npm start' },
-      { env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start', GATEHOUSE_LOG_LEVEL: 'debug', PORT: '8001', GATEHOUSE_ISSUER: 'http://localhost:8001' }, env_: 'development', source: 'npm start' },
+      {
+        env: { GATEHOUSE_DATA_DIR: empty, npm_lifecycle_event: 'start', GATEHOUSE_LOG_LEVEL: 'debug', PORT: '8001', GATEHOUSE_ISSUER: 'http://localhost:8001' },
+        env_: 'development',
+        source: 'npm start',
+      },
     ];
     for (const row of rows) {
       const config = loadConfig(row.env, { needs: 'database' });
@@ -152,7 +177,10 @@ describe('loadConfig: which mode (one rule for every command)', () => {
   test('the reason names the variable or the file that decided', () => {
     const state = dataDir(true);
     assert.equal(loadConfig({ GATEHOUSE_DATA_DIR: state }).envReason, `GATEHOUSE_ENV unset; development key in ${path.join(state, DEVELOPMENT_KEY_FILE)}`);
-    assert.equal(loadConfig({ GATEHOUSE_DATA_DIR: state, GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }).envReason, 'GATEHOUSE_ENV unset; GATEHOUSE_SIGNING_KEYS, GATEHOUSE_ISSUER set');
+    assert.equal(
+      loadConfig({ GATEHOUSE_DATA_DIR: state, GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }).envReason,
+      'GATEHOUSE_ENV unset; GATEHOUSE_SIGNING_KEYS, GATEHOUSE_ISSUER set',
+    );
     assert.equal(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'k.json', GATEHOUSE_ISSUER: ISSUER }).envReason, 'GATEHOUSE_ENV=production');
   });
 
@@ -164,7 +192,10 @@ describe('loadConfig: which mode (one rule for every command)', () => {
 
   test('production without GATEHOUSE_ISSUER is refused (no plain-http default issuer)', () => {
     const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: 'k.json' });
-    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ISSUER']);
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['GATEHOUSE_ISSUER'],
+    );
     assert.match(problems[0] ?? '', /required in production/);
   });
 
@@ -179,15 +210,29 @@ describe('loadConfig: which mode (one rule for every command)', () => {
     assert.equal(config.needs, 'database');
     assert.equal(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store' }, { needs: 'database' }).signingKeySource, 'store');
     // serve still refuses both.
-    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER }).map((p) => p.split(':')[0]), ['GATEHOUSE_SIGNING_KEYS']);
-    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
+    assert.deepEqual(
+      problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER }).map((p) => p.split(':')[0]),
+      ['GATEHOUSE_SIGNING_KEYS'],
+    );
+    assert.deepEqual(
+      problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: ISSUER, GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]),
+      ['GATEHOUSE_KEY_ENCRYPTION_KEY'],
+    );
     // A bad value is still refused: needs only drops requirements, never checks.
-    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: 'short' }, { needs: 'database' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
+    assert.deepEqual(
+      problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: 'short' }, { needs: 'database' }).map(
+        (p) => p.split(':')[0],
+      ),
+      ['GATEHOUSE_KEY_ENCRYPTION_KEY'],
+    );
   });
 
   test('malicious: a needs-database configuration cannot open services that would read or generate keys', async () => {
     const dir = dataDir(false);
-    await assert.rejects(createServices(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_DATA_DIR: dir, GATEHOUSE_DATABASE_URL: 'memory:' }, { needs: 'database' })), TypeError);
+    await assert.rejects(
+      createServices(loadConfig({ GATEHOUSE_ENV: 'production', GATEHOUSE_DATA_DIR: dir, GATEHOUSE_DATABASE_URL: 'memory:' }, { needs: 'database' })),
+      TypeError,
+    );
     assert.equal(existsSync(path.join(dir, DEVELOPMENT_KEY_FILE)), false);
   });
 
@@ -212,14 +257,20 @@ describe('loadConfig: which mode (one rule for every command)', () => {
 
   test('not launched by npm start, no development state, GATEHOUSE_ENV unset: production (requires keys)', () => {
     const problems = problemsOf({ GATEHOUSE_DATA_DIR: dataDir(false) });
-    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS']);
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS'],
+    );
   });
 
   test('an invalid GATEHOUSE_ENV is an error and never relaxes to development', () => {
     const state = dataDir(true);
     for (const value of ['Development', 'dev', 'staging']) {
       const problems = problemsOf({ GATEHOUSE_ENV: value, GATEHOUSE_DATA_DIR: state }, { launchedByNpmStart: true });
-      assert.deepEqual(problems.map((p) => p.split(':')[0]), ['GATEHOUSE_ENV', 'GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS']);
+      assert.deepEqual(
+        problems.map((p) => p.split(':')[0]),
+        ['GATEHOUSE_ENV', 'GATEHOUSE_ISSUER', 'GATEHOUSE_SIGNING_KEYS'],
+      );
     }
   });
 });

@@ -39,7 +39,9 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   refreshGraceSeconds: ['GATEHOUSE_REFRESH_GRACE_SECONDS'],
   auditRetentionDays: ['GATEHOUSE_AUDIT_RETENTION_DAYS'],
   trustedProxies: ['GATEHOUSE_TRUSTED_PROXIES'],
-  limits: allSettings().filter((s) => s.name.startsWith('GATEHOUSE_LIMIT_')).map((s) => s.name),
+  limits: allSettings()
+    .filter((s) => s.name.startsWith('GATEHOUSE_LIMIT_'))
+    .map((s) => s.name),
   passwordMinLength: ['GATEHOUSE_PASSWORD_MIN_LENGTH'],
   bodyLimitBytes: ['GATEHOUSE_BODY_LIMIT'],
   dataDir: ['GATEHOUSE_DATA_DIR'],

@@ -18,7 +18,14 @@ describe('admin API', () => {
 
   const login = async (username: string, password = TEST_PASSWORD) => (await t.login(username, password)) as unknown as Tokens;
   const loginStatus = async (username: string) =>
-    (await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username, password: TEST_PASSWORD }).toString() })).statusCode;
+    (
+      await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: FORM,
+        payload: new URLSearchParams({ grant_type: 'password', username, password: TEST_PASSWORD }).toString(),
+      })
+    ).statusCode;
   const me = async (token: string) => (await t.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode;
   const refresh = async (token: string) => (await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } })).statusCode;
   const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
@@ -106,8 +113,18 @@ describe('admin API', () => {
 
       assert.equal(await me(tokens.access_token), 401, 'the live access token is dead');
       assert.equal(await refresh(tokens.refresh_token), 400, 'the refresh token is dead');
-      const refused = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username: `victim-${mark}`, password: TEST_PASSWORD }).toString() });
-      const wrong = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username: `victim-${mark}`, password: 'not the password at all' }).toString() });
+      const refused = await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: FORM,
+        payload: new URLSearchParams({ grant_type: 'password', username: `victim-${mark}`, password: TEST_PASSWORD }).toString(),
+      });
+      const wrong = await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: FORM,
+        payload: new URLSearchParams({ grant_type: 'password', username: `victim-${mark}`, password: 'not the password at all' }).toString(),
+      });
       assert.equal(refused.statusCode, 400);
       assert.equal(refused.body, wrong.body, 'a disabled or locked account looks like a wrong password');
 
@@ -148,7 +165,7 @@ describe('admin API', () => {
     assert.deepEqual(twice.json().roles, ['admin']);
   });
 
-  test('force logout kills every session and token of the user, and nobody else\'s', async () => {
+  test("force logout kills every session and token of the user, and nobody else's", async () => {
     const dave = await t.register('dave-logout');
     await t.register('erin-bystander');
     const a = await login('dave-logout');
@@ -203,9 +220,15 @@ describe('admin API', () => {
   test('list and search: ordered by username, paginated by a cursor; `%` and `_` are literal', async () => {
     for (const name of ['search-a', 'search-b', 'search-c', 'searchXd']) await t.register(name);
     const page1 = (await admin('GET', '/admin/users?search=search-&limit=2')).json() as { users: { username: string }[]; next_after: string | null };
-    assert.deepEqual(page1.users.map((u) => u.username), ['search-a', 'search-b']);
+    assert.deepEqual(
+      page1.users.map((u) => u.username),
+      ['search-a', 'search-b'],
+    );
     const page2 = (await admin('GET', `/admin/users?search=search-&limit=2&after=${page1.next_after}`)).json() as typeof page1;
-    assert.deepEqual(page2.users.map((u) => u.username), ['search-c']);
+    assert.deepEqual(
+      page2.users.map((u) => u.username),
+      ['search-c'],
+    );
     const wildcard = (await admin('GET', '/admin/users?search=search_')).json() as typeof page1;
     assert.deepEqual(wildcard.users, [], '`_` is not a wildcard');
     const percent = (await admin('GET', '/admin/users?search=%25')).json() as typeof page1;
@@ -216,7 +239,12 @@ describe('admin API', () => {
 
   test('GET /admin/audit filters by user and event, newest first', async () => {
     const gina = await t.register('gina-audit');
-    await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username: 'gina-audit', password: 'nope nope nope nope' }).toString() });
+    await t.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: FORM,
+      payload: new URLSearchParams({ grant_type: 'password', username: 'gina-audit', password: 'nope nope nope nope' }).toString(),
+    });
     const res = await admin('GET', `/admin/audit?user=${gina.id}`);
     assert.equal(res.statusCode, 200);
     assert.deepEqual(
@@ -224,7 +252,10 @@ describe('admin API', () => {
       ['login.failed', 'user.registered'],
     );
     const failed = (await admin('GET', `/admin/audit?user=${gina.id}&event=login.failed`)).json().events as { reason: string }[];
-    assert.deepEqual(failed.map((e) => e.reason), ['wrong_password']);
+    assert.deepEqual(
+      failed.map((e) => e.reason),
+      ['wrong_password'],
+    );
     assert.equal((await admin('GET', '/admin/audit?user=not-a-uuid')).statusCode, 400);
   });
 

@@ -55,7 +55,10 @@ describe('malformed and hostile input', () => {
 
   test('invalid percent-encoded UTF-8 in the form body: 400 invalid_request, not a login attempt', async () => {
     await t.register('formuser');
-    for (const payload of ['grant_type=password&username=%FF&password=x', `grant_type=password&username=formuser&password=${encodeURIComponent(TEST_PASSWORD)}%FF`]) {
+    for (const payload of [
+      'grant_type=password&username=%FF&password=x',
+      `grant_type=password&username=formuser&password=${encodeURIComponent(TEST_PASSWORD)}%FF`,
+    ]) {
       const res = await post('/auth/token', payload, FORM);
       assert.equal(res.statusCode, 400);
       assert.match(String(res.headers['content-type']), /^application\/json\b/);
@@ -83,7 +86,11 @@ describe('malformed and hostile input', () => {
   });
 
   test('__proto__ in the token form body does not pollute', async () => {
-    const res = await post('/auth/token', `grant_type=password&username=formuser&password=x&__proto__[polluted]=yes&constructor[prototype][polluted]=yes`, FORM);
+    const res = await post(
+      '/auth/token',
+      `grant_type=password&username=formuser&password=x&__proto__[polluted]=yes&constructor[prototype][polluted]=yes`,
+      FORM,
+    );
     assert.equal(res.statusCode, 400);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
@@ -99,13 +106,43 @@ describe('malformed and hostile input', () => {
       ['a JSON array', { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '[{"username":"arr","password":"x"}]' }, 400, 'ERR_VALIDATION'],
       ['a JSON number', { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '42' }, 400, 'ERR_VALIDATION'],
       ['a JSON string', { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '"hello"' }, 400, 'ERR_VALIDATION'],
-      ['a number where a string belongs', { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '{"username":123,"password":"x"}' }, 400, 'ERR_VALIDATION'],
-      ['text/plain to /auth/register', { method: 'POST', url: '/auth/register', headers: { 'content-type': 'text/plain' }, payload: 'username=x' }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'a number where a string belongs',
+        { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '{"username":123,"password":"x"}' },
+        400,
+        'ERR_VALIDATION',
+      ],
+      [
+        'text/plain to /auth/register',
+        { method: 'POST', url: '/auth/register', headers: { 'content-type': 'text/plain' }, payload: 'username=x' },
+        415,
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+      ],
       // A cross-site HTML form is a "simple" request (no CORS preflight): JSON endpoints must refuse it.
-      ['a form body to /auth/register', { method: 'POST', url: '/auth/register', headers: FORM, payload: `username=formreg&password=${encodeURIComponent(TEST_PASSWORD)}` }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
-      ['a form body to /auth/login', { method: 'POST', url: '/auth/login', headers: FORM, payload: `username=formuser&password=${encodeURIComponent(TEST_PASSWORD)}` }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
-      ['XML to /auth/login', { method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/xml' }, payload: '<x/>' }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
-      ['a body over 16 KiB', { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: JSON.stringify({ username: 'x'.repeat(16 * 1024) }) }, 413, 'ERR_PAYLOAD_TOO_LARGE'],
+      [
+        'a form body to /auth/register',
+        { method: 'POST', url: '/auth/register', headers: FORM, payload: `username=formreg&password=${encodeURIComponent(TEST_PASSWORD)}` },
+        415,
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'a form body to /auth/login',
+        { method: 'POST', url: '/auth/login', headers: FORM, payload: `username=formuser&password=${encodeURIComponent(TEST_PASSWORD)}` },
+        415,
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'XML to /auth/login',
+        { method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/xml' }, payload: '<x/>' },
+        415,
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'a body over 16 KiB',
+        { method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: JSON.stringify({ username: 'x'.repeat(16 * 1024) }) },
+        413,
+        'ERR_PAYLOAD_TOO_LARGE',
+      ],
       ['an unknown route', { method: 'GET', url: '/no-such-route/users' }, 404, 'ERR_NOT_FOUND'],
       ['a path traversal', { method: 'GET', url: '/docs/static/../../../../etc/passwd' }, 404, 'ERR_NOT_FOUND'],
       ['an unknown method on a known path', { method: 'DELETE', url: '/me' }, 404, 'ERR_NOT_FOUND'],
@@ -177,7 +214,12 @@ describe('GATEHOUSE_BODY_LIMIT', () => {
   test('a 4 KiB body, fine under the default, is 413 with a 2 KiB limit', async () => {
     const res = await t.inject({ method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: FOUR_KIB_BODY });
     assertProblem(res, 413, 'ERR_PAYLOAD_TOO_LARGE');
-    const small = await t.inject({ method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: JSON.stringify({ username: 'smalllimit', password: TEST_PASSWORD }) });
+    const small = await t.inject({
+      method: 'POST',
+      url: '/auth/register',
+      headers: JSON_TYPE,
+      payload: JSON.stringify({ username: 'smalllimit', password: TEST_PASSWORD }),
+    });
     assert.equal(small.statusCode, 201);
   });
 });

@@ -36,8 +36,18 @@ describe('logs carry no credentials', () => {
         payload: new URLSearchParams({ grant_type: 'password', username: 'logger-lou', password: WRONG_PASSWORD }).toString(),
       }),
       t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'logger-lou', password: WRONG_PASSWORD } }),
-      t.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, payload: 'grant_type=password&username=logger-lou&password=x' }),
-      t.inject({ method: 'POST', url: '/auth/register', headers: { 'content-type': 'application/json' }, payload: `{"username":"x","password":"${WRONG_PASSWORD}"` }),
+      t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+        payload: 'grant_type=password&username=logger-lou&password=x',
+      }),
+      t.inject({
+        method: 'POST',
+        url: '/auth/register',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"username":"x","password":"${WRONG_PASSWORD}"`,
+      }),
       t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'logger-two', password: WRONG_PASSWORD.slice(0, 10) } }),
       t.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${accessToken}x` } }),
     ];
@@ -73,13 +83,19 @@ describe('logs carry no credentials', () => {
       const hit = t.logs.lines.find((l) => l.includes(credential));
       assert.equal(hit, undefined, `authorization value in log: ${hit}`);
     }
-    assert.equal(t.logs.lines.find((l) => /bearer |basic /i.test(l)), undefined);
+    assert.equal(
+      t.logs.lines.find((l) => /bearer |basic /i.test(l)),
+      undefined,
+    );
   });
 
   test('a token in the query string is refused and the logged url drops the query', async () => {
     const res = await t.inject({ method: 'GET', url: `/me?access_token=${QUERY_SECRET}&x=1` });
     assert.equal(res.statusCode, 400);
-    assert.equal(t.logs.lines.find((l) => l.includes(QUERY_SECRET)), undefined);
+    assert.equal(
+      t.logs.lines.find((l) => l.includes(QUERY_SECRET)),
+      undefined,
+    );
     const lines = recordsFor(t, String(res.headers['x-request-id']));
     const access = lines.find((r) => r.msg === 'request completed');
     assert.equal((access?.req as { url?: string } | undefined)?.url, '/me?[query redacted]');
@@ -120,7 +136,11 @@ describe('a database failure', () => {
   // Regression: drizzle's DrizzleQueryError carries the bound parameters (property, message and
   // stack), so a failed INSERT wrote the new user's argon2id hash into the error log.
   test('logs why the query failed but no parameter values: no hash, no username, no email', async () => {
-    const res = await t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'db-newcomer', email: 'newcomer@example.com', password: PASSWORD } });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { username: 'db-newcomer', email: 'newcomer@example.com', password: PASSWORD },
+    });
     assert.equal(res.statusCode, 503, res.body);
     assert.match(String(res.headers['content-type']), /^application\/problem\+json\b/);
     assert.equal(res.json().code, 'ERR_STORE_UNAVAILABLE');
@@ -140,6 +160,11 @@ describe('a database failure', () => {
   test('a login during the outage logs no username or password either', async () => {
     const res = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'db-victim', password: PASSWORD } });
     assert.equal(res.statusCode, 503, res.body);
-    for (const secret of ['db-victim', PASSWORD]) assert.equal(t.logs.lines.find((l) => l.includes(secret)), undefined, secret);
+    for (const secret of ['db-victim', PASSWORD])
+      assert.equal(
+        t.logs.lines.find((l) => l.includes(secret)),
+        undefined,
+        secret,
+      );
   });
 });

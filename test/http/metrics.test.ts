@@ -28,12 +28,22 @@ async function exposition(server: MetricsServer): Promise<string> {
 }
 
 async function formLogin(t: TestApp, username: string, password = TEST_PASSWORD): Promise<{ status: number; tokens: Tokens }> {
-  const res = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username, password }).toString() });
+  const res = await t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: FORM,
+    payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+  });
   return { status: res.statusCode, tokens: res.json<Tokens>() };
 }
 
 async function formRefresh(t: TestApp, refreshToken: string): Promise<number> {
-  const res = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString() });
+  const res = await t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: FORM,
+    payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
+  });
   return res.statusCode;
 }
 
@@ -128,7 +138,9 @@ describe('metrics: the malicious cases', () => {
     // At most one series per method for the flood: 5 methods × (buckets + sum + count).
     const seriesAfter = afterFlood.filter((s) => s.name.startsWith('http_request_duration_seconds')).length;
     assert.ok(seriesAfter - seriesBefore <= 5 * 14, `${seriesAfter - seriesBefore} new series`);
-    const unmatched = afterFlood.filter((s) => s.name === 'http_request_duration_seconds_count' && s.labels.route === 'unmatched').reduce((n, s) => n + s.value, 0);
+    const unmatched = afterFlood
+      .filter((s) => s.name === 'http_request_duration_seconds_count' && s.labels.route === 'unmatched')
+      .reduce((n, s) => n + s.value, 0);
     assert.ok(unmatched >= 300);
   });
 });
@@ -150,7 +162,12 @@ describe('metrics: what is counted', () => {
     assert.equal((await formLogin(t, 'counted')).status, 200);
     assert.equal((await formLogin(t, 'counted', 'not the password of counted')).status, 400);
     assert.equal((await formLogin(t, 'nobody-like-this')).status, 400);
-    const json = await t.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: { username: 'counted', password: TEST_PASSWORD } });
+    const json = await t.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/json' },
+      payload: { username: 'counted', password: TEST_PASSWORD },
+    });
     assert.equal(json.statusCode, 200);
     const text = await exposition(server);
     assert.equal(sampleValue(text, 'gatehouse_logins_total', { outcome: 'success' }), 2);

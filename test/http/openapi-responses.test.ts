@@ -23,7 +23,9 @@ describe('OpenAPI: every status an operation can answer is documented, with its 
   before(async () => {
     t = await startTestApp();
     const doc = (await t.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> };
-    operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]): [string, Operation] => [`${method.toUpperCase()} ${path}`, op]));
+    operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]): [string, Operation] => [`${method.toUpperCase()} ${path}`, op]),
+    );
     assert.ok(operations.length >= 30, `${operations.length} operations`);
   });
   after(() => t.close());

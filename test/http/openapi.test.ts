@@ -5,7 +5,10 @@ import { startTestApp, TEST_ISSUER, type TestApp } from '../support/test-app.js'
 interface OpenApiDocument {
   openapi: string;
   components: { securitySchemes: Record<string, { type: string; flows: { password?: { tokenUrl: string; scopes: Record<string, string> } } }> };
-  paths: Record<string, Record<string, { security?: Record<string, string[]>[]; responses: Record<string, unknown>; requestBody?: { content: Record<string, unknown> } }>>;
+  paths: Record<
+    string,
+    Record<string, { security?: Record<string, string[]>[]; responses: Record<string, unknown>; requestBody?: { content: Record<string, unknown> } }>
+  >;
 }
 
 describe('OpenAPI document and Swagger UI', () => {
@@ -25,7 +28,7 @@ describe('OpenAPI document and Swagger UI', () => {
     assert.equal(doc.openapi, '3.1.0');
   });
 
-  test('an OAuth 2 password flow whose tokenUrl is the issuer\'s /auth/token, offering the profile scope', () => {
+  test("an OAuth 2 password flow whose tokenUrl is the issuer's /auth/token, offering the profile scope", () => {
     const scheme = doc.components.securitySchemes.oauth2;
     assert.equal(scheme?.type, 'oauth2');
     const password = scheme?.flows.password;

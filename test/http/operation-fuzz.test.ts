@@ -15,7 +15,15 @@ const FEED_SECRET = 'fuzz-feed-secret-8Rt2Yu6Io4Pa1Sd3Fg5Hj7';
 const SEED = 19;
 const REQUEST_TIMEOUT_MS = 5_000;
 /** Helmet's headers, which every answer of the server carries (src/http/security-headers.ts). */
-const SECURITY_HEADERS = ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'strict-transport-security', 'referrer-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy'];
+const SECURITY_HEADERS = [
+  'content-security-policy',
+  'x-content-type-options',
+  'x-frame-options',
+  'strict-transport-security',
+  'referrer-policy',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+];
 const PROBLEM_KEYS = new Set(['type', 'title', 'status', 'code', 'detail', 'request_id', 'errors', 'required_scopes']);
 const OAUTH_KEYS = new Set(['error', 'error_description']);
 const STACK = /\n\s+at \S|\bat [\w.<>]+ \(|node:internal|\/src\/|\.[cm]?[jt]s:\d+:\d+|"stack"/;
@@ -72,14 +80,22 @@ function shapeViolations(op: FuzzOperation | undefined, res: RawHttpResponse): s
 }
 
 /** Every invariant one answer breaks; `baseline` is a normal answer's security headers. */
-function violationsOf(op: FuzzOperation, expect: 'refuse' | 'any', canary: string, outcome: RawHttpOutcome, baseline: Readonly<Record<string, string>>): { status: string; what: string[]; excerpt: string } {
+function violationsOf(
+  op: FuzzOperation,
+  expect: 'refuse' | 'any',
+  canary: string,
+  outcome: RawHttpOutcome,
+  baseline: Readonly<Record<string, string>>,
+): { status: string; what: string[]; excerpt: string } {
   if (outcome.kind === 'no-response') return { status: '-', what: [outcome.reason], excerpt: '' };
   const res = outcome.response;
   const what: string[] = [];
   if (!(res.status >= 200 && res.status < 500)) what.push(`status ${res.status}`);
   if (expect === 'refuse' && res.status < 400) what.push('accepted though malformed');
   if (!UUID.test(header(res, 'x-request-id') ?? '')) what.push('no x-request-id');
-  const missing = Object.entries(baseline).filter(([name, value]) => header(res, name) !== value).map(([name]) => name);
+  const missing = Object.entries(baseline)
+    .filter(([name, value]) => header(res, name) !== value)
+    .map(([name]) => name);
   if (missing.length > 0) what.push(`security headers missing or different: ${missing.length === Object.keys(baseline).length ? 'all' : missing.join(', ')}`);
   if (res.status >= 400) what.push(...shapeViolations(op, res));
   if (res.text.toLowerCase().includes(canary.toLowerCase())) what.push('echoes the secret marker sent in the request');
@@ -107,7 +123,10 @@ function report(violations: readonly Violation[]): string {
     .map(({ sample, operations, statuses, variants, count }) =>
       [
         `- ${sample.status === '-' ? '' : `${[...statuses].sort().join('/')} `}${sample.what} (×${count}, ${operations.size} operations)`,
-        `    from: ${list([...variants].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ×${n}`), 6)}`,
+        `    from: ${list(
+          [...variants].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ×${n}`),
+          6,
+        )}`,
         `    e.g.: ${sample.operation} ← ${sample.request}`,
         `    got:  ${sample.excerpt}`,
       ].join('\n'),
@@ -157,7 +176,8 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
     fixtureIds.add(user.id);
     return user.id;
   };
-  const sessionsOf = async (token: string) => (await t.inject({ method: 'GET', url: '/me/sessions', headers: bearer(token) })).json() as { id: string; current: boolean }[];
+  const sessionsOf = async (token: string) =>
+    (await t.inject({ method: 'GET', url: '/me/sessions', headers: bearer(token) })).json() as { id: string; current: boolean }[];
   /** A token that died (logout, logout-all, a password change) is replaced before the next case. */
   const keepAlive = async (role: keyof typeof usernames) => {
     if ((await t.inject({ method: 'GET', url: '/me', headers: bearer(tokens[role]) })).statusCode === 200) return;
@@ -168,7 +188,15 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
   };
   /** Whose token an operation runs with: the password change has its own user, so nobody else's password moves. */
   const roleOf = (op: FuzzOperation): keyof typeof usernames | 'feed' | undefined =>
-    op.scopes === undefined ? undefined : op.path === '/revocations' ? 'feed' : op.scopes.some((s) => s.startsWith('admin:')) ? 'admin' : op.path === '/me/password' ? 'password' : 'actor';
+    op.scopes === undefined
+      ? undefined
+      : op.path === '/revocations'
+        ? 'feed'
+        : op.scopes.some((s) => s.startsWith('admin:'))
+          ? 'admin'
+          : op.path === '/me/password'
+            ? 'password'
+            : 'actor';
   const trackPasswordChange = (sent: Buffer) => {
     const text = sent.toString('utf8');
     try {
@@ -193,7 +221,13 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
     }
     if (op.path.includes('/tenants/{tenant}/members/{user}') && targetId !== undefined) {
       assert.equal((await t.inject({ method: 'PUT', url: `/admin/tenants/fz-tenant/members/${targetId}`, headers: bearer(tokens.admin) })).statusCode, 200);
-      if (op.pathParams.includes('role')) await t.inject({ method: 'POST', url: `/admin/tenants/fz-tenant/members/${targetId}/roles`, headers: bearer(tokens.admin), payload: { role: 'editor' } });
+      if (op.pathParams.includes('role'))
+        await t.inject({
+          method: 'POST',
+          url: `/admin/tenants/fz-tenant/members/${targetId}/roles`,
+          headers: bearer(tokens.admin),
+          payload: { role: 'editor' },
+        });
     }
     if (op.path === '/admin/users/{id}/roles/{role}' && targetId !== undefined) await t.services.userDirectory.changeRole(targetId, { grant: 'support' });
     const pathValue = (name: string): string => {
@@ -228,7 +262,12 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
     const schema = op.body?.schema;
     return (index) => {
       const values = bodyValues(index);
-      const body = schema === undefined ? undefined : Object.fromEntries(Object.keys(schema.properties ?? {}).flatMap((k) => (k in values ? [[k, values[k]]] : (schema.required ?? []).includes(k) ? [[k, 'fuzz']] : [])));
+      const body =
+        schema === undefined
+          ? undefined
+          : Object.fromEntries(
+              Object.keys(schema.properties ?? {}).flatMap((k) => (k in values ? [[k, values[k]]] : (schema.required ?? []).includes(k) ? [[k, 'fuzz']] : [])),
+            );
       return {
         pathValues: Object.fromEntries(op.pathParams.map((n) => [n, pathValue(n)])),
         query: [],
@@ -242,7 +281,12 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
   }
 
   before(async () => {
-    const limitsOff = Object.fromEntries(['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'REGISTER_IP', 'REFRESH_SESSION', 'PASSWORD_CHANGE_USER', 'REVOKE_IP', 'GLOBAL_IP'].map((n) => [`GATEHOUSE_LIMIT_${n}`, 'off']));
+    const limitsOff = Object.fromEntries(
+      ['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'REGISTER_IP', 'REFRESH_SESSION', 'PASSWORD_CHANGE_USER', 'REVOKE_IP', 'GLOBAL_IP'].map((n) => [
+        `GATEHOUSE_LIMIT_${n}`,
+        'off',
+      ]),
+    );
     // Limits off so the fuzzing reaches validation rather than 429 after the first hundred requests.
     t = await startTestApp({ env: { ...limitsOff, GATEHOUSE_REVOCATION_FEED_SECRETS: FEED_SECRET } });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -255,9 +299,21 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
     assert.equal(health.kind, 'response');
     baseline = Object.fromEntries(SECURITY_HEADERS.map((name) => [name, header(health.response, name) ?? '']));
     for (const [name, value] of Object.entries(baseline)) assert.notEqual(value, '', `a normal answer carries ${name}`);
-    const openapi = await rawHttpExchange(port, Buffer.from(`GET /openapi.json HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`), REQUEST_TIMEOUT_MS);
+    const openapi = await rawHttpExchange(
+      port,
+      Buffer.from(`GET /openapi.json HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`),
+      REQUEST_TIMEOUT_MS,
+    );
     assert.ok(openapi.kind === 'response' && openapi.response.status === 200);
-    const hidden = HIDDEN_ROUTES.map((path): FuzzOperation => ({ method: 'GET', path, pathParams: [], query: [], body: undefined, scopes: undefined, errorStyle: 'problem' }));
+    const hidden = HIDDEN_ROUTES.map((path): FuzzOperation => ({
+      method: 'GET',
+      path,
+      pathParams: [],
+      query: [],
+      body: undefined,
+      scopes: undefined,
+      errorStyle: 'problem',
+    }));
     const document = JSON.parse(openapi.response.body) as Parameters<typeof operationsOf>[0];
     for (const [path, methods] of Object.entries(document.paths)) {
       for (const [method, op] of Object.entries(methods)) documented.set(`${method.toUpperCase()} ${path}`, new Set(Object.keys(op.responses ?? {})));
@@ -301,14 +357,17 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         const statusesOfOp = documented.get(name);
         if (statusesOfOp !== undefined && status !== '-' && !statusesOfOp.has(status)) what.push(`status ${status} is not documented for the operation`);
-        if (what.length > 0) violations.push({ what: what.join(' + '), operation: name, variant: `${kase.family}: ${kase.variant}`, request: summary, status, excerpt });
+        if (what.length > 0)
+          violations.push({ what: what.join(' + '), operation: name, variant: `${kase.family}: ${kase.variant}`, request: summary, status, excerpt });
         if (name === 'POST /me/password' && outcome.kind === 'response' && outcome.response.status < 300) trackPasswordChange(bytes);
         if (name === 'POST /auth/register' && outcome.kind === 'response' && outcome.response.status === 201) {
           registered.set((JSON.parse(outcome.response.body) as { id: string }).id, { expect: kase.expect, variant: `${kase.family}: ${kase.variant}` });
         }
       }
     }
-    ctx.diagnostic(`${requests} requests over ${operations.length} operations in ${Math.round(performance.now() - started)} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => String(a).localeCompare(String(b)))))}`);
+    ctx.diagnostic(
+      `${requests} requests over ${operations.length} operations in ${Math.round(performance.now() - started)} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => String(a).localeCompare(String(b)))))}`,
+    );
 
     // The server and its data came through: it answers, and every account is as it was.
     const health = await rawHttpExchange(port, Buffer.from(`GET /healthz HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`), REQUEST_TIMEOUT_MS);
@@ -316,15 +375,27 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
       if (!ok) violations.push({ what, operation: 'after the run', variant: 'state check', request: '-', status: '-', excerpt: '' });
     };
     stateCheck('/healthz no longer answers 200', health.kind === 'response' && health.response.status === 200);
-    for (const username of ['fz-victim', 'fz-form', 'fz-actor', 'fz-admin']) stateCheck(`${username} can no longer log in with its password`, (await formLogin(username)).status === 200);
+    for (const username of ['fz-victim', 'fz-form', 'fz-actor', 'fz-admin'])
+      stateCheck(`${username} can no longer log in with its password`, (await formLogin(username)).status === 200);
     stateCheck('fz-password can no longer log in with the password last set', (await jsonLogin('fz-password', currentPassword)).status === 200);
     stateCheck('fz-login can no longer log in with its password', (await jsonLogin('fz-login', REPLACEMENT_PASSWORD)).status === 200);
-    stateCheck("the victim's session was ended by another user's requests", (await sessionsOf((await formLogin('fz-victim')).body!.access_token)).some((s) => s.id === victimSession));
-    stateCheck("the victim's refresh token no longer works", (await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: victimRefresh } })).statusCode === 200);
+    stateCheck(
+      "the victim's session was ended by another user's requests",
+      (await sessionsOf((await formLogin('fz-victim')).body!.access_token)).some((s) => s.id === victimSession),
+    );
+    stateCheck(
+      "the victim's refresh token no longer works",
+      (await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: victimRefresh } })).statusCode === 200,
+    );
     const everyone = await t.services.userDirectory.list({ limit: 10_000 });
     for (const user of everyone.filter((u) => !fixtureIds.has(u.id) && registered.get(u.id)?.expect !== 'any')) {
       const by = registered.get(user.id);
-      stateCheck(by === undefined ? `an account exists that no 201 answer reported (${JSON.stringify(user.username)})` : `an account was created by a request that had to be refused (${by.variant})`, false);
+      stateCheck(
+        by === undefined
+          ? `an account exists that no 201 answer reported (${JSON.stringify(user.username)})`
+          : `an account was created by a request that had to be refused (${by.variant})`,
+        false,
+      );
     }
     // A refusal is logged at info; error level is for what the server could not handle.
     const errorLogs = new Map<string, number>();
@@ -332,7 +403,8 @@ describe('every OpenAPI operation under malformed requests (issue 19)', () => {
       const key = `${String(r.msg)} ${String(r.err_code ?? '')}`.trim();
       errorLogs.set(key, (errorLogs.get(key) ?? 0) + 1);
     }
-    for (const [msg, count] of errorLogs) violations.push({ what: `logged at error level: ${msg}`, operation: 'server log', variant: `${count} lines`, request: '-', status: '-', excerpt: '' });
+    for (const [msg, count] of errorLogs)
+      violations.push({ what: `logged at error level: ${msg}`, operation: 'server log', variant: `${count} lines`, request: '-', status: '-', excerpt: '' });
 
     if (violations.length > 0) assert.fail(report(violations));
   });

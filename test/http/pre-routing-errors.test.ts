@@ -97,12 +97,18 @@ describe('answers made before routing', () => {
 
   test('headers that come too slowly: 408 problem from the same table, with the security headers', async () => {
     // Node's default timeouts are minutes long; the same handler on a server with short ones.
-    const server = http.createServer({ headersTimeout: 100, requestTimeout: 200, connectionsCheckingInterval: 20 }, () => assert.fail('no request is complete'));
+    const server = http.createServer({ headersTimeout: 100, requestTimeout: 200, connectionsCheckingInterval: 20 }, () =>
+      assert.fail('no request is complete'),
+    );
     server.on('clientError', gatehouseServerOptions.clientErrorHandler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const slowPort = (server.address() as AddressInfo).port;
-      const res = assertRefusal(await rawSocket(slowPort, `GET /healthz?access_token=${SECRET} HTTP/1.1\r\nHost: gatehouse.test\r\n`), 408, 'ERR_REQUEST_TIMEOUT');
+      const res = assertRefusal(
+        await rawSocket(slowPort, `GET /healthz?access_token=${SECRET} HTTP/1.1\r\nHost: gatehouse.test\r\n`),
+        408,
+        'ERR_REQUEST_TIMEOUT',
+      );
       assert.equal(res.headers.connection, 'close');
     } finally {
       await new Promise((resolve) => server.close(resolve));
@@ -125,7 +131,12 @@ describe('answers made before routing count against the per-address limit', () =
 
   test('malicious: a flood of undecodable URLs, Host-less requests and bad expectations is throttled: 429 problem', async () => {
     for (const bytes of [get('/me%ff'), get('/me%ff')]) assertRefusal(await rawSocket(port, bytes), 400, 'ERR_MALFORMED_REQUEST');
-    for (const bytes of [get('/me%ff'), request(['GET /healthz HTTP/1.1', 'Connection: close']), get('/healthz', 'Expect: 200-ok'), get(`/me/sessions/${'a'.repeat(150)}`)]) {
+    for (const bytes of [
+      get('/me%ff'),
+      request(['GET /healthz HTTP/1.1', 'Connection: close']),
+      get('/healthz', 'Expect: 200-ok'),
+      get(`/me/sessions/${'a'.repeat(150)}`),
+    ]) {
       const res = assertRefusal(await rawSocket(port, bytes), 429, 'ERR_THROTTLED');
       assert.match(String(res.headers['retry-after']), /^\d+$/);
     }

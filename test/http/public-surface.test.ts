@@ -61,7 +61,10 @@ describe('the public surface: exactly the reviewed names', () => {
 
   test('malicious: a deep import of an unlisted module is refused by the exports map', async () => {
     await assert.rejects(import(specifier('gatehouse/src/services.js')), (e: NodeJS.ErrnoException) => e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED');
-    await assert.rejects(import(specifier('@gatehouse/verify/src/access-token-verifier.js')), (e: NodeJS.ErrnoException) => e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    await assert.rejects(
+      import(specifier('@gatehouse/verify/src/access-token-verifier.js')),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    );
   });
 });
 

@@ -150,7 +150,10 @@ describe('refresh tokens (RFC 6749 §6, rotation per RFC 9700 §4.14.2)', () => 
         const responses = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? refreshForm(t, refresh_token) : refreshJson(t, refresh_token))));
 
         const statuses = responses.map((r) => r.statusCode);
-        assert.ok(statuses.every((s) => s < 500), `5xx among ${statuses.join(',')}`);
+        assert.ok(
+          statuses.every((s) => s < 500),
+          `5xx among ${statuses.join(',')}`,
+        );
         const ok = responses.filter((r) => r.statusCode === 200);
         assert.ok(ok.length <= 1, `${ok.length} exchanges of one token succeeded`);
         for (const r of responses.filter((x) => x.statusCode !== 200)) assertOAuthError(r, 'invalid_grant');
@@ -162,8 +165,15 @@ describe('refresh tokens (RFC 6749 §6, rotation per RFC 9700 §4.14.2)', () => 
           'generations must be exactly 0..k, no duplicates, one per successful exchange',
         );
         const issued = ok.map((r) => digestRefreshToken(r.json<TokenBody>().refresh_token));
-        assert.deepEqual(rows.slice(1).map((r) => r.digest), issued, 'the only successor is the one handed out');
-        assert.ok(rows.every((r) => r.spentAt !== null), 'the original is spent; any successor died with the revoked family');
+        assert.deepEqual(
+          rows.slice(1).map((r) => r.digest),
+          issued,
+          'the only successor is the one handed out',
+        );
+        assert.ok(
+          rows.every((r) => r.spentAt !== null),
+          'the original is spent; any successor died with the revoked family',
+        );
         // Losers presented a spent token: that is reuse, and the family is gone.
         assert.equal((await t.services.sessions.find(sid))?.revokedReason, 'refresh_token_reuse');
       });
@@ -186,7 +196,10 @@ describe('refresh tokens (RFC 6749 §6, rotation per RFC 9700 §4.14.2)', () => 
 
     test('disabling the user kills its refresh token: invalid_grant', async () => {
       const { access_token, refresh_token } = await loginForm(t, await freshUser());
-      await t.services.database.db.update(usersTable).set({ disabledAt: new Date() }).where(eq(usersTable.id, decodeJwt(access_token).sub as string));
+      await t.services.database.db
+        .update(usersTable)
+        .set({ disabledAt: new Date() })
+        .where(eq(usersTable.id, decodeJwt(access_token).sub as string));
       assertOAuthError(await refreshForm(t, refresh_token), 'invalid_grant');
     });
 

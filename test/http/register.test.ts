@@ -154,7 +154,8 @@ describe('POST /auth/register', () => {
         const res = await register(registerBody(lookalike));
         assert.deepEqual(answer(res), answer(again));
         // Only the log tells the two apart.
-        const reasonOf = (r: LightMyRequestResponse) => t.logs.records().find((l) => l.request_id === r.json().request_id && l.err_code === 'ERR_USERNAME_TAKEN')?.reason;
+        const reasonOf = (r: LightMyRequestResponse) =>
+          t.logs.records().find((l) => l.request_id === r.json().request_id && l.err_code === 'ERR_USERNAME_TAKEN')?.reason;
         assert.equal(reasonOf(again), 'username exists');
         assert.equal(reasonOf(res), 'looks like an existing username');
         assert.equal((await rowsWithKey(lookalike.toLowerCase())).length, 0);
@@ -216,16 +217,18 @@ describe('POST /auth/register', () => {
     });
 
     test('patterns are refused too (issue 19 item 11), one code, the rule in the log: spaces, zero-width spaces, "a" × 20, "password1234567", the email\'s local part', async () => {
-      for (const [i, [password, reason, email]] of ([
-        [' '.repeat(15), 'invisible'],
-        ['\u200b'.repeat(15), 'invisible'],
-        ['a'.repeat(20), 'repetitive'],
-        ['password1234567', 'common'],
-        ['!!!!password!!!!', 'common'],
-        ['qwertyuiopasdfg', 'sequential'],
-        ['gatehouse2024!!!', 'context'],
-        ['jane.doe#janedoe1', 'context', 'jane.doe@example.com'],
-      ] as const).entries()) {
+      for (const [i, [password, reason, email]] of (
+        [
+          [' '.repeat(15), 'invisible'],
+          ['\u200b'.repeat(15), 'invisible'],
+          ['a'.repeat(20), 'repetitive'],
+          ['password1234567', 'common'],
+          ['!!!!password!!!!', 'common'],
+          ['qwertyuiopasdfg', 'sequential'],
+          ['gatehouse2024!!!', 'context'],
+          ['jane.doe#janedoe1', 'context', 'jane.doe@example.com'],
+        ] as const
+      ).entries()) {
         const username = `pwpattern${i}`;
         const res = await register({ username, password, ...(email === undefined ? {} : { email }) });
         assertFieldRejected(res, 'password', 'ERR_PASSWORD_POLICY');

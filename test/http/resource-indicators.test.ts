@@ -24,8 +24,10 @@ function assertInvalidTarget(res: LightMyRequestResponse): string {
 
 describe('resource indicators (RFC 8707) at the token endpoint', () => {
   let t: TestApp;
-  const login = (extra: Record<string, string> = {}) => postForm(t, '/auth/token', { grant_type: 'password', username: 'rosa', password: TEST_PASSWORD, ...extra });
-  const refresh = (refreshToken: string, extra: Record<string, string> = {}) => postForm(t, '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
+  const login = (extra: Record<string, string> = {}) =>
+    postForm(t, '/auth/token', { grant_type: 'password', username: 'rosa', password: TEST_PASSWORD, ...extra });
+  const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
+    postForm(t, '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
   const tokens = async (res: Promise<LightMyRequestResponse>): Promise<TokenBody> => {
     const done = await res;
     assert.equal(done.statusCode, 200, done.body);
@@ -67,7 +69,7 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
     assert.equal(claims.scope, 'orders:read');
   });
 
-  test('malicious: scopes outside the resource are never granted: only outside ones is invalid_scope, a mix keeps the resource\'s', async () => {
+  test("malicious: scopes outside the resource are never granted: only outside ones is invalid_scope, a mix keeps the resource's", async () => {
     const outside = await login({ resource: ORDERS, scope: 'profile' });
     assert.equal(outside.statusCode, 400, outside.body);
     assert.equal(outside.json<{ error: string }>().error, 'invalid_scope');
@@ -85,7 +87,11 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
       // A near miss is unknown too: identifiers match exactly, no normalisation.
       assertInvalidTarget(await login({ resource: `${ORDERS}/` })),
       assertInvalidTarget(
-        await postForm(t, '/auth/token', `grant_type=password&username=rosa&password=${encodeURIComponent(TEST_PASSWORD)}&resource=${encodeURIComponent(ORDERS)}&resource=${encodeURIComponent(INVENTORY)}`),
+        await postForm(
+          t,
+          '/auth/token',
+          `grant_type=password&username=rosa&password=${encodeURIComponent(TEST_PASSWORD)}&resource=${encodeURIComponent(ORDERS)}&resource=${encodeURIComponent(INVENTORY)}`,
+        ),
       ),
     ];
     assert.equal(new Set(bodies).size, 1, bodies.join('\n'));
@@ -93,7 +99,7 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
     assert.doesNotMatch(bodies[0]!, /fragment|absolute|twice|elsewhere|orders/i);
   });
 
-  test('a refresh without resource keeps the session\'s audience and scopes', async () => {
+  test("a refresh without resource keeps the session's audience and scopes", async () => {
     const first = await tokens(login({ resource: ORDERS }));
     const next = await tokens(refresh(first.refresh_token));
     assert.equal(decodeJwt(next.access_token).aud, ORDERS);
@@ -129,7 +135,11 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json<TokenBody>();
     assert.equal(decodeJwt(body.access_token).aud, INVENTORY);
-    const unknown = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'rosa', password: TEST_PASSWORD, resource: 'https://elsewhere.test/' } });
+    const unknown = await t.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { username: 'rosa', password: TEST_PASSWORD, resource: 'https://elsewhere.test/' },
+    });
     assert.equal(unknown.statusCode, 400, unknown.body);
     assert.equal(unknown.json<{ code: string }>().code, 'ERR_OAUTH_INVALID_TARGET');
     const switched = await t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: body.refresh_token, resource: ORDERS } });
@@ -143,7 +153,10 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
     const issued = await tokens(login({ resource: ORDERS }));
     const revoked = await postForm(t, '/auth/revoke', { token: issued.access_token });
     assert.equal(revoked.statusCode, 200, revoked.body);
-    const outcome = t.logs.records().filter((r) => r.event === 'token.revocation').at(-1)?.outcome;
+    const outcome = t.logs
+      .records()
+      .filter((r) => r.event === 'token.revocation')
+      .at(-1)?.outcome;
     assert.equal(outcome, 'access_token_revoked');
     const claims = await t.services.issuedTokenVerifier.verify(issued.access_token);
     assert.throws(() => t.services.revocations.assertNotRevoked(claims), { code: 'ERR_INVALID_TOKEN' });

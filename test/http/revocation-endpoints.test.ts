@@ -155,13 +155,13 @@ describe('revocation endpoints', () => {
       const victim = await login(t, await freshUser(), { clientId: 'other-app' });
       assertOAuthError(await revoke(t, { token: victim.refresh }), 400, 'unauthorized_client');
       assertOAuthError(await revoke(t, { token: victim.refresh, client_id: 'gatehouse-cli' }), 400, 'unauthorized_client');
-      await assertAlive(t, victim, 'the other client\'s session');
+      await assertAlive(t, victim, "the other client's session");
     });
 
     test("/auth/revoke with another client's access token: 400 unauthorized_client, nothing revoked", async () => {
       const victim = await login(t, await freshUser(), { clientId: 'other-app' });
       assertOAuthError(await revoke(t, { token: victim.access, token_type_hint: 'access_token' }), 400, 'unauthorized_client');
-      await assertAlive(t, victim, 'the other client\'s session');
+      await assertAlive(t, victim, "the other client's session");
     });
 
     test('/auth/revoke: a repeated token parameter is 400 invalid_request and revokes neither', async () => {
@@ -377,7 +377,12 @@ describe('revocation endpoints', () => {
 
       const res = await post(t, '/auth/logout-all', a.access);
       assert.equal(res.statusCode, 204, res.body);
-      for (const [label, s] of [['caller', a], ['second', b], ['other client', c]] as const) await assertDead(t, s, label);
+      for (const [label, s] of [
+        ['caller', a],
+        ['second', b],
+        ['other client', c],
+      ] as const)
+        await assertDead(t, s, label);
       await assertAlive(t, bystander, 'another user');
     });
 

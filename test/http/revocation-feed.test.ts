@@ -65,7 +65,11 @@ describe('GET /revocations', () => {
     }
     assertProblem(await feed(t, { authorization: `Basic ${SECRET}` }), 401, 'ERR_NO_CREDENTIAL');
     assertProblem(await feed(t, {}, `?access_token=${SECRET}`), 400, 'ERR_MALFORMED_CREDENTIAL');
-    assert.equal(t.logs.lines.some((l) => l.includes(SECRET)), false, 'the secret never reaches the log');
+    assert.equal(
+      t.logs.lines.some((l) => l.includes(SECRET)),
+      false,
+      'the secret never reaches the log',
+    );
   });
 
   test('the live state after a logout, a revoked access token and log-out-everywhere; both secrets of the rotation work', async () => {
@@ -73,7 +77,12 @@ describe('GET /revocations', () => {
     const a = await t.login('feed_alice');
     const b = await t.login('feed_alice');
     assert.equal((await t.inject({ method: 'POST', url: '/auth/logout', headers: bearer(a.access_token) })).statusCode, 204);
-    const revoke = await t.inject({ method: 'POST', url: '/auth/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${b.access_token}` });
+    const revoke = await t.inject({
+      method: 'POST',
+      url: '/auth/revoke',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `token=${b.access_token}`,
+    });
     assert.equal(revoke.statusCode, 200);
     const c = await t.login('feed_alice');
     assert.equal((await t.inject({ method: 'POST', url: '/auth/logout-all', headers: bearer(c.access_token) })).statusCode, 204);
@@ -88,11 +97,14 @@ describe('GET /revocations', () => {
       assert.ok(has('session', decodeJwt(a.access_token).sid as string), 'the logged-out session');
       assert.ok(has('token', decodeJwt(b.access_token).jti as string), 'the revoked access token');
       assert.ok(has('session', decodeJwt(c.access_token).sid as string), 'log out everywhere: the sessions');
-      assert.ok(entries.some((e) => e.kind === 'user' && e.id === user.id && (e.version ?? 0) > 0), 'log out everywhere: the token version');
+      assert.ok(
+        entries.some((e) => e.kind === 'user' && e.id === user.id && (e.version ?? 0) > 0),
+        'log out everywhere: the token version',
+      );
     }
   });
 
-  test('malicious: a deleted account\'s tokens stay revoked in the feed though its row and sessions are gone; paging still sees every entry once', async () => {
+  test("malicious: a deleted account's tokens stay revoked in the feed though its row and sessions are gone; paging still sees every entry once", async () => {
     const root = await t.register('feed_root');
     await t.services.userDirectory.changeRole(root.id, { grant: 'admin' });
     const admin = bearer((await t.login('feed_root')).access_token);
@@ -104,7 +116,12 @@ describe('GET /revocations', () => {
     const entry = entries.find((e) => e.kind === 'user' && e.id === doomed.id);
     assert.ok(entry, 'the deleted user is still announced');
     assert.ok((entry.version ?? 0) > tver && entry.until > Date.now(), 'at a version above every token it had');
-    for (const limit of [1, 2]) assert.deepEqual((await walk(t, limit)).map((e) => `${e.kind}:${e.id}`), entries.map((e) => `${e.kind}:${e.id}`), `limit ${limit}`);
+    for (const limit of [1, 2])
+      assert.deepEqual(
+        (await walk(t, limit)).map((e) => `${e.kind}:${e.id}`),
+        entries.map((e) => `${e.kind}:${e.id}`),
+        `limit ${limit}`,
+      );
   });
 
   test('pages: each entry exactly once whatever the page size; a cursor not handed out is 400', async () => {
@@ -116,7 +133,11 @@ describe('GET /revocations', () => {
     assert.ok(all.length >= 8, `${all.length} entries`);
     for (const limit of [1, 2, 3]) {
       const paged = await walk(t, limit);
-      assert.deepEqual(paged.map((e) => `${e.kind}:${e.id}`), all.map((e) => `${e.kind}:${e.id}`), `limit ${limit}`);
+      assert.deepEqual(
+        paged.map((e) => `${e.kind}:${e.id}`),
+        all.map((e) => `${e.kind}:${e.id}`),
+        `limit ${limit}`,
+      );
     }
     for (const after of ['session:not-a-uuid', 'nothing:x', ':x', 'user:', 'token']) {
       assertProblem(await feed(t, bearer(SECRET), `?after=${encodeURIComponent(after)}`), 400, 'ERR_VALIDATION');

@@ -84,7 +84,8 @@ if (testStoreProfile === 'real') {
       await a.register(name);
       return name;
     };
-    const post = (t: TestApp, url: string, accessToken: string): Promise<LightMyRequestResponse> => t.inject({ method: 'POST', url, headers: bearer(accessToken) });
+    const post = (t: TestApp, url: string, accessToken: string): Promise<LightMyRequestResponse> =>
+      t.inject({ method: 'POST', url, headers: bearer(accessToken) });
 
     before(async () => {
       a = await startTestApp();
@@ -117,7 +118,12 @@ if (testStoreProfile === 'real') {
 
       const bySession = await login(a, name);
       await assertPropagates(ctx, 'revoke refresh token', b, bySession.access, async () => {
-        const res = await a.inject({ method: 'POST', url: '/auth/revoke', headers: FORM, payload: new URLSearchParams({ token: bySession.refresh }).toString() });
+        const res = await a.inject({
+          method: 'POST',
+          url: '/auth/revoke',
+          headers: FORM,
+          payload: new URLSearchParams({ token: bySession.refresh }).toString(),
+        });
         assert.equal(res.statusCode, 200, res.body);
       });
       revoked.push({ label: 'session revoked by its refresh token', token: bySession.access });

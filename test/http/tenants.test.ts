@@ -48,7 +48,11 @@ describe('tenants over HTTP: admin API, login, refresh, revocation', () => {
   });
 
   test('malicious: registration cannot carry roles, tenants or memberships', async () => {
-    const res = await t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'sneaky', password: TEST_PASSWORD, roles: ['admin'], tenant: 'acme' } });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { username: 'sneaky', password: TEST_PASSWORD, roles: ['admin'], tenant: 'acme' },
+    });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json<{ code: string }>().code, 'ERR_VALIDATION');
   });
@@ -60,7 +64,8 @@ describe('tenants over HTTP: admin API, login, refresh, revocation', () => {
       const res = await admin('POST', `/admin/tenants/acme/members/${ids.dana}/roles`, { role });
       assert.equal(res.statusCode, 400, role);
     }
-    const scopes = (JSON.parse(Buffer.from((await jsonLogin('dana')).json<Tokens>().access_token.split('.')[1]!, 'base64url').toString()) as { scope: string }).scope;
+    const scopes = (JSON.parse(Buffer.from((await jsonLogin('dana')).json<Tokens>().access_token.split('.')[1]!, 'base64url').toString()) as { scope: string })
+      .scope;
     assert.doesNotMatch(scopes, /admin:/);
   });
 
@@ -83,7 +88,8 @@ describe('tenants over HTTP: admin API, login, refresh, revocation', () => {
     assert.deepEqual(claims.roles, ['clerk']);
     const members = (await admin('GET', '/admin/tenants/acme/members')).json<{ members: { user_id: string; roles: string[] }[] }>().members;
     assert.deepEqual(members, [{ ...members[0]!, user_id: ids.dana, roles: ['clerk'] }]);
-    const audit = (await admin('GET', `/admin/audit?user=${ids.dana}&event=tenant_role.granted`)).json<{ events: { actor_id: string; reason: string }[] }>().events;
+    const audit = (await admin('GET', `/admin/audit?user=${ids.dana}&event=tenant_role.granted`)).json<{ events: { actor_id: string; reason: string }[] }>()
+      .events;
     assert.equal(audit[0]?.actor_id, ids.root);
     assert.equal(audit[0]?.reason, 'acme:clerk');
   });

@@ -17,7 +17,10 @@ function recordsOf(t: TestApp, res: LightMyRequestResponse): Record<string, unkn
 function assertRefusedAtInfo(t: TestApp, res: LightMyRequestResponse): void {
   assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
   const records = recordsOf(t, res);
-  assert.ok(records.some((r) => r.msg === 'request refused' && r.level === 30), JSON.stringify(records));
+  assert.ok(
+    records.some((r) => r.msg === 'request refused' && r.level === 30),
+    JSON.stringify(records),
+  );
   assert.ok(!records.some((r) => Number(r.level) >= 50), JSON.stringify(records));
 }
 
@@ -56,7 +59,9 @@ describe('a NUL byte, or other input PostgreSQL refuses, never reaches a query (
   });
 
   test('every query-string and path input that reaches a query refuses a NUL with a 400 problem', async () => {
-    const { id: tenantId } = (await t.inject({ method: 'POST', url: '/admin/tenants', headers: bearer(adminToken), payload: { slug: 'nul-tenant' } })).json<{ id: string }>();
+    const { id: tenantId } = (await t.inject({ method: 'POST', url: '/admin/tenants', headers: bearer(adminToken), payload: { slug: 'nul-tenant' } })).json<{
+      id: string;
+    }>();
     assert.ok(tenantId);
     const urls = [
       '/admin/users?search=a%00b',
@@ -92,7 +97,12 @@ describe('a NUL byte, or other input PostgreSQL refuses, never reaches a query (
   });
 
   test('a NUL in the User-Agent (stored by the audit trail) is refused, not a failed audit write', async () => {
-    const res = await t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, 'user-agent': 'a\u0000b' }, payload: 'grant_type=password&username=nul-victim&password=wrong' });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: { ...FORM, 'user-agent': 'a\u0000b' },
+      payload: 'grant_type=password&username=nul-victim&password=wrong',
+    });
     assert.equal(res.statusCode, 400, res.body);
     assert.equal(res.json().error, 'invalid_request');
     assertRefusedAtInfo(t, res);
@@ -141,7 +151,12 @@ describe('ill-formed text (lone surrogates) is refused at every text input', () 
 
   test('malicious: login with a lone surrogate does not open the account whose password has U+FFFD there', async () => {
     await t.register('fffd-owner', `${TEST_PASSWORD}\ufffd`);
-    const res = await t.inject({ method: 'POST', url: '/auth/login', headers: JSON_TYPE, payload: JSON.stringify({ username: 'fffd-owner', password: `${TEST_PASSWORD}\ud800` }) });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: JSON_TYPE,
+      payload: JSON.stringify({ username: 'fffd-owner', password: `${TEST_PASSWORD}\ud800` }),
+    });
     assertWellFormedProblem(res.statusCode, res.headers, res.body, 400, 'ERR_VALIDATION');
     assert.equal(res.json().access_token, undefined);
     const right = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'fffd-owner', password: `${TEST_PASSWORD}\ufffd` } });
@@ -154,14 +169,24 @@ describe('ill-formed text (lone surrogates) is refused at every text input', () 
     const key = await t.inject({ method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '{"username":"keyuser","password":"x","\\ud800":1}' });
     assertWellFormedProblem(key.statusCode, key.headers, key.body, 400, 'ERR_VALIDATION');
     assert.deepEqual(key.json().errors, [{ field: 'body', message: 'must be well-formed text' }]);
-    const deep = await t.inject({ method: 'POST', url: '/auth/register', headers: JSON_TYPE, payload: '{"username":"deepuser","password":"x","extra":[["ok","\\udc00"]]}' });
+    const deep = await t.inject({
+      method: 'POST',
+      url: '/auth/register',
+      headers: JSON_TYPE,
+      payload: '{"username":"deepuser","password":"x","extra":[["ok","\\udc00"]]}',
+    });
     assertWellFormedProblem(deep.statusCode, deep.headers, deep.body, 400, 'ERR_VALIDATION');
   });
 
   test('the token endpoint: a surrogate spelled in a form body is invalid_request, never a login attempt', async () => {
     await t.register('form-owner', `${TEST_PASSWORD}\ufffd`);
     // %ED%A0%80 is U+D800 in CESU-8: not UTF-8, so it cannot stand for the lone surrogate.
-    const res = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: `grant_type=password&username=form-owner&password=${encodeURIComponent(TEST_PASSWORD)}%ED%A0%80` });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: FORM,
+      payload: `grant_type=password&username=form-owner&password=${encodeURIComponent(TEST_PASSWORD)}%ED%A0%80`,
+    });
     assert.equal(res.statusCode, 400, res.body);
     assert.equal(res.json().error, 'invalid_request');
   });

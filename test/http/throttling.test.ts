@@ -15,7 +15,13 @@ function from(ip: string | undefined): Record<string, string> {
 
 function passwordGrant(t: TestApp, username: string, password: string, ip?: string, remoteAddress?: string): Promise<LightMyRequestResponse> {
   const payload = new URLSearchParams({ grant_type: 'password', username, password }).toString();
-  return t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, ...from(ip) }, payload, ...(remoteAddress === undefined ? {} : { remoteAddress }) });
+  return t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: { ...FORM, ...from(ip) },
+    payload,
+    ...(remoteAddress === undefined ? {} : { remoteAddress }),
+  });
 }
 
 function jsonLogin(t: TestApp, username: string, password: string, ip?: string): Promise<LightMyRequestResponse> {
@@ -52,7 +58,13 @@ function assertThrottled(res: LightMyRequestResponse, style: 'oauth' | 'problem'
     assert.match(String(res.headers['content-type']), /^application\/problem\+json\b/);
     const { request_id: requestId, ...body } = res.json();
     assert.equal(requestId, res.headers['x-request-id']);
-    assert.deepEqual(body, { type: 'urn:gatehouse:error:ERR_THROTTLED', title: 'Too many requests', status: 429, code: 'ERR_THROTTLED', detail: 'too many requests; try again later' });
+    assert.deepEqual(body, {
+      type: 'urn:gatehouse:error:ERR_THROTTLED',
+      title: 'Too many requests',
+      status: 429,
+      code: 'ERR_THROTTLED',
+      detail: 'too many requests; try again later',
+    });
   }
   return Number(retryAfter);
 }
@@ -206,7 +218,11 @@ describe(`MALICIOUS: login throttling when the in-process store fills${testStore
     for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'));
     const statuses = new Set<number>();
     for (let i = 0; i < CAPACITY * 2; i++) statuses.add((await passwordGrant(t, `nobody${i}`, WRONG, `10.20.${i >> 8}.${i & 255}`)).statusCode);
-    assert.deepEqual([...statuses].sort((a, b) => a - b), [400, 429], 'the flood fills the store, then is refused');
+    assert.deepEqual(
+      [...statuses].sort((a, b) => a - b),
+      [400, 429],
+      'the flood fills the store, then is refused',
+    );
     const hashes = countHashing(t);
     assertThrottled(await passwordGrant(t, 'alice', WRONG, '203.0.113.21'), 'oauth');
     assertThrottled(await passwordGrant(t, 'alice', TEST_PASSWORD, '203.0.113.21'), 'oauth');
@@ -225,7 +241,8 @@ describe(`MALICIOUS: successful logins do not fill the in-process login store${t
   after(() => t.close());
 
   test('logins that succeed from more addresses than the store holds leave no counters behind: a new address is still served', async () => {
-    for (let i = 0; i < CAPACITY * 2; i++) assert.equal((await passwordGrant(t, 'bob', TEST_PASSWORD, `2001:db8:${i.toString(16)}::1`)).statusCode, 200, `login ${i}`);
+    for (let i = 0; i < CAPACITY * 2; i++)
+      assert.equal((await passwordGrant(t, 'bob', TEST_PASSWORD, `2001:db8:${i.toString(16)}::1`)).statusCode, 200, `login ${i}`);
     assert.equal((await passwordGrant(t, 'bob', TEST_PASSWORD, '203.0.113.40')).statusCode, 200);
     // Failures still count: the counters that hold them are kept.
     for (let i = 0; i < 10; i++) assertInvalidGrant(await passwordGrant(t, 'bob', WRONG, '203.0.113.41'));
@@ -260,10 +277,20 @@ describe('login throttling over HTTP: outcomes', () => {
 
   test('only refused credentials count: a malformed request or another grant is not a login failure', async () => {
     for (let i = 0; i < 5; i++) {
-      const missing = await t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, ...from('198.51.100.82') }, payload: 'grant_type=password&username=grace' });
+      const missing = await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { ...FORM, ...from('198.51.100.82') },
+        payload: 'grant_type=password&username=grace',
+      });
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error, 'invalid_request');
-      const refresh = await t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, ...from('198.51.100.82') }, payload: 'grant_type=refresh_token&refresh_token=nope' });
+      const refresh = await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { ...FORM, ...from('198.51.100.82') },
+        payload: 'grant_type=refresh_token&refresh_token=nope',
+      });
       assertInvalidGrant(refresh);
     }
     assert.equal((await passwordGrant(t, 'grace', TEST_PASSWORD, '198.51.100.82')).statusCode, 200);
@@ -286,7 +313,8 @@ describe('request limits over HTTP', () => {
   });
   after(() => t.close());
 
-  const register = (username: string, ip: string) => t.inject({ method: 'POST', url: '/auth/register', headers: from(ip), payload: { username, password: TEST_PASSWORD } });
+  const register = (username: string, ip: string) =>
+    t.inject({ method: 'POST', url: '/auth/register', headers: from(ip), payload: { username, password: TEST_PASSWORD } });
 
   test('MALICIOUS: GLOBAL_IP is a ceiling on every route, unknown ones too, in the route’s own error style', async () => {
     const ip = '198.51.100.90';
@@ -323,7 +351,12 @@ describe('request limits over HTTP', () => {
     }
     assertThrottled(await t.inject({ method: 'POST', url: '/auth/refresh', headers: from('198.51.100.111'), payload: { refresh_token: token } }), 'oauth');
     assertThrottled(
-      await t.inject({ method: 'POST', url: '/auth/token', headers: { ...FORM, ...from('198.51.100.112') }, payload: `grant_type=refresh_token&refresh_token=${token}` }),
+      await t.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { ...FORM, ...from('198.51.100.112') },
+        payload: `grant_type=refresh_token&refresh_token=${token}`,
+      }),
       'oauth',
     );
     const res = await t.inject({ method: 'POST', url: '/auth/refresh', headers: from('198.51.100.110'), payload: { refresh_token: other.refresh_token } });
@@ -334,7 +367,12 @@ describe('request limits over HTTP', () => {
     assert.equal((await register('changer', '198.51.100.120')).statusCode, 201);
     const { access_token: access } = (await passwordGrant(t, 'changer', TEST_PASSWORD, '198.51.100.120')).json();
     const change = (current: string, ip: string) =>
-      t.inject({ method: 'POST', url: '/me/password', headers: { ...bearer(access), ...from(ip) }, payload: { current_password: current, new_password: 'a brand new passphrase here' } });
+      t.inject({
+        method: 'POST',
+        url: '/me/password',
+        headers: { ...bearer(access), ...from(ip) },
+        payload: { current_password: current, new_password: 'a brand new passphrase here' },
+      });
     const hashes = countHashing(t);
     assert.equal((await change('guess one is wrong', '198.51.100.121')).statusCode, 403);
     assert.equal((await change('guess two is wrong', '198.51.100.122')).statusCode, 403);
@@ -356,7 +394,10 @@ describe('limits switched off', () => {
   let t: TestApp;
   before(async () => {
     const off = Object.fromEntries(
-      ['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'REGISTER_IP', 'REFRESH_SESSION', 'PASSWORD_CHANGE_USER', 'REVOKE_IP', 'GLOBAL_IP'].map((n) => [`GATEHOUSE_LIMIT_${n}`, 'off']),
+      ['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'REGISTER_IP', 'REFRESH_SESSION', 'PASSWORD_CHANGE_USER', 'REVOKE_IP', 'GLOBAL_IP'].map((n) => [
+        `GATEHOUSE_LIMIT_${n}`,
+        'off',
+      ]),
     );
     t = await startTestApp({ env: off });
     await t.register('unlimited');
@@ -407,7 +448,8 @@ if (testStoreProfile === 'real') {
     });
 
     test('the global ceiling is one budget across instances', async () => {
-      for (let i = 0; i < 10; i++) assert.equal((await (i % 2 === 0 ? a : b).inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.141') })).statusCode, 200);
+      for (let i = 0; i < 10; i++)
+        assert.equal((await (i % 2 === 0 ? a : b).inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.141') })).statusCode, 200);
       assertThrottled(await a.inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.141') }), 'problem');
       assertThrottled(await b.inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.141') }), 'problem');
     });

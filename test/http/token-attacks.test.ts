@@ -187,7 +187,12 @@ describe('forged signatures and algorithms', () => {
   test('HS256 keyed with our public key (algorithm confusion) is refused', async () => {
     const x = realPublicJwk.x as string;
     const pem = createPublicKey({ key: realPublicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
-    const secrets = [Buffer.from(x, 'base64url'), new TextEncoder().encode(x), new TextEncoder().encode(JSON.stringify(realPublicJwk)), new TextEncoder().encode(pem)];
+    const secrets = [
+      Buffer.from(x, 'base64url'),
+      new TextEncoder().encode(x),
+      new TextEncoder().encode(JSON.stringify(realPublicJwk)),
+      new TextEncoder().encode(pem),
+    ];
     for (const secret of secrets) {
       await assertRefused(await forge({ header: { alg: 'HS256' }, key: secret }));
     }
@@ -259,7 +264,7 @@ describe('keys we do not hold (another deployment, or a key rotated out)', () =>
     await assertRefused(foreign);
   });
 
-  test("a token for one of our users, signed with a key that is not in our set, is refused", async () => {
+  test('a token for one of our users, signed with a key that is not in our set, is refused', async () => {
     const old = other.signingKeys[0];
     assert.ok(old !== undefined && old.kid !== realKid);
     const oldKey = (await importJWK(old, old.alg)) as CryptoKey;
@@ -325,7 +330,7 @@ describe('the subject', () => {
     await assertRefused(await forge({ claims: { sub: randomUUID() } }));
   });
 
-  test("the token of a deleted user is refused", async () => {
+  test('the token of a deleted user is refused', async () => {
     const carol = await t.register('carol');
     const { access_token: token } = await t.login('carol');
     assert.equal((await me(bearer(token))).statusCode, 200, 'control: valid before the deletion');
@@ -337,7 +342,10 @@ describe('the subject', () => {
     // No API disables a user yet: set the column directly, before this user was ever looked up.
     const dave = await t.register('dave');
     const { access_token: token } = await t.login('dave');
-    await t.services.database.db.update(usersTable).set({ disabledAt: new Date(NOW * 1000) }).where(eq(usersTable.id, dave.id));
+    await t.services.database.db
+      .update(usersTable)
+      .set({ disabledAt: new Date(NOW * 1000) })
+      .where(eq(usersTable.id, dave.id));
     await assertRefused(token);
   });
 });
@@ -369,7 +377,10 @@ describe('strings that are not our access tokens', () => {
     const record = t.logs.records().find((r) => r.request_id === res.json().request_id && r.err_code === 'ERR_INVALID_TOKEN');
     assert.ok(record !== undefined, 'the refusal is logged');
     assert.match(String(record.reason), /algorithm not allowed/);
-    assert.equal(t.logs.lines.some((line) => line.includes(token)), false);
+    assert.equal(
+      t.logs.lines.some((line) => line.includes(token)),
+      false,
+    );
   });
 });
 

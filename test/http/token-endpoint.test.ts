@@ -37,7 +37,13 @@ function assertOAuthError(res: LightMyRequestResponse, status: number, error: st
   return body;
 }
 
-function assertTokenResponse(res: LightMyRequestResponse): { access_token: string; token_type: string; expires_in: number; scope: string; refresh_token: string } {
+function assertTokenResponse(res: LightMyRequestResponse): {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+  refresh_token: string;
+} {
   assert.equal(res.statusCode, 200, res.body);
   assert.match(String(res.headers['content-type']), /^application\/json\b/);
   assertNoStore(res);

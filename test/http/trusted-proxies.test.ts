@@ -35,7 +35,10 @@ describe('X-Forwarded-For without GATEHOUSE_TRUSTED_PROXIES', () => {
     await clientIp(t, '198.51.100.8', '203.0.113.66');
     const line = t.logs.records().find((r) => r.msg === 'request completed' && (r.req as { ip?: string }).ip === '198.51.100.8');
     assert.ok(line !== undefined);
-    assert.equal(t.logs.lines.find((l) => l.includes('203.0.113.66')), undefined);
+    assert.equal(
+      t.logs.lines.find((l) => l.includes('203.0.113.66')),
+      undefined,
+    );
   });
 });
 

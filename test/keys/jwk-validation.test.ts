@@ -5,10 +5,7 @@ import type { JWK } from 'jose';
 import { toPublicJwk, validatePrivateSigningJwk } from '../../src/keys/jwk-validation.js';
 
 /** A private JWK straight from Node's crypto, so keys the library refuses to make (RSA 1024) can be tested. */
-function privateJwk(
-  type: 'rsa' | 'ec' | 'ed25519' | 'ed448',
-  options: { modulusLength?: number; namedCurve?: string } = {},
-): JWK {
+function privateJwk(type: 'rsa' | 'ec' | 'ed25519' | 'ed448', options: { modulusLength?: number; namedCurve?: string } = {}): JWK {
   const pair =
     type === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048 })

@@ -39,13 +39,35 @@ describe('GATEHOUSE_KEY_ENCRYPTION_KEY: refused unless 256 random bits', () => {
     assert.equal(weak.length, 1);
     assert.match(weak[0]!, /^GATEHOUSE_KEY_ENCRYPTION_KEY: /);
     assert.ok(!weak[0]!.includes(secretish), 'the message must not quote the secret');
-    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]), ['GATEHOUSE_KEY_ENCRYPTION_KEY']);
-    assert.deepEqual(problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: kekValue() }), []);
-    assert.match(problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_ENCRYPTION_KEY: kekValue() })[0] ?? '', /no effect unless GATEHOUSE_KEY_SOURCE=store/);
-    assert.match(problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_SIGNING_KEYS: '/k.json' })[0] ?? '', /^GATEHOUSE_KEY_SOURCE: "store" cannot be combined/);
+    assert.deepEqual(
+      problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_KEY_SOURCE: 'store' }).map((p) => p.split(':')[0]),
+      ['GATEHOUSE_KEY_ENCRYPTION_KEY'],
+    );
+    assert.deepEqual(
+      problemsOf({
+        GATEHOUSE_ENV: 'production',
+        GATEHOUSE_ISSUER: 'https://auth.example.com',
+        GATEHOUSE_KEY_SOURCE: 'store',
+        GATEHOUSE_KEY_ENCRYPTION_KEY: kekValue(),
+      }),
+      [],
+    );
+    assert.match(
+      problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_ENCRYPTION_KEY: kekValue() })[0] ?? '',
+      /no effect unless GATEHOUSE_KEY_SOURCE=store/,
+    );
+    assert.match(
+      problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_SIGNING_KEYS: '/k.json' })[0] ?? '',
+      /^GATEHOUSE_KEY_SOURCE: "store" cannot be combined/,
+    );
     assert.match(problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_ROTATION_DAYS: '30' })[0] ?? '', /^GATEHOUSE_KEY_ROTATION_DAYS: has no effect/);
     assert.match(problemsOf({ GATEHOUSE_ENV: 'development', GATEHOUSE_JWKS_MAX_AGE_SECONDS: '-1' })[0] ?? '', /^GATEHOUSE_JWKS_MAX_AGE_SECONDS: /);
-    const config = loadConfig({ GATEHOUSE_ENV: 'development', GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ROTATION_DAYS: '90', GATEHOUSE_JWKS_MAX_AGE_SECONDS: '60' });
+    const config = loadConfig({
+      GATEHOUSE_ENV: 'development',
+      GATEHOUSE_KEY_SOURCE: 'store',
+      GATEHOUSE_KEY_ROTATION_DAYS: '90',
+      GATEHOUSE_JWKS_MAX_AGE_SECONDS: '60',
+    });
     assert.equal(config.keyRotationDays, 90);
     assert.equal(config.jwksMaxAgeSeconds, 60);
   });

@@ -75,7 +75,6 @@ describe('stored keys on two instances of one deployment', { skip: testStoreProf
     await pollUntil('A signs with the new key', async () => kidOf((await a.login('alice')).access_token) === next.kid);
     assert.equal(kidOf((await b.login('alice')).access_token), next.kid);
   });
-
 });
 
 describe('stored keys without a notification (a message lost): polling catches up within seconds', () => {

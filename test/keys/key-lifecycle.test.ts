@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { automaticRotation, earliestActivation, earliestRetirement, KEY_CLOCK_TOLERANCE_SECONDS, KEY_PROPAGATION_MS, lifecycleTimings, transitionCutoffs } from '../../src/keys/key-lifecycle.js';
+import {
+  automaticRotation,
+  earliestActivation,
+  earliestRetirement,
+  KEY_CLOCK_TOLERANCE_SECONDS,
+  KEY_PROPAGATION_MS,
+  lifecycleTimings,
+  transitionCutoffs,
+} from '../../src/keys/key-lifecycle.js';
 
 const LEAD = 300_000 + KEY_PROPAGATION_MS;
 const RETIRE = (900 + KEY_CLOCK_TOLERANCE_SECONDS) * 1000 + KEY_PROPAGATION_MS;

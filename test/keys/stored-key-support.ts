@@ -24,7 +24,13 @@ export const newKek = (): string => randomBytes(32).toString('base64url');
  * A Gatehouse on stored keys (GATEHOUSE_KEY_SOURCE=store) with the test's clock. Polling is slowed
  * to an hour so a test decides when the scheduler runs (`keys(t).management.advance()`).
  */
-export async function startStoreApp(options: { clock: TestClock; kek?: string; env?: Record<string, string>; shareWith?: TestApp; pollMs?: number }): Promise<TestApp> {
+export async function startStoreApp(options: {
+  clock: TestClock;
+  kek?: string;
+  env?: Record<string, string>;
+  shareWith?: TestApp;
+  pollMs?: number;
+}): Promise<TestApp> {
   return startTestApp({
     env: { GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: options.kek ?? newKek(), ...options.env },
     overrides: { signingKeys: undefined, now: options.clock.now, keyPollIntervalMs: options.pollMs ?? 3_600_000 },

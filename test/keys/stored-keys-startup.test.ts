@@ -54,7 +54,10 @@ describe('stored keys at startup: a wrong KEK or an altered row refuses to start
   test('malicious: another GATEHOUSE_KEY_ENCRYPTION_KEY: startup refuses, naming the variable and the key', async () => {
     await assert.rejects(open({ GATEHOUSE_KEY_ENCRYPTION_KEY: newKek() }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
-      assert.match(error.problems[0] ?? '', /^GATEHOUSE_KEY_ENCRYPTION_KEY: signing key \S+ was sealed under key-encryption key \S+, but GATEHOUSE_KEY_ENCRYPTION_KEY is \S+: wrong GATEHOUSE_KEY_ENCRYPTION_KEY$/);
+      assert.match(
+        error.problems[0] ?? '',
+        /^GATEHOUSE_KEY_ENCRYPTION_KEY: signing key \S+ was sealed under key-encryption key \S+, but GATEHOUSE_KEY_ENCRYPTION_KEY is \S+: wrong GATEHOUSE_KEY_ENCRYPTION_KEY$/,
+      );
       return true;
     });
   });
@@ -63,7 +66,9 @@ describe('stored keys at startup: a wrong KEK or an altered row refuses to start
     const services = await open();
     const kid = services.keySet().signer.kid;
     const [row] = (
-      (await services.database.db.execute(sql`SELECT private_jwk_sealed FROM signing_keys WHERE kid = ${kid}`)) as unknown as { rows: { private_jwk_sealed: string }[] }
+      (await services.database.db.execute(sql`SELECT private_jwk_sealed FROM signing_keys WHERE kid = ${kid}`)) as unknown as {
+        rows: { private_jwk_sealed: string }[];
+      }
     ).rows;
     const sealed = row!.private_jwk_sealed;
     const body = Buffer.from(sealed.split('.')[3]!, 'base64url');

@@ -43,7 +43,10 @@ describe('stored signing keys: lifecycle, revocation, encryption at rest', () =>
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.state, 'active');
     assert.equal(listed[0]!.alg, 'EdDSA');
-    assert.deepEqual((await jwks(t)).keys.map((k) => k.kid), [listed[0]!.kid]);
+    assert.deepEqual(
+      (await jwks(t)).keys.map((k) => k.kid),
+      [listed[0]!.kid],
+    );
     assert.equal(t.services.keySet().signer.kid, listed[0]!.kid);
   });
 
@@ -73,7 +76,10 @@ describe('stored signing keys: lifecycle, revocation, encryption at rest', () =>
   test('malicious: a pending key never signs, however long it waits, until a rotation schedules it', async () => {
     const signer = t.services.keySet().signer.kid;
     const standby = await keys(t).management.create({}, OPERATOR);
-    assert.ok((await jwks(t)).keys.some((k) => k.kid === standby.kid), 'published at once');
+    assert.ok(
+      (await jwks(t)).keys.some((k) => k.kid === standby.kid),
+      'published at once',
+    );
     clock.advance(7 * 86_400_000);
     await keys(t).management.advance();
     assert.equal(kidOf((await t.login('alice')).access_token), signer);
@@ -106,9 +112,15 @@ describe('stored signing keys: lifecycle, revocation, encryption at rest', () =>
 
     clock.advance(RETIRE_AFTER_MS - 1);
     await keys(t).management.advance();
-    assert.ok((await jwks(t)).keys.some((k) => k.kid === oldKid), 'still published one ms before TTL + tolerance');
+    assert.ok(
+      (await jwks(t)).keys.some((k) => k.kid === oldKid),
+      'still published one ms before TTL + tolerance',
+    );
     clock.advance(1);
-    assert.deepEqual((await keys(t).management.advance()).map((m) => `${m.kid}:${m.to}`), [`${oldKid}:retired`]);
+    assert.deepEqual(
+      (await keys(t).management.advance()).map((m) => `${m.kid}:${m.to}`),
+      [`${oldKid}:retired`],
+    );
     assert.ok(!(await jwks(t)).keys.some((k) => k.kid === oldKid), 'a retired key is gone from the JWKS');
     assert.equal(t.services.keySet().find(oldKid), undefined);
   });
@@ -117,7 +129,8 @@ describe('stored signing keys: lifecycle, revocation, encryption at rest', () =>
     await keys(t).management.create({ alg: 'ES256' }, OPERATOR);
     const published = (await jwks(t)).keys;
     assert.deepEqual([...new Set(published.map((k) => k.alg ?? ''))].sort(), ['ES256', 'RS256'].filter((a) => published.some((k) => k.alg === a)).sort());
-    for (const key of published) for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${key.kid}.${member}`);
+    for (const key of published)
+      for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${key.kid}.${member}`);
 
     const opened = parseKeyEncryptionKey(kek);
     const raw = await rows(t);
@@ -180,7 +193,10 @@ describe('stored signing keys: lifecycle, revocation, encryption at rest', () =>
     clock.advance(MAX_AGE_MS);
     const results = await Promise.all(Array.from({ length: 6 }, () => keys(t).management.advance()));
     const activations = results.flat().filter((m) => m.to === 'active');
-    assert.deepEqual(activations.map((m) => m.kid), [next.kid]);
+    assert.deepEqual(
+      activations.map((m) => m.kid),
+      [next.kid],
+    );
     assert.equal((await keys(t).management.list()).filter((k) => k.state === 'active').length, 1);
     const audited = await t.services.audit.list({ event: 'key.activated', limit: 50 });
     assert.equal(audited.filter((r) => r.reason === next.kid).length, 1);

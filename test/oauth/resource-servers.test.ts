@@ -20,7 +20,20 @@ describe('resource identifiers (RFC 8707 §2: absolute URI, no fragment)', () =>
     }
   });
   test('malicious: a fragment, a relative reference, spaces, controls, non-ASCII and bad escapes are refused', () => {
-    for (const bad of ['https://orders.example.com/#x', 'https://orders.example.com/#', '/orders', 'orders.example.com', '', ' https://a.example/', 'https://a.example/ b', 'https://a.example/\n', 'https://exämple.com/', 'https://a.example/%zz', 'https:\\\\a.example', 'x'.repeat(600)]) {
+    for (const bad of [
+      'https://orders.example.com/#x',
+      'https://orders.example.com/#',
+      '/orders',
+      'orders.example.com',
+      '',
+      ' https://a.example/',
+      'https://a.example/ b',
+      'https://a.example/\n',
+      'https://exämple.com/',
+      'https://a.example/%zz',
+      'https:\\\\a.example',
+      'x'.repeat(600),
+    ]) {
       assert.notEqual(resourceIdentifierProblem(bad), undefined, JSON.stringify(bad));
     }
     assert.notEqual(resourceIdentifierProblem(42), undefined);
@@ -92,7 +105,16 @@ describe('GATEHOUSE_RESOURCES: the resource servers file', () => {
   });
 
   test('every problem of the entries at once, prefixed with the variable', async () => {
-    const path = await file('bad.json', JSON.stringify({ resources: [{ identifier: 'orders', scopes: ['profile'] }, { identifier: 'https://x.example/', scopes: ['nope'] }], extra: true }));
+    const path = await file(
+      'bad.json',
+      JSON.stringify({
+        resources: [
+          { identifier: 'orders', scopes: ['profile'] },
+          { identifier: 'https://x.example/', scopes: ['nope'] },
+        ],
+        extra: true,
+      }),
+    );
     assert.deepEqual(await problemsOf(path), [
       'GATEHOUSE_RESOURCES: unknown field "extra"',
       'GATEHOUSE_RESOURCES: resources[0].identifier: must be an absolute URI (RFC 3986 §4.3)',
@@ -101,7 +123,10 @@ describe('GATEHOUSE_RESOURCES: the resource servers file', () => {
   });
 
   test('a valid file registers its resources: tokens for them carry their aud; a bad one stops startup', async () => {
-    const path = await file('ok.json', JSON.stringify({ resources: [{ identifier: 'https://inventory.example/', scopes: ['profile'], description: 'stock' }] }));
+    const path = await file(
+      'ok.json',
+      JSON.stringify({ resources: [{ identifier: 'https://inventory.example/', scopes: ['profile'], description: 'stock' }] }),
+    );
     const t = await startTestApp({ env: { GATEHOUSE_RESOURCES: path } });
     try {
       await t.register('filed-fay');

@@ -7,7 +7,13 @@ import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalog
 import { createResourceRegistry, type ResourceServer } from '../../src/oauth/resource-servers.js';
 import type { TenantRecord } from '../../src/tenants/tenant.js';
 import type { TenantMembership } from '../../src/tenants/tenant-store.js';
-import { handleTokenRequest, type BasicClientCredentials, type TokenRequestContext, type TokenRequestDeps, type TokenRequestParams } from '../../src/oauth/token-request.js';
+import {
+  handleTokenRequest,
+  type BasicClientCredentials,
+  type TokenRequestContext,
+  type TokenRequestDeps,
+  type TokenRequestParams,
+} from '../../src/oauth/token-request.js';
 import type { StartSessionInput } from '../../src/sessions/refresh-families.js';
 import type { SessionRecord } from '../../src/sessions/session-store.js';
 import type { IssueAccessTokenInput } from '../../src/tokens/access-token-issuer.js';
@@ -54,7 +60,13 @@ const TENANT_SCOPES = {
 
 function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogue>[0]; memberships?: TenantMembership[]; resources?: ResourceServer[] } = {}) {
   const scopes = createScopeCatalogue(options.definitions);
-  const calls = { verifyPassword: 0, issue: [] as IssueAccessTokenInput[], sessions: [] as StartSessionInput[], exchanged: [] as (readonly string[])[], audit: [] as AuditRecord[] };
+  const calls = {
+    verifyPassword: 0,
+    issue: [] as IssueAccessTokenInput[],
+    sessions: [] as StartSessionInput[],
+    exchanged: [] as (readonly string[])[],
+    audit: [] as AuditRecord[],
+  };
   const liveSession: SessionRecord = { ...SESSION, tenantId: options.memberships === undefined ? null : ACME.id };
   const issueAccessToken = async (input: IssueAccessTokenInput) => {
     calls.issue.push(input);
@@ -156,7 +168,14 @@ describe('handleTokenRequest: what is issued', () => {
     assert.equal(calls.issue[0]?.subject, USER.id);
     assert.equal(calls.issue[0]?.clientId, 'gatehouse-cli');
     assert.equal(calls.issue[0]?.sessionId, SESSION.id);
-    assert.deepEqual(calls.sessions[0], { userId: USER.id, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'test device', ip: '127.0.0.1' });
+    assert.deepEqual(calls.sessions[0], {
+      userId: USER.id,
+      clientId: 'gatehouse-cli',
+      tenantId: null,
+      scope: 'profile',
+      device: 'test device',
+      ip: '127.0.0.1',
+    });
   });
 
   test('never more than the user holds: a scope only admins hold is refused for a plain user', async () => {
@@ -213,7 +232,15 @@ describe('handleTokenRequest: refresh_token grant (RFC 6749 §6)', () => {
   const outages: [string, (deps: TokenRequestDeps) => TokenRequestDeps][] = [
     ['the user lookup', (deps) => ({ ...deps, findUser: async () => Promise.reject(new StoreUnavailableError('database down')) })],
     ['the tenant roles', (deps) => ({ ...deps, tenantRolesOf: async () => Promise.reject(new StoreUnavailableError('database down')) })],
-    ['the signing key (stale key set)', (deps) => ({ ...deps, prepareAccessToken: () => { throw new StoreUnavailableError('signing keys not confirmed'); } })],
+    [
+      'the signing key (stale key set)',
+      (deps) => ({
+        ...deps,
+        prepareAccessToken: () => {
+          throw new StoreUnavailableError('signing keys not confirmed');
+        },
+      }),
+    ],
   ];
   for (const [what, failing] of outages) {
     test(`${what} failing: 503 before the token is spent, so the same token works once the store is back`, async () => {
@@ -285,7 +312,13 @@ describe('handleTokenRequest: tenants', () => {
   });
 
   test('the roles of one tenant never count in another: manager in acme, clerk in globex, logged in to globex', async () => {
-    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }, { tenant: GLOBEX, roles: ['clerk'] }] });
+    const { deps, calls } = fakeDeps({
+      definitions: TENANT_SCOPES,
+      memberships: [
+        { tenant: ACME, roles: ['manager'] },
+        { tenant: GLOBEX, roles: ['clerk'] },
+      ],
+    });
     const response = await handleTokenRequest(deps, { ...valid, tenant: 'GLOBEX' }, undefined, CONTEXT);
     assert.equal(response.scope, 'orders:read profile');
     assert.equal(calls.issue[0]?.tenantId, GLOBEX.id);
@@ -298,7 +331,13 @@ describe('handleTokenRequest: tenants', () => {
     await handleTokenRequest(one.deps, valid, undefined, CONTEXT);
     assert.equal(one.calls.issue[0]?.tenantId, ACME.id);
     assert.equal(one.calls.issue[0]?.scopes.includes('orders:refund'), true);
-    const several = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: ['manager'] }, { tenant: GLOBEX, roles: ['clerk'] }] });
+    const several = fakeDeps({
+      definitions: TENANT_SCOPES,
+      memberships: [
+        { tenant: ACME, roles: ['manager'] },
+        { tenant: GLOBEX, roles: ['clerk'] },
+      ],
+    });
     const response = await handleTokenRequest(several.deps, valid, undefined, CONTEXT);
     assert.equal(several.calls.issue[0]?.tenantId, undefined);
     assert.deepEqual(several.calls.issue[0]?.roles, []);
@@ -306,7 +345,13 @@ describe('handleTokenRequest: tenants', () => {
   });
 
   test('a tenant can be named by id as well as by slug', async () => {
-    const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, memberships: [{ tenant: ACME, roles: [] }, { tenant: GLOBEX, roles: [] }] });
+    const { deps, calls } = fakeDeps({
+      definitions: TENANT_SCOPES,
+      memberships: [
+        { tenant: ACME, roles: [] },
+        { tenant: GLOBEX, roles: [] },
+      ],
+    });
     await handleTokenRequest(deps, { ...valid, tenant: ACME.id }, undefined, CONTEXT);
     assert.equal(calls.issue[0]?.tenantId, ACME.id);
   });
@@ -340,7 +385,7 @@ describe('handleTokenRequest: resource indicators (RFC 8707)', () => {
     assert.equal(calls.exchanged.length, 0);
   });
 
-  test('the resource becomes the audience and the session\'s; scopes are those it defines and the user holds', async () => {
+  test("the resource becomes the audience and the session's; scopes are those it defines and the user holds", async () => {
     const { deps, calls } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS], memberships: [{ tenant: ACME, roles: ['clerk'] }] });
     const response = await handleTokenRequest(deps, { ...valid, resource: ORDERS.identifier }, undefined, CONTEXT);
     assert.equal(response.scope, 'orders:read');
@@ -352,7 +397,7 @@ describe('handleTokenRequest: resource indicators (RFC 8707)', () => {
     assert.equal(calls.sessions[1]?.resource, undefined);
   });
 
-  test('malicious: a user holding none of the resource\'s scopes gets invalid_scope, not an empty token', async () => {
+  test("malicious: a user holding none of the resource's scopes gets invalid_scope, not an empty token", async () => {
     const { deps } = fakeDeps({ definitions: TENANT_SCOPES, resources: [ORDERS] });
     assert.equal(await oauthError(deps, { ...valid, resource: ORDERS.identifier }), 'invalid_scope');
   });

@@ -70,7 +70,10 @@ describe('GatehouseMetrics: one registry per instance', () => {
     for (const metrics of [createGatehouseMetrics(sources()), createGatehouseMetrics(sources())]) {
       const samples = parseExposition(await metrics.exposition());
       for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']) {
-        assert.ok(samples.some((s) => s.name === name), `${name} missing`);
+        assert.ok(
+          samples.some((s) => s.name === name),
+          `${name} missing`,
+        );
       }
       // Each metric family once: the instance's and the process's registries do not overlap.
       const families = (await metrics.exposition()).split('\n').filter((l) => l.startsWith('# TYPE '));
@@ -111,7 +114,14 @@ describe('GatehouseMetrics: counters and gauges', () => {
 
   test('signing-key age from the JWK "iat"; a key without one is left out rather than reported as new', async () => {
     const createdAtMs = NOW - 86_400_000;
-    const metrics = createGatehouseMetrics(sources({ signingKeys: () => [{ kid: 'old', createdAtMs }, { kid: 'unknown', createdAtMs: undefined }] }));
+    const metrics = createGatehouseMetrics(
+      sources({
+        signingKeys: () => [
+          { kid: 'old', createdAtMs },
+          { kid: 'unknown', createdAtMs: undefined },
+        ],
+      }),
+    );
     const text = await metrics.exposition();
     assert.equal(sampleValue(text, 'gatehouse_signing_key_age_seconds', { kid: 'old' }), 86_400);
     assert.equal(sampleValue(text, 'gatehouse_signing_key_age_seconds', { kid: 'unknown' }), undefined);

@@ -129,7 +129,14 @@ describe('checkPassword: patterns and context (issue 19 item 11, NIST SP 800-63B
   }
 
   test('whitespace only or invisible only: 15 spaces, 15 zero-width spaces, Hangul fillers, Braille blanks', () => {
-    refusedAs('invisible', [' '.repeat(15), '\u200b'.repeat(15), '\u3164'.repeat(15), '\u2800'.repeat(15), '\u3000 \u00a0\u2003'.repeat(5), '\u200b \u200d'.repeat(8)]);
+    refusedAs('invisible', [
+      ' '.repeat(15),
+      '\u200b'.repeat(15),
+      '\u3164'.repeat(15),
+      '\u2800'.repeat(15),
+      '\u3000 \u00a0\u2003'.repeat(5),
+      '\u200b \u200d'.repeat(8),
+    ]);
   });
 
   test('invisible characters do not count toward the length', () => {
@@ -138,18 +145,35 @@ describe('checkPassword: patterns and context (issue 19 item 11, NIST SP 800-63B
   });
 
   test('one character mostly, or one short unit repeated', () => {
-    refusedAs('repetitive', ['a'.repeat(20), 'aaaaaaaaaaaaaaaaaaa1', '!!!!!!!!!!!!!!!!x', 'ab'.repeat(10), 'abcabcabcabcabcabc', 'horsebatteryhorsebattery', 'aaaa bbbb cccc dddd', '\u00e9'.repeat(20)]);
+    refusedAs('repetitive', [
+      'a'.repeat(20),
+      'aaaaaaaaaaaaaaaaaaa1',
+      '!!!!!!!!!!!!!!!!x',
+      'ab'.repeat(10),
+      'abcabcabcabcabcabc',
+      'horsebatteryhorsebattery',
+      'aaaa bbbb cccc dddd',
+      '\u00e9'.repeat(20),
+    ]);
   });
 
   test('sequences and keyboard rows', () => {
-    refusedAs('sequential', ['234567890123456', 'abcdefghijklmno', 'zyxwvutsrqponml', 'qwertyuiopasdfg', '0987654321poiuytrewq', 'mnbvcxzlkjhgfdsa', 'ertyuiop12345678']);
+    refusedAs('sequential', [
+      '234567890123456',
+      'abcdefghijklmno',
+      'zyxwvutsrqponml',
+      'qwertyuiopasdfg',
+      '0987654321poiuytrewq',
+      'mnbvcxzlkjhgfdsa',
+      'ertyuiop12345678',
+    ]);
   });
 
   test('a listed password with digits, symbols or spaces around or inside it is still common', () => {
     refusedAs('common', ['password1234567', '!!!!password!!!!', '2024 password 2024', 'pass word pass word', '  sunshine!!!!!!!']);
   });
 
-  test('the service name, the username or the email\'s local part dominating the password', () => {
+  test("the service name, the username or the email's local part dominating the password", () => {
     refusedAs('context', ['gatehouse2024!!!', 'Gatehouse-1234!x'], {});
     refusedAs('context', ['bobsmith-bobsmith1', 'smith.smith#2024'], { username: 'zed', email: 'bob.smith@example.com' });
   });

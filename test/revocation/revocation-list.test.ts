@@ -86,7 +86,10 @@ describe('RevocationList', () => {
         }
       };
       const probes: Claims[] = [];
-      for (const jti of ids) for (const sid of [...ids, undefined]) for (const sub of users) for (const tver of [0, 1, 2, 3, 4, undefined]) probes.push({ jti, sub, ...(sid !== undefined && { sid }), ...(tver !== undefined && { tver }) });
+      for (const jti of ids)
+        for (const sid of [...ids, undefined])
+          for (const sub of users)
+            for (const tver of [0, 1, 2, 3, 4, undefined]) probes.push({ jti, sub, ...(sid !== undefined && { sid }), ...(tver !== undefined && { tver }) });
       for (let round = 0; round < 200; round++) {
         const entries = Array.from({ length: 1 + rand(6) }, randomEntry);
         const list = listOf(...entries);
@@ -95,7 +98,10 @@ describe('RevocationList', () => {
           for (const at of [NOW - 1, NOW, NOW + 1500, NOW + 3500]) {
             for (const probe of probes) {
               if (revoked(single, probe, at)) {
-                assert.ok(revoked(list, probe, at), `round ${round}: ${JSON.stringify(entry)} revokes ${JSON.stringify(probe)} at ${at - NOW} alone but not within ${JSON.stringify(entries)}`);
+                assert.ok(
+                  revoked(list, probe, at),
+                  `round ${round}: ${JSON.stringify(entry)} revokes ${JSON.stringify(probe)} at ${at - NOW} alone but not within ${JSON.stringify(entries)}`,
+                );
               }
             }
           }

@@ -315,7 +315,11 @@ describe('startRevocations', () => {
       gated.release();
 
       await pollUntil('no longer catching up', () => outcome(r, doomed) !== 'unavailable');
-      assert.equal(outcome(r, doomed), 'revoked', 'a session revoked before the last resubscribe was accepted: the catch-up reused a load that started earlier');
+      assert.equal(
+        outcome(r, doomed),
+        'revoked',
+        'a session revoked before the last resubscribe was accepted: the catch-up reused a load that started earlier',
+      );
     });
 
     test('REGRESSION: a resubscribe while a periodic resync is in flight must not accept that older load as the catch-up', async () => {
@@ -375,7 +379,13 @@ describe('startRevocations', () => {
         const user = await newUser();
         const doomed = token(user, await newSession(user));
         const bystander = token(user, await newSession(user));
-        for (const garbage of ['', 'not json', '{}', '[{"kind":"session","id":"","until":1e15}]', JSON.stringify([{ kind: 'session', id: bystander.sid, until: 'forever' }])]) {
+        for (const garbage of [
+          '',
+          'not json',
+          '{}',
+          '[{"kind":"session","id":"","until":1e15}]',
+          JSON.stringify([{ kind: 'session', id: bystander.sid, until: 'forever' }]),
+        ]) {
           await memory.publish(CHANNEL, garbage);
         }
         assert.equal(await a.revokeSession(doomed.sid as string, 'logout', new Date()), true);

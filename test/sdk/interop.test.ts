@@ -41,7 +41,9 @@ describe('interop: independent verifiers and clients accept what Gatehouse issue
   test('Python: Authlib does the password and refresh_token grants, PyJWT PyJWKClient verifies both tokens', async () => {
     await server.login('interop_python');
     const script = fileURLToPath(new URL('./interop.py', import.meta.url));
-    const { stdout } = await promisify(execFile)(PYTHON, [script, server.baseUrl, server.issuer, server.audience, 'interop_python', TEST_PASSWORD], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(PYTHON, [script, server.baseUrl, server.issuer, server.audience, 'interop_python', TEST_PASSWORD], {
+      timeout: 30_000,
+    });
     const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     const first = result.password_grant as { typ: string; alg: string; sub: string; scope: string };
     assert.equal(first.typ, 'at+jwt');

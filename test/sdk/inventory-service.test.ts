@@ -36,7 +36,11 @@ describe('examples/inventory-service trusts a real Gatehouse through the SDK', (
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="api"');
 
-    const add = await fetch(`${base}/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'nuts' }) });
+    const add = await fetch(`${base}/items`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'nuts' }),
+    });
     assert.equal(add.status, 403);
   });
 

@@ -3,9 +3,25 @@ import { after, describe, test } from 'node:test';
 import { createVerifier, InvalidTokenError, type RevocationOptions } from '../../packages/verify/src/index.js';
 import { kidOf, newKek, OPERATOR } from '../keys/stored-key-support.js';
 import { testStoreProfile } from '../support/test-stores.js';
-import { AUDIENCE, claims, cuttableFeed, eventually, ISSUER, sign, startJwksServer, startListeningGatehouse, testKey, type JwksServer, type ListeningGatehouse } from './support.js';
+import {
+  AUDIENCE,
+  claims,
+  cuttableFeed,
+  eventually,
+  ISSUER,
+  sign,
+  startJwksServer,
+  startListeningGatehouse,
+  testKey,
+  type JwksServer,
+  type ListeningGatehouse,
+} from './support.js';
 
-const refused = (promise: Promise<unknown>) => promise.then(() => false, (e: unknown) => e instanceof InvalidTokenError);
+const refused = (promise: Promise<unknown>) =>
+  promise.then(
+    () => false,
+    (e: unknown) => e instanceof InvalidTokenError,
+  );
 
 describe(`a revoked signing key stops verifying in resource servers (${testStoreProfile} stores)`, () => {
   let server: ListeningGatehouse | undefined;
@@ -16,7 +32,10 @@ describe(`a revoked signing key stops verifying in resource servers (${testStore
   });
 
   test('malicious: gatehouse keys revoke --replace reaches a subscribed SDK at once, though its JWKS copy is fresh for five more minutes', async () => {
-    server = await startListeningGatehouse({ env: { GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: newKek() }, overrides: { signingKeys: undefined } });
+    server = await startListeningGatehouse({
+      env: { GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: newKek() },
+      overrides: { signingKeys: undefined },
+    });
     const { stores, services } = server.gatehouse;
     const feed: RevocationOptions =
       stores.redisUrl !== undefined
@@ -40,7 +59,7 @@ describe(`a revoked signing key stops verifying in resource servers (${testStore
     }
   });
 
-  test('malicious: a key revoked while the SDK\'s feed link was down is refused after the catch-up, though its JWKS copy is still fresh', async () => {
+  test("malicious: a key revoked while the SDK's feed link was down is refused after the catch-up, though its JWKS copy is still fresh", async () => {
     const secret = 'key-catch-up-secret-Lp3Mn7Bv1Cx9Zq5Wr2Ty';
     const own = await startListeningGatehouse({
       env: { GATEHOUSE_KEY_SOURCE: 'store', GATEHOUSE_KEY_ENCRYPTION_KEY: newKek(), GATEHOUSE_REVOCATION_FEED_SECRETS: secret },

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createVerifier, KeysUnavailableError, remoteKeySource, VerificationError, type RemoteKeySource, type Verifier, type VerifierOptions } from '../../packages/verify/src/index.js';
+import {
+  createVerifier,
+  KeysUnavailableError,
+  remoteKeySource,
+  VerificationError,
+  type RemoteKeySource,
+  type Verifier,
+  type VerifierOptions,
+} from '../../packages/verify/src/index.js';
 import { AUDIENCE, eventually, ISSUER, manualClock, sign, startJwksServer, testKey, type JwksServer, type TestKey } from './support.js';
 
 let ed: TestKey;
@@ -107,14 +115,29 @@ describe('remote JWKS: malicious cases', () => {
 
 describe('remote JWKS: transport', () => {
   test('a plain-http JWKS URL outside loopback is refused at construction (anyone on the path could swap the keys)', () => {
-    for (const uri of ['http://auth.example.com/.well-known/jwks.json', 'http://10.0.0.5/jwks', 'http://[::ffff:10.0.0.5]/jwks', 'http://localhost.example.com/jwks', 'http://128.0.0.1/jwks', 'ftp://127.0.0.1/jwks', 'not a url']) {
+    for (const uri of [
+      'http://auth.example.com/.well-known/jwks.json',
+      'http://10.0.0.5/jwks',
+      'http://[::ffff:10.0.0.5]/jwks',
+      'http://localhost.example.com/jwks',
+      'http://128.0.0.1/jwks',
+      'ftp://127.0.0.1/jwks',
+      'not a url',
+    ]) {
       assert.throws(() => remoteKeySource(uri), TypeError, uri);
       assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri: uri }), TypeError, uri);
     }
   });
 
   test('https anywhere and http on loopback (127.0.0.0/8, ::1, localhost) are accepted', () => {
-    for (const uri of ['https://auth.example.com/.well-known/jwks.json', 'http://127.0.0.1:8000/jwks', 'http://127.1.2.3/jwks', 'http://[::1]:8000/jwks', 'http://localhost:8000/jwks', 'http://LOCALHOST/jwks']) {
+    for (const uri of [
+      'https://auth.example.com/.well-known/jwks.json',
+      'http://127.0.0.1:8000/jwks',
+      'http://127.1.2.3/jwks',
+      'http://[::1]:8000/jwks',
+      'http://localhost:8000/jwks',
+      'http://LOCALHOST/jwks',
+    ]) {
       assert.doesNotThrow(() => remoteKeySource(uri), uri);
     }
   });
@@ -175,8 +198,20 @@ describe('remote JWKS: refetch, stale keys, Cache-Control', () => {
     const server = await jwksServer([ed.publicJwk]);
     const clock = manualClock();
     const ages: number[] = [];
-    const source = remoteKeySource(server.url, { minMaxAgeSeconds: 10, maxMaxAgeSeconds: 600, now: clock.now, onEvent: (e) => e.event === 'jwks.fetched' && ages.push(e.maxAgeSeconds) });
-    for (const [cacheControl, expected] of [['public, max-age=120', 120], ['max-age=5', 10], ['max-age=86400', 600], ['no-store', 10], [undefined, 300], ['max-age=abc', 300]] as const) {
+    const source = remoteKeySource(server.url, {
+      minMaxAgeSeconds: 10,
+      maxMaxAgeSeconds: 600,
+      now: clock.now,
+      onEvent: (e) => e.event === 'jwks.fetched' && ages.push(e.maxAgeSeconds),
+    });
+    for (const [cacheControl, expected] of [
+      ['public, max-age=120', 120],
+      ['max-age=5', 10],
+      ['max-age=86400', 600],
+      ['no-store', 10],
+      [undefined, 300],
+      ['max-age=abc', 300],
+    ] as const) {
       server.cacheControl = cacheControl;
       await source.refresh();
       assert.equal(ages.at(-1), expected, String(cacheControl));

@@ -29,7 +29,11 @@ const NO_PERIODIC_READ_MS = 600_000;
 /** By code, as callers are told to switch (RevocationsStaleError). */
 const isStale = (e: unknown): boolean => e instanceof VerificationError && e.code === 'ERR_REVOCATIONS_STALE' && e.name === 'RevocationsStaleError';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const refused = (verifier: Verifier, token: string) => (): Promise<boolean> => verifier.verify(token).then(() => false, (e: unknown) => e instanceof InvalidTokenError);
+const refused = (verifier: Verifier, token: string) => (): Promise<boolean> =>
+  verifier.verify(token).then(
+    () => false,
+    (e: unknown) => e instanceof InvalidTokenError,
+  );
 
 describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
   let server: ListeningGatehouse;
@@ -42,7 +46,10 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
   test('a token logged out while the feed link is down is refused once the link is back (the catch-up), the other session still works', async () => {
     const feed = cuttableFeed(server);
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
-    const subscription = await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS } });
+    const subscription = await verifier.subscribeRevocations({
+      feed,
+      catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS },
+    });
     try {
       const gone = await server.login('catchup_alice');
       const kept = await server.login('catchup_alice');
@@ -89,7 +96,10 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
       return page;
     };
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
-    await verifier.subscribeRevocations({ feed, catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS, fetch: heldFetch } });
+    await verifier.subscribeRevocations({
+      feed,
+      catchUp: { url: catchUpUrl(), secret: SECRET, intervalMs: NO_PERIODIC_READ_MS, maxStalenessMs: 2 * NO_PERIODIC_READ_MS, fetch: heldFetch },
+    });
     try {
       const gone = await server.login('catchup_hank');
       await verifier.verify(gone.access_token);
@@ -111,7 +121,11 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
 
   test('a token revoked before the verifier subscribed is refused from the start', async () => {
     const token = (await server.login('catchup_bob')).access_token;
-    const revoke = await fetch(`${server.baseUrl}/auth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+    const revoke = await fetch(`${server.baseUrl}/auth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
     assert.equal(revoke.status, 200);
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
     await verifier.subscribeRevocations({ feed: cuttableFeed(server), catchUp: { url: catchUpUrl(), secret: SECRET } });
@@ -158,7 +172,10 @@ describe(`revocation catch-up (${testStoreProfile} stores)`, () => {
   test('a wrong secret is never caught up: refused from the first request, and the failure is reported', async () => {
     const events: CatchUpEvent[] = [];
     const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
-    const subscription = await verifier.subscribeRevocations({ feed: cuttableFeed(server), catchUp: { url: catchUpUrl(), secret: `${SECRET}-not`, onEvent: (e) => events.push(e) } });
+    const subscription = await verifier.subscribeRevocations({
+      feed: cuttableFeed(server),
+      catchUp: { url: catchUpUrl(), secret: `${SECRET}-not`, onEvent: (e) => events.push(e) },
+    });
     try {
       const token = (await server.login('catchup_dave')).access_token;
       assert.equal(subscription.staleness, Number.POSITIVE_INFINITY);
@@ -243,7 +260,7 @@ if (testStoreProfile === 'real' && hasRedisServer) {
       }
     });
 
-    test('a session revoked while the SDK\'s Redis was down is refused after the reconnect, without waiting for the periodic read', async () => {
+    test("a session revoked while the SDK's Redis was down is refused after the reconnect, without waiting for the periodic read", async () => {
       const { stores } = server.gatehouse;
       const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
       await verifier.subscribeRevocations({
@@ -257,7 +274,11 @@ if (testStoreProfile === 'real' && hasRedisServer) {
         await killRedis(redis);
         // RFC 7009 revocation of the refresh token ends the session; it needs no Redis (the
         // instance's own guard would be failing closed now), and its publish is lost.
-        const revoke = await fetch(`${server.baseUrl}/auth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: login.refresh_token }) });
+        const revoke = await fetch(`${server.baseUrl}/auth/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: login.refresh_token }),
+        });
         assert.equal(revoke.status, 200);
         assert.ok(await verifier.verify(login.access_token), 'nothing heard while Redis is down');
         redis = await startRedis(port);
@@ -267,9 +288,14 @@ if (testStoreProfile === 'real' && hasRedisServer) {
       }
     });
 
-    test('catchUp: false: the SDK\'s Redis going down makes the state stale (refused), and its return makes it fresh again', async () => {
+    test("catchUp: false: the SDK's Redis going down makes the state stale (refused), and its return makes it fresh again", async () => {
       const verifier = createVerifier({ issuer: server.issuer, audience: server.audience, jwksUri: server.jwksUri });
-      const subscription = await verifier.subscribeRevocations({ redisUrl: `redis://127.0.0.1:${port}`, prefix: server.gatehouse.stores.redisKeyPrefix, catchUp: false, maxStalenessMs: 1 });
+      const subscription = await verifier.subscribeRevocations({
+        redisUrl: `redis://127.0.0.1:${port}`,
+        prefix: server.gatehouse.stores.redisKeyPrefix,
+        catchUp: false,
+        maxStalenessMs: 1,
+      });
       try {
         const token = (await server.login('redis_gap_ivy')).access_token;
         assert.ok(await verifier.verify(token));
@@ -277,7 +303,14 @@ if (testStoreProfile === 'real' && hasRedisServer) {
         await eventually(() => verifier.verify(token).then(() => false, isStale), RECOVERY_DEADLINE_MS);
         assert.ok(subscription.staleness > 0);
         redis = await startRedis(port);
-        await eventually(() => verifier.verify(token).then(() => true, () => false), RECOVERY_DEADLINE_MS);
+        await eventually(
+          () =>
+            verifier.verify(token).then(
+              () => true,
+              () => false,
+            ),
+          RECOVERY_DEADLINE_MS,
+        );
         assert.equal(subscription.staleness, 0);
       } finally {
         await verifier.close();

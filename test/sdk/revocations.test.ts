@@ -29,7 +29,14 @@ describe('revocation feed: wire format', () => {
   });
 
   test('malformed messages yield nothing and do not throw', () => {
-    for (const message of ['', 'nope', '{}', '[1,2]', JSON.stringify([{ kind: 'user', id: 'x', version: 0, until: 1 }]), JSON.stringify([{ kind: 'token', id: '', until: 1 }])]) {
+    for (const message of [
+      '',
+      'nope',
+      '{}',
+      '[1,2]',
+      JSON.stringify([{ kind: 'user', id: 'x', version: 0, until: 1 }]),
+      JSON.stringify([{ kind: 'token', id: '', until: 1 }]),
+    ]) {
       assert.deepEqual(decodeRevocationMessage(message), [], message);
     }
   });
@@ -101,7 +108,14 @@ describe(`revocation feed: the real server's (${testStoreProfile} stores)`, () =
       await verifier.verify(b.access_token);
       const out = await fetch(`${server.baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${a.access_token}` } });
       assert.equal(out.status, 204);
-      const elapsed = await eventually(() => verifier.verify(a.access_token).then(() => false, (e: unknown) => e instanceof InvalidTokenError), 1_000);
+      const elapsed = await eventually(
+        () =>
+          verifier.verify(a.access_token).then(
+            () => false,
+            (e: unknown) => e instanceof InvalidTokenError,
+          ),
+        1_000,
+      );
       assert.ok(elapsed < 1_000);
       assert.ok(await verifier.verify(b.access_token), 'the other session is untouched');
     } finally {
@@ -120,14 +134,28 @@ describe(`revocation feed: the real server's (${testStoreProfile} stores)`, () =
         body: new URLSearchParams({ token: one.access_token }),
       });
       assert.equal(revoke.status, 200);
-      await eventually(() => verifier.verify(one.access_token).then(() => false, (e: unknown) => e instanceof InvalidTokenError && /access token revoked/.test(e.logReason)), 1_000);
+      await eventually(
+        () =>
+          verifier.verify(one.access_token).then(
+            () => false,
+            (e: unknown) => e instanceof InvalidTokenError && /access token revoked/.test(e.logReason),
+          ),
+        1_000,
+      );
 
       const x = await server.login('rev_bob');
       const y = await server.login('rev_bob');
       await verifier.verify(y.access_token);
       const all = await fetch(`${server.baseUrl}/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${x.access_token}` } });
       assert.equal(all.status, 204);
-      await eventually(() => verifier.verify(y.access_token).then(() => false, (e: unknown) => e instanceof InvalidTokenError), 1_000);
+      await eventually(
+        () =>
+          verifier.verify(y.access_token).then(
+            () => false,
+            (e: unknown) => e instanceof InvalidTokenError,
+          ),
+        1_000,
+      );
     } finally {
       await verifier.close();
     }

@@ -54,7 +54,11 @@ test('rotation under load, end to end: two rotations of stored keys, clients ham
   const worker = async (refreshToken: string) => {
     while (running) {
       // A fresh access token each round: signed by whatever key is active at this moment.
-      const refreshed = await fetch(`${issuerBase}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: refreshToken }) });
+      const refreshed = await fetch(`${issuerBase}/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: refreshToken }),
+      });
       assert.equal(refreshed.status, 200, await refreshed.clone().text());
       const tokens = (await refreshed.json()) as { access_token: string; refresh_token: string };
       refreshToken = tokens.refresh_token;
@@ -66,7 +70,9 @@ test('rotation under load, end to end: two rotations of stored keys, clients ham
       }
     }
   };
-  const sessions = await Promise.all(Array.from({ length: WORKERS }, async () => (await gatehouse!.login('rotation_client')) as unknown as { refresh_token: string }));
+  const sessions = await Promise.all(
+    Array.from({ length: WORKERS }, async () => (await gatehouse!.login('rotation_client')) as unknown as { refresh_token: string }),
+  );
   const workers = sessions.map((s) => worker(s.refresh_token));
 
   const management = keys(gatehouse).management;

@@ -30,7 +30,11 @@ describe('createVerifier: malicious tokens', () => {
   });
 
   test('HS256 keyed with the published public key (algorithm confusion) is refused', async () => {
-    for (const secret of [Buffer.from(ed.publicJwk.x as string, 'base64url'), new TextEncoder().encode(JSON.stringify(ed.publicJwk)), new TextEncoder().encode(rs.publicJwk.n as string)]) {
+    for (const secret of [
+      Buffer.from(ed.publicJwk.x as string, 'base64url'),
+      new TextEncoder().encode(JSON.stringify(ed.publicJwk)),
+      new TextEncoder().encode(rs.publicJwk.n as string),
+    ]) {
       const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: ed.kid, typ: 'at+jwt' }).sign(secret);
       await assertInvalid(verifier.verify(token), /algorithm not allowed: HS256/);
     }
@@ -152,8 +156,16 @@ describe('the server and the SDK run one module', () => {
     const { createAccessTokenVerifier } = await import('../../src/tokens/access-token-verifier.js');
     const { InvalidTokenError: ServerInvalidTokenError } = await import('../../src/errors/errors.js');
     const { staticKeySource } = await import('../../packages/verify/src/index.js');
-    const server = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: () => staticKeySource({ keys: [ed.publicJwk] }, ['EdDSA']), maxLifetimeSeconds: 900 });
+    const server = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keys: () => staticKeySource({ keys: [ed.publicJwk] }, ['EdDSA']),
+      maxLifetimeSeconds: 900,
+    });
     assert.equal((await server.verify(await sign(ed))).sub, USER_ID);
-    await assert.rejects(server.verify(await sign(ed, claims({ aud: 'https://other.test' }))), (e: unknown) => e instanceof ServerInvalidTokenError && /claim check failed: aud/.test(e.logReason ?? ''));
+    await assert.rejects(
+      server.verify(await sign(ed, claims({ aud: 'https://other.test' }))),
+      (e: unknown) => e instanceof ServerInvalidTokenError && /claim check failed: aud/.test(e.logReason ?? ''),
+    );
   });
 });

@@ -114,7 +114,10 @@ describe('startHousekeeping', () => {
     mock.timers.tick(INTERVAL);
     purge.fail(new Error('database down'));
     await settle();
-    assert.deepEqual(errors.map((e) => (e as Error).message), ['database down']);
+    assert.deepEqual(
+      errors.map((e) => (e as Error).message),
+      ['database down'],
+    );
     mock.timers.tick(INTERVAL);
     assert.equal(purge.calls(), 2);
     purge.finish();

@@ -28,7 +28,12 @@ interface TokenBody {
 }
 
 function refreshForm(t: TestApp, refreshToken: string, extra: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-  return t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }).toString() });
+  return t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: FORM,
+    payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }).toString(),
+  });
 }
 
 function refreshJson(t: TestApp, refreshToken: string): Promise<LightMyRequestResponse> {
@@ -62,7 +67,12 @@ describe('refresh grace window (GATEHOUSE_REFRESH_GRACE_SECONDS=5)', () => {
   const freshLogin = async (extra: Record<string, string> = {}): Promise<TokenBody & { sid: string }> => {
     const name = `grace-user-${++users}`;
     await t.register(name);
-    const res = await t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username: name, password: TEST_PASSWORD, ...extra }).toString() });
+    const res = await t.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: FORM,
+      payload: new URLSearchParams({ grant_type: 'password', username: name, password: TEST_PASSWORD, ...extra }).toString(),
+    });
     const body = ok(res);
     return { ...body, sid: sidOf(body.access_token) };
   };
@@ -124,7 +134,10 @@ describe('refresh grace window (GATEHOUSE_REFRESH_GRACE_SECONDS=5)', () => {
       const { refresh_token: a, sid } = await freshLogin();
       const b = ok(await refreshForm(t, a)).refresh_token;
       // Someone who can write the database and knows `a` plants a token of their choosing.
-      await t.services.database.db.update(refreshTokens).set({ successorSealed: sealSuccessor(a, generateRefreshToken()) }).where(eq(refreshTokens.digest, digestRefreshToken(a)));
+      await t.services.database.db
+        .update(refreshTokens)
+        .set({ successorSealed: sealSuccessor(a, generateRefreshToken()) })
+        .where(eq(refreshTokens.digest, digestRefreshToken(a)));
       invalidGrant(await refreshForm(t, a));
       await assertRevoked(sid, b);
     });
@@ -132,7 +145,10 @@ describe('refresh grace window (GATEHOUSE_REFRESH_GRACE_SECONDS=5)', () => {
     test('a seal that does not open with the presented token is reuse', async () => {
       const { refresh_token: a, sid } = await freshLogin();
       const b = ok(await refreshForm(t, a)).refresh_token;
-      await t.services.database.db.update(refreshTokens).set({ successorSealed: sealSuccessor(generateRefreshToken(), b) }).where(eq(refreshTokens.digest, digestRefreshToken(a)));
+      await t.services.database.db
+        .update(refreshTokens)
+        .set({ successorSealed: sealSuccessor(generateRefreshToken(), b) })
+        .where(eq(refreshTokens.digest, digestRefreshToken(a)));
       invalidGrant(await refreshForm(t, a));
       await assertRevoked(sid, b);
     });
@@ -178,23 +194,38 @@ describe('refresh grace window (GATEHOUSE_REFRESH_GRACE_SECONDS=5)', () => {
     const me = await t.inject({ method: 'GET', url: '/me', headers: bearer(retry.access_token) });
     assert.equal(me.statusCode, 200, me.body);
     assert.equal((await t.services.sessions.find(sid))?.revokedAt, null);
-    assert.deepEqual((await tokenRows(t, sid)).map((r) => [r.generation, r.spentAt !== null]), [[0, true], [1, false]]);
+    assert.deepEqual(
+      (await tokenRows(t, sid)).map((r) => [r.generation, r.spentAt !== null]),
+      [
+        [0, true],
+        [1, false],
+      ],
+    );
     assert.equal(events(t, 'refresh_token.replayed_in_grace', sid).length, 1, 'the replay is logged');
     // The successor then rotates as usual, and the family goes on.
     const next = ok(await refreshForm(t, retry.refresh_token));
     assert.notEqual(next.refresh_token, a);
-    assert.deepEqual((await tokenRows(t, sid)).map((r) => r.generation), [0, 1, 2]);
+    assert.deepEqual(
+      (await tokenRows(t, sid)).map((r) => r.generation),
+      [0, 1, 2],
+    );
   });
 
   test('20 concurrent exchanges of one token: all succeed with the identical successor, one successor stored, no revocation', async () => {
     const { refresh_token: a, sid } = await freshLogin();
     const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? refreshForm(t, a) : refreshJson(t, a))));
     const statuses = responses.map((r) => r.statusCode);
-    assert.ok(statuses.every((s) => s === 200), statuses.join(','));
+    assert.ok(
+      statuses.every((s) => s === 200),
+      statuses.join(','),
+    );
     const successors = new Set(responses.map((r) => r.json<TokenBody>().refresh_token));
     assert.equal(successors.size, 1, 'never two distinct successors');
     const rows = await tokenRows(t, sid);
-    assert.deepEqual(rows.map((r) => r.generation), [0, 1]);
+    assert.deepEqual(
+      rows.map((r) => r.generation),
+      [0, 1],
+    );
     assert.equal(rows[1]?.digest, digestRefreshToken([...successors][0] ?? ''));
     assert.equal((await t.services.sessions.find(sid))?.revokedAt, null);
     assert.equal(events(t, 'refresh_token.reuse_detected', sid).length, 0);
@@ -218,7 +249,10 @@ describe('refresh grace window off (default 0): strict as before', () => {
     const login = ok(await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'strict-user', password: TEST_PASSWORD } }));
     const sid = sidOf(login.access_token);
     const b = ok(await refreshForm(t, login.refresh_token)).refresh_token;
-    assert.ok((await tokenRows(t, sid)).every((r) => r.successorSealed === null), 'strict mode stores no seal');
+    assert.ok(
+      (await tokenRows(t, sid)).every((r) => r.successorSealed === null),
+      'strict mode stores no seal',
+    );
     invalidGrant(await refreshForm(t, login.refresh_token));
     assert.equal((await t.services.sessions.find(sid))?.revokedReason, 'refresh_token_reuse');
     invalidGrant(await refreshForm(t, b));
@@ -242,7 +276,13 @@ describe('GATEHOUSE_REFRESH_GRACE_SECONDS', () => {
     for (const value of [0, 1, 5, 60]) assert.equal(loadConfig({ ...DEV, GATEHOUSE_REFRESH_GRACE_SECONDS: String(value) }).refreshGraceSeconds, value);
   });
 
-  for (const [value, message] of [['61', /at most 60/], ['-1', /0 to 60/], ['2.5', /whole number/], ['abc', /whole number/], ['3600', /at most 60/]] as const) {
+  for (const [value, message] of [
+    ['61', /at most 60/],
+    ['-1', /0 to 60/],
+    ['2.5', /whole number/],
+    ['abc', /whole number/],
+    ['3600', /at most 60/],
+  ] as const) {
     test(`${value}: one problem line naming the variable`, () => {
       let problems: readonly string[] = [];
       try {

@@ -113,7 +113,11 @@ function ephemeralStoreContract(open: () => Promise<Harness>): void {
     withStore(async ({ store }) => {
       const got: Record<string, string[]> = { a1: [], a2: [], b: [] };
       const listener = (into: string[]) => ({ onMessage: (m: string) => into.push(m), onResubscribed: () => assert.fail('no outage here') });
-      const subs = [await store.subscribe('chan-a', listener(got.a1!)), await store.subscribe('chan-a', listener(got.a2!)), await store.subscribe('chan-b', listener(got.b!))];
+      const subs = [
+        await store.subscribe('chan-a', listener(got.a1!)),
+        await store.subscribe('chan-a', listener(got.a2!)),
+        await store.subscribe('chan-b', listener(got.b!)),
+      ];
       for (const m of ['1', '2', '3']) await store.publish('chan-a', m);
       await waitFor(() => got.a1!.length === 3 && got.a2!.length === 3);
       assert.deepEqual(got.a1, ['1', '2', '3']);

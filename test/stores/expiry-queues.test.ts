@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExpiryQueues, type QueuedEntry } from '../../src/stores/ephemeral/expiry-queues.js';
 
-const entry = (key: string, writtenAt: number, ttlMs: number): QueuedEntry => ({ key, value: '1', expiresAt: writtenAt + ttlMs, ttlMs, prev: undefined, next: undefined });
+const entry = (key: string, writtenAt: number, ttlMs: number): QueuedEntry => ({
+  key,
+  value: '1',
+  expiresAt: writtenAt + ttlMs,
+  ttlMs,
+  prev: undefined,
+  next: undefined,
+});
 
 describe('ExpiryQueues', () => {
   it('soonest is the earliest expiry across ttls, and follows unlinks from anywhere in a queue', () => {

@@ -172,7 +172,10 @@ describe('purgeExpired (housekeeping)', () => {
       await db.insert(revokedAccessTokens).values([entry('gone', NOW - 121 * SECOND), entry('skew', NOW - 119 * SECOND), entry('live', NOW + 10 * MINUTE)]);
       assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), { ...NONE, revokedAccessTokens: 1 });
       const left = await db.select({ jti: revokedAccessTokens.jti }).from(revokedAccessTokens).orderBy(asc(revokedAccessTokens.jti));
-      assert.deepEqual(left.map((r) => r.jti), ['live', 'skew']);
+      assert.deepEqual(
+        left.map((r) => r.jti),
+        ['live', 'skew'],
+      );
     });
   });
 
@@ -182,7 +185,13 @@ describe('purgeExpired (housekeeping)', () => {
         tokens: [{ spentAt: NOW - 6 * SECOND, sealed: 'gs1.old' }, { spentAt: NOW - 4 * SECOND, sealed: 'gs1.recent' }, {}],
       });
       const seals = async () =>
-        (await db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, id ?? '')).orderBy(asc(refreshTokens.generation))).map((r) => r.successorSealed);
+        (
+          await db
+            .select()
+            .from(refreshTokens)
+            .where(eq(refreshTokens.sessionId, id ?? ''))
+            .orderBy(asc(refreshTokens.generation))
+        ).map((r) => r.successorSealed);
       assert.deepEqual(await purgeExpired(db, new Date(NOW), { ...OPTIONS, graceMs: 5 * SECOND }), { ...NONE, sealsCleared: 1 });
       assert.deepEqual(await seals(), [null, 'gs1.recent', null]);
       // The window turned off (0): no seal may outlive it.
@@ -198,7 +207,10 @@ describe('purgeExpired (housekeeping)', () => {
       assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), NONE, 'no retention given: nothing deleted');
       assert.deepEqual(await purgeExpired(db, new Date(NOW), { ...OPTIONS, auditRetentionMs: 30 * DAY }), { ...NONE, auditEvents: 1 });
       const left = await db.select({ event: auditEvents.event }).from(auditEvents);
-      assert.deepEqual(left.map((r) => r.event), ['recent']);
+      assert.deepEqual(
+        left.map((r) => r.event),
+        ['recent'],
+      );
     });
   });
 

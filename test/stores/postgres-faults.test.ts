@@ -25,7 +25,12 @@ interface Tokens {
 
 const refresh = (t: TestApp, token: string) => t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
 const loginAs = (t: TestApp, username: string, password = TEST_PASSWORD, extra: Record<string, string> = {}) =>
-  t.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'password', username, password, ...extra }).toString() });
+  t.inject({
+    method: 'POST',
+    url: '/auth/token',
+    headers: FORM,
+    payload: new URLSearchParams({ grant_type: 'password', username, password, ...extra }).toString(),
+  });
 
 async function sessionIdOf(t: TestApp, refreshToken: string): Promise<string> {
   const session = await t.services.sessions.findByRefreshDigest(digestRefreshToken(refreshToken));
@@ -104,7 +109,10 @@ async function terminatedWhileWaiting<R>(t: TestApp, sessionId: string, request:
     await locker.terminateWaiter();
     const res = await pending;
     await locker.release();
-    assert.deepEqual(uncaught.errors.map((e) => e.message), []);
+    assert.deepEqual(
+      uncaught.errors.map((e) => e.message),
+      [],
+    );
     return res;
   } finally {
     uncaught.stop();
@@ -151,7 +159,10 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
       }
       const login = await loginAs(t, 'fault-pool');
       assert.equal(login.statusCode, 200, login.body);
-      assert.deepEqual(uncaught.errors.map((e) => e.message), []);
+      assert.deepEqual(
+        uncaught.errors.map((e) => e.message),
+        [],
+      );
     } finally {
       uncaught.stop();
       await killer.end();
@@ -166,7 +177,12 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
     const attackers = (await t.login('fault-password')) as unknown as Tokens;
     const attackerSid = await sessionIdOf(t, attackers.refresh_token);
     const res = await terminatedWhileWaiting(t, attackerSid, () =>
-      t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD } }),
+      t.inject({
+        method: 'POST',
+        url: '/me/password',
+        headers: bearer(mine.access_token),
+        payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD },
+      }),
     );
     assertUnavailable(res);
     assert.equal((await loginAs(t, 'fault-password', NEW_PASSWORD)).statusCode, 400, 'the new password works although the change failed');
@@ -179,8 +195,18 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
     const deps = t.services.tokenRequestDeps({ onSecurityEvent: () => undefined, onRehashFailed: () => undefined });
     return Promise.all(
       Array.from({ length: count }, async () => {
-        const { session, refreshToken } = await deps.startSession({ userId, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null }, NO_AUDIT_CONTEXT);
-        const access = await t.services.issueAccessToken({ subject: userId, clientId: 'gatehouse-cli', scopes: ['profile'], sessionId: session.id, tokenVersion: 0, roles: [] });
+        const { session, refreshToken } = await deps.startSession(
+          { userId, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null },
+          NO_AUDIT_CONTEXT,
+        );
+        const access = await t.services.issueAccessToken({
+          subject: userId,
+          clientId: 'gatehouse-cli',
+          scopes: ['profile'],
+          sessionId: session.id,
+          tokenVersion: 0,
+          roles: [],
+        });
         return { sid: session.id, access: access.token, refreshToken };
       }),
     );
@@ -241,7 +267,9 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
  */
 async function injectFault(t: TestApp, table: 'sessions' | 'users', when: string): Promise<() => Promise<void>> {
   const name = `gh_fault_${randomUUID().replaceAll('-', '')}`;
-  await t.services.database.db.execute(sql.raw(`CREATE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql`));
+  await t.services.database.db.execute(
+    sql.raw(`CREATE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql`),
+  );
   await t.services.database.db.execute(sql.raw(`CREATE TRIGGER ${name} BEFORE UPDATE ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`));
   return async () => {
     await t.services.database.db.execute(sql.raw(`DROP TRIGGER ${name} ON ${table}`));
@@ -267,7 +295,11 @@ describe('store faults: a change and its revocations are one unit', () => {
     t.inject({ method, url, headers: bearer(adminToken), ...(payload === undefined ? {} : { payload }) });
 
   /** Runs `request` with the fault in place, expects a 503, and takes the fault away again. */
-  async function failing(table: 'sessions' | 'users', when: string, request: () => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json(): unknown }>): Promise<void> {
+  async function failing(
+    table: 'sessions' | 'users',
+    when: string,
+    request: () => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json(): unknown }>,
+  ): Promise<void> {
     const remove = await injectFault(t, table, when);
     try {
       assertUnavailable(await request());
@@ -282,17 +314,32 @@ describe('store faults: a change and its revocations are one unit', () => {
     const mine = (await t.login('unit-password')) as unknown as Tokens;
     const other = (await t.login('unit-password')) as unknown as Tokens;
     await failing('sessions', SESSION_REVOKE, () =>
-      t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD } }),
+      t.inject({
+        method: 'POST',
+        url: '/me/password',
+        headers: bearer(mine.access_token),
+        payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD },
+      }),
     );
     assert.equal((await loginAs(t, 'unit-password', NEW_PASSWORD)).statusCode, 400, 'the new password works although the change failed');
     assert.equal((await loginAs(t, 'unit-password')).statusCode, 200);
     assert.equal((await refresh(t, other.refresh_token)).statusCode, 200);
     // And once the store is well, the whole change happens.
-    const changed = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD } });
+    const changed = await t.inject({
+      method: 'POST',
+      url: '/me/password',
+      headers: bearer(mine.access_token),
+      payload: { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD },
+    });
     assert.equal(changed.statusCode, 204, changed.body);
     assert.equal((await loginAs(t, 'unit-password', NEW_PASSWORD)).statusCode, 200);
     // The user cache dropped the old hash with the unit: a second change right after is no conflict.
-    const back = await t.inject({ method: 'POST', url: '/me/password', headers: bearer(mine.access_token), payload: { current_password: NEW_PASSWORD, new_password: TEST_PASSWORD } });
+    const back = await t.inject({
+      method: 'POST',
+      url: '/me/password',
+      headers: bearer(mine.access_token),
+      payload: { current_password: NEW_PASSWORD, new_password: TEST_PASSWORD },
+    });
     assert.equal(back.statusCode, 204, back.body);
   });
 

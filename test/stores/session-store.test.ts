@@ -112,7 +112,10 @@ describe('SessionStore contract (drizzle)', () => {
       const outcome = await rotate(first, again, T0 + 2 * MINUTE);
       assert.equal(outcome.kind, 'reused');
       assert.equal(outcome.session.id, session.id);
-      assert.deepEqual((await rows(session.id)).map((r) => r.generation), [0, 1]);
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => r.generation),
+        [0, 1],
+      );
       assert.ok(!(await rows(session.id)).some((r) => r.digest === again));
     });
 
@@ -124,14 +127,31 @@ describe('SessionStore contract (drizzle)', () => {
 
     test('asking for a scope the session lacks → scope_exceeded, and the token stays unspent', async () => {
       const { session, first } = await newSession();
-      const outcome = await store.rotate({ digest: first, nextDigest: digest(), clientId: CLIENT, requestedScopes: ['admin:users'], now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
+      const outcome = await store.rotate({
+        digest: first,
+        nextDigest: digest(),
+        clientId: CLIENT,
+        requestedScopes: ['admin:users'],
+        now: new Date(T0 + MINUTE),
+        idleTtlMs: IDLE,
+      });
       assert.equal(outcome.kind, 'scope_exceeded');
-      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.spentAt]), [[0, null]]);
-      const narrowed = await store.rotate({ digest: first, nextDigest: digest(), clientId: CLIENT, requestedScopes: ['profile'], now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => [r.generation, r.spentAt]),
+        [[0, null]],
+      );
+      const narrowed = await store.rotate({
+        digest: first,
+        nextDigest: digest(),
+        clientId: CLIENT,
+        requestedScopes: ['profile'],
+        now: new Date(T0 + MINUTE),
+        idleTtlMs: IDLE,
+      });
       assert.equal(narrowed.kind, 'rotated');
     });
 
-    test('malicious: naming a resource other than the session\'s → target_mismatch, and the token stays unspent (RFC 8707)', async () => {
+    test("malicious: naming a resource other than the session's → target_mismatch, and the token stays unspent (RFC 8707)", async () => {
       const orders = 'https://orders.test/api';
       const at = (resource: string | null, presented: string) =>
         store.rotate({ digest: presented, nextDigest: digest(), clientId: CLIENT, requestedScopes: [], resource, now: new Date(T0 + MINUTE), idleTtlMs: IDLE });
@@ -139,7 +159,10 @@ describe('SessionStore contract (drizzle)', () => {
       assert.equal((await store.find(session.id))?.resource, orders);
       assert.equal((await at('https://inventory.test/', first)).kind, 'target_mismatch');
       assert.equal((await at(null, first)).kind, 'target_mismatch');
-      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.spentAt]), [[0, null]]);
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => [r.generation, r.spentAt]),
+        [[0, null]],
+      );
       const rotated = await at(orders, first);
       assert.equal(rotated.kind, 'rotated');
       assert.equal(rotated.kind === 'rotated' ? rotated.session.resource : undefined, orders);
@@ -175,7 +198,10 @@ describe('SessionStore contract (drizzle)', () => {
       assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + MINUTE)), true);
       const outcome = await rotate(first, digest(), T0 + 2 * MINUTE);
       assert.equal(outcome.kind, 'refused');
-      assert.deepEqual((await rows(session.id)).map((r) => r.generation), [0]);
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => r.generation),
+        [0],
+      );
     });
 
     test('one before the idle expiry still rotates', async () => {
@@ -189,9 +215,15 @@ describe('SessionStore contract (drizzle)', () => {
       const outcomes = await Promise.all(nexts.map((n, i) => rotate(first, n, T0 + MINUTE + i)));
       const rotated = outcomes.filter((o) => o.kind === 'rotated');
       assert.equal(rotated.length, 1, outcomes.map((o) => o.kind).join(','));
-      assert.ok(outcomes.every((o) => o.kind === 'rotated' || o.kind === 'reused'), outcomes.map((o) => o.kind).join(','));
+      assert.ok(
+        outcomes.every((o) => o.kind === 'rotated' || o.kind === 'reused'),
+        outcomes.map((o) => o.kind).join(','),
+      );
       const stored = await rows(session.id);
-      assert.deepEqual(stored.map((r) => r.generation), [0, 1]);
+      assert.deepEqual(
+        stored.map((r) => r.generation),
+        [0, 1],
+      );
       const winner = nexts[outcomes.findIndex((o) => o.kind === 'rotated')];
       assert.equal(stored[1]?.digest, winner, 'the stored successor is the winner’s');
     });
@@ -291,7 +323,13 @@ describe('SessionStore contract (drizzle)', () => {
         assert.equal(o.successorDigest, winner);
         assert.equal(o.sealedSuccessor, `seal-of-${winner}`, 'the seal stored with the winner, never a loser’s');
       }
-      assert.deepEqual((await rows(session.id)).map((r) => [r.generation, r.digest]), [[0, first], [1, winner]]);
+      assert.deepEqual(
+        (await rows(session.id)).map((r) => [r.generation, r.digest]),
+        [
+          [0, first],
+          [1, winner],
+        ],
+      );
     });
   });
 
@@ -307,7 +345,10 @@ describe('SessionStore contract (drizzle)', () => {
       assert.equal(found.revokedReason, 'refresh_token_reuse');
       const stored = await rows(session.id);
       assert.equal(stored.length, 2);
-      assert.ok(stored.every((r) => r.spentAt !== null), 'every token of the family is spent');
+      assert.ok(
+        stored.every((r) => r.spentAt !== null),
+        'every token of the family is spent',
+      );
       assert.equal(stored[0]?.spentAt?.getTime(), T0 + MINUTE, 'an already spent token keeps its spent time');
 
       assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + 3 * MINUTE)), false);

@@ -175,7 +175,13 @@ function authVariants({ op, base, pick }: Context): Variant[] {
     v('"Bearer " and spaces', guarded, auth('Bearer    ')),
     v('two Authorization headers', guarded, (d) => d.headers.push(['Authorization', `Bearer ${token}`])),
     v('two Authorization headers, one garbage', guarded, (d, c) => d.headers.push(['Authorization', `Bearer ${c}`])),
-    v('JWT-looking garbage', guarded, (d, c) => setHeader(d, 'Authorization', `Bearer ${pick(['eyJhbGciOiJub25lIn0', 'eyJhbGciOiJIUzI1NiJ9', 'eyJ'])}.${Buffer.from(JSON.stringify({ sub: c })).toString('base64url')}.${pick(['', 'AAAA', '!!'])}`)),
+    v('JWT-looking garbage', guarded, (d, c) =>
+      setHeader(
+        d,
+        'Authorization',
+        `Bearer ${pick(['eyJhbGciOiJub25lIn0', 'eyJhbGciOiJIUzI1NiJ9', 'eyJ'])}.${Buffer.from(JSON.stringify({ sub: c })).toString('base64url')}.${pick(['', 'AAAA', '!!'])}`,
+      ),
+    ),
     v('"a.b.c"', guarded, auth('Bearer a.b.c')),
     v('Basic scheme', guarded, (d, c) => setHeader(d, 'Authorization', `Basic ${Buffer.from(`${c}:${c}`).toString('base64')}`)),
     v('token with a changed signature', guarded, auth(`Bearer ${token.slice(0, -12)}${token.at(-12) === 'A' ? 'B' : 'A'}${token.slice(-11)}`)),
@@ -201,10 +207,12 @@ function pathVariants({ op, base, pick }: Context): Variant[] {
     const suffix = (variant: string, tail: string, expect: 'refuse' | 'any' = 'refuse') => v(variant, expect, (d) => (d.path += tail));
     return [
       // Issue 19: `/me%ff?access_token=SECRET` came back in Fastify's default body.
-      pinned(v('%ff after the path, a token in the query', 'refuse', (d, c) => {
-        d.path += '%ff';
-        canaryParam(d, `access_token=${c}`);
-      })),
+      pinned(
+        v('%ff after the path, a token in the query', 'refuse', (d, c) => {
+          d.path += '%ff';
+          canaryParam(d, `access_token=${c}`);
+        }),
+      ),
       suffix('a lone % after the path', pick(['%', '/%', '%z'])),
       suffix('%zz after the path', '%zz'),
       suffix('%00 after the path', '%00'),
@@ -233,7 +241,10 @@ function paramVariants(param: string, first: boolean, base: BaseRequest, pick: C
     ...(foreign === undefined ? [] : [pinned(replace("another user's", () => encodeURIComponent(foreign), 'refuse'))]),
     replace(`${long} characters`, () => 'a'.repeat(long), 'refuse'),
     // Issue 19: over 100 characters got Fastify's default 414.
-    pinIf(first, replace('101 characters', () => 'c'.repeat(101), 'refuse')),
+    pinIf(
+      first,
+      replace('101 characters', () => 'c'.repeat(101), 'refuse'),
+    ),
     replace('4000 characters', () => 'b'.repeat(4000), 'refuse'),
     replace('not a UUID', () => pick(['not-a-uuid', '123', '0', '-1', 'null', 'undefined', '%20']), idOnly),
     replace('a UUID with a suffix', () => `${value}${pick(['x', '%20', '.json', '/'])}`, idOnly),
@@ -247,7 +258,11 @@ function paramVariants(param: string, first: boolean, base: BaseRequest, pick: C
     replace('an encoded lone surrogate', () => pick(['%ED%A0%80', '%ED%B0%80']), 'refuse'),
     replace('an overlong UTF-8 encoding', () => pick(['%C0%AF', '%C0%AE%C0%AE']), 'refuse'),
     replace('the secret marker', (c) => c, idOnly),
-    replace('a random UUID', () => pick(['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '3f0c8a52-8a3e-4d59-9a57-0d6f1c2b7e41']), idOnly),
+    replace(
+      'a random UUID',
+      () => pick(['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '3f0c8a52-8a3e-4d59-9a57-0d6f1c2b7e41']),
+      idOnly,
+    ),
   ];
 }
 
@@ -260,11 +275,14 @@ function queryVariants({ op, pick }: Context): Variant[] {
     v('an unknown parameter holding the secret marker', strict, (d, c) => canaryParam(d, `fuzz=${c}`)),
     v('a bad percent-encoding in an unknown parameter', strict, (d, c) => canaryParam(d, `${pick(['%ff', '%', '%zz', '%ED%A0%80'])}=${c}`)),
     v('a query of separators only', 'any', (d) => (d.query = pick(['&&&', '=', '&=&', '?'].filter((q) => q !== '?' || d.query === '')))),
-    v('bracketed and prototype names', strict, (d, c) => canaryParam(d, pick([`a[b]=${c}`, `__proto__=${c}`, `constructor[prototype][x]=${c}`, `__proto__[admin]=1`]))),
+    v('bracketed and prototype names', strict, (d, c) =>
+      canaryParam(d, pick([`a[b]=${c}`, `__proto__=${c}`, `constructor[prototype][x]=${c}`, `__proto__[admin]=1`])),
+    ),
     v('a 12 KiB query', 'any', (d, c) => canaryParam(d, `pad=${c}${'q'.repeat(12 * 1024)}`)),
   ];
   for (const { name, schema } of op.query) {
-    const set = (value: string) => (d: Draft) => (d.query = [...d.query.split('&').filter((p) => p !== '' && !p.startsWith(`${name}=`)), `${name}=${value}`].join('&'));
+    const set = (value: string) => (d: Draft) =>
+      (d.query = [...d.query.split('&').filter((p) => p !== '' && !p.startsWith(`${name}=`)), `${name}=${value}`].join('&'));
     out.push(
       v(`?${name} repeated`, 'refuse', (d) => canaryParam(d, `${name}=1&${name}=2`)),
       // Bytes that are not UTF-8 are refused everywhere else (paths, bodies), never guessed at.
@@ -272,14 +290,23 @@ function queryVariants({ op, pick }: Context): Variant[] {
       v(`?${name} with a % that encodes nothing`, schema.type === 'integer' ? 'refuse' : 'any', set(pick(['%', '%zz', '1%']))),
     );
     if (schema.type === 'integer') {
-      out.push(v(`?${name} out of range`, 'refuse', set(pick(['1e400', '99999999999999999999999', '-1', '1.5', 'NaN', 'Infinity', '9007199254740993', '-0.0000001']))));
+      out.push(
+        v(`?${name} out of range`, 'refuse', set(pick(['1e400', '99999999999999999999999', '-1', '1.5', 'NaN', 'Infinity', '9007199254740993', '-0.0000001']))),
+      );
     } else if (stringLike(schema)) {
       out.push(
         v(`?${name} over its length`, 'refuse', set('s'.repeat((schema.maxLength ?? 256) + 1))),
         pinned(v(`?${name} with %00`, schema.format === undefined ? 'any' : 'refuse', set(pick(['a%00b', '%00'])))),
         v(`?${name} with an encoded lone surrogate`, schema.format === undefined ? 'any' : 'refuse', set(pick(['%ED%A0%80', 'a%ED%B0%80']))),
       );
-      if (schema.format !== undefined) out.push(v(`?${name} not a ${schema.format}`, 'refuse', set(pick(['garbage', '2024-02-30T00:00:00Z', '99999-01-01T00:00:00Z', '1', '00000000-0000-0000-0000-00000000000g']))));
+      if (schema.format !== undefined)
+        out.push(
+          v(
+            `?${name} not a ${schema.format}`,
+            'refuse',
+            set(pick(['garbage', '2024-02-30T00:00:00Z', '99999-01-01T00:00:00Z', '1', '00000000-0000-0000-0000-00000000000g'])),
+          ),
+        );
     }
   }
   return out;
@@ -311,7 +338,11 @@ function contentTypeVariants({ op, pick }: Context): Variant[] {
     ct('no Content-Type', 'refuse', undefined),
     ct('text/plain', 'refuse', 'text/plain'),
     ct(`${other} instead`, 'refuse', other),
-    ct('an unknown type', 'refuse', pick(['application/xml', 'multipart/form-data; boundary=x', '*/*', 'application/jsonx', 'application/x-www-form-urlencodedx'])),
+    ct(
+      'an unknown type',
+      'refuse',
+      pick(['application/xml', 'multipart/form-data; boundary=x', '*/*', 'application/jsonx', 'application/x-www-form-urlencodedx']),
+    ),
     ct('an empty Content-Type', 'refuse', ''),
     v('two Content-Type headers', 'any', (d) => d.headers.push(['Content-Type', 'text/plain'])),
     ct('a charset parameter', 'any', `${op.body.mediaType}; charset=${pick(['utf-16', 'latin1', 'utf-8', '"utf-8"'])}`),
@@ -325,7 +356,8 @@ interface Field {
 }
 
 /** The value with one lone surrogate: in place of the first U+FFFD (where a lenient decoder would land), else appended. */
-const withLoneSurrogate = (value: string, surrogate: string): string => (value.includes('\uFFFD') ? value.replace('\uFFFD', surrogate) : `${value}${surrogate}`);
+const withLoneSurrogate = (value: string, surrogate: string): string =>
+  value.includes('\uFFFD') ? value.replace('\uFFFD', surrogate) : `${value}${surrogate}`;
 
 function jsonBodyVariants({ pick, op }: Context, fields: readonly Field[]): Variant[] {
   const json = (value: unknown) => JSON.stringify(value);
@@ -336,7 +368,9 @@ function jsonBodyVariants({ pick, op }: Context, fields: readonly Field[]): Vari
     });
   const first = fields[0]?.name ?? 'a';
   const out = [
-    raw('invalid JSON', 'refuse', (c) => pick([`{"${first}":"${c}"`, `{'a':'${c}'}`, `{"a":"${c}",}`, `${c}`, `{"a":1}{"b":"${c}"}`, `{"a":NaN,"b":"${c}"}`, `/*${c}*/{}`])),
+    raw('invalid JSON', 'refuse', (c) =>
+      pick([`{"${first}":"${c}"`, `{'a':'${c}'}`, `{"a":"${c}",}`, `${c}`, `{"a":1}{"b":"${c}"}`, `{"a":NaN,"b":"${c}"}`, `/*${c}*/{}`]),
+    ),
     raw('a JSON body that is not an object', 'refuse', (c, body) => pick(['null', '[]', '42', `"${c}"`, 'true', `[${json(body)}]`])),
     raw('deep nesting', 'refuse', () => pick(['[', '{"a":']).repeat(pick([1000, 5000, 7000]))),
     raw('deep nesting inside a field', 'refuse', (_c, body) => json({ ...body, [first]: 0 }).replace(/0(?=[,}])/, `${'['.repeat(4000)}${']'.repeat(4000)}`)),
@@ -346,9 +380,15 @@ function jsonBodyVariants({ pick, op }: Context, fields: readonly Field[]): Vari
       d.body = undefined;
       d.headers.push(['Content-Length', pick(['1000000000000', '99999999'])]);
     }),
-    raw('invalid UTF-8 in a string', 'refuse', (c) => Buffer.concat([Buffer.from(`{"${first}":"${c}`), Buffer.from([pick([0xff, 0xc0, 0xed]), 0xa0, 0x80]), Buffer.from('"}')])),
-    raw('an unknown field holding the secret marker', op.body?.schema.additionalProperties === false ? 'refuse' : 'any', (c, body) => json({ ...body, fuzz: c })),
-    raw('__proto__ and constructor keys', 'any', (_c, body) => json(body).replace(/^\{/, '{"__proto__":{"admin":true,"roles":["admin"]},"constructor":{"prototype":{"polluted":1}},')),
+    raw('invalid UTF-8 in a string', 'refuse', (c) =>
+      Buffer.concat([Buffer.from(`{"${first}":"${c}`), Buffer.from([pick([0xff, 0xc0, 0xed]), 0xa0, 0x80]), Buffer.from('"}')]),
+    ),
+    raw('an unknown field holding the secret marker', op.body?.schema.additionalProperties === false ? 'refuse' : 'any', (c, body) =>
+      json({ ...body, fuzz: c }),
+    ),
+    raw('__proto__ and constructor keys', 'any', (_c, body) =>
+      json(body).replace(/^\{/, '{"__proto__":{"admin":true,"roles":["admin"]},"constructor":{"prototype":{"polluted":1}},'),
+    ),
     raw('a byte-order mark before the JSON', 'any', (_c, body) => `\uFEFF${json(body)}`),
     raw('an empty body', 'refuse', () => pick(['', ' ', '\r\n'])),
   ];
@@ -358,17 +398,50 @@ function jsonBodyVariants({ pick, op }: Context, fields: readonly Field[]): Vari
     out.push(raw(`"${dup.name}" twice`, 'any', (_c, body) => json(body).replace(/\}$/, `,"${dup.name}":${json(`${String(body[dup.name] ?? '')}2`)}}`)));
   }
   for (const field of fields) {
-    const withField = (value: (current: string) => unknown) => (_c: string, body: Readonly<Record<string, unknown>>) => json({ ...body, [field.name]: value(String(body[field.name] ?? '')) });
+    const withField = (value: (current: string) => unknown) => (_c: string, body: Readonly<Record<string, unknown>>) =>
+      json({ ...body, [field.name]: value(String(body[field.name] ?? '')) });
     const nullable = field.schema.anyOf?.some((s) => s.type === 'null') === true;
     out.push(
-      raw(`"${field.name}" of the wrong type`, 'refuse', withField((current) => pick([42, true, [], {}, [current], { $ne: null }]))),
-      raw(`"${field.name}" a huge number`, 'refuse', (_c, body) => json(body).replace(json(String(body[field.name] ?? '')), pick(['1e400', '-1e400', '123456789012345678901234567890123456789', '1e-400']))),
-      raw(`"${field.name}" over its length`, 'refuse', withField(() => 'z'.repeat((field.schema.maxLength ?? 4096) + 1))),
-      pinIf(field.name === 'username', raw(`"${field.name}" with a NUL`, field.name === 'username' ? 'refuse' : 'any', withField((current) => pick([`${current}\u0000`, `\u0000${current}`, `${current.slice(0, 1)}\u0000${current.slice(1)}`])))),
+      raw(
+        `"${field.name}" of the wrong type`,
+        'refuse',
+        withField((current) => pick([42, true, [], {}, [current], { $ne: null }])),
+      ),
+      raw(`"${field.name}" a huge number`, 'refuse', (_c, body) =>
+        json(body).replace(json(String(body[field.name] ?? '')), pick(['1e400', '-1e400', '123456789012345678901234567890123456789', '1e-400'])),
+      ),
+      raw(
+        `"${field.name}" over its length`,
+        'refuse',
+        withField(() => 'z'.repeat((field.schema.maxLength ?? 4096) + 1)),
+      ),
+      pinIf(
+        field.name === 'username',
+        raw(
+          `"${field.name}" with a NUL`,
+          field.name === 'username' ? 'refuse' : 'any',
+          withField((current) => pick([`${current}\u0000`, `\u0000${current}`, `${current.slice(0, 1)}\u0000${current.slice(1)}`])),
+        ),
+      ),
       // JSON.stringify escapes lone surrogates as \udXXX, so the escape reaches the parser as written.
-      pinIf(field.name.includes('password'), raw(`"${field.name}" with a lone surrogate`, 'refuse', withField((current) => withLoneSurrogate(current, pick(['\ud800', '\udc00', '\udbff']))))),
-      raw(`"${field.name}" null`, nullable ? 'any' : 'refuse', withField(() => null)),
-      raw(`"${field.name}" with bidi and zero-width characters`, 'any', withField((current) => `${current}\u202e\u200b\u2066`)),
+      pinIf(
+        field.name.includes('password'),
+        raw(
+          `"${field.name}" with a lone surrogate`,
+          'refuse',
+          withField((current) => withLoneSurrogate(current, pick(['\ud800', '\udc00', '\udbff']))),
+        ),
+      ),
+      raw(
+        `"${field.name}" null`,
+        nullable ? 'any' : 'refuse',
+        withField(() => null),
+      ),
+      raw(
+        `"${field.name}" with bidi and zero-width characters`,
+        'any',
+        withField((current) => `${current}\u202e\u200b\u2066`),
+      ),
     );
   }
   return out;
@@ -390,7 +463,11 @@ function formBodyVariants({ pick }: Context, fields: readonly Field[]): Variant[
     }),
     raw('separators only', 'refuse', () => pick(['&&&', '=', '', '=&=', '%'])),
     raw('invalid UTF-8 bytes', 'refuse', (_c, body) => Buffer.concat([Buffer.from(`${encoded(body)}&x=`), Buffer.from([0xff, 0xfe, 0xed, 0xa0, 0x80])])),
-    raw('bracketed and prototype names', 'any', (c, body) => `${encoded(body)}&${pick([`__proto__[admin]=${c}`, `constructor[prototype][x]=${c}`, `a[]=${c}`])}`),
+    raw(
+      'bracketed and prototype names',
+      'any',
+      (c, body) => `${encoded(body)}&${pick([`__proto__[admin]=${c}`, `constructor[prototype][x]=${c}`, `a[]=${c}`])}`,
+    ),
     raw('an unknown parameter holding the secret marker', 'any', (c, body) => `${encoded(body)}&fuzz=${c}`),
     raw('JSON in a form body', 'refuse', (c, body) => JSON.stringify({ ...body, fuzz: c })),
   ];
@@ -402,13 +479,45 @@ function formBodyVariants({ pick }: Context, fields: readonly Field[]): Variant[
     const e = encodeURIComponent;
     out.push(
       raw(`${field.name} repeated`, 'refuse', (c, body) => `${encoded(body)}&${field.name}=${e(c)}`),
-      pinIf(field.name === 'username', raw(`${field.name} with %00`, field.name === 'username' ? 'refuse' : 'any', withRaw((current) => pick([`${e(current)}%00`, 'a%00b', `%00${e(current)}`])))),
+      pinIf(
+        field.name === 'username',
+        raw(
+          `${field.name} with %00`,
+          field.name === 'username' ? 'refuse' : 'any',
+          withRaw((current) => pick([`${e(current)}%00`, 'a%00b', `%00${e(current)}`])),
+        ),
+      ),
       // In place of an encoded U+FFFD where there is one: a lenient decoder turns the surrogate into exactly that.
-      pinIf(field.name.includes('password'), raw(`${field.name} with an encoded lone surrogate`, 'refuse', withRaw((current) => (current.includes('\uFFFD') ? e(current).replace('%EF%BF%BD', '%ED%A0%80') : `${e(current)}${pick(['%ED%A0%80', '%ED%B0%80'])}`)))),
-      raw(`${field.name} with a bad percent-encoding`, 'refuse', withRaw((current) => `${e(current)}${pick(['%ff', '%C0%AF', '%fe%ff'])}`)),
-      raw(`${field.name} with a lone % or %zz`, 'any', withRaw((current) => `${e(current)}${pick(['%', '%zz', '%4'])}`)),
-      raw(`${field.name} over its length`, 'refuse', withRaw(() => 'z'.repeat((field.schema.maxLength ?? 4096) + 1))),
-      raw(`${field.name} empty`, 'any', withRaw(() => '')),
+      pinIf(
+        field.name.includes('password'),
+        raw(
+          `${field.name} with an encoded lone surrogate`,
+          'refuse',
+          withRaw((current) =>
+            current.includes('\uFFFD') ? e(current).replace('%EF%BF%BD', '%ED%A0%80') : `${e(current)}${pick(['%ED%A0%80', '%ED%B0%80'])}`,
+          ),
+        ),
+      ),
+      raw(
+        `${field.name} with a bad percent-encoding`,
+        'refuse',
+        withRaw((current) => `${e(current)}${pick(['%ff', '%C0%AF', '%fe%ff'])}`),
+      ),
+      raw(
+        `${field.name} with a lone % or %zz`,
+        'any',
+        withRaw((current) => `${e(current)}${pick(['%', '%zz', '%4'])}`),
+      ),
+      raw(
+        `${field.name} over its length`,
+        'refuse',
+        withRaw(() => 'z'.repeat((field.schema.maxLength ?? 4096) + 1)),
+      ),
+      raw(
+        `${field.name} empty`,
+        'any',
+        withRaw(() => ''),
+      ),
     );
   }
   return out;
@@ -444,7 +553,11 @@ function framingVariants({ op, pick, authority }: Context): Variant[] {
     line('a header name with a space or a bad character', 'refuse', (d, c) => d.headers.push([pick(['X Fuzz', 'X-Fuzz\u0000', 'X-Fü', '(x)']), c])),
     line('a header line without a colon', 'refuse', (d, c) => d.headers.push([`X-Fuzz-${c}`, '\u0000'])),
     line('an obs-fold continuation line', 'any', (d, c) => d.headers.push(['X-Fuzz', `a\r\n  ${c}`])),
-    line('an absolute-form request target', 'any', (d) => (d.target = `http://${pick([authority, 'evil.example', `${authority}:99999`])}${d.path}${d.query === '' ? '' : `?${d.query}`}`)),
+    line(
+      'an absolute-form request target',
+      'any',
+      (d) => (d.target = `http://${pick([authority, 'evil.example', `${authority}:99999`])}${d.path}${d.query === '' ? '' : `?${d.query}`}`),
+    ),
     line('an asterisk-form request target', 'refuse', (d) => (d.target = '*')),
     line('a lower-case or unknown method', 'refuse', (d) => (d.method = pick([op.method.toLowerCase(), 'FUZZ', 'GE T', 'PRI']))),
     line('a malformed HTTP version', 'refuse', (d) => (d.version = pick(['HTTP/1.x', 'HTTPS/1.1', 'HTTP/1.1 x', 'HTTP/11']))),
@@ -474,7 +587,11 @@ function framingVariants({ op, pick, authority }: Context): Variant[] {
       d.autoLength = false;
       d.headers.push(['Transfer-Encoding', 'chunked']);
       const body = d.body ?? Buffer.alloc(0);
-      d.body = Buffer.concat([body.length > 0 ? Buffer.from(`${body.length.toString(16)}\r\n`) : Buffer.alloc(0), body, Buffer.from(body.length > 0 ? '\r\n0\r\n\r\n' : '0\r\n\r\n')]);
+      d.body = Buffer.concat([
+        body.length > 0 ? Buffer.from(`${body.length.toString(16)}\r\n`) : Buffer.alloc(0),
+        body,
+        Buffer.from(body.length > 0 ? '\r\n0\r\n\r\n' : '0\r\n\r\n'),
+      ]);
     }),
   ];
 }
@@ -538,9 +655,14 @@ function summaryOf(before: readonly (readonly [string, string])[], draft: Draft,
   const key = (h: readonly [string, string]) => `${h[0]}\u0000${h[1]}`;
   const had = new Set(before.map(key));
   const has = new Set(draft.headers.map(key));
-  const changes = [...draft.headers.filter((h) => !had.has(key(h))).map((h) => `+${line(h)}`), ...before.filter((h) => !has.has(key(h))).map((h) => `-${line(h)}`)];
+  const changes = [
+    ...draft.headers.filter((h) => !had.has(key(h))).map((h) => `+${line(h)}`),
+    ...before.filter((h) => !has.has(key(h))).map((h) => `-${line(h)}`),
+  ];
   const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-  return [shorten(text.slice(0, text.indexOf('\r\n')), 160), ...changes, body === '' ? '' : `body ${JSON.stringify(shorten(body, 120))}`].filter((s) => s !== '').join(' ');
+  return [shorten(text.slice(0, text.indexOf('\r\n')), 160), ...changes, body === '' ? '' : `body ${JSON.stringify(shorten(body, 120))}`]
+    .filter((s) => s !== '')
+    .join(' ');
 }
 
 export interface CaseOptions {
@@ -567,7 +689,14 @@ export function malformedRequests(op: FuzzOperation, options: CaseOptions): Malf
   const chosen: { family: string; variant: Variant }[] = [];
   for (const pool of pools) {
     const pins = pool.variants.filter((x) => x.pinned === true);
-    const taken = [...pins, ...sample(pool.variants.filter((x) => x.pinned !== true), pool.quota - pins.length, random)];
+    const taken = [
+      ...pins,
+      ...sample(
+        pool.variants.filter((x) => x.pinned !== true),
+        pool.quota - pins.length,
+        random,
+      ),
+    ];
     spare += pool.quota - taken.length;
     pool.variants = pool.variants.filter((x) => !taken.includes(x));
     chosen.push(...taken.map((variant) => ({ family: pool.name, variant })));

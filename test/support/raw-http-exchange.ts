@@ -73,7 +73,11 @@ export function rawHttpExchange(port: number, request: Buffer, timeoutMs: number
       for (;;) {
         const end = data.indexOf(HEAD_END);
         if (end < 0) {
-          if (closed) finish({ kind: 'no-response', reason: data.length === 0 ? 'closed without a response' : `closed mid-head: ${JSON.stringify(data.toString('latin1').slice(0, 80))}` });
+          if (closed)
+            finish({
+              kind: 'no-response',
+              reason: data.length === 0 ? 'closed without a response' : `closed mid-head: ${JSON.stringify(data.toString('latin1').slice(0, 80))}`,
+            });
           return;
         }
         const head = parseHead(data, end);

@@ -41,20 +41,27 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   let services: GatehouseServices | undefined;
   let started: { services: GatehouseServices; app: FastifyInstance; lines: string[] };
   try {
-    const config = withTestTemplate(loadConfig({
-      GATEHOUSE_ENV: 'development',
-      GATEHOUSE_ISSUER: TEST_ISSUER,
-      GATEHOUSE_DATABASE_URL: stores.databaseUrl,
-      GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
-      GATEHOUSE_LOG_LEVEL: 'info',
-      ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
-      ...options.env,
-    }));
+    const config = withTestTemplate(
+      loadConfig({
+        GATEHOUSE_ENV: 'development',
+        GATEHOUSE_ISSUER: TEST_ISSUER,
+        GATEHOUSE_DATABASE_URL: stores.databaseUrl,
+        GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
+        GATEHOUSE_LOG_LEVEL: 'info',
+        ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
+        ...options.env,
+      }),
+    );
     services = await createServices(config, { signingKeys, ...options.overrides });
     const lines: string[] = [];
     const stream = new Writable({
       write(chunk: Buffer, _encoding, callback) {
-        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
+        lines.push(
+          ...chunk
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l.length > 0),
+        );
         callback();
       },
     });

@@ -24,7 +24,9 @@ describe('tenant roles never read as global roles', () => {
     let userId: string;
     before(async () => {
       t = await startTestApp({
-        overrides: { scopes: { 'reports:read': { description: 'every report', roles: ['auditor'] }, 'orders:read': { description: 'orders', tenantRoles: ['clerk'] } } },
+        overrides: {
+          scopes: { 'reports:read': { description: 'every report', roles: ['auditor'] }, 'orders:read': { description: 'orders', tenantRoles: ['clerk'] } },
+        },
       });
       deps = { tenants: t.services.tenants, revocations: t.services.revocations, scopes: t.services.scopes, now: Date.now };
       userId = (await t.register('tina')).id;
@@ -35,7 +37,11 @@ describe('tenant roles never read as global roles', () => {
 
     test('malicious: granting the global role inside a tenant is refused (it would read as held everywhere)', async () => {
       for (const role of ['auditor', 'admin', 'user']) {
-        await assert.rejects(changeMemberRole(deps, OPERATOR, 'acme', userId, role, true), (e: unknown) => e instanceof ValidationError && /global role/.test(e.message + JSON.stringify(e.issues)), role);
+        await assert.rejects(
+          changeMemberRole(deps, OPERATOR, 'acme', userId, role, true),
+          (e: unknown) => e instanceof ValidationError && /global role/.test(e.message + JSON.stringify(e.issues)),
+          role,
+        );
       }
       const token = decodeJwt((await t.login('tina', undefined, { scope: 'profile' })).access_token);
       assert.deepEqual(token.roles, []);

@@ -29,7 +29,18 @@ function brokenStore(): EphemeralStore {
   const fail = async (): Promise<never> => {
     throw new StoreUnavailableError('redis increment failed (connection end)');
   };
-  return { kind: 'redis', set: fail, setIfAbsent: fail, get: fail, delete: fail, increment: fail, ping: fail, publish: fail, subscribe: fail, close: async () => {} };
+  return {
+    kind: 'redis',
+    set: fail,
+    setIfAbsent: fail,
+    get: fail,
+    delete: fail,
+    increment: fail,
+    ping: fail,
+    publish: fail,
+    subscribe: fail,
+    close: async () => {},
+  };
 }
 
 /** What rate-limiter-flexible needs from its store, on any EphemeralStore. */
@@ -130,7 +141,14 @@ describe('EphemeralRateLimiter on the memory store', () => {
   test('store down: the insurance limiter answers and the failure is reported', async () => {
     const errors: unknown[] = [];
     const insurance = new EphemeralRateLimiter({ store: createMemoryStore(), keyPrefix: 't', points: 2, durationSeconds: 60 });
-    const limiter = new EphemeralRateLimiter({ store: brokenStore(), keyPrefix: 't', points: 2, durationSeconds: 60, insurance, onStoreError: (e) => errors.push(e) });
+    const limiter = new EphemeralRateLimiter({
+      store: brokenStore(),
+      keyPrefix: 't',
+      points: 2,
+      durationSeconds: 60,
+      insurance,
+      onStoreError: (e) => errors.push(e),
+    });
     await limiter.consume('k');
     await limiter.consume('k');
     assert.ok((await rejection(limiter.consume('k'))) instanceof RateLimiterRes, 'still limited while the store is down');
@@ -157,9 +175,12 @@ if (testStoreProfile === 'real') {
       const url = process.env.GATEHOUSE_TEST_REDIS_URL as string;
       const keyPrefix = `gh-test:${randomBytes(6).toString('hex')}:`;
       const store = await createRedisStore({ url, keyPrefix });
-      return { store, cleanup: async () => {
-        await deleteRedisKeysWithPrefix(url, keyPrefix);
-      } };
+      return {
+        store,
+        cleanup: async () => {
+          await deleteRedisKeysWithPrefix(url, keyPrefix);
+        },
+      };
     });
   });
 }

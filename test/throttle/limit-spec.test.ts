@@ -18,13 +18,48 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 
 describe('parseLimitSpec: refuses anything but <count>/<window> and off', () => {
   const refused = [
-    '', ' ', '10', '10/', '/15m', '10/15', '10/m', '0/15m', '10/0m', '10/15x', '10/15M', '-1/15m', '1.5/15m', '10/1.5m',
-    ' 10/15m', '10/15m ', '10 / 15m', '10/15 m', 'OFF', 'Off', 'none', '0', 'unlimited', '0x10/1m', '1e3/1m', '010/15m',
-    '１０/15m', '10/１５m', '10/15m/2', '10/8d', '1/169h', '1000001/1m', '10/15m\n', 'off ', '10/15min',
+    '',
+    ' ',
+    '10',
+    '10/',
+    '/15m',
+    '10/15',
+    '10/m',
+    '0/15m',
+    '10/0m',
+    '10/15x',
+    '10/15M',
+    '-1/15m',
+    '1.5/15m',
+    '10/1.5m',
+    ' 10/15m',
+    '10/15m ',
+    '10 / 15m',
+    '10/15 m',
+    'OFF',
+    'Off',
+    'none',
+    '0',
+    'unlimited',
+    '0x10/1m',
+    '1e3/1m',
+    '010/15m',
+    '１０/15m',
+    '10/１５m',
+    '10/15m/2',
+    '10/8d',
+    '1/169h',
+    '1000001/1m',
+    '10/15m\n',
+    'off ',
+    '10/15min',
   ];
   for (const raw of refused) {
     test(`${JSON.stringify(raw)} is refused with the format in the message`, () => {
-      assert.throws(() => parseLimitSpec(raw), (error: unknown) => error instanceof TypeError && /<count>\/<window>.*"off"/.test(error.message));
+      assert.throws(
+        () => parseLimitSpec(raw),
+        (error: unknown) => error instanceof TypeError && /<count>\/<window>.*"off"/.test(error.message),
+      );
     });
   }
 });

@@ -47,7 +47,10 @@ describe('Limiter: failures with exponential backoff', () => {
       assert.equal(await limiter.check('k'), undefined, `round ${round}: the block ends on its own (no lockout)`);
       await limiter.recordFailure('k'); // one more failure is all it takes
     }
-    assert.deepEqual(blocks.map((ms) => ms / MINUTE), [15, 30, 60, 60, 60]);
+    assert.deepEqual(
+      blocks.map((ms) => ms / MINUTE),
+      [15, 30, 60, 60, 60],
+    );
   });
 
   test('strikes are forgotten after their memory: the key gets its full budget again', async () => {
@@ -155,7 +158,11 @@ describe('Limiter: requests', () => {
     const inner = createMemoryStore({ now });
     let increments = 0;
     const store: EphemeralStore = { ...inner, increment: (key, ttl) => (increments++, inner.increment(key, ttl)) };
-    const limiter = new Limiter('GLOBAL_IP', { count: 2, windowSeconds: 60 }, { store, insuranceStore: createMemoryStore({ now }), onStoreError: () => {}, now });
+    const limiter = new Limiter(
+      'GLOBAL_IP',
+      { count: 2, windowSeconds: 60 },
+      { store, insuranceStore: createMemoryStore({ now }), onStoreError: () => {}, now },
+    );
     for (let i = 0; i < 3; i++) await limiter.consume('ip');
     assert.equal(increments, 3);
     t += 20_000;

@@ -25,7 +25,10 @@ function harness(limits: Limits) {
   };
   const deps = { store, insuranceStore: createMemoryStore({ now }), onStoreError: () => {}, now };
   const make = (name: LimitName, spec: LimitSpec | undefined) => (spec === undefined ? undefined : new Limiter(name, spec, deps));
-  const throttle = createLoginThrottle({ userIp: make('LOGIN_USER_IP', limits.userIp), user: make('LOGIN_USER', limits.user), ip: make('LOGIN_IP', limits.ip) }, store);
+  const throttle = createLoginThrottle(
+    { userIp: make('LOGIN_USER_IP', limits.userIp), user: make('LOGIN_USER', limits.user), ip: make('LOGIN_IP', limits.ip) },
+    store,
+  );
   return { throttle, keys, advance: (ms: number) => (t += ms) };
 }
 
@@ -114,7 +117,8 @@ describe('login throttle: outcomes', () => {
     await attempt(throttle, { username: 'alice', ip: '203.0.113.1' });
     await attempt(throttle, { username: 'alice', ip: '203.0.113.1' });
     await attempt(throttle, { username: 'alice', ip: '203.0.113.1' }, 'succeeded');
-    for (let i = 0; i < 3; i++) assert.equal(await attempt(throttle, { username: 'alice', ip: '203.0.113.1' }), undefined, `failure ${i + 1} after the success`);
+    for (let i = 0; i < 3; i++)
+      assert.equal(await attempt(throttle, { username: 'alice', ip: '203.0.113.1' }), undefined, `failure ${i + 1} after the success`);
     // LOGIN_USER kept counting: 2 + 3 = 5 failures reach it at an address the account never used.
     assert.equal(await attempt(throttle, { username: 'alice', ip: '203.0.113.2' }), 'LOGIN_USER');
   });

@@ -51,7 +51,13 @@ describe('request limits: malicious cases', () => {
   test('REFRESH_SESSION: one session flooding does not touch another', async () => {
     const a = generateRefreshToken();
     const b = generateRefreshToken();
-    const { throttle } = harness({ REFRESH_SESSION: '1/1m' }, new Map([[digestRefreshToken(a), 'A'], [digestRefreshToken(b), 'B']]));
+    const { throttle } = harness(
+      { REFRESH_SESSION: '1/1m' },
+      new Map([
+        [digestRefreshToken(a), 'A'],
+        [digestRefreshToken(b), 'B'],
+      ]),
+    );
     assert.equal(await throttle.requests.refresh(a), undefined);
     assert.equal((await throttle.requests.refresh(a))?.limit, 'REFRESH_SESSION');
     assert.equal(await throttle.requests.refresh(b), undefined);

@@ -4,7 +4,13 @@ import { addressKey, throttleKey } from '../../src/throttle/throttle-keys.js';
 
 describe('addressKey', () => {
   test('MALICIOUS: every address of one IPv6 /64 is one client', () => {
-    const keys = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:dead:beef:0:1', '2001:DB8:1:2::abcd', '2001:db8:1:2:0:0:1.2.3.4'].map(addressKey);
+    const keys = [
+      '2001:db8:1:2::1',
+      '2001:db8:1:2:ffff:ffff:ffff:ffff',
+      '2001:0db8:0001:0002:dead:beef:0:1',
+      '2001:DB8:1:2::abcd',
+      '2001:db8:1:2:0:0:1.2.3.4',
+    ].map(addressKey);
     assert.deepEqual(new Set(keys), new Set(['2001:db8:1:2::/64']));
   });
 

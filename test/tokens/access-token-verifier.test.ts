@@ -6,11 +6,7 @@ import { InvalidTokenError } from '../../src/errors/errors.js';
 import { generateSigningJwk } from '../../src/keys/development-keys.js';
 import { createKeySet, type KeySet, type VerificationKey } from '../../src/keys/key-set.js';
 import type { PrivateSigningJwk } from '../../src/keys/signing-key-file.js';
-import {
-  createAccessTokenVerifier,
-  type AccessTokenVerifierOptions,
-  type VerificationKeySource,
-} from '../../src/tokens/access-token-verifier.js';
+import { createAccessTokenVerifier, type AccessTokenVerifierOptions, type VerificationKeySource } from '../../src/tokens/access-token-verifier.js';
 
 // Every test runs on an injected clock: NOW is "the present", in seconds since the epoch.
 const NOW = 1_750_000_000;
@@ -62,9 +58,7 @@ async function sign(
   header: Record<string, unknown>,
   crit?: Record<string, boolean>,
 ): Promise<string> {
-  return new SignJWT(payload)
-    .setProtectedHeader(header as { alg: string })
-    .sign(key, crit === undefined ? undefined : { crit });
+  return new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(key, crit === undefined ? undefined : { crit });
 }
 
 /** A token signed with our real Ed25519 key: only the rule under test can stop it. */

@@ -12,7 +12,17 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
     reads: 0,
     rows,
     async create(u: NewUser) {
-      const record: UserRecord = { id: u.id, username: u.username, email: u.email, passwordHash: u.passwordHash, roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date(0) };
+      const record: UserRecord = {
+        id: u.id,
+        username: u.username,
+        email: u.email,
+        passwordHash: u.passwordHash,
+        roles: [],
+        disabledAt: null,
+        lockedAt: null,
+        tokenVersion: 0,
+        createdAt: new Date(0),
+      };
       rows.set(u.id, record);
       return record;
     },

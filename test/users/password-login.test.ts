@@ -89,7 +89,13 @@ describe('verifyPasswordLogin', () => {
   beforeEach(async () => {
     const real = new PasswordHasher(cheap);
     store = new MemoryUserStore();
-    alice = await store.create({ id: randomUUID(), username: 'Alice', usernameKey: usernameKey('Alice'), email: null, passwordHash: await real.hash(PASSWORD) });
+    alice = await store.create({
+      id: randomUUID(),
+      username: 'Alice',
+      usernameKey: usernameKey('Alice'),
+      email: null,
+      passwordHash: await real.hash(PASSWORD),
+    });
     hasher = new CountingHasher(real);
   });
 

@@ -37,11 +37,13 @@ describe('username skeletons of accounts from before (issue 19 item 9)', () => {
     const database = await openDatabase(url.startsWith('postgres') ? { kind: 'postgres', url } : { kind: 'pglite-dir', path: url });
     const passwordHash = await new PasswordHasher({ memoryCostKiB: 1024, timeCost: 1 }).hash(TEST_PASSWORD);
     const old = (id: string, username: string, createdAt: string) => ({ id, username, usernameKey: username, passwordHash, createdAt: new Date(createdAt) });
-    await database.db.insert(users).values([
-      old(ids.admin, 'admin', '2024-01-01T00:00:00Z'),
-      old(ids.lookalike, 'adm\u0131n', '2025-01-01T00:00:00Z'),
-      old(ids.carol, 'carol', '2025-06-01T00:00:00Z'),
-    ]);
+    await database.db
+      .insert(users)
+      .values([
+        old(ids.admin, 'admin', '2024-01-01T00:00:00Z'),
+        old(ids.lookalike, 'adm\u0131n', '2025-01-01T00:00:00Z'),
+        old(ids.carol, 'carol', '2025-06-01T00:00:00Z'),
+      ]);
     await database.close();
   });
   after(async () => {
@@ -67,7 +69,10 @@ describe('username skeletons of accounts from before (issue 19 item 9)', () => {
 
   test('both old look-alikes keep logging in, each into its own account', async () => {
     const t = apps[0]!;
-    for (const [name, id] of [['admin', ids.admin], ['adm\u0131n', ids.lookalike]] as const) {
+    for (const [name, id] of [
+      ['admin', ids.admin],
+      ['adm\u0131n', ids.lookalike],
+    ] as const) {
       const { access_token } = await t.login(name);
       const me = await t.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${access_token}` } });
       assert.equal(me.json().id, id, name);
@@ -87,7 +92,10 @@ describe('username skeletons of accounts from before (issue 19 item 9)', () => {
     await apps.shift()!.close();
     const t = await start();
     assert.deepEqual(await skeletonsOf(t, ids.admin), usernameSkeletons('admin'));
-    assert.equal(t.logs.records().find((r) => r.event === 'users.skeletons_filled'), undefined);
+    assert.equal(
+      t.logs.records().find((r) => r.event === 'users.skeletons_filled'),
+      undefined,
+    );
     assert.equal(t.logs.records().find((r) => r.event === 'users.lookalike_accounts')?.collisions, 2);
   });
 });

@@ -32,7 +32,12 @@ describe('UTS #39 skeleton', () => {
   });
 
   test('names that only share letters do not', () => {
-    for (const [a, b] of [['alice', 'alicia'], ['ian', 'lan'], ['maria', 'marla'], ['kim김철수', 'kim김철호']] as const) {
+    for (const [a, b] of [
+      ['alice', 'alicia'],
+      ['ian', 'lan'],
+      ['maria', 'marla'],
+      ['kim김철수', 'kim김철호'],
+    ] as const) {
       assert.ok(!lookAlike(a, b), `${a} / ${b}`);
     }
   });

@@ -13,7 +13,20 @@ function refused(raw: string, field = 'username'): void {
 
 describe('normalizeUsername', () => {
   test('refuses separators, markup, controls, invisible and bidi characters', () => {
-    for (const raw of ['bad name', 'a/b', '<script>', 'a\\b', 'tab\tname', 'nul\u0000l', 'zero\u200bwidth', 'rtl\u202eoverride', 'nbsp\u00a0name', 'emoji😀x', 'a@b']) refused(raw);
+    for (const raw of [
+      'bad name',
+      'a/b',
+      '<script>',
+      'a\\b',
+      'tab\tname',
+      'nul\u0000l',
+      'zero\u200bwidth',
+      'rtl\u202eoverride',
+      'nbsp\u00a0name',
+      'emoji😀x',
+      'a@b',
+    ])
+      refused(raw);
   });
 
   test('3 to 64 characters, counted after NFKC', () => {
@@ -36,7 +49,7 @@ describe('normalizeUsername', () => {
     assert.equal(name.key, 'alice.b_c-1');
   });
 
-  test('the field named in the error is the caller\'s', () => {
+  test("the field named in the error is the caller's", () => {
     refused('no', 'new_username');
   });
 });

@@ -71,7 +71,9 @@ export async function buildOrdersApi(
     },
   );
 
-  app.get('/orders/:id', { config: { auth: { scopes: ['orders:read'], resource: readable } }, schema: { params: idParams } }, async (request) => orderView(readable.of(request)));
+  app.get('/orders/:id', { config: { auth: { scopes: ['orders:read'], resource: readable } }, schema: { params: idParams } }, async (request) =>
+    orderView(readable.of(request)),
+  );
 
   app.post(
     '/orders/:id/refund',

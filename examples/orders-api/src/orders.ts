@@ -29,7 +29,9 @@ export class OrderBook {
 
   /** Orders of one tenant, newest first; only the owner's unless `ownerId` is undefined. */
   list(tenantId: string, ownerId: string | undefined): Order[] {
-    return [...this.#orders.values()].filter((o) => o.tenantId === tenantId && (ownerId === undefined || o.ownerId === ownerId)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    return [...this.#orders.values()]
+      .filter((o) => o.tenantId === tenantId && (ownerId === undefined || o.ownerId === ownerId))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
   refund(id: string): Order | undefined {

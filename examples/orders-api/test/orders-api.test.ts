@@ -19,22 +19,34 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
   const orderOf: Record<string, string> = {};
 
   const call = (method: 'GET' | 'POST', url: string, token?: string, payload?: object) =>
-    app.inject({ method, url, ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }), ...(payload === undefined ? {} : { payload }) });
+    app.inject({
+      method,
+      url,
+      ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+      ...(payload === undefined ? {} : { payload }),
+    });
   const login = async (username: string, tenant?: string): Promise<string> => {
-    const res = await call('POST', '/identity/auth/login', undefined, { username, password: PASSWORD, resource: ORDERS_RESOURCE, ...(tenant === undefined ? {} : { tenant }) });
+    const res = await call('POST', '/identity/auth/login', undefined, {
+      username,
+      password: PASSWORD,
+      resource: ORDERS_RESOURCE,
+      ...(tenant === undefined ? {} : { tenant }),
+    });
     assert.equal(res.statusCode, 200, res.body);
     return res.json<{ access_token: string }>().access_token;
   };
 
   before(async () => {
     stores = await createTestStores();
-    const config = withTestTemplate(loadConfig({
-      GATEHOUSE_ENV: 'development',
-      GATEHOUSE_ISSUER: 'https://orders.test/identity',
-      GATEHOUSE_DATABASE_URL: stores.databaseUrl,
-      GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
-      ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
-    }));
+    const config = withTestTemplate(
+      loadConfig({
+        GATEHOUSE_ENV: 'development',
+        GATEHOUSE_ISSUER: 'https://orders.test/identity',
+        GATEHOUSE_DATABASE_URL: stores.databaseUrl,
+        GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
+        ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
+      }),
+    );
     app = await buildOrdersApi({ gatehouse: { config, signingKeys: [await generateSigningJwk()] } });
     await app.ready();
     const deps = { tenants: servicesOf(app).tenants, revocations: servicesOf(app).revocations, scopes: servicesOf(app).scopes, now: Date.now };
@@ -43,7 +55,13 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
     const members: [string, [string, string][]][] = [
       ['alice', [['acme', 'customer']]],
       ['bob', [['acme', 'customer']]],
-      ['mia', [['acme', 'manager'], ['globex', 'manager']]],
+      [
+        'mia',
+        [
+          ['acme', 'manager'],
+          ['globex', 'manager'],
+        ],
+      ],
       ['gus', [['globex', 'manager']]],
     ];
     for (const [username, tenants] of members) {
@@ -132,7 +150,10 @@ describe('examples/orders-api: Gatehouse mounted as a plugin, guarding the host 
 
   test('lists: a customer sees only their orders, a manager the whole tenant, nobody another tenant', async () => {
     const alice = (await call('GET', '/orders', await login('alice'))).json<{ orders: { owner_id: string }[] }>().orders;
-    assert.deepEqual(alice.map((o) => o.owner_id), [ids.alice]);
+    assert.deepEqual(
+      alice.map((o) => o.owner_id),
+      [ids.alice],
+    );
     const mia = (await call('GET', '/orders', await login('mia', 'acme'))).json<{ orders: unknown[] }>().orders;
     assert.equal(mia.length, 2);
     const gus = (await call('GET', '/orders', await login('gus'))).json<{ orders: unknown[] }>().orders;

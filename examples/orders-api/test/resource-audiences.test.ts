@@ -38,8 +38,10 @@ describe('resource indicators across two services: a token for orders does not o
     assert.equal(res.statusCode, 200, res.body);
     return res.json<{ access_token: string }>().access_token;
   };
-  const atOrders = async (token: string, url = '/orders') => (await orders.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })).statusCode;
-  const atInventory = async (app: ReturnType<typeof createInventoryApp>, token: string) => (await app.app.request('/items', { headers: { authorization: `Bearer ${token}` } })).status;
+  const atOrders = async (token: string, url = '/orders') =>
+    (await orders.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })).statusCode;
+  const atInventory = async (app: ReturnType<typeof createInventoryApp>, token: string) =>
+    (await app.app.request('/items', { headers: { authorization: `Bearer ${token}` } })).status;
 
   before(async () => {
     stores = await createTestStores();
@@ -52,7 +54,9 @@ describe('resource indicators across two services: a token for orders does not o
         ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
       }),
     );
-    orders = await buildOrdersApi({ gatehouse: { config, signingKeys: [await generateSigningJwk()], resources: [{ identifier: INVENTORY, scopes: ['profile'] }] } });
+    orders = await buildOrdersApi({
+      gatehouse: { config, signingKeys: [await generateSigningJwk()], resources: [{ identifier: INVENTORY, scopes: ['profile'] }] },
+    });
     await orders.listen({ port: 0, host: '127.0.0.1' });
     jwksUri = `http://127.0.0.1:${(orders.server.address() as AddressInfo).port}/identity/.well-known/jwks.json`;
     inventory = createInventoryApp({ issuer: ISSUER, audience: INVENTORY, jwksUri });

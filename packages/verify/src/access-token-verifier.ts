@@ -70,7 +70,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const tolerance = options.clockToleranceSeconds ?? 5;
   if (!(tolerance >= 0 && tolerance <= MAX_CLOCK_TOLERANCE)) throw new TypeError(`clockToleranceSeconds must be 0–${MAX_CLOCK_TOLERANCE}`);
   if (!(options.maxLifetimeSeconds > 0)) throw new TypeError('maxLifetimeSeconds must be positive');
-  const given: unknown[] = typeof options.audience === 'string' ? [options.audience] : Array.isArray(options.audience) ? [...(options.audience as unknown[])] : [];
+  const given: unknown[] =
+    typeof options.audience === 'string' ? [options.audience] : Array.isArray(options.audience) ? [...(options.audience as unknown[])] : [];
   // No default: a verifier that accepted any audience would take a token minted for another service (RFC 8707).
   if (given.length === 0 || !given.every((a) => typeof a === 'string' && a.length > 0)) {
     throw new TypeError("audience is required: this service's identifier (non-empty strings), as Gatehouse puts it in aud");
@@ -241,7 +242,8 @@ function checkRegisteredClaims(payload: Json, expected: Expected, nowSeconds: nu
   for (const claim of REQUIRED_CLAIMS) if (!(claim in payload)) throw fail(claim, 'missing');
   if (payload.iss !== expected.issuer) throw fail('iss', 'check_failed');
   const aud = payload.aud;
-  const audOk = typeof aud === 'string' ? expected.audiences.includes(aud) : Array.isArray(aud) && aud.some((a) => typeof a === 'string' && expected.audiences.includes(a));
+  const audOk =
+    typeof aud === 'string' ? expected.audiences.includes(aud) : Array.isArray(aud) && aud.some((a) => typeof a === 'string' && expected.audiences.includes(a));
   if (!audOk) throw fail('aud', 'check_failed');
   const { iat, nbf, exp } = payload;
   const t = expected.tolerance;

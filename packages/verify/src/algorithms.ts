@@ -50,7 +50,8 @@ export function verifySignature(alg: Algorithm, key: KeyObject, signingInput: Bu
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const MIN_RSA_BITS = 2048;
 
-export type JwkImport = { readonly ok: true; readonly kid: string; readonly alg: Algorithm; readonly key: KeyObject } | { readonly ok: false; readonly reason: string };
+export type JwkImport =
+  { readonly ok: true; readonly kid: string; readonly alg: Algorithm; readonly key: KeyObject } | { readonly ok: false; readonly reason: string };
 
 /**
  * Imports one member of a JWKS for verification, or says why not. Only public keys whose `alg` is
@@ -68,7 +69,8 @@ export function importPublicJwk(value: unknown, allowed: readonly Algorithm[]): 
   if (!isAlgorithm(jwk.alg)) return { ok: false, reason: `alg missing or unsupported: ${String(jwk.alg).slice(0, 16)}` };
   if (!allowed.includes(jwk.alg)) return { ok: false, reason: `alg not allowed: ${jwk.alg}` };
   if (jwk.use !== undefined && jwk.use !== 'sig') return { ok: false, reason: 'use is not "sig"' };
-  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return { ok: false, reason: 'key_ops does not allow verify' };
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+    return { ok: false, reason: 'key_ops does not allow verify' };
   const expected = { EdDSA: { kty: 'OKP', crv: 'Ed25519' }, ES256: { kty: 'EC', crv: 'P-256' }, RS256: { kty: 'RSA', crv: undefined } }[jwk.alg];
   if (jwk.kty !== expected.kty || jwk.crv !== expected.crv) return { ok: false, reason: `key type does not match alg ${jwk.alg}` };
   let key: KeyObject;

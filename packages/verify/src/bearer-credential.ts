@@ -10,7 +10,8 @@ export interface CredentialSource {
 }
 
 /** No credential, a bearer token, or a malformed attempt (RFC 6750 `invalid_request`) and why. */
-export type BearerCredential = { readonly kind: 'none' } | { readonly kind: 'bearer'; readonly token: string } | { readonly kind: 'malformed'; readonly reason: string };
+export type BearerCredential =
+  { readonly kind: 'none' } | { readonly kind: 'bearer'; readonly token: string } | { readonly kind: 'malformed'; readonly reason: string };
 
 /** Every Authorization header value in Node's `rawHeaders`: Node keeps only the first of duplicates elsewhere. */
 export function authorizationHeaders(rawHeaders: readonly string[]): string[] {

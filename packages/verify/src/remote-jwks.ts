@@ -37,7 +37,13 @@ export interface RemoteJwksOptions {
 
 export type JwksEvent =
   /** `removed`: kids the previous response had and this one has not (retired or revoked keys). */
-  | { readonly event: 'jwks.fetched'; readonly keys: number; readonly maxAgeSeconds: number; readonly skipped: readonly string[]; readonly removed: readonly string[] }
+  | {
+      readonly event: 'jwks.fetched';
+      readonly keys: number;
+      readonly maxAgeSeconds: number;
+      readonly skipped: readonly string[];
+      readonly removed: readonly string[];
+    }
   | { readonly event: 'jwks.fetch_failed'; readonly error: unknown; readonly serving: 'stale' | 'nothing' };
 
 export interface RemoteKeySource extends VerificationKeySource {
@@ -167,7 +173,10 @@ export function remoteKeySource(uri: string | URL, options: RemoteJwksOptions = 
  * `no-cache` mean "revalidate every time", which the lower bound turns into the minimum max-age.
  */
 export function freshnessSeconds(headers: Headers, fallback: number): number {
-  const directives = (headers.get('cache-control') ?? '').toLowerCase().split(',').map((d) => d.trim());
+  const directives = (headers.get('cache-control') ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
   if (directives.includes('no-store') || directives.includes('no-cache')) return 0;
   const maxAges = directives.filter((d) => d.startsWith('max-age=')).map((d) => d.slice('max-age='.length).replace(/^"(.*)"$/, '$1'));
   if (maxAges.length === 0 || !maxAges.every((v) => /^\d{1,10}$/.test(v))) return fallback;

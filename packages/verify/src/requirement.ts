@@ -29,7 +29,13 @@ export interface ProblemBody {
 /** What an adapter does with a request: let it through with a principal, or answer with this. */
 export type Outcome =
   | { readonly ok: true; readonly principal: Principal }
-  | { readonly ok: false; readonly status: 400 | 401 | 403 | 503; readonly headers: Readonly<Record<string, string>>; readonly body: ProblemBody; readonly logReason: string };
+  | {
+      readonly ok: false;
+      readonly status: 400 | 401 | 403 | 503;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: ProblemBody;
+      readonly logReason: string;
+    };
 
 export interface AdapterOptions {
   /** RFC 6750 §3 realm of the challenge (default "api"). */
@@ -55,7 +61,8 @@ export interface CheckedRequirement {
 }
 
 /** Which check refuses the principal, and why (for the log); undefined when all pass. */
-export type Refusal = { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string } | { readonly kind: 'role' | 'tenant'; readonly reason: string };
+export type Refusal =
+  { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string } | { readonly kind: 'role' | 'tenant'; readonly reason: string };
 
 /**
  * The declarative checks, decided once for the server's guard and every adapter: scopes all (or
@@ -101,7 +108,14 @@ export async function authenticate(verifier: Verifier, source: CredentialSource,
     return refuse(401, 'ERR_NO_CREDENTIAL', 'Authentication required', 'authentication required', { 'www-authenticate': realm }, 'no bearer credential');
   }
   if (credential.kind === 'malformed') {
-    return refuse(400, 'ERR_MALFORMED_CREDENTIAL', 'Malformed credential', 'malformed credential', { 'www-authenticate': `${realm}, error="invalid_request"` }, credential.reason);
+    return refuse(
+      400,
+      'ERR_MALFORMED_CREDENTIAL',
+      'Malformed credential',
+      'malformed credential',
+      { 'www-authenticate': `${realm}, error="invalid_request"` },
+      credential.reason,
+    );
   }
   let principal: Principal;
   try {
@@ -115,13 +129,27 @@ export async function authenticate(verifier: Verifier, source: CredentialSource,
   }
   const refusal = refusalOf(principal, checks);
   if (refusal?.kind === 'scope') {
-    const outcome = refuse(403, 'ERR_INSUFFICIENT_SCOPE', 'Insufficient scope', 'insufficient scope', { 'www-authenticate': `${realm}, error="insufficient_scope", scope="${refusal.scopes.join(' ')}"` }, refusal.reason);
+    const outcome = refuse(
+      403,
+      'ERR_INSUFFICIENT_SCOPE',
+      'Insufficient scope',
+      'insufficient scope',
+      { 'www-authenticate': `${realm}, error="insufficient_scope", scope="${refusal.scopes.join(' ')}"` },
+      refusal.reason,
+    );
     return { ...outcome, body: { ...outcome.body, required_scopes: refusal.scopes } };
   }
   if (refusal !== undefined) return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, refusal.reason);
   return { ok: true, principal };
 }
 
-function refuse(status: 400 | 401 | 403 | 503, code: string, title: string, detail: string, headers: Record<string, string>, logReason: string): Outcome & { ok: false } {
+function refuse(
+  status: 400 | 401 | 403 | 503,
+  code: string,
+  title: string,
+  detail: string,
+  headers: Record<string, string>,
+  logReason: string,
+): Outcome & { ok: false } {
   return { ok: false, status, headers, logReason, body: { type: `urn:gatehouse:error:${code}`, title, status, code, detail } };
 }

@@ -91,7 +91,11 @@ export function startCatchUp(options: CatchUpOptions, onEntries: (entries: reado
       const pageUrl = new URL(url);
       if (after !== undefined) pageUrl.searchParams.set('after', after);
       // A redirect could take the secret to plain http or elsewhere: refuse rather than follow.
-      const response = await fetchImpl(pageUrl, { headers: { authorization, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetchImpl(pageUrl, {
+        headers: { authorization, accept: 'application/json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const body = (await readBoundedJson(response, MAX_PAGE_CHARS, 'revocations')) as { entries?: unknown; next?: unknown } | null;
       if (typeof body !== 'object' || body === null || !Array.isArray(body.entries) || !(body.next === null || typeof body.next === 'string')) {
         throw new Error('revocations answered something else than a page');

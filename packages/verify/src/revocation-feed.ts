@@ -134,7 +134,10 @@ export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
       client.on('ready', () => {
         if (!lost) return;
         lost = false;
-        client.ping().then(() => onResubscribed?.(), () => undefined);
+        client.ping().then(
+          () => onResubscribed?.(),
+          () => undefined,
+        );
       });
       try {
         await client.connect();

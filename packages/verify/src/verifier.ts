@@ -7,7 +7,14 @@ import { toPrincipal, type Principal } from './principal.js';
 import { remoteKeySource, type JwksEvent, type RemoteJwksOptions, type RemoteKeySource } from './remote-jwks.js';
 import { startCatchUp, type CatchUp, type CatchUpOptions } from './revocation-catch-up.js';
 import { watchFeedLink, type LinkWatchOptions } from './revocation-link-watch.js';
-import { decodeRevocationMessage, redisRevocationFeed, RevocationList, type RedisFeedOptions, type RevocationEntry, type RevocationFeed } from './revocation-feed.js';
+import {
+  decodeRevocationMessage,
+  redisRevocationFeed,
+  RevocationList,
+  type RedisFeedOptions,
+  type RevocationEntry,
+  type RevocationFeed,
+} from './revocation-feed.js';
 
 interface CommonOptions {
   /** The issuer exactly as Gatehouse names itself (`iss`, GATEHOUSE_ISSUER). */
@@ -114,7 +121,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (event.event === 'jwks.fetched' && event.removed.length > 0) core.clearCache();
     options.jwksCache?.onEvent?.(event);
   };
-  const remote: RemoteKeySource | undefined = options.jwksUri === undefined ? undefined : remoteKeySource(options.jwksUri, { ...options.jwksCache, algorithms, onEvent: onJwksEvent });
+  const remote: RemoteKeySource | undefined =
+    options.jwksUri === undefined ? undefined : remoteKeySource(options.jwksUri, { ...options.jwksCache, algorithms, onEvent: onJwksEvent });
   const keys: VerificationKeySource = remote ?? staticKeySource(options.jwks as JsonWebKeySet, algorithms);
   const now = options.now ?? Date.now;
   const core = createAccessTokenVerifier({

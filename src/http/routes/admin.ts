@@ -41,7 +41,6 @@ const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404
 // an admin demoted a moment ago on another instance is refused here before the revocation spreads.
 const USERS = { auth: { scopes: ['admin:users'], fresh: true } };
 
-
 /**
  * The admin API: every route needs an `admin:*` scope (held through the `admin` role), and every
  * change is audited with the acting admin and the target. The first admin comes from the CLI.
@@ -56,7 +55,9 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       schema: {
         tags: ['admin'],
         summary: 'List or search accounts (by the start of the username or email), ordered by username',
-        querystring: z.object({ search: z.string().max(256).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), after: z.string().max(256).optional() }).strict(),
+        querystring: z
+          .object({ search: z.string().max(256).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), after: z.string().max(256).optional() })
+          .strict(),
         response: { 200: z.object({ users: z.array(adminUserSchema), next_after: z.string().nullable() }), ...errors },
       },
     },
@@ -80,7 +81,10 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         config: USERS,
         schema: {
           tags: ['admin'],
-          summary: change === 'disable' || change === 'lock' ? `${change[0]!.toUpperCase()}${change.slice(1)} the account: no login, no refresh, every token dies` : `Lift the ${change === 'enable' ? 'disable' : 'lock'} (tokens revoked before stay revoked)`,
+          summary:
+            change === 'disable' || change === 'lock'
+              ? `${change[0]!.toUpperCase()}${change.slice(1)} the account: no login, no refresh, every token dies`
+              : `Lift the ${change === 'enable' ? 'disable' : 'lock'} (tokens revoked before stay revoked)`,
           params: idParams,
           response: { 200: adminUserSchema, ...errors },
         },
@@ -107,7 +111,13 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     '/admin/users/:id/roles',
     {
       config: USERS,
-      schema: { tags: ['admin'], summary: 'Grant a role', params: idParams, body: z.object({ role: z.string().max(64) }).strict(), response: { 200: adminUserSchema, ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Grant a role',
+        params: idParams,
+        body: z.object({ role: z.string().max(64) }).strict(),
+        response: { 200: adminUserSchema, ...errors },
+      },
     },
     async (request) => {
       const user = await changeUserRole(deps, adminActorOf(request), request.params.id, request.body.role, true);

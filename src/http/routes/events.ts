@@ -4,7 +4,6 @@ import type { GatehouseServices } from '../../services.js';
 import { nextBefore, ownAuditEventSchema, ownAuditEventView } from './audit-view.js';
 import { problemSchema } from './problem-schema.js';
 
-
 const query = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -22,7 +21,12 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         tags: ['me'],
         summary: 'Your recent security events (logins, failed logins, logouts, password changes…), newest first',
         querystring: query,
-        response: { 200: z.object({ events: z.array(ownAuditEventSchema), next_before: z.number().int().nullable() }), 400: problemSchema, 401: problemSchema, 403: problemSchema },
+        response: {
+          200: z.object({ events: z.array(ownAuditEventSchema), next_before: z.number().int().nullable() }),
+          400: problemSchema,
+          401: problemSchema,
+          403: problemSchema,
+        },
       },
     },
     async (request, reply) => {

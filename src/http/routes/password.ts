@@ -31,7 +31,12 @@ export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     },
     async (request, reply) => {
       const principal = request.principal!;
-      const revoked = await changePassword(deps, principal, { currentPassword: request.body.current_password, newPassword: request.body.new_password }, auditContextOf(request));
+      const revoked = await changePassword(
+        deps,
+        principal,
+        { currentPassword: request.body.current_password, newPassword: request.body.new_password },
+        auditContextOf(request),
+      );
       request.log.info({ event: 'user.password_changed', user_id: principal.subject, sessions_revoked: revoked }, 'password changed');
       return reply.code(204).send();
     },

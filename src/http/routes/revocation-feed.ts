@@ -27,10 +27,12 @@ export const revocationFeedRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         summary: 'The live revocation state, in pages (resource servers catching up after a feed gap)',
         description:
           'Every revocation that can still match an unexpired access token: per token (jti), per session (sid), per user below a token version, and revoked signing keys (kid). `until` is epoch ms after which an entry matches nothing. Follow `next` (as `after`) until it is null. Read it after subscribing to the pub/sub feed, so nothing committed meanwhile is missed.',
-        querystring: z.object({
-          after: z.string().min(3).max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
-        }).strict(),
+        querystring: z
+          .object({
+            after: z.string().min(3).max(200).optional(),
+            limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
+          })
+          .strict(),
         response: {
           200: z.object({ entries: z.array(entrySchema), next: z.string().nullable() }),
           400: problemSchema,

@@ -17,7 +17,13 @@ const formBody = z.looseObject({
 /** RFC 7009 token revocation, advertised as `revocation_endpoint` (RFC 8414). */
 export const revokeRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   // Every token this Gatehouse issued may be revoked here, a resource server's (RFC 8707) included.
-  const deps = { clients: services.clients, sessions: services.sessions, verifier: services.issuedTokenVerifier, revocations: services.revocations, now: services.now };
+  const deps = {
+    clients: services.clients,
+    sessions: services.sessions,
+    verifier: services.issuedTokenVerifier,
+    revocations: services.revocations,
+    now: services.now,
+  };
   registerStrictFormParser(app);
   app.withTypeProvider<ZodTypeProvider>().post(
     '/auth/revoke',
@@ -33,7 +39,12 @@ export const revokeRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     },
     async (request, reply) => {
       requireFormBody(request.headers['content-type'], 'revocation');
-      const outcome = await handleRevocationRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders), auditContextOf(request));
+      const outcome = await handleRevocationRequest(
+        deps,
+        request.body as Record<string, string>,
+        basicCredentials(request.raw.rawHeaders),
+        auditContextOf(request),
+      );
       request.log.info({ event: 'token.revocation', outcome }, 'revocation request');
       return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send();
     },

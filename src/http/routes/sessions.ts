@@ -29,7 +29,13 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
     async (request, reply) => {
       const sessions = await listDeviceSessions(deps, request.principal!);
       reply.header('cache-control', 'no-store');
-      return sessions.map((s) => ({ id: s.id, created_at: s.createdAt.toISOString(), last_used_at: s.lastUsedAt.toISOString(), device: s.device, current: s.current }));
+      return sessions.map((s) => ({
+        id: s.id,
+        created_at: s.createdAt.toISOString(),
+        last_used_at: s.lastUsedAt.toISOString(),
+        device: s.device,
+        current: s.current,
+      }));
     },
   );
 

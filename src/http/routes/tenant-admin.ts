@@ -78,13 +78,25 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       const tenant = await findTenant(deps, request.params.tenant);
       const { limit, after } = request.query;
       const members = await services.tenants.members(tenant.id, { limit, ...(after === undefined ? {} : { after }) });
-      return { tenant: tenantView(tenant), members: members.map(membershipView), next_after: members.length === limit ? (members.at(-1)?.userId ?? null) : null };
+      return {
+        tenant: tenantView(tenant),
+        members: members.map(membershipView),
+        next_after: members.length === limit ? (members.at(-1)?.userId ?? null) : null,
+      };
     },
   );
 
   app.put(
     '/admin/tenants/:tenant/members/:user',
-    { config: TENANTS, schema: { tags: ['admin'], summary: 'Add a user to a tenant (no roles yet); idempotent', params: memberParams, response: { 200: membershipSchema, ...errors } } },
+    {
+      config: TENANTS,
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a user to a tenant (no roles yet); idempotent',
+        params: memberParams,
+        response: { 200: membershipSchema, ...errors },
+      },
+    },
     async (request) => {
       const membership = await addMember(deps, adminActorOf(request), request.params.tenant, request.params.user);
       logAdminAction(request, 'membership_added', membership.userId);
@@ -96,7 +108,12 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
     '/admin/tenants/:tenant/members/:user',
     {
       config: TENANTS,
-      schema: { tags: ['admin'], summary: "Remove a user from a tenant; the user's live tokens die", params: memberParams, response: { 204: z.void(), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: "Remove a user from a tenant; the user's live tokens die",
+        params: memberParams,
+        response: { 204: z.void(), ...errors },
+      },
     },
     async (request, reply) => {
       await removeMember(deps, adminActorOf(request), request.params.tenant, request.params.user);
@@ -109,7 +126,13 @@ export const tenantAdminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
     '/admin/tenants/:tenant/members/:user/roles',
     {
       config: TENANTS,
-      schema: { tags: ['admin'], summary: 'Grant a role in this tenant', params: memberParams, body: z.object({ role: z.string().max(64) }).strict(), response: { 200: membershipSchema, ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Grant a role in this tenant',
+        params: memberParams,
+        body: z.object({ role: z.string().max(64) }).strict(),
+        response: { 200: membershipSchema, ...errors },
+      },
     },
     async (request) => {
       const membership = await changeMemberRole(deps, adminActorOf(request), request.params.tenant, request.params.user, request.body.role, true);

@@ -38,7 +38,6 @@ const refreshBody = z.object({ refresh_token: z.string().max(8192), resource }).
 const given = (fields: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
-
 export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const deps = services.tokenRequestDeps({
     onSecurityEvent: (event) => {
@@ -47,7 +46,11 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     },
     onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed'),
   });
-  const contextOf = (request: FastifyRequest): TokenRequestContext => ({ device: deviceLabel(request.headers['user-agent']), ip: request.ip, audit: auditContextOf(request) });
+  const contextOf = (request: FastifyRequest): TokenRequestContext => ({
+    device: deviceLabel(request.headers['user-agent']),
+    ip: request.ip,
+    audit: auditContextOf(request),
+  });
 
   // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
   await app.register(async (formScope) => {
@@ -107,7 +110,12 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     },
     async (request, reply) => {
       const { refresh_token, resource: target } = request.body;
-      const response = await handleTokenRequest(deps, { grant_type: 'refresh_token', refresh_token, ...given({ resource: target }) }, undefined, contextOf(request));
+      const response = await handleTokenRequest(
+        deps,
+        { grant_type: 'refresh_token', refresh_token, ...given({ resource: target }) },
+        undefined,
+        contextOf(request),
+      );
       request.log.info({ event: 'refresh.succeeded' }, 'token refreshed');
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
     },

@@ -164,9 +164,7 @@ async function lockDirectory(dir: string): Promise<() => Promise<void>> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
       if (Number.isSafeInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new StoreUnavailableError(
-          `the embedded database ${dir} is open in another process (pid ${owner}); PGlite allows one process at a time`,
-        );
+        throw new StoreUnavailableError(`the embedded database ${dir} is open in another process (pid ${owner}); PGlite allows one process at a time`);
       }
       await rm(lockPath, { force: true });
     }

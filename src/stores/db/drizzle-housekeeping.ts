@@ -77,40 +77,64 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
 
   return runQuery(async () => {
     // Tokens first, so deleting a session never cascades into thousands of token rows at once.
-    const refreshTokens = await inBatches(db, batchSize, (limit) => sql`
+    const refreshTokens = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
       DELETE FROM refresh_tokens WHERE digest IN (
         SELECT rt.digest FROM refresh_tokens AS rt JOIN sessions AS s ON s.id = rt.session_id
         WHERE ${deadSession(sql`s`)} LIMIT ${limit})
-      RETURNING 1`);
-    const sessions = await inBatches(db, batchSize, (limit) => sql`
+      RETURNING 1`,
+    );
+    const sessions = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
       DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions AS s WHERE ${deadSession(sql`s`)} LIMIT ${limit})
       AND ${deadSession(sql`sessions`)}
-      RETURNING 1`);
+      RETURNING 1`,
+    );
     const denyCutoff = at(SKEW_MS);
-    const revokedAccessTokens = await inBatches(db, batchSize, (limit) => sql`
+    const revokedAccessTokens = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
       DELETE FROM revoked_access_tokens WHERE jti IN (
         SELECT jti FROM revoked_access_tokens WHERE expires_at < ${denyCutoff} LIMIT ${limit})
       AND expires_at < ${denyCutoff}
-      RETURNING 1`);
+      RETURNING 1`,
+    );
     // Also with the window at 0: seals written before it was turned off must not outlive it.
     const sealCutoff = at(options.graceMs);
-    const sealsCleared = await inBatches(db, batchSize, (limit) => sql`
+    const sealsCleared = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
       UPDATE refresh_tokens SET successor_sealed = NULL WHERE digest IN (
         SELECT digest FROM refresh_tokens WHERE successor_sealed IS NOT NULL AND spent_at < ${sealCutoff} LIMIT ${limit})
       AND successor_sealed IS NOT NULL AND spent_at < ${sealCutoff}
-      RETURNING 1`);
+      RETURNING 1`,
+    );
     let auditEvents = 0;
     if (options.auditRetentionMs !== undefined) {
       const auditCutoff = at(milliseconds('auditRetentionMs', options.auditRetentionMs));
-      auditEvents = await inBatches(db, batchSize, (limit) => sql`
+      auditEvents = await inBatches(
+        db,
+        batchSize,
+        (limit) => sql`
         DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ${auditCutoff} LIMIT ${limit})
-        RETURNING 1`);
+        RETURNING 1`,
+      );
     }
     const tombstoneCutoff = at(DELETED_USER_MEMORY_MS);
-    const deletedUsers = await inBatches(db, batchSize, (limit) => sql`
+    const deletedUsers = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
       DELETE FROM deleted_users WHERE id IN (SELECT id FROM deleted_users WHERE deleted_at < ${tombstoneCutoff} LIMIT ${limit})
       AND deleted_at < ${tombstoneCutoff}
-      RETURNING 1`);
+      RETURNING 1`,
+    );
     return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents, deletedUsers };
   });
 }

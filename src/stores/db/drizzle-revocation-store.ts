@@ -54,7 +54,12 @@ export function createDrizzleRevocationStore(db: Db): RevocationStore {
           limit,
         )
       ).map((t) => ({ kind: 'token', id: t.jti, until: t.expiresAt.getTime() + REVOCATION_SLACK_MS })),
-    session: revokedWithin(() => db.select({ id: sessions.id, revokedAt: sessions.revokedAt }).from(sessions).$dynamic(), sessions.revokedAt, sessions.id, (s, until) => ({ kind: 'session', id: s.id, until })),
+    session: revokedWithin(
+      () => db.select({ id: sessions.id, revokedAt: sessions.revokedAt }).from(sessions).$dynamic(),
+      sessions.revokedAt,
+      sessions.id,
+      (s, until) => ({ kind: 'session', id: s.id, until }),
+    ),
     user: mergedById(
       revokedWithin(
         () => db.select({ id: users.id, version: users.tokenVersion, revokedAt: users.tokensRevokedAt }).from(users).$dynamic(),
@@ -71,13 +76,26 @@ export function createDrizzleRevocationStore(db: Db): RevocationStore {
       ),
     ),
     // Kept as long as an announcement on the feed is (Revocations.announceSigningKeyRevoked).
-    key: revokedWithin(() => db.select({ id: signingKeys.kid, revokedAt: signingKeys.revokedAt }).from(signingKeys).$dynamic(), signingKeys.revokedAt, signingKeys.kid, (k, until) => ({ kind: 'key', id: k.id, until })),
+    key: revokedWithin(
+      () => db.select({ id: signingKeys.kid, revokedAt: signingKeys.revokedAt }).from(signingKeys).$dynamic(),
+      signingKeys.revokedAt,
+      signingKeys.kid,
+      (k, until) => ({ kind: 'key', id: k.id, until }),
+    ),
   };
 
   return {
     // The instances' own state: key revocations reach them through their key sets instead.
     loadLive: (now, windowMs) =>
-      runQuery(async () => (await Promise.all([live.token(now, windowMs, undefined, undefined), live.session(now, windowMs, undefined, undefined), live.user(now, windowMs, undefined, undefined)])).flat()),
+      runQuery(async () =>
+        (
+          await Promise.all([
+            live.token(now, windowMs, undefined, undefined),
+            live.session(now, windowMs, undefined, undefined),
+            live.user(now, windowMs, undefined, undefined),
+          ])
+        ).flat(),
+      ),
 
     pageLive: (now, windowMs, after, limit) =>
       runQuery(async () => {

@@ -172,7 +172,10 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
             .set({ revokedAt: now, revokedReason: reason })
             .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
             .returning({ id: sessions.id });
-          await tx.update(refreshTokens).set({ spentAt: now }).where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)));
+          await tx
+            .update(refreshTokens)
+            .set({ spentAt: now })
+            .where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)));
           // Recorded only when this call ended the session: a second revoke changed nothing.
           if (revoked.length === 1) await insertAudit(tx, audit);
           return revoked.length === 1;

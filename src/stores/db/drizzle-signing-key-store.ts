@@ -43,7 +43,10 @@ async function activeKid(tx: Tx): Promise<string | undefined> {
 async function activate(tx: Tx, kid: string, now: Date, transitions: KeyTransition[]): Promise<boolean> {
   const current = await activeKid(tx);
   if (current !== undefined) {
-    await tx.update(signingKeys).set({ state: 'retiring', retiringAt: now, activateAt: null }).where(and(eq(signingKeys.kid, current), eq(signingKeys.state, 'active')));
+    await tx
+      .update(signingKeys)
+      .set({ state: 'retiring', retiringAt: now, activateAt: null })
+      .where(and(eq(signingKeys.kid, current), eq(signingKeys.state, 'active')));
     transitions.push({ kid: current, to: 'retiring' });
   }
   const done = await tx
@@ -73,7 +76,11 @@ export function createDrizzleSigningKeyStore(db: Db): SigningKeyStore {
           .select()
           .from(signingKeys)
           .where(options.includeRetired === true ? undefined : ne(signingKeys.state, 'retired'))
-          .orderBy(sql`CASE ${signingKeys.state} WHEN 'active' THEN 0 WHEN 'pending' THEN 1 WHEN 'retiring' THEN 2 ELSE 3 END`, asc(signingKeys.publishedAt), asc(signingKeys.kid));
+          .orderBy(
+            sql`CASE ${signingKeys.state} WHEN 'active' THEN 0 WHEN 'pending' THEN 1 WHEN 'retiring' THEN 2 ELSE 3 END`,
+            asc(signingKeys.publishedAt),
+            asc(signingKeys.kid),
+          );
         return rows.map(toStored);
       }),
 
@@ -139,7 +146,10 @@ export function createDrizzleSigningKeyStore(db: Db): SigningKeyStore {
         if (row === undefined) return 'not_found';
         if (row.state === 'active') return 'active';
         if (row.state !== 'pending') return 'already';
-        await tx.update(signingKeys).set({ state: 'retired', retiredAt: now, activateAt: null }).where(and(eq(signingKeys.kid, kid), eq(signingKeys.state, 'pending')));
+        await tx
+          .update(signingKeys)
+          .set({ state: 'retired', retiredAt: now, activateAt: null })
+          .where(and(eq(signingKeys.kid, kid), eq(signingKeys.state, 'pending')));
         await insertAudit(tx, audit([{ kid, to: 'retired' }]));
         return 'retired';
       }),

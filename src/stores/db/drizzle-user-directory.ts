@@ -65,11 +65,17 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
       runQuery(async () => {
         if (!isUuid(id)) return false;
         return db.transaction(async (tx) => {
-          const deleted = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id, tokenVersion: users.tokenVersion, tokensRevokedAt: users.tokensRevokedAt });
+          const deleted = await tx
+            .delete(users)
+            .where(eq(users.id, id))
+            .returning({ id: users.id, tokenVersion: users.tokenVersion, tokensRevokedAt: users.tokensRevokedAt });
           const [row] = deleted;
           if (row === undefined) return false;
           // The revocation outlives the row (see deletedUsers): GET /revocations keeps serving it.
-          await tx.insert(deletedUsers).values({ id: row.id, tokenVersion: row.tokenVersion, deletedAt: row.tokensRevokedAt ?? new Date() }).onConflictDoNothing();
+          await tx
+            .insert(deletedUsers)
+            .values({ id: row.id, tokenVersion: row.tokenVersion, deletedAt: row.tokensRevokedAt ?? new Date() })
+            .onConflictDoNothing();
           await insertAudit(tx, audit);
           return true;
         });

@@ -47,7 +47,8 @@ export function createDrizzleUserStore(db: Db): UserStore {
         });
       } catch (error) {
         // The key or a skeleton: one answer, so a look-alike tells nothing a taken name does not.
-        if (isUniqueViolation(error)) throw new UsernameTakenError(violatedConstraint(error)?.includes('skeleton') === true ? 'looks like an existing username' : 'username exists');
+        if (isUniqueViolation(error))
+          throw new UsernameTakenError(violatedConstraint(error)?.includes('skeleton') === true ? 'looks like an existing username' : 'username exists');
         throw databaseFailure(error);
       }
     },

@@ -5,34 +5,45 @@ import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timest
  * `username_key` is the NFKC, case-folded form: the uniqueness rule lives in the database so two
  * concurrent registrations of one name cannot both succeed.
  */
-export const users = pgTable('users', {
-  id: uuid('id').primaryKey(),
-  username: text('username').notNull(),
-  usernameKey: text('username_key').notNull().unique('users_username_key_unique'),
-  /**
-   * The UTS #39 confusable skeletons of username_key (src/users/username-skeleton.ts), unique so
-   * that a look-alike of an account is refused as taken. Computed in TypeScript, so a row from
-   * before migration 0007 is null until the startup backfill (username-skeleton-backfill.ts) fills
-   * it; a row whose skeleton an older account already holds stays null and keeps working.
-   */
-  usernameSkeleton: text('username_skeleton').unique('users_username_skeleton_unique'),
-  usernameUpperSkeleton: text('username_upper_skeleton').unique('users_username_upper_skeleton_unique'),
-  email: text('email'),
-  passwordHash: text('password_hash').notNull(),
-  roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
-  disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
-  /** A security lock (suspected compromise), distinct from an administrative disable; both stop logins and kill tokens. */
-  lockedAt: timestamp('locked_at', { withTimezone: true, mode: 'date' }),
-  /**
-   * Access tokens carry the version current when they were issued (`tver`); bumping it (log out
-   * everywhere, lock, disable) kills every token issued before. `tokens_revoked_at` is when it was
-   * last bumped: instances load the bumps still younger than an access token's lifetime.
-   */
-  tokenVersion: integer('token_version').notNull().default(0),
-  tokensRevokedAt: timestamp('tokens_revoked_at', { withTimezone: true, mode: 'date' }),
-  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-}, (t) => [index('users_tokens_revoked_at_idx').on(t.tokensRevokedAt).where(sql`${t.tokensRevokedAt} IS NOT NULL`)]);
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    username: text('username').notNull(),
+    usernameKey: text('username_key').notNull().unique('users_username_key_unique'),
+    /**
+     * The UTS #39 confusable skeletons of username_key (src/users/username-skeleton.ts), unique so
+     * that a look-alike of an account is refused as taken. Computed in TypeScript, so a row from
+     * before migration 0007 is null until the startup backfill (username-skeleton-backfill.ts) fills
+     * it; a row whose skeleton an older account already holds stays null and keeps working.
+     */
+    usernameSkeleton: text('username_skeleton').unique('users_username_skeleton_unique'),
+    usernameUpperSkeleton: text('username_upper_skeleton').unique('users_username_upper_skeleton_unique'),
+    email: text('email'),
+    passwordHash: text('password_hash').notNull(),
+    roles: text('roles')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
+    /** A security lock (suspected compromise), distinct from an administrative disable; both stop logins and kill tokens. */
+    lockedAt: timestamp('locked_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * Access tokens carry the version current when they were issued (`tver`); bumping it (log out
+     * everywhere, lock, disable) kills every token issued before. `tokens_revoked_at` is when it was
+     * last bumped: instances load the bumps still younger than an access token's lifetime.
+     */
+    tokenVersion: integer('token_version').notNull().default(0),
+    tokensRevokedAt: timestamp('tokens_revoked_at', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('users_tokens_revoked_at_idx')
+      .on(t.tokensRevokedAt)
+      .where(sql`${t.tokensRevokedAt} IS NOT NULL`),
+  ],
+);
 
 /** An organisation whose users, roles and resources are kept apart from every other tenant's. */
 export const tenants = pgTable('tenants', {
@@ -56,7 +67,10 @@ export const memberships = pgTable(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    roles: text('roles')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.userId], name: 'memberships_pk' }), index('memberships_user_id_idx').on(t.userId)],
@@ -92,7 +106,9 @@ export const sessions = pgTable(
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
     // Instances load the sessions revoked within an access token's lifetime; housekeeping purges by expiry.
-    index('sessions_revoked_at_idx').on(t.revokedAt).where(sql`${t.revokedAt} IS NOT NULL`),
+    index('sessions_revoked_at_idx')
+      .on(t.revokedAt)
+      .where(sql`${t.revokedAt} IS NOT NULL`),
     index('sessions_expires_at_idx').on(t.expiresAt),
   ],
 );
@@ -172,7 +188,6 @@ export const auditEvents = pgTable(
   ],
 );
 
-
 /**
  * Signing keys kept in the store (GATEHOUSE_KEY_SOURCE=store). The private JWK is sealed with
  * AES-256-GCM under GATEHOUSE_KEY_ENCRYPTION_KEY, bound to its kid, so the database alone cannot
@@ -200,7 +215,9 @@ export const signingKeys = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    uniqueIndex('signing_keys_one_active').on(t.state).where(sql`${t.state} = 'active'`),
+    uniqueIndex('signing_keys_one_active')
+      .on(t.state)
+      .where(sql`${t.state} = 'active'`),
     check('signing_keys_state_check', sql`${t.state} IN ('pending', 'active', 'retiring', 'retired')`),
   ],
 );

@@ -50,7 +50,12 @@ export const gatehouseFastify: FastifyPluginAsync<GatehouseFastifyOptions> = asy
     const declared = request.routeOptions.config.gatehouse;
     if (declared === undefined || declared === PUBLIC_ROUTE) return;
     const checks = compiled.get(declared) ?? compileChecks(declared);
-    const outcome = await authenticate(options.verifier, { authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request.url) }, checks, options);
+    const outcome = await authenticate(
+      options.verifier,
+      { authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request.url) },
+      checks,
+      options,
+    );
     if (outcome.ok) {
       request.gatehouse = outcome.principal;
       return;
