@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,13 +11,12 @@ export interface EmbeddedServer {
 }
 
 /**
- * The real `gatehouse serve` process (the compiled CLI when dist/ has one, else the sources
- * through tsx) on the embedded stores: PGlite in `dir`/db, development mode, port 0. Resolves
+ * The real `gatehouse serve` process (the compiled CLI in dist/, which `npm test` and `npm run
+ * bench` build first) on the embedded stores: PGlite in `dir`/db, development mode, port 0. Resolves
  * once it listens; nothing from the caller's environment leaks in.
  */
 export function startEmbeddedServer(dir: string): Promise<EmbeddedServer> {
-  const entry = existsSync(path.join(ROOT, 'dist/cli/main.js')) ? 'dist/cli/main.js' : 'bin/gatehouse.mjs';
-  const child = spawn(process.execPath, [entry, 'serve'], {
+  const child = spawn(process.execPath, ['bin/gatehouse.mjs', 'serve'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
