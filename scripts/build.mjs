@@ -19,3 +19,7 @@ const built = spawnSync(process.execPath, [tsc, '-b', path.join(root, 'tsconfig.
 if (built.status !== 0) process.exit(built.status ?? 1);
 
 for (const asset of ASSETS) cpSync(path.join(root, 'src', asset), path.join(root, 'dist', asset), { recursive: true });
+
+// The migrated empty database new embedded data directories start from (skips initdb on a first start).
+const imaged = spawnSync(process.execPath, [path.join(root, 'scripts', 'initial-database.mjs')], { cwd: root, stdio: 'inherit' });
+if (imaged.status !== 0) process.exit(imaged.status ?? 1);

@@ -31,8 +31,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
         io.stdout.write(`${SERVE_USAGE}\n`);
         return EXIT.OK;
       }
-      const [{ loadConfig }, { serve }] = await Promise.all([import('../config/config.js'), import('./serve.js')]);
-      await serve(loadConfig(io.env, { needs: 'server' }));
+      const { loadConfig } = await import('../config/config.js');
+      const config = loadConfig(io.env, { needs: 'server' });
+      // Started before the server's modules load, so the two overlap (see pglite-artifacts.ts).
+      if (config.database.kind !== 'postgres') (await import('../stores/db/pglite-artifacts.js')).prefetchPgliteArtifacts();
+      const { serve } = await import('./serve.js');
+      await serve(config);
       return -1;
     }
     case 'users':
