@@ -98,8 +98,14 @@ export async function runEmbeddedFootprintBench(): Promise<void> {
       if (res.status !== 200) throw new Error(`login ${username}: ${res.status}`);
     }
     row(`RSS, ${USERS.toLocaleString('en-US')} users + sessions, after ${String(LOGINS)} logins`, await rssMb(loaded.child.pid), 'MB', 250);
-    row('restart to /readyz 200 with them', loaded.ms, 'ms', 1000);
+    // The seed writes users the way rows from before migration 0007 look (no username skeleton), so
+    // this first start fills 10,000 skeletons once (username-skeleton-backfill.ts); the next is a
+    // plain restart with that data.
+    row('first start after loading them (fills their skeletons once)', loaded.ms, 'ms', 3000);
     await stop(loaded.child);
+    const again = await serve(dir);
+    row('restart to /readyz 200 with them', again.ms, 'ms', 1000);
+    await stop(again.child);
     row('disk for them (database directory)', await diskMb(path.join(dir, 'db')), 'MB', 100);
   } finally {
     await rm(dir, { recursive: true, force: true });
