@@ -25,6 +25,7 @@ import { tenantAdminRoutes } from './routes/tenant-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
+import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
@@ -121,6 +122,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
       ]) {
         await scope.register(routes, { services });
       }
+      // The hosted pages post to and link to absolute paths (/login, /account): standalone server only.
+      if (options.plumbing === 'root') await scope.register(pageRoutes, { services });
       if (options.docs) scope.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: options.prefix },
