@@ -14,6 +14,21 @@ export interface CsrfFacts {
   readonly jsonEndpoint: boolean;
 }
 
+/**
+ * The facts from any reader of raw header values by lower-case name (the guard's `RequestFacts`
+ * fits); `jsonEndpoint`: the route reads a JSON body.
+ */
+export function csrfFactsFrom(request: { readonly method: string; header(name: string): readonly string[] }, jsonEndpoint: boolean): CsrfFacts {
+  return {
+    method: request.method,
+    secFetchSite: request.header('sec-fetch-site'),
+    origin: request.header('origin'),
+    referer: request.header('referer'),
+    contentType: request.header('content-type'),
+    jsonEndpoint,
+  };
+}
+
 export interface CsrfRefusal {
   readonly layer: CsrfLayer;
   /** For the log only: which check refused and what it saw. */

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { CsrfFacts } from '../guard/csrf-layers.js';
+import { csrfFactsFrom, type CsrfFacts } from '../guard/csrf-layers.js';
 
 /**
  * Every value of the header `lowerName` as sent. Read from the raw headers because Node folds
@@ -24,12 +24,5 @@ export function rawHeaderValues(rawHeaders: readonly string[], lowerName: string
  */
 export function csrfFactsOf(request: FastifyRequest, jsonEndpoint: boolean): CsrfFacts {
   const raw = request.raw.rawHeaders;
-  return {
-    method: request.method,
-    secFetchSite: rawHeaderValues(raw, 'sec-fetch-site'),
-    origin: rawHeaderValues(raw, 'origin'),
-    referer: rawHeaderValues(raw, 'referer'),
-    contentType: rawHeaderValues(raw, 'content-type'),
-    jsonEndpoint,
-  };
+  return csrfFactsFrom({ method: request.method, header: (name) => rawHeaderValues(raw, name) }, jsonEndpoint);
 }
