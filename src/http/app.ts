@@ -6,6 +6,7 @@ import { PUBLIC } from '../guard/requirement.js';
 import { createSharedSecretCheck } from '../guard/shared-secret.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
+import { corsFor } from './cors.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -76,6 +77,9 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     detachEvents();
     done();
   });
+  const cors = corsFor(services.config.corsOrigins);
+  // Before the guard's own onRoute hook, which refuses a route that declares nothing.
+  if (cors !== undefined) app.addHook('onRoute', cors.declarePreflight);
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
@@ -92,6 +96,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   await app.register(metricsPlugin, { metrics: services.metrics });
   // After the per-address limit: refusals made before routing are throttled like any request.
   registerPreRoutingRefusals(app, { requireHost: options.plumbing === 'root' });
+  // After those refusals and the per-address limit: a preflight is throttled and checked like any request.
+  if (cors !== undefined) await cors.register(app);
   if (options.docs) await registerOpenApi(app, { issuer: services.config.issuer, scopes: services.scopes, version: VERSION });
 
   await app.register(

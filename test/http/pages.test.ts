@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { usernameKey } from '../../src/users/username.js';
-import { startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
+import { startTestApp, TEST_ISSUER, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+// What a browser sends with a form posted from one of our own pages (Fetch Metadata, layer 1).
+const FORM = { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' };
 
 /** The CSRF cookie (name=value) and the form token of a fresh GET of `url`: what a browser holds. */
 async function formSession(t: TestApp, url = '/register'): Promise<{ cookie: string; token: string; page: LightMyRequestResponse }> {
@@ -53,15 +54,39 @@ describe('hosted pages over HTTP', () => {
     }
     const refusals = t.logs.records().filter((r) => r.err_code === 'ERR_CSRF');
     assert.deepEqual(
-      refusals.map((r) => [r.layer, r.reason]),
-      [
-        ['synchronizer_token', 'no_token'],
-        ['synchronizer_token', 'no_secret'],
-        ['synchronizer_token', 'token_mismatch'],
-        ['synchronizer_token', 'token_mismatch'],
-        ['synchronizer_token', 'no_secret'],
-      ],
+      refusals.map((r) => r.reason),
+      ['no_token', 'no_secret', 'token_mismatch', 'token_mismatch', 'no_secret'].map((why) => `csrf layer synchronizer-token: ${why}`),
     );
+  });
+
+  test('a page form posted from another site is refused before its token is looked at (layers 1 and 2)', async () => {
+    const { cookie, token } = await formSession(t);
+    const fields = (username: string) => form({ _csrf: token, username, password: TEST_PASSWORD });
+    const crossSite = [
+      { name: 'Sec-Fetch-Site: cross-site', headers: { 'sec-fetch-site': 'cross-site' } },
+      { name: 'Sec-Fetch-Site: same-site', headers: { 'sec-fetch-site': 'same-site' } },
+      { name: 'no Fetch Metadata, a foreign Origin', headers: { origin: 'http://127.0.0.2:8080' } },
+      { name: 'no Fetch Metadata, no Origin, no Referer', headers: {} },
+    ];
+    for (const [i, attempt] of crossSite.entries()) {
+      const username = `cross-site-${i}`;
+      const res = await t.inject({
+        method: 'POST',
+        url: '/register',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...attempt.headers },
+        payload: fields(username),
+      });
+      assert.equal(res.statusCode, 403, attempt.name);
+      assert.match(res.body, /<h1>Request refused<\/h1>/);
+      assert.equal(await userNamed(t, username), undefined, attempt.name);
+    }
+    const res = await t.inject({
+      method: 'POST',
+      url: '/register',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: TEST_ISSUER },
+      payload: fields('same-origin-by-origin'),
+    });
+    assert.equal(res.statusCode, 303, 'the issuer as Origin passes');
   });
 
   test('a JSON body to a page form is refused 415', async () => {
@@ -69,7 +94,7 @@ describe('hosted pages over HTTP', () => {
     const res = await t.inject({
       method: 'POST',
       url: '/register',
-      headers: { cookie, 'content-type': 'application/json' },
+      headers: { cookie, 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
       payload: { _csrf: token, username: 'json-page', password: TEST_PASSWORD },
     });
     assert.equal(res.statusCode, 415);

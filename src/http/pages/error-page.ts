@@ -42,16 +42,3 @@ export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, erro
   };
   return reply.code(response.status).headers(response.headers).headers(HEADERS).type('text/html; charset=utf-8').send(pageRenderer().render('error', page));
 }
-
-/**
- * The page-side CSRF refusal: 403 with code ERR_CSRF in the log.
- * TODO(merge h/csrf): throw its `CsrfError` instead and let sendError map it.
- */
-export function sendCsrfRefusalPage(request: FastifyRequest, reply: FastifyReply, reason: string): FastifyReply {
-  request.log.info({ err_code: 'ERR_CSRF', layer: 'synchronizer_token', reason, status: 403 }, 'request refused');
-  return reply
-    .code(403)
-    .headers(HEADERS)
-    .type('text/html; charset=utf-8')
-    .send(pageRenderer().render('error', { status: 403, ...wording(403), requestId: request.id }));
-}

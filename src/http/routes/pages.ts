@@ -2,17 +2,19 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PasswordPolicyError, UsernameTakenError, ValidationError } from '../../errors/errors.js';
+import { CsrfError, PasswordPolicyError, UsernameTakenError, ValidationError } from '../../errors/errors.js';
+import { assertNotCrossSite } from '../../guard/csrf-layers.js';
+import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import { createPageRenderer, type PageData, type PageName } from '../../pages/page-renderer.js';
-import { safeReturnTo, type ReturnToTrust } from '../../pages/return-to.js';
+import { safeReturnTo } from '../../pages/return-to.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerUser } from '../../users/registration.js';
 import { auditContextOf } from '../audit-context.js';
 import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
+import { csrfFactsOf } from '../csrf-facts.js';
 import { registerPageAssets } from '../pages/assets.js';
 import { createPageCsrf } from '../pages/csrf.js';
-import { sendCsrfRefusalPage } from '../pages/error-page.js';
 import { pageHeaders, registerPageHeaders } from '../pages/headers.js';
 
 // Shapes and bounds only (the core's rules name the field); a repeated field is an array and fails here.
@@ -25,27 +27,29 @@ const PAGE = { errorStyle: 'page' } as const;
 /**
  * The hosted pages (/login, /register, /account, /logout): server-rendered HTML forms that work
  * without JavaScript. In their own scope: cookies parsed, form bodies accepted, the page headers
- * (headers.ts), errors as pages (`errorStyle: 'page'`), and every POST checked for the synchronizer
- * token before its handler runs.
+ * (headers.ts), errors as pages (`errorStyle: 'page'`), and every POST checked for a cross-site
+ * origin and the synchronizer token before its handler runs.
  */
 export const pageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const { config } = services;
-  // TODO(merge h/csrf): trustedOrigins(config) from src/guard/trusted-origins.ts (GATEHOUSE_ALLOWED_ORIGINS).
-  const trust: ReturnToTrust = { issuerOrigin: new URL(config.issuer).origin, has: () => false };
+  const trust = trustedOrigins(config);
   const renderer = createPageRenderer();
   const csrf = createPageCsrf(config.issuer);
 
   await app.register(fastifyCookie);
   registerStrictFormParser(app);
-  registerPageHeaders(app, pageHeaders());
+  registerPageHeaders(app, pageHeaders(config.allowedOrigins));
   registerPageAssets(app);
 
-  /** preHandler of every page POST: form bodies only, then layer 3 (the synchronizer token). */
-  const checkForm = async (request: FastifyRequest, reply: FastifyReply) => {
+  /**
+   * preHandler of every page POST, signed in or not (login CSRF): the cross-site layers 1–2
+   * (guard/csrf-layers.ts), form bodies only, then layer 3, the synchronizer token.
+   */
+  const checkForm = async (request: FastifyRequest) => {
+    assertNotCrossSite(csrfFactsOf(request, false), trust);
     requireFormBody(request.headers['content-type'], 'page');
     const refusal = csrf.refusalOf(request);
-    if (refusal !== undefined) return sendCsrfRefusalPage(request, reply, refusal);
-    return undefined;
+    if (refusal !== undefined) throw new CsrfError('synchronizer-token', refusal);
   };
   const send = <P extends PageName>(reply: FastifyReply, status: number, page: P, data: PageData[P]) =>
     reply.code(status).type('text/html; charset=utf-8').send(renderer.render(page, data));
