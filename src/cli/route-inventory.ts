@@ -1,9 +1,10 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { describeRequirement, isPublic, isSecret, type RouteRequirement } from '../guard/requirement.js';
+import { describeRequirement, isPublic, isSecret, schemesOf, type RouteRequirement } from '../guard/requirement.js';
+import type { SchemeName } from '../guard/scheme-name.js';
 
 export { describeRequirement };
-import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME } from '../http/openapi.js';
+import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from '../http/openapi.js';
 
 /** One route as the app registered it, after the guard resolved its requirement. */
 export interface InventoryRoute {
@@ -33,6 +34,8 @@ export interface RouteReport {
   readonly scopes: readonly string[];
   readonly match: 'all' | 'any';
   readonly roles: readonly string[];
+  /** The credential schemes a protected route accepts; empty for public and machine-secret routes. */
+  readonly schemes: readonly SchemeName[];
   /** The operation's effective OpenAPI `security`; null when the route is not in the document. */
   readonly openapi: readonly Record<string, readonly string[]>[] | null;
   readonly flags: readonly RouteFlag[];
@@ -76,8 +79,15 @@ function securityMismatch(requirement: RouteRequirement, security: readonly Reco
     return ok ? undefined : `needs the ${requirement.secret} secret (${scheme}), but the OpenAPI document says ${JSON.stringify(security)}`;
   }
   const scopes = requirement.scopes ?? [];
-  const documented = security.map((s) => s[SECURITY_SCHEME]);
+  const schemes = schemesOf(requirement);
+  // The session cookie is one alternative of its own, with no scopes (an apiKey scheme has none).
+  const isSession = (s: Readonly<Record<string, readonly string[]>>) => Object.keys(s).length === 1 && s[SESSION_SECURITY_SCHEME]?.length === 0;
+  const sessions = security.filter(isSession).length;
+  if (sessions !== (schemes.includes('session') ? 1 : 0)) return `accepts ${schemes.join(' ')}, but the OpenAPI document says ${JSON.stringify(security)}`;
+  const documented = security.filter((s) => !isSession(s)).map((s) => s[SECURITY_SCHEME]);
   if (documented.some((d) => d === undefined)) return `the OpenAPI document names a scheme other than ${SECURITY_SCHEME}`;
+  if (!schemes.includes('bearer'))
+    return documented.length === 0 ? undefined : `accepts no bearer token, but the OpenAPI document says ${JSON.stringify(security)}`;
   const alternatives = documented as readonly (readonly string[])[];
   if (requirement.match === 'any' && scopes.length > 1) {
     const ok =
@@ -140,6 +150,7 @@ export function checkRoutes(routes: readonly InventoryRoute[], openapi: OpenApiD
       scopes,
       match,
       roles,
+      schemes: token === undefined ? [] : [...schemesOf(token)],
       openapi: documented,
       flags,
     };

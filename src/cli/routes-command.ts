@@ -10,13 +10,14 @@ export const ROUTES_USAGE = `usage: gatehouse routes [--json]
 
 Builds the app as the environment configures it (on a throwaway in-memory database, with a
 throwaway key, never listening) and prints every route: method, path and requirement
-(public / authenticated / scopes all(…) or any(…) / roles any(…)). HEAD routes that mirror
+(public / authenticated / via the schemes it accepts when not just bearer / scopes all(…) or
+any(…) / roles any(…)). HEAD routes that mirror
 their GET are not repeated. Flags:
   PUBLIC_WRITE               POST/PUT/PATCH/DELETE without a token; the auth endpoints
                              (/auth/token, login, register, refresh, revoke) are marked expected
   ADMIN_WITHOUT_ADMIN_SCOPE  a route under /admin that a token without an admin:* scope passes
   OPENAPI_MISMATCH           the OpenAPI security of the route says something else than the guard
---json prints {"routes":[{method, path, requirement, public, scopes, match, roles, openapi,
+--json prints {"routes":[{method, path, requirement, public, scopes, match, roles, schemes, openapi,
 flags:[{code, detail, expected?}]}], "unexpected": N}.
 
 Exit 1 when a flag is not expected, 0 otherwise.

@@ -147,8 +147,9 @@ export class RequestError extends GatehouseError {
 
 /** RFC 6750 §3: no credential at all. Answered 401 without an `error` attribute. */
 export class MissingCredentialError extends GatehouseError {
-  constructor() {
-    super('ERR_NO_CREDENTIAL', 'authentication required');
+  /** `logReason`: why a credential that was present counts as none (an ended cookie session). */
+  constructor(logReason?: string, cause?: unknown) {
+    super('ERR_NO_CREDENTIAL', 'authentication required', { ...(logReason === undefined ? {} : { logReason }), cause });
   }
 }
 

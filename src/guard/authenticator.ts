@@ -3,11 +3,11 @@ import { toPrincipal } from '@gatehouse/verify/internal';
 import type { Revocations } from '../revocation/revocations.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { UserStore } from '../users/user-store.js';
-import { principalUserOf, type Principal } from './principal.js';
+import { principalUserOf, type BearerPrincipal } from './principal.js';
 
 export interface Authenticator {
   /** Steps 2–3 of the guard: verify the token and restore the principal. Throws InvalidTokenError. */
-  authenticate(token: string): Promise<Principal>;
+  authenticate(token: string): Promise<BearerPrincipal>;
 }
 
 export interface AuthenticatorDeps {

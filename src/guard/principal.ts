@@ -1,5 +1,8 @@
 import type { Principal as TokenPrincipal } from '@gatehouse/verify';
 import type { UserRecord } from '../users/user-store.js';
+import type { SchemeName } from './scheme-name.js';
+
+export type { SchemeName };
 
 /**
  * The account behind a principal, as a host may see it: no password hash, nor any other secret
@@ -15,19 +18,48 @@ export interface PrincipalUser {
 }
 
 /**
- * Who is calling on a Gatehouse-guarded route: the SDK's token principal (one definition for the
- * server and every resource server) plus what only the server knows, the account behind it.
+ * What every principal holds, whatever credential it came from: authorization (`refusalOf`,
+ * policies, `fresh`) reads only these fields, so it decides alike for every scheme.
  */
-export interface Principal extends TokenPrincipal {
+export interface PrincipalShared {
+  /** How the caller authenticated: the credential scheme that produced this principal. */
+  readonly via: SchemeName;
+  /** The user's UUID. */
+  readonly subject: string;
+  readonly scopes: ReadonlySet<string>;
   /**
-   * Global roles plus those held in the active tenant, as the token states them. A role revoked
-   * since takes effect through the token version; a route with `fresh: true` re-reads them.
+   * Global roles plus those held in the active tenant, as the credential states them. A role
+   * revoked since takes effect through the token version; a route with `fresh: true` re-reads them.
    */
   readonly roles: readonly string[];
-  /** The token version (`tver`) the token was issued at. */
+  /** The active tenant, when the credential is bound to one. */
+  readonly tenantId?: string;
+  /** The session: what a logout ends. */
+  readonly sessionId?: string;
+  readonly clientId: string;
+  /** The user's token version when the credential was issued (`tver`). */
   readonly tokenVersion: number;
   readonly user: PrincipalUser;
 }
+
+/**
+ * A caller with an access token: the SDK's token principal (one definition for the server and
+ * every resource server) plus what only the server knows, the account behind it.
+ */
+export interface BearerPrincipal extends TokenPrincipal, PrincipalShared {
+  readonly via: 'bearer';
+}
+
+/** A browser with a cookie session (`__Host-gatehouse_session`). */
+export interface SessionPrincipal extends PrincipalShared {
+  readonly via: 'session';
+  readonly sessionId: string;
+  /** The session's absolute expiry, seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** Who is calling on a Gatehouse-guarded route; `via` says which scheme authenticated it. */
+export type Principal = BearerPrincipal | SessionPrincipal;
 
 /**
  * The fields are listed, never spread from the record: a field added to `UserRecord` later (a

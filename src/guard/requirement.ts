@@ -2,6 +2,7 @@ import { ForbiddenError, InsufficientScopeError } from '../errors/errors.js';
 import { refusalOf } from '@gatehouse/verify/internal';
 import type { Policy } from './policy.js';
 import type { Principal } from './principal.js';
+import { DEFAULT_SCHEMES, isSchemeName, type SchemeName } from './scheme-name.js';
 
 /**
  * What a route demands, declared once in its options. There is no default: a route that declares
@@ -28,6 +29,16 @@ export interface SecretRequirement {
 
 export interface ProtectedRequirement {
   readonly public?: false;
+  /**
+   * The credential schemes the route accepts (default: `['bearer']`). Authorization is the same
+   * whichever one authenticated the caller; see guard/credential-scheme.ts.
+   */
+  readonly schemes?: readonly SchemeName[];
+  /**
+   * A server-rendered page: a caller without a valid credential is sent to the sign-in page
+   * (303 to `/login?return_to=…`) instead of getting a 401.
+   */
+  readonly page?: boolean;
   /** Scopes the token must carry; `match` says whether all or any of them. */
   readonly scopes?: readonly string[];
   readonly match?: 'all' | 'any';
@@ -85,9 +96,11 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   if ('secret' in r) return Object.keys(r).length === 1 && (SECRET_SCHEMES as readonly unknown[]).includes(r.secret);
   const stringArray = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0));
   const flag = (v: unknown) => v === undefined || typeof v === 'boolean';
-  const known = ['public', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource'];
+  const known = ['public', 'schemes', 'page', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource'];
   return (
     Object.keys(r).every((k) => known.includes(k)) &&
+    (r.schemes === undefined || isSchemeList(r.schemes)) &&
+    flag(r.page) &&
     stringArray(r.scopes) &&
     stringArray(r.roles) &&
     (r.match === undefined || r.match === 'all' || r.match === 'any') &&
@@ -97,18 +110,30 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   );
 }
 
+function isSchemeList(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0 && value.every(isSchemeName) && new Set(value).size === value.length;
+}
+
+/** The schemes a protected route accepts, its declaration or the default. */
+export function schemesOf(requirement: ProtectedRequirement): readonly SchemeName[] {
+  return requirement.schemes ?? DEFAULT_SCHEMES;
+}
+
 function isResourceRule(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const { policy, load } = value as { policy?: { name?: unknown; allows?: unknown }; load?: unknown };
   return typeof load === 'function' && typeof policy?.name === 'string' && typeof policy.allows === 'function';
 }
 
-/** One line a person reads: `authenticated; scopes all(a b); roles any(r); tenant; policy p; fresh`. */
+/** One line a person reads: `authenticated; via bearer session; scopes all(a b); roles any(r); tenant; policy p; fresh`. */
 export function describeRequirement(requirement: RouteRequirement | undefined): string {
   if (requirement === undefined) return 'NONE DECLARED';
   if (isPublic(requirement)) return 'public';
   if (isSecret(requirement)) return `secret ${requirement.secret}`;
   const parts: string[] = [];
+  // The default (bearer only) is left unsaid, so the lines of routes from before schemes read as they did.
+  if (requirement.schemes !== undefined && requirement.schemes.join() !== DEFAULT_SCHEMES.join()) parts.push(`via ${requirement.schemes.join(' ')}`);
+  if (requirement.page === true) parts.push('page');
   const scopes = requirement.scopes ?? [];
   if (scopes.length > 0) parts.push(`scopes ${requirement.match ?? 'all'}(${scopes.join(' ')})`);
   if ((requirement.roles ?? []).length > 0) parts.push(`roles any(${requirement.roles!.join(' ')})`);

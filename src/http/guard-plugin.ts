@@ -8,9 +8,13 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { GatehouseError, InvalidTokenError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
+import { GatehouseError, InvalidTokenError, MalformedCredentialError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
-import { authorizationHeaders, extractBearerCredential } from '../guard/bearer-credential.js';
+import { extractBearerCredential } from '../guard/bearer-credential.js';
+import { bearerScheme } from '../guard/bearer-scheme.js';
+import type { CredentialScheme, RequestFacts, SchemeRegistry } from '../guard/credential-scheme.js';
+import type { Principal } from '../guard/principal.js';
+import { SCHEME_NAMES } from '../guard/scheme-name.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
 import {
@@ -19,6 +23,7 @@ import {
   isPublic,
   isSecret,
   isValidRequirement,
+  schemesOf,
   type ProtectedRequirement,
   type ResourceRule,
   type RouteRequirement,
@@ -27,8 +32,9 @@ import {
 } from '../guard/requirement.js';
 import type { SharedSecretCheck } from '../guard/shared-secret.js';
 import { rememberResource } from './resource-guard.js';
+import { requestFactsOf } from './request-facts.js';
 import { sendError } from './error-handler.js';
-import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME } from './openapi.js';
+import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from './openapi.js';
 
 export interface GuardPluginOptions {
   readonly authenticator: Authenticator;
@@ -36,6 +42,13 @@ export interface GuardPluginOptions {
   readonly fresh: FreshPrincipalDeps;
   /** The check of each machine secret; undefined: none configured, its routes answer 404. */
   readonly secrets: Readonly<Record<SecretScheme, SharedSecretCheck | undefined>>;
+  /** The schemes besides bearer (which comes from `authenticator`); a route may accept only these. */
+  readonly schemes?: Omit<SchemeRegistry, 'bearer'>;
+  /**
+   * Run after an ambient credential (a cookie) authenticated a request: the cross-site request
+   * checks. Throws to refuse.
+   */
+  readonly ambientCheck?: (request: FastifyRequest) => void;
 }
 
 export class UndeclaredRouteError extends Error {
@@ -50,17 +63,58 @@ function queryOf(request: FastifyRequest): string {
   return i === -1 ? '' : request.url.slice(i + 1);
 }
 
-function guardFor(requirement: ProtectedRequirement, options: GuardPluginOptions): onRequestAsyncHookHandler {
+/** The schemes a route accepts, in the guard's order (`SCHEME_NAMES`: Authorization before cookies). */
+function acceptedSchemes(requirement: ProtectedRequirement, registry: SchemeRegistry, route: string): readonly CredentialScheme[] {
+  const named = schemesOf(requirement);
+  return SCHEME_NAMES.filter((name) => named.includes(name)).map((name) => {
+    const scheme = registry[name];
+    if (scheme === undefined) throw new TypeError(`route ${route} accepts the ${name} scheme, which this app does not provide`);
+    return scheme;
+  });
+}
+
+/**
+ * Step 1–2 of the guard: the first scheme whose credential is present authenticates, and no other
+ * is consulted. An explicit `Authorization` header wins: with one present, an ambient credential
+ * (the cookie) is ignored even if the header is not one this route accepts.
+ */
+async function authenticateWith(schemes: readonly CredentialScheme[], facts: RequestFacts): Promise<{ principal: Principal; scheme: CredentialScheme }> {
+  for (const scheme of schemes) {
+    if (scheme.ambient && facts.header('authorization').length > 0) continue;
+    const credential = scheme.read(facts);
+    if (credential === undefined) continue;
+    if (!scheme.ambient) return { principal: await scheme.authenticate(credential, facts), scheme };
+    try {
+      return { principal: await scheme.authenticate(credential, facts), scheme };
+    } catch (error) {
+      // A browser sends a dead cookie without knowing it: the answer is the one for no credential
+      // at all, so it reveals nothing about the session (ended, expired, forged); the log says which.
+      if (error instanceof InvalidTokenError) throw new MissingCredentialError(`${scheme.name}: ${error.logReason ?? error.message}`, error);
+      throw error;
+    }
+  }
+  throw new MissingCredentialError();
+}
+
+const unauthenticated = (error: unknown) =>
+  error instanceof MissingCredentialError || error instanceof InvalidTokenError || error instanceof MalformedCredentialError;
+
+/** A page's answer to a caller who is not signed in: to the sign-in page, then back here. */
+function signInLocation(request: FastifyRequest): string {
+  return `/login?return_to=${encodeURIComponent(request.url)}`;
+}
+
+function guardFor(requirement: ProtectedRequirement, schemes: readonly CredentialScheme[], options: GuardPluginOptions): onRequestAsyncHookHandler {
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
-      const token = extractBearerCredential({ authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request) });
-      if (token === undefined) throw new MissingCredentialError();
-      const authenticated = await options.authenticator.authenticate(token);
+      const { principal: authenticated, scheme } = await authenticateWith(schemes, requestFactsOf(request));
+      if (scheme.ambient) options.ambientCheck?.(request);
       const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
       authorize(principal, requirement);
       request.principal = principal;
     } catch (error) {
+      if (requirement.page === true && unauthenticated(error)) return reply.header('cache-control', 'no-store').redirect(signInLocation(request), 303);
       return sendError(request, reply, error);
     }
     return undefined;
@@ -73,7 +127,7 @@ function secretGuardFor(requirement: SecretRequirement, options: GuardPluginOpti
     try {
       const check = options.secrets[requirement.secret];
       if (check === undefined) throw new NotFoundError(`no ${requirement.secret} secret is configured: the route is off`);
-      const secret = extractBearerCredential({ authorization: authorizationHeaders(request.raw.rawHeaders), query: queryOf(request) });
+      const secret = extractBearerCredential({ authorization: requestFactsOf(request).header('authorization'), query: queryOf(request) });
       if (secret === undefined) throw new MissingCredentialError();
       if (!check(secret)) throw new InvalidTokenError(`not a ${requirement.secret} secret`);
     } catch (error) {
@@ -124,15 +178,25 @@ function documentRequirement(route: RouteOptions, requirement: ProtectedRequirem
   route.schema = { ...route.schema, security, description, 'x-gatehouse-requirement': described } as FastifySchema;
 }
 
+/**
+ * OpenAPI's alternatives: the bearer token with its scopes (one alternative per scope for any-of),
+ * and the session cookie, whose scopes OpenAPI cannot state for an apiKey scheme.
+ */
 function tokenSecurity(requirement: ProtectedRequirement): Record<string, string[]>[] {
   const scopes = requirement.scopes ?? [];
-  return requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
+  const schemes = schemesOf(requirement);
+  const bearer = requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
+  return [...(schemes.includes('bearer') ? bearer : []), ...(schemes.includes('session') ? [{ [SESSION_SECURITY_SCHEME]: [] }] : [])];
 }
 
 /** The guard runs before any other hook of the route (the body is not read for a refused request). */
 function installGuards(route: RouteOptions, requirement: ProtectedRequirement | SecretRequirement, options: GuardPluginOptions): void {
   const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
-  route.onRequest = [isSecret(requirement) ? secretGuardFor(requirement, options) : guardFor(requirement, options), ...asArray(route.onRequest)];
+  const registry: SchemeRegistry = { ...options.schemes, bearer: bearerScheme(options.authenticator) };
+  const guard = isSecret(requirement)
+    ? secretGuardFor(requirement, options)
+    : guardFor(requirement, acceptedSchemes(requirement, registry, `${String(route.method)} ${route.url}`), options);
+  route.onRequest = [guard, ...asArray(route.onRequest)];
   if (!isSecret(requirement) && requirement.resource !== undefined) route.preHandler = [resourceGuardFor(requirement.resource), ...asArray(route.preHandler)];
 }
 

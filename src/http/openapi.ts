@@ -1,3 +1,4 @@
+import { sessionCookieName } from '../sessions/session-cookie-name.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,9 @@ import { PUBLIC, type SecretScheme } from '../guard/requirement.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 
 export const SECURITY_SCHEME = 'oauth2';
+
+/** The browser's session cookie (`schemes: ['session']`). */
+export const SESSION_SECURITY_SCHEME = 'sessionCookie';
 
 /** The OpenAPI security scheme of each machine secret (`config.auth: { secret }`). */
 export const SECRET_SECURITY_SCHEMES: Readonly<Record<SecretScheme, string>> = { 'revocation-feed': 'revocationFeedSecret' };
@@ -32,6 +36,12 @@ export async function registerOpenApi(app: FastifyInstance, options: { issuer: s
           [SECURITY_SCHEME]: {
             type: 'oauth2',
             flows: { password: { tokenUrl: `${options.issuer}/auth/token`, scopes: { ...options.scopes.descriptions } } },
+          },
+          [SESSION_SECURITY_SCHEME]: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: sessionCookieName(options.issuer),
+            description: 'The browser session set by `POST /auth/session`; unsafe methods also pass the cross-site request checks.',
           },
           [SECRET_SECURITY_SCHEMES['revocation-feed']]: {
             type: 'http',

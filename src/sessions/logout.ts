@@ -7,13 +7,16 @@ export interface LogoutDeps {
 }
 
 /** The caller as the logout use cases need it (a subset of the guard's principal). */
-export interface LoggedInCaller {
-  readonly subject: string;
-  readonly sessionId?: string | undefined;
-  readonly tokenId: string;
-  /** Seconds since the epoch. */
-  readonly expiresAt: number;
-}
+export type LoggedInCaller =
+  | { readonly via: 'session'; readonly subject: string; readonly sessionId: string }
+  | {
+      readonly via: 'bearer';
+      readonly subject: string;
+      readonly sessionId?: string | undefined;
+      readonly tokenId: string;
+      /** Seconds since the epoch. */
+      readonly expiresAt: number;
+    };
 
 /**
  * Ends the caller's session: its refresh tokens are spent and every access token of it (including
@@ -26,11 +29,12 @@ export async function logout(deps: LogoutDeps, caller: LoggedInCaller, audit: Au
     { event: 'session.logout', outcome: 'success', actorId: caller.subject, subjectId: caller.subject, sessionId: caller.sessionId ?? null },
     now,
   );
-  if (caller.sessionId === undefined) {
-    await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now, [record]);
+  if (caller.sessionId !== undefined) {
+    await deps.revocations.revokeSession(caller.sessionId, 'logout', now, [record]);
     return;
   }
-  await deps.revocations.revokeSession(caller.sessionId, 'logout', now, [record]);
+  // Only an access token can lack a session: it loses just itself.
+  if (caller.via === 'bearer') await deps.revocations.revokeAccessToken({ jti: caller.tokenId, exp: caller.expiresAt }, now, [record]);
 }
 
 /**
