@@ -1,5 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCookie, stringifySetCookie, type SerializeOptions } from 'cookie';
+import { sessionCookieName } from './session-cookie-name.js';
+
+export { sessionCookieName };
 
 /**
  * The browser-session cookie: its name and attributes, its value `<session id>.<secret>`, the
@@ -21,18 +24,11 @@ const SECRET_BYTES = 32;
 // Lower-case UUID (as randomUUID writes it), a dot, 32 bytes in unpadded base64url.
 const VALUE_SHAPE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 
-function isHttps(issuer: string): boolean {
-  return issuer.startsWith('https://');
-}
-
-export function sessionCookieName(issuer: string): string {
-  return isHttps(issuer) ? SECURE_SESSION_COOKIE : DEVELOPMENT_SESSION_COOKIE;
-}
-
 // Lax, not Strict: a link from elsewhere to a page of ours arrives signed in; unsafe cross-site
 // requests carry no cookie, and the CSRF layers refuse the rest (src/guard/csrf-layers.ts).
 function attributes(issuer: string): SerializeOptions {
-  return { httpOnly: true, secure: isHttps(issuer), sameSite: 'lax', path: '/' };
+  // Secure exactly when the name is `__Host-`: the browser keeps such a cookie only then.
+  return { httpOnly: true, secure: sessionCookieName(issuer) === SECURE_SESSION_COOKIE, sameSite: 'lax', path: '/' };
 }
 
 /** The `Set-Cookie` value of a new session; `maxAgeSeconds` is the session's absolute lifetime. */
@@ -51,6 +47,7 @@ export function clearSessionCookie(issuer: string): string {
  * planting a second one must not get to choose which the server reads) or is oversized. Values are
  * taken raw, not percent-decoded: there is exactly one spelling of a valid value.
  */
+// oxlint-disable-next-line typescript/no-redundant-type-constituents -- the shared signature (interfaces.md); a real value 'malformed' fails the shape check anyway
 export function readSessionCookie(cookieHeaders: readonly string[], name: string): string | undefined | 'malformed' {
   let found: string | undefined;
   for (const header of cookieHeaders) {
