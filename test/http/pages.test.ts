@@ -131,6 +131,8 @@ describe('hosted pages over HTTP', () => {
       payload: form({ _csrf: token, username: 'page-user', password: TEST_PASSWORD }),
     });
     assert.equal(res.statusCode, 303);
+    assert.equal(res.headers.location, '/account');
+    assert.match([res.headers['set-cookie'] ?? []].flat().join('\n'), /^__Host-gatehouse_session=/m, 'signed in at once');
     assert.ok((await userNamed(t, 'page-user')) !== undefined);
   });
 
@@ -163,6 +165,79 @@ describe('hosted pages over HTTP', () => {
     }
     const res = await t.inject({ method: 'GET', url: `/login?return_to=${encodeURIComponent('/account?tab=1')}` });
     assert.match(res.body, /name="return_to" value="\/account\?tab=1"/);
+  });
+
+  test('sign-in without the synchronizer token (login CSRF) is refused and starts no session', async () => {
+    await t.register('login-csrf-target');
+    const user = await userNamed(t, 'login-csrf-target');
+    const victim = await formSession(t, '/login');
+    const res = await t.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie: victim.cookie },
+      payload: form({ username: 'login-csrf-target', password: TEST_PASSWORD }),
+    });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['set-cookie'], undefined);
+    assert.deepEqual(await t.services.sessions.listActive(user!.id, new Date()), []);
+  });
+
+  test('sign-in sets the session cookie and sends the browser to the checked return_to', async () => {
+    await t.register('page-signin');
+    for (const [returnTo, location] of [
+      ['/account?done=session_ended', '/account?done=session_ended'],
+      ['https://evil.example/', '/account'],
+      ['//evil.example', '/account'],
+    ] as const) {
+      const { cookie, token } = await formSession(t, '/login');
+      const res = await t.inject({
+        method: 'POST',
+        url: '/login',
+        headers: { ...FORM, cookie },
+        payload: form({ _csrf: token, username: 'page-signin', password: TEST_PASSWORD, tenant: '', return_to: returnTo }),
+      });
+      assert.equal(res.statusCode, 303, returnTo);
+      assert.equal(res.headers.location, location, returnTo);
+      const session = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('__Host-gatehouse_session='));
+      assert.ok(session !== undefined);
+      const account = await t.inject({ method: 'GET', url: '/account', headers: { cookie: session.split(';')[0]! } });
+      assert.equal(account.statusCode, 200);
+      assert.equal(account.headers['content-security-policy'], PAGE_CSP);
+      assert.equal(account.headers['cache-control'], 'no-store');
+    }
+  });
+
+  test('/account without a session is a 303 to sign-in that comes back', async () => {
+    for (const cookie of [undefined, '__Host-gatehouse_session=forged.value', '__Host-gatehouse_session=a; __Host-gatehouse_session=b']) {
+      const res = await t.inject({ method: 'GET', url: '/account', headers: cookie === undefined ? {} : { cookie } });
+      assert.equal(res.statusCode, 303, cookie);
+      assert.equal(res.headers.location, '/login?return_to=%2Faccount', cookie);
+    }
+  });
+
+  test('throttled sign-in is a 429 page with Retry-After, never echoing the password', async () => {
+    const limited = await startTestApp({ env: { GATEHOUSE_LIMIT_LOGIN_USER_IP: '2/15m' } });
+    after(() => limited.close());
+    await limited.register('throttled-user');
+    const secret = 'guess-number-three-of-many';
+    let res: LightMyRequestResponse | undefined;
+    for (let i = 0; i < 5; i++) {
+      const { cookie, token } = await formSession(limited, '/login');
+      res = await limited.inject({
+        method: 'POST',
+        url: '/login',
+        headers: { ...FORM, cookie },
+        payload: form({ _csrf: token, username: 'throttled-user', password: secret }),
+      });
+      assert.ok(!res.body.includes(secret));
+      if (res.statusCode === 429) break;
+      assert.equal(res.statusCode, 401);
+      assert.match(res.body, /The username or password is not correct\./);
+    }
+    assert.equal(res?.statusCode, 429);
+    assert.match(res.headers['retry-after'] as string, /^\d+$/);
+    assert.match(res.body, /Too many attempts/);
+    assert.match(res.body, /try again in/);
   });
 
   test('throttled registration is a 429 page with Retry-After', async () => {
