@@ -23,6 +23,8 @@ export interface LoginPage {
 
 export interface RegisterPage {
   readonly csrfToken: string;
+  /** The configured minimum (GATEHOUSE_PASSWORD_MIN_LENGTH), told before the first try. */
+  readonly passwordMinLength: number;
   readonly returnTo?: string;
   readonly username?: string;
   readonly error?: string;

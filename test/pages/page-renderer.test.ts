@@ -9,7 +9,7 @@ const at = new Date('2026-01-02T03:04:05Z');
 
 const samples: { readonly [P in PageName]: PageData[P] } = {
   login: { csrfToken: TOKEN, returnTo: '/account', username: 'alice', error: 'Wrong username or password.' },
-  register: { csrfToken: TOKEN, returnTo: '/account', username: 'alice', fieldErrors: { password: 'too short' } },
+  register: { csrfToken: TOKEN, passwordMinLength: 15, returnTo: '/account', username: 'alice', fieldErrors: { password: 'too short' } },
   account: {
     csrfToken: TOKEN,
     profile: { id: '7d0f6f5e-8a53-4e0c-9d3e-0b2b8f1f6c11', username: 'alice', email: null, createdAt: at },
@@ -31,7 +31,7 @@ describe('pages: what a page carries and what it must not', () => {
   test('interpolated values are escaped by the template library (script, attributes)', () => {
     const out = [
       render('login', { csrfToken: HOSTILE, username: HOSTILE, tenant: HOSTILE, returnTo: HOSTILE, error: HOSTILE }),
-      render('register', { csrfToken: TOKEN, username: HOSTILE, error: HOSTILE, fieldErrors: { username: HOSTILE, password: HOSTILE } }),
+      render('register', { csrfToken: TOKEN, passwordMinLength: 15, username: HOSTILE, error: HOSTILE, fieldErrors: { username: HOSTILE, password: HOSTILE } }),
       render('account', {
         ...samples.account,
         profile: { ...samples.account.profile, username: HOSTILE, email: HOSTILE, tenant: HOSTILE },
@@ -109,6 +109,10 @@ describe('pages: content', () => {
     assert.match(out, /action="\/account\/password"/);
     assert.match(out, /Signed in <\/li>|— Signed in/);
     assert.match(out, /this browser/);
+  });
+
+  test('the registration page states the configured minimum password length', () => {
+    assert.match(render('register', { ...samples.register, passwordMinLength: 20 }), /At least 20 characters/);
   });
 
   test('the 429 page says when to try again', () => {

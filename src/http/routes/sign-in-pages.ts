@@ -84,7 +84,11 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
   );
 
   app.get('/register', { config: { auth: PUBLIC, ...PAGE }, schema: { hide: true, querystring: returnToQuery } }, async (request, reply) =>
-    kit.send(reply, 200, 'register', { csrfToken: kit.csrf.tokenFor(request, reply), ...returnToOf(request.query.return_to) }),
+    kit.send(reply, 200, 'register', {
+      csrfToken: kit.csrf.tokenFor(request, reply),
+      passwordMinLength: config.passwordMinLength,
+      ...returnToOf(request.query.return_to),
+    }),
   );
 
   app.post(
@@ -105,6 +109,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
         // The form again, with what was typed except the password.
         return kit.send(reply, error instanceof UsernameTakenError ? 409 : 400, 'register', {
           csrfToken: kit.csrf.tokenFor(request, reply),
+          passwordMinLength: config.passwordMinLength,
           username,
           fieldErrors,
           ...returnToOf(return_to),
