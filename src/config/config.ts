@@ -79,6 +79,13 @@ export interface Config {
   /** Audit rows older than this many days are purged by housekeeping. */
   readonly auditRetentionDays: number;
   readonly trustedProxies: readonly string[];
+  /**
+   * GATEHOUSE_ALLOWED_ORIGINS: exact origins (`new URL(x).origin`) trusted besides the issuer's own,
+   * for cookie-authenticated writes and `return_to`; see guard/trusted-origins.ts.
+   */
+  readonly allowedOrigins: readonly string[];
+  /** GATEHOUSE_CORS_ORIGINS: exact origins that get CORS headers (with credentials); empty: no CORS. */
+  readonly corsOrigins: readonly string[];
   /** GATEHOUSE_LIMIT_<NAME>: `<count>/<window>` per limit, `null` when set to `off`. */
   readonly limits: Limits;
   readonly passwordMinLength: number;
@@ -201,6 +208,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const refreshGraceSeconds = read('GATEHOUSE_REFRESH_GRACE_SECONDS');
   const auditRetentionDays = read('GATEHOUSE_AUDIT_RETENTION_DAYS');
   const trustedProxies = read('GATEHOUSE_TRUSTED_PROXIES');
+  const allowedOrigins = read('GATEHOUSE_ALLOWED_ORIGINS');
+  const corsOrigins = read('GATEHOUSE_CORS_ORIGINS');
 
   const limits = Object.fromEntries(
     LIMIT_SETTINGS.map((setting) => [setting.name.slice('GATEHOUSE_LIMIT_'.length), readSetting(setting, setting.fallback)]),
@@ -246,6 +255,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     refreshGraceSeconds,
     auditRetentionDays,
     trustedProxies: Object.freeze([...trustedProxies]),
+    allowedOrigins: Object.freeze([...allowedOrigins]),
+    corsOrigins: Object.freeze([...corsOrigins]),
     limits: Object.freeze(limits),
     passwordMinLength,
     bodyLimitBytes,

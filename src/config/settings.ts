@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, LIMIT_NAMES, parseLimitSpec, type LimitName, type LimitSpec } from '../throttle/limit-spec.js';
+import { parseOriginList } from '../guard/trusted-origins.js';
 
 /**
  * One setting: its variable, how a value is checked, its default (written here and nowhere else)
@@ -67,6 +68,16 @@ const commaList = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0),
 );
+
+/** Exact origins (scheme://host[:port]), comma or space separated; the first entry that is not one is named. */
+const originList = z.string().transform((v, ctx): string[] => {
+  try {
+    return parseOriginList(v);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return [];
+  }
+});
 
 export type DatabaseTarget =
   | { readonly kind: 'postgres'; readonly url: string }
@@ -231,6 +242,18 @@ export const SETTINGS = {
     fallback: [] as string[],
     shown: 'none',
     doc: 'comma list of IPs/CIDRs whose `X-Forwarded-For` is believed',
+  }),
+  GATEHOUSE_ALLOWED_ORIGINS: setting('GATEHOUSE_ALLOWED_ORIGINS', {
+    schema: originList,
+    fallback: [] as string[],
+    shown: "none: the issuer's origin only",
+    doc: "exact origins (`https://app.example.com`, comma or space separated; no path, no wildcard) trusted besides the issuer's own: cookie-authenticated writes may come from them (CSRF `Origin`/`Referer` check) and the hosted pages may return to them (`return_to`)",
+  }),
+  GATEHOUSE_CORS_ORIGINS: setting('GATEHOUSE_CORS_ORIGINS', {
+    schema: originList,
+    fallback: [] as string[],
+    shown: 'none: no CORS',
+    doc: 'exact origins (same syntax) whose scripts may call the API cross-origin (CORS, with credentials); any other origin gets no CORS headers',
   }),
   GATEHOUSE_PASSWORD_MIN_LENGTH: setting('GATEHOUSE_PASSWORD_MIN_LENGTH', {
     schema: wholeNumber(8, 64, 'must be a whole number', 'must be at most 64', 'must be at least 8 (NIST SP 800-63B)'),

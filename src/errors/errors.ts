@@ -27,6 +27,7 @@ export const ErrorCodes = [
   'ERR_INVALID_TOKEN',
   'ERR_INSUFFICIENT_SCOPE',
   'ERR_FORBIDDEN',
+  'ERR_CSRF',
   'ERR_OAUTH_INVALID_REQUEST',
   'ERR_OAUTH_INVALID_GRANT',
   'ERR_OAUTH_INVALID_CLIENT',
@@ -179,6 +180,22 @@ export class InsufficientScopeError extends GatehouseError {
 export class ForbiddenError extends GatehouseError {
   constructor(logReason: string) {
     super('ERR_FORBIDDEN', 'forbidden', { logReason });
+  }
+}
+
+/** The CSRF layer (OWASP CSRF cheat sheet) that refused a cookie-authenticated write; see guard/csrf-layers.ts. */
+export type CsrfLayer = 'fetch-metadata' | 'origin' | 'content-type';
+
+/**
+ * A cookie-authenticated write the CSRF layers refused. The client gets one generic message; the
+ * log's reason names the layer and what it saw, because opaque CSRF refusals are what operators
+ * cannot debug (ory/kratos#4043, #3316).
+ */
+export class CsrfError extends GatehouseError {
+  readonly layer: CsrfLayer;
+  constructor(layer: CsrfLayer, reason: string) {
+    super('ERR_CSRF', 'cross-site request refused', { logReason: `csrf layer ${layer}: ${reason}` });
+    this.layer = layer;
   }
 }
 

@@ -7,6 +7,10 @@ import { createSharedSecretCheck } from '../guard/shared-secret.js';
 import { sessionScheme } from '../guard/session-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
+import { corsFor } from './cors.js';
+import type { RequestFacts } from '../guard/credential-scheme.js';
+import { assertNotCrossSite, csrfFactsFrom } from '../guard/csrf-layers.js';
+import { trustedOrigins, type TrustedOrigins } from '../guard/trusted-origins.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -67,6 +71,11 @@ export interface MountOptions {
  * the host's routes included), throttling, metrics, and the endpoints under `prefix`. The
  * standalone server and the library plugin both come through here.
  */
+/** The CSRF layers (guard/csrf-layers.ts) for requests a cookie authenticated. */
+function crossSiteCheck(trusted: TrustedOrigins): (request: RequestFacts, jsonEndpoint: boolean) => void {
+  return (request, jsonEndpoint) => assertNotCrossSite(csrfFactsFrom(request, jsonEndpoint), trusted);
+}
+
 export async function mountGatehouse(app: FastifyInstance, services: GatehouseServices, options: MountOptions): Promise<void> {
   const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
     const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
@@ -77,8 +86,12 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     detachEvents();
     done();
   });
+  const cors = corsFor(services.config.corsOrigins);
+  // Before the guard's own onRoute hook, which refuses a route that declares nothing.
+  if (cors !== undefined) app.addHook('onRoute', cors.declarePreflight);
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
+    ambientCheck: crossSiteCheck(trustedOrigins(services.config)),
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
@@ -94,6 +107,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   await app.register(metricsPlugin, { metrics: services.metrics });
   // After the per-address limit: refusals made before routing are throttled like any request.
   registerPreRoutingRefusals(app, { requireHost: options.plumbing === 'root' });
+  // After those refusals and the per-address limit: a preflight is throttled and checked like any request.
+  if (cors !== undefined) await cors.register(app);
   if (options.docs) await registerOpenApi(app, { issuer: services.config.issuer, scopes: services.scopes, version: VERSION });
 
   await app.register(

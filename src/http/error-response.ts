@@ -47,6 +47,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_INVALID_TOKEN: { status: 401, title: 'Invalid token' },
   ERR_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  ERR_CSRF: { status: 403, title: 'Cross-site request refused' },
   ERR_OAUTH_INVALID_REQUEST: { status: 400, title: 'Invalid request' },
   // Outside the OAuth token endpoint (the JSON login), bad credentials are a plain 401.
   ERR_OAUTH_INVALID_GRANT: { status: 401, title: 'Invalid credentials' },

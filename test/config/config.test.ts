@@ -60,6 +60,21 @@ describe('loadConfig: invalid settings', () => {
     ['GATEHOUSE_TRUSTED_PROXIES', 'not-an-ip', /IP/],
     ['GATEHOUSE_TRUSTED_PROXIES', '10.0.0.0/33', /IP/],
     ['GATEHOUSE_TRUSTED_PROXIES', '10.0.0.1, evil.example.com', /IP/],
+    // Origins are exact: a path, a wildcard, `null`, a query or an opaque scheme would widen or blur what is trusted.
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://app.example.com/', /"https:\/\/app\.example\.com\/" is not an origin.*trailing/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://app.example.com/login', /is not an origin.*path/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://*.example.com', /wildcard/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', '*', /wildcard/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'null', /is not an origin/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://app.example.com?x=1', /query/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://app.example.com#top', /fragment/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'app.example.com', /scheme:\/\/host/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://user:pw@app.example.com', /no user or password/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'chrome-extension://abcdef', /http or https/],
+    ['GATEHOUSE_ALLOWED_ORIGINS', 'https://app.example.com, https://ok.example.com/x', /ok\.example\.com\/x/],
+    ['GATEHOUSE_CORS_ORIGINS', 'https://spa.example.com/', /is not an origin/],
+    ['GATEHOUSE_CORS_ORIGINS', 'https://*.example.com', /wildcard/],
+    ['GATEHOUSE_CORS_ORIGINS', 'null', /is not an origin/],
     ['GATEHOUSE_PASSWORD_MIN_LENGTH', '6', /at least 8/],
     ['GATEHOUSE_PASSWORD_MIN_LENGTH', '65', /at most 64/],
     ['GATEHOUSE_BODY_LIMIT', '10', /at least 1024/],
@@ -304,6 +319,8 @@ describe('loadConfig: defaults and result', () => {
       refreshGraceSeconds: 0,
       auditRetentionDays: 365,
       trustedProxies: [],
+      allowedOrigins: [],
+      corsOrigins: [],
       limits: {
         LOGIN_USER_IP: { count: 10, windowSeconds: 900 },
         LOGIN_USER: { count: 100, windowSeconds: 900 },
@@ -338,6 +355,19 @@ describe('loadConfig: defaults and result', () => {
     assert.deepEqual(config.database, { kind: 'pglite-memory' });
     assert.equal(config.accessTokenTtlSeconds, 120);
     assert.equal(loadConfig({ ...DEV, GATEHOUSE_ISSUER: 'https://auth.example.com/' }).issuer, 'https://auth.example.com');
+  });
+
+  test('origin lists: comma or space separated, normalized as browsers send Origin, duplicates dropped, frozen', () => {
+    const config = loadConfig({
+      ...DEV,
+      GATEHOUSE_ALLOWED_ORIGINS: 'https://App.Example.com:443, http://localhost:3000  https://app.example.com,http://[::1]:8080',
+      GATEHOUSE_CORS_ORIGINS: 'https://spa.example.com:8443',
+    });
+    assert.deepEqual(config.allowedOrigins, ['https://app.example.com', 'http://localhost:3000', 'http://[::1]:8080']);
+    assert.deepEqual(config.corsOrigins, ['https://spa.example.com:8443']);
+    assert.ok(Object.isFrozen(config.allowedOrigins));
+    assert.ok(Object.isFrozen(config.corsOrigins));
+    assert.throws(() => (config.corsOrigins as string[]).push('https://evil.test'), TypeError);
   });
 
   test('metrics server: a port turns it on (loopback unless a host is given); "off" or unset: none', () => {

@@ -39,6 +39,8 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   refreshGraceSeconds: ['GATEHOUSE_REFRESH_GRACE_SECONDS'],
   auditRetentionDays: ['GATEHOUSE_AUDIT_RETENTION_DAYS'],
   trustedProxies: ['GATEHOUSE_TRUSTED_PROXIES'],
+  allowedOrigins: ['GATEHOUSE_ALLOWED_ORIGINS'],
+  corsOrigins: ['GATEHOUSE_CORS_ORIGINS'],
   limits: allSettings()
     .filter((s) => s.name.startsWith('GATEHOUSE_LIMIT_'))
     .map((s) => s.name),

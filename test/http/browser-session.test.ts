@@ -279,12 +279,17 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     test('password change from the cookie session itself keeps it and ends the others', async () => {
       const mine = await signedIn('kim-web');
       const other = await signedIn('kim-web');
-      const res = await t.inject({
-        method: 'POST',
-        url: '/me/password',
-        headers: withCookie(mine),
-        payload: { current_password: TEST_PASSWORD, new_password: `${TEST_PASSWORD} rotated for kim` },
-      });
+      const change = (headers: Record<string, string>) =>
+        t.inject({
+          method: 'POST',
+          url: '/me/password',
+          headers: { ...withCookie(mine), ...headers },
+          payload: { current_password: TEST_PASSWORD, new_password: `${TEST_PASSWORD} rotated for kim` },
+        });
+      // The CSRF layers run after the cookie (wired by the guard): cross-site, nothing changes.
+      assert.equal((await change({ 'sec-fetch-site': 'cross-site' })).statusCode, 403);
+      assert.equal(await meStatus(other), 200);
+      const res = await change({ 'sec-fetch-site': 'same-origin' });
       assert.equal(res.statusCode, 204, res.body);
       assert.equal(await meStatus(mine), 200);
       assert.equal(await meStatus(other), 401);

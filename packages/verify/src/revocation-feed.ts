@@ -116,26 +116,33 @@ export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
   return {
     async subscribe(onMessage, onResubscribed, onLost) {
       const { Redis } = await import('ioredis');
-      // Unlimited retries: the subscriber reconnects (and ioredis resubscribes) by itself after an outage.
-      const client = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 5_000 });
+      // Unlimited retries: the subscriber reconnects by itself after an outage. It renews the
+      // subscription itself too: ioredis's autoResubscribe sends a SUBSCRIBE whose promise nobody
+      // holds, so a close or an outage before its answer was an unhandled rejection in the host.
+      const client = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 5_000, autoResubscribe: false });
       client.on('error', () => {
         // Reconnection is ioredis's job; an unhandled 'error' event would crash the process.
       });
       client.on('message', (from: string, message: string) => {
         if (from === channel) onMessage(message);
       });
-      // ioredis resubscribes on reconnect; a PING queued behind that SUBSCRIBE is answered after
-      // it, so its answer means the link is live again and messages of the gap may be lost.
       let lost = false;
+      let closed = false;
       client.on('close', () => {
         if (!lost) onLost?.();
         lost = true;
       });
+      // The renewed SUBSCRIBE answered means the link is live again, and messages of the gap may be lost.
       client.on('ready', () => {
-        if (!lost) return;
-        lost = false;
-        client.ping().then(
-          () => onResubscribed?.(),
+        if (!lost || closed) return;
+        client.subscribe(channel).then(
+          () => {
+            if (closed) return;
+            lost = false;
+            onResubscribed?.();
+          },
+          // Dropped again (the next 'ready' renews it) or refused: either way the feed stays lost,
+          // which the caller sees as staleness (and catches up on).
           () => undefined,
         );
       });
@@ -143,11 +150,13 @@ export function redisRevocationFeed(options: RedisFeedOptions): RevocationFeed {
         await client.connect();
         await client.subscribe(channel);
       } catch (error) {
+        closed = true;
         client.disconnect();
         throw error;
       }
       return {
         async close() {
+          closed = true;
           client.disconnect();
         },
       };

@@ -131,7 +131,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
 
     async subscribe(channel, listener) {
       if (closed) throw new StoreUnavailableError('redis subscribe failed: the store is closed');
-      const subscription = await subscribeOnOwnConnection(client, k(channel), listener, options.subscriptionHeartbeatMs ?? 1_000, redact);
+      const subscription = await subscribeOnOwnConnection(client, k(channel), listener, options.subscriptionHeartbeatMs ?? 1_000, redact, (reason) =>
+        options.onConnectionError?.(reason),
+      );
       subscriptions.add(subscription);
       return {
         confirmedAt: () => subscription.confirmedAt(),
@@ -153,11 +155,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
 }
 
 /**
- * A connection in subscriber mode serves nothing else, so each subscription gets its own. ioredis
- * resubscribes by itself after a reconnect; what it cannot tell us is whether messages were lost
- * meanwhile, so a heartbeat PING (answered in order, after any pending SUBSCRIBE) dates the last
- * moment the subscription was known live, and the first PING answered after a disconnect reports
- * `onResubscribed` so the caller catches up.
+ * A connection in subscriber mode serves nothing else, so each subscription gets its own. After a
+ * reconnect the subscription renews itself: not through ioredis's autoResubscribe, whose SUBSCRIBE
+ * promise nobody holds, so a close or a Redis dying before it is answered rejected it unhandled
+ * (which ends a Node process); here every command's failure is handled, and a failed renewal is
+ * reported and retried on a fresh connection. The answered SUBSCRIBE reports `onResubscribed`, so
+ * the caller catches up on what was lost meanwhile; a heartbeat PING dates the last moment the
+ * subscription was known live, counted only on the connection that renewed it.
  */
 async function subscribeOnOwnConnection(
   client: Redis,
@@ -165,17 +169,14 @@ async function subscribeOnOwnConnection(
   listener: ChannelListener,
   heartbeatMs: number,
   redact: (err: unknown) => string,
+  report: (reason: string) => void,
 ): Promise<Subscription> {
-  // The offline queue lets ioredis replay SUBSCRIBE after a reconnect; PINGs still time out.
-  const subscriber = client.duplicate({ enableOfflineQueue: true, lazyConnect: true });
+  // No offline queue: a command queued while down would be flushed (and rejected) by whichever
+  // close comes next; a heartbeat while down simply fails now, and renewal waits for 'ready'.
+  const subscriber = client.duplicate({ enableOfflineQueue: false, lazyConnect: true, autoResubscribe: false });
   subscriber.on('error', () => undefined); // reported by the main connection's listener
   subscriber.on('message', (from: string, message: string) => {
     if (from === channel) listener.onMessage(message);
-  });
-  let confirmedAt = 0;
-  let lost = false;
-  subscriber.on('close', () => {
-    lost = true;
   });
   try {
     await subscriber.connect();
@@ -184,22 +185,45 @@ async function subscribeOnOwnConnection(
     subscriber.disconnect();
     throw new StoreUnavailableError(`redis subscribe failed: ${redact(err)}`);
   }
-  confirmedAt = Date.now();
-  lost = false;
+  let confirmedAt = Date.now();
+  let closing = false;
+  // Whether this connection carries the subscription, and which connection it is: an answer from
+  // a connection since closed (ioredis resends unanswered commands after a reconnect) proves nothing.
+  let live = true;
+  let connection = 0;
+  subscriber.on('close', () => {
+    live = false;
+    connection += 1;
+  });
+  subscriber.on('ready', () => {
+    if (closing) return;
+    const renewing = connection;
+    subscriber.subscribe(channel).then(
+      () => {
+        if (renewing !== connection || closing) return;
+        live = true;
+        confirmedAt = Date.now();
+        listener.onResubscribed();
+      },
+      (err: unknown) => {
+        report(`redis resubscribe failed (connection ${subscriber.status}): ${redact(err)}`);
+        // Still up but not subscribed (e.g. the answer timed out): a fresh connection renews it.
+        if (renewing === connection && !closing && subscriber.status === 'ready') subscriber.disconnect(true);
+      },
+    );
+  });
   let beating = false;
   const heartbeat = setInterval(() => {
-    if (beating) return;
+    if (beating || !live) return;
     beating = true;
-    const wasLost = lost;
+    const beatOn = connection;
     subscriber
       .ping()
       .then(() => {
-        confirmedAt = Date.now();
-        if (wasLost) {
-          lost = false;
-          listener.onResubscribed();
-        }
+        if (beatOn === connection && live) confirmedAt = Date.now();
       })
+      // A lost PING means a lost connection, reported by the main connection's listener; the
+      // subscription's age (confirmedAt) is what the caller watches.
       .catch(() => undefined)
       .finally(() => {
         beating = false;
@@ -209,6 +233,7 @@ async function subscribeOnOwnConnection(
   return {
     confirmedAt: () => confirmedAt,
     async close() {
+      closing = true;
       clearInterval(heartbeat);
       subscriber.removeAllListeners('message');
       await quitOrDisconnect(subscriber);
