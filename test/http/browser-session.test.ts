@@ -185,6 +185,16 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     const created = events.json().events.find((e: { event: string }) => e.event === 'session.created');
     assert.ok(created !== undefined, 'session.created is in the trail');
     assert.equal(created.session_id ?? idOf(value), idOf(value));
+    // "Sign out that device" with the cookie alone (a same-origin request, as the browser sends it).
+    const other = await signedIn('hank-web');
+    const signOutOther = await t.inject({
+      method: 'DELETE',
+      url: `/me/sessions/${idOf(other)}`,
+      headers: { ...withCookie(value), 'sec-fetch-site': 'same-origin' },
+    });
+    assert.equal(signOutOther.statusCode, 204, signOutOther.body);
+    assert.equal(await meStatus(other), 401);
+    assert.equal(await meStatus(value), 200);
     // A bad bearer token with a good cookie: the header is used, and fails.
     assert.equal((await me({ ...withCookie(value), authorization: 'Bearer nope' })).statusCode, 401);
   });
