@@ -166,6 +166,13 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
       assert.deepEqual(shape(res), shape(none), label);
     }
     assert.equal(await meStatus(good), 200, 'the good cookie still works');
+    // The client learns nothing; the log names the check that failed.
+    const reasons = t.logs.records().map((r) => r.reason);
+    for (const reason of ['session: wrong secret', 'session: unknown session', 'session: malformed cookie value']) {
+      assert.ok(reasons.includes(reason), `${reason} in ${JSON.stringify([...new Set(reasons)])}`);
+    }
+    assert.ok(reasons.includes('session: duplicated or oversized cookie'));
+    assert.ok(!t.logs.lines.some((l) => l.includes(good.split('.')[1]!)), 'never the secret in a log line');
   });
 
   test('the cookie alone authenticates /me, /me/sessions and /me/events; an Authorization header wins over it', async () => {

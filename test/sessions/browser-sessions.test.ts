@@ -167,7 +167,7 @@ describe('browser sessions: authenticate', () => {
   test('a wrong secret, a token version moved on and an unknown user are refused, each naming its check', async () => {
     const h = harness();
     const sessions = createBrowserSessions(h.deps);
-    await assert.rejects(sessions.authenticate(`${SESSION_ID}.${'A'.repeat(43)}`), refusedFor(/^session: wrong secret$/));
+    await assert.rejects(sessions.authenticate(`${SESSION_ID}.${'A'.repeat(43)}`), refusedFor(/^wrong secret$/));
     const moved = harness({ users: { findById: async () => ({ ...USER, tokenVersion: 3 }) } });
     await assert.rejects(createBrowserSessions(moved.deps).authenticate(moved.cookie), refusedFor(/token version moved/));
     const gone = harness({ users: { findById: async () => undefined } });
