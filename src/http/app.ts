@@ -8,9 +8,8 @@ import { sessionScheme } from '../guard/session-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { corsFor } from './cors.js';
-import type { RequestFacts } from '../guard/credential-scheme.js';
-import { assertNotCrossSite, csrfFactsFrom } from '../guard/csrf-layers.js';
-import { trustedOrigins, type TrustedOrigins } from '../guard/trusted-origins.js';
+import { trustedOrigins } from '../guard/trusted-origins.js';
+import { crossSiteCheck } from './cross-site.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -71,11 +70,6 @@ export interface MountOptions {
  * the host's routes included), throttling, metrics, and the endpoints under `prefix`. The
  * standalone server and the library plugin both come through here.
  */
-/** The CSRF layers (guard/csrf-layers.ts) for requests a cookie authenticated. */
-function crossSiteCheck(trusted: TrustedOrigins): (request: RequestFacts, jsonEndpoint: boolean) => void {
-  return (request, jsonEndpoint) => assertNotCrossSite(csrfFactsFrom(request, jsonEndpoint), trusted);
-}
-
 export async function mountGatehouse(app: FastifyInstance, services: GatehouseServices, options: MountOptions): Promise<void> {
   const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
     const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
