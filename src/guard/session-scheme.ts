@@ -22,7 +22,7 @@ export function sessionScheme(sessions: Pick<BrowserSessions, 'authenticate'>, i
       return value === 'malformed' ? MALFORMED : value;
     },
     async authenticate(credential) {
-      if (credential === MALFORMED) throw new InvalidTokenError('session: duplicated or oversized cookie');
+      if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
       return sessions.authenticate(credential);
     },
   };

@@ -8,6 +8,8 @@ import { sessionScheme } from '../guard/session-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { corsFor } from './cors.js';
+import { trustedOrigins } from '../guard/trusted-origins.js';
+import { crossSiteCheck } from './cross-site.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -84,6 +86,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   if (cors !== undefined) app.addHook('onRoute', cors.declarePreflight);
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
+    ambientCheck: crossSiteCheck(trustedOrigins(services.config)),
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),

@@ -46,9 +46,10 @@ export interface GuardPluginOptions {
   readonly schemes?: Omit<SchemeRegistry, 'bearer'>;
   /**
    * Run after an ambient credential (a cookie) authenticated a request: the cross-site request
-   * checks. Throws to refuse.
+   * checks. `jsonEndpoint`: the route reads a JSON body. Throws to refuse. Without it, no route
+   * may accept an ambient scheme (startup fails): a cookie without CSRF checks is never wired.
    */
-  readonly ambientCheck?: (request: FastifyRequest) => void;
+  readonly ambientCheck?: (request: RequestFacts, jsonEndpoint: boolean) => void;
 }
 
 export class UndeclaredRouteError extends Error {
@@ -104,12 +105,23 @@ function signInLocation(request: FastifyRequest): string {
   return `/login?return_to=${encodeURIComponent(request.url)}`;
 }
 
-function guardFor(requirement: ProtectedRequirement, schemes: readonly CredentialScheme[], options: GuardPluginOptions): onRequestAsyncHookHandler {
+interface RouteFacts {
+  readonly schemes: readonly CredentialScheme[];
+  /** The route reads a JSON body (it declares one and is no form-posting page). */
+  readonly jsonEndpoint: boolean;
+}
+
+function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options: GuardPluginOptions): onRequestAsyncHookHandler {
+  const { schemes, jsonEndpoint } = route;
+  const ambientCheck = options.ambientCheck;
+  if (ambientCheck === undefined && schemes.some((s) => s.ambient))
+    throw new TypeError('an ambient credential scheme needs the cross-site checks (ambientCheck)');
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
-      const { principal: authenticated, scheme } = await authenticateWith(schemes, requestFactsOf(request));
-      if (scheme.ambient) options.ambientCheck?.(request);
+      const facts = requestFactsOf(request);
+      const { principal: authenticated, scheme } = await authenticateWith(schemes, facts);
+      if (scheme.ambient) ambientCheck?.(facts, jsonEndpoint);
       const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
       authorize(principal, requirement);
       request.principal = principal;
@@ -195,7 +207,14 @@ function installGuards(route: RouteOptions, requirement: ProtectedRequirement | 
   const registry: SchemeRegistry = { ...options.schemes, bearer: bearerScheme(options.authenticator) };
   const guard = isSecret(requirement)
     ? secretGuardFor(requirement, options)
-    : guardFor(requirement, acceptedSchemes(requirement, registry, `${String(route.method)} ${route.url}`), options);
+    : guardFor(
+        requirement,
+        {
+          schemes: acceptedSchemes(requirement, registry, `${String(route.method)} ${route.url}`),
+          jsonEndpoint: route.schema?.body !== undefined && requirement.page !== true,
+        },
+        options,
+      );
   route.onRequest = [guard, ...asArray(route.onRequest)];
   if (!isSecret(requirement) && requirement.resource !== undefined) route.preHandler = [resourceGuardFor(requirement.resource), ...asArray(route.preHandler)];
 }

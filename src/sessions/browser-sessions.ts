@@ -108,7 +108,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     const session = await deps.sessions.findCookieSession(sessionId);
     if (session === undefined) return undefined;
     const tenantRoles = session.tenantId === null ? [] : (await deps.tenants.membership(session.tenantId, session.userId))?.roles;
-    if (tenantRoles === undefined) throw new InvalidTokenError('session: no longer a member of the session tenant');
+    if (tenantRoles === undefined) throw new InvalidTokenError('no longer a member of the session tenant');
     const entry: CachedSession = { session, tenantRoles, loadedAt: deps.now() };
     remember(entry);
     return entry;
@@ -123,22 +123,22 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
   };
 
   const revokedReason = (session: SessionRecord, now: number): string | undefined => {
-    if (session.revokedAt !== null) return `session: revoked (${session.revokedReason ?? 'unknown'})`;
-    if (session.expiresAt.getTime() <= now) return 'session: past its absolute expiry';
-    if (session.idleExpiresAt.getTime() <= now) return 'session: past its idle expiry';
+    if (session.revokedAt !== null) return `revoked (${session.revokedReason ?? 'unknown'})`;
+    if (session.expiresAt.getTime() <= now) return 'past its absolute expiry';
+    if (session.idleExpiresAt.getTime() <= now) return 'past its idle expiry';
     return undefined;
   };
 
   /** The live session of this cookie with its tenant roles; InvalidTokenError naming the failed check. */
   const liveSession = async (cookieValue: string, now: number): Promise<CachedSession> => {
     const parsed = parseSessionCookieValue(cookieValue);
-    if (parsed === undefined) throw new InvalidTokenError('session: malformed cookie value');
+    if (parsed === undefined) throw new InvalidTokenError('malformed cookie value');
     let entry = cached(parsed.sessionId, now);
     const fromCache = entry !== undefined;
     entry ??= await load(parsed.sessionId);
-    if (entry === undefined) throw new InvalidTokenError('session: unknown session');
+    if (entry === undefined) throw new InvalidTokenError('unknown session');
     const { session } = entry;
-    if (!sessionSecretMatches(parsed.secret, session.secretDigest)) throw new InvalidTokenError('session: wrong secret');
+    if (!sessionSecretMatches(parsed.secret, session.secretDigest)) throw new InvalidTokenError('wrong secret');
     // Every request, cached row or not (see `cacheMs`). The jti is no token's: access-token jtis are UUIDs.
     deps.revocations.assertNotRevoked({ jti: `cookie-session:${session.id}`, sid: session.id, sub: session.userId, tver: session.tokenVersion });
     let dead = revokedReason(session, now);
@@ -146,7 +146,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       // Another instance may have renewed the idle window since this row was read.
       cache.delete(session.id);
       entry = await load(session.id);
-      if (entry === undefined) throw new InvalidTokenError('session: unknown session');
+      if (entry === undefined) throw new InvalidTokenError('unknown session');
       dead = revokedReason(entry.session, now);
     }
     if (dead !== undefined) throw new InvalidTokenError(dead);
@@ -179,7 +179,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     }
     if (!touched) {
       cache.delete(session.id);
-      throw new InvalidTokenError('session: revoked before its idle renewal');
+      throw new InvalidTokenError('revoked before its idle renewal');
     }
     const idleExpiresAt = new Date(Math.min(now + deps.policy.idleTtlMs, session.expiresAt.getTime()));
     remember({ ...entry, session: { ...session, lastUsedAt: new Date(now), idleExpiresAt } });
@@ -265,10 +265,10 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       const entry = await liveSession(cookieValue, now);
       const { session } = entry;
       const user = await deps.users.findById(session.userId);
-      if (user === undefined) throw new InvalidTokenError('session: subject no longer exists');
-      if (user.disabledAt !== null) throw new InvalidTokenError('session: subject is disabled');
-      if (user.lockedAt !== null) throw new InvalidTokenError('session: subject is locked');
-      if (session.tokenVersion < user.tokenVersion) throw new InvalidTokenError('session: token version moved past the session');
+      if (user === undefined) throw new InvalidTokenError('subject no longer exists');
+      if (user.disabledAt !== null) throw new InvalidTokenError('subject is disabled');
+      if (user.lockedAt !== null) throw new InvalidTokenError('subject is locked');
+      if (session.tokenVersion < user.tokenVersion) throw new InvalidTokenError('token version moved past the session');
       await renewIdle(entry, now);
       return Object.freeze({
         via: 'session',

@@ -113,35 +113,28 @@ describe('cross-site attacks on a signed-in browser (attack site on 127.0.0.2)',
     await assertNothingChanged(sessions);
   });
 
-  // TODO(integrator): POST /auth/session is public, so the guard's ambient check never runs for it
-  // and a cross-site form or no-cors fetch signs the victim's browser in as the attacker. Remove
-  // `todo` once the CSRF layers (csrf-layers.ts) guard POST/DELETE /auth/session.
-  test(
-    'login CSRF against the API: a cross-site form or fetch to POST /auth/session starts no session',
-    { todo: 'POST /auth/session is not yet guarded by the CSRF layers' },
-    async () => {
-      const fresh = await browser.newContext();
-      try {
-        const page = await fresh.newPage();
-        const target = `${base()}/auth/session`;
-        const answer = page.waitForResponse((r) => r.url() === target && r.request().method() === 'POST');
-        await page.goto(attack.page('/api-session', autoSubmit(target, { username: 'mallory', password: ATTACKER_PASSWORD })));
-        assert.ok((await answer).status() >= 400, 'the forged sign-in is refused');
-        await page.goto(attack.page('/api-session-fetch', '<!doctype html><h1>harmless</h1>'));
-        await page.evaluate(
-          `fetch('${target}', { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=mallory&password=${encodeURIComponent(ATTACKER_PASSWORD)}' }).catch(() => undefined)`,
-        );
-        assert.deepEqual(await activeSessions(attackerId), [], 'no session was started for the attacker');
-        assert.deepEqual(
-          (await fresh.cookies()).filter((c) => c.name === 'gatehouse_session'),
-          [],
-          "the browser holds no attacker's cookie",
-        );
-      } finally {
-        await fresh.close();
-      }
-    },
-  );
+  test('login CSRF against the API: a cross-site form or fetch to POST /auth/session starts no session', async () => {
+    const fresh = await browser.newContext();
+    try {
+      const page = await fresh.newPage();
+      const target = `${base()}/auth/session`;
+      const answer = page.waitForResponse((r) => r.url() === target && r.request().method() === 'POST');
+      await page.goto(attack.page('/api-session', autoSubmit(target, { username: 'mallory', password: ATTACKER_PASSWORD })));
+      assert.ok((await answer).status() >= 400, 'the forged sign-in is refused');
+      await page.goto(attack.page('/api-session-fetch', '<!doctype html><h1>harmless</h1>'));
+      await page.evaluate(
+        `fetch('${target}', { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=mallory&password=${encodeURIComponent(ATTACKER_PASSWORD)}' }).catch(() => undefined)`,
+      );
+      assert.deepEqual(await activeSessions(attackerId), [], 'no session was started for the attacker');
+      assert.deepEqual(
+        (await fresh.cookies()).filter((c) => c.name === 'gatehouse_session'),
+        [],
+        "the browser holds no attacker's cookie",
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
 
   test('the pages cannot be framed by another site (clickjacking)', async () => {
     const page = await victim.newPage();

@@ -51,7 +51,10 @@ const authenticator: Authenticator = {
   },
 };
 
-async function appWith(options: Partial<GuardPluginOptions>, routes: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+async function appWith(
+  options: { [K in keyof GuardPluginOptions]?: GuardPluginOptions[K] | undefined },
+  routes: (app: FastifyInstance) => void,
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   registerErrorHandling(app);
   await app.register(guardPlugin, {
@@ -59,8 +62,10 @@ async function appWith(options: Partial<GuardPluginOptions>, routes: (app: Fasti
     fresh: {} as GuardPluginOptions['fresh'],
     secrets: { 'revocation-feed': undefined },
     schemes: { session: probeCookie },
+    ambientCheck: () => {},
+    // A test's `ambientCheck: undefined` stands for "not configured".
     ...options,
-  });
+  } as GuardPluginOptions);
   routes(app);
   await app.ready();
   return app;
@@ -109,19 +114,21 @@ describe('credential schemes in the guard', () => {
     const checked: string[] = [];
     const app = await appWith(
       {
-        ambientCheck: (request) => {
-          checked.push(request.method);
-          if (request.headers['x-cross'] === '1') throw new ForbiddenError('probe: cross-site');
+        ambientCheck: (request, jsonEndpoint) => {
+          checked.push(`${request.method} json=${jsonEndpoint}`);
+          if (request.header('x-cross')[0] === '1') throw new ForbiddenError('probe: cross-site');
         },
       },
       (a) => {
         a.post('/me/thing', { config: { auth: { schemes: ['bearer', 'session'] } } }, async () => ({ ok: true }));
+        a.post('/me/json', { config: { auth: { schemes: ['session'] } }, schema: { body: { type: 'object' } } }, async () => ({ ok: true }));
       },
     );
     assert.equal((await app.inject({ method: 'POST', url: '/me/thing', headers: { cookie: 'probe=s1', 'x-cross': '1' } })).statusCode, 403);
     assert.equal((await app.inject({ method: 'POST', url: '/me/thing', headers: { authorization: 'Bearer good', 'x-cross': '1' } })).statusCode, 200);
     assert.equal((await app.inject({ method: 'POST', url: '/me/thing', headers: { cookie: 'probe=s1' } })).statusCode, 200);
-    assert.deepEqual(checked, ['POST', 'POST']);
+    assert.equal((await app.inject({ method: 'POST', url: '/me/json', headers: { cookie: 'probe=s1' }, payload: {} })).statusCode, 200);
+    assert.deepEqual(checked, ['POST json=false', 'POST json=false', 'POST json=true']);
     await app.close();
   });
 
@@ -135,6 +142,13 @@ describe('credential schemes in the guard', () => {
     }
     assert.equal((await app.inject({ url: '/account', headers: { cookie: 'probe=s1' } })).statusCode, 200);
     await app.close();
+  });
+
+  test('malicious: an ambient scheme without the cross-site checks fails startup', async () => {
+    await assert.rejects(
+      appWith({ ambientCheck: undefined }, (a) => whoAmI(a, '/me', { schemes: ['session'] })),
+      /ambient credential scheme needs the cross-site checks/,
+    );
   });
 
   test('malicious: a route accepting a scheme the app does not provide fails startup', async () => {

@@ -1,13 +1,12 @@
 import fastifyCookie from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { CsrfError } from '../../errors/errors.js';
-import { assertNotCrossSite } from '../../guard/csrf-layers.js';
 import { trustedOrigins, type TrustedOrigins } from '../../guard/trusted-origins.js';
 import { createPageRenderer, type PageData, type PageName } from '../../pages/page-renderer.js';
 import { safeReturnTo } from '../../pages/return-to.js';
 import { clearSessionCookie, readSessionCookie, serializeSessionCookie, sessionCookieName } from '../../sessions/session-cookie.js';
 import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
-import { csrfFactsOf } from '../csrf-facts.js';
+import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { registerPageAssets } from './assets.js';
 import { createPageCsrf, type PageCsrf } from './csrf.js';
@@ -18,9 +17,11 @@ export interface PageKit {
   readonly trust: TrustedOrigins;
   readonly csrf: PageCsrf;
   /**
-   * preHandler of every page POST, signed in or not (login CSRF): the cross-site layers 1–2
-   * (guard/csrf-layers.ts), form bodies only, then layer 3, the synchronizer token.
+   * onRequest of every page POST, signed in or not (login CSRF): the CSRF layers 1–2
+   * (guard/csrf-layers.ts), before the throttle counts it and before its body is read.
    */
+  readonly refuseCrossSite: onRequestAsyncHookHandler;
+  /** preHandler of every page POST: form bodies only, then layer 3, the synchronizer token. */
   checkForm(request: FastifyRequest): Promise<void>;
   send<P extends PageName>(reply: FastifyReply, status: number, page: P, data: PageData[P]): FastifyReply;
   /** A return_to that passed the check, to carry through a form; an unsafe one is dropped. */
@@ -54,8 +55,8 @@ export async function preparePageScope(
   return {
     trust,
     csrf,
+    refuseCrossSite: refuseCrossSite(trust),
     async checkForm(request) {
-      assertNotCrossSite(csrfFactsOf(request, false), trust);
       requireFormBody(request.headers['content-type'], 'page');
       const refusal = csrf.refusalOf(request);
       if (refusal !== undefined) throw new CsrfError('synchronizer-token', refusal);

@@ -80,7 +80,12 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   app.post(
     '/account/password',
-    { config: { auth: SIGNED_IN, throttle: 'password_change', ...PAGE }, schema: { hide: true, body: passwordForm }, preHandler: kit.checkForm },
+    {
+      config: { auth: SIGNED_IN, throttle: 'password_change', ...PAGE },
+      schema: { hide: true, body: passwordForm },
+      onRequest: kit.refuseCrossSite,
+      preHandler: kit.checkForm,
+    },
     async (request, reply) => {
       const principal = request.principal!;
       try {
@@ -102,7 +107,7 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   app.post(
     '/account/sessions/end-all',
-    { config: { auth: SIGNED_IN, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, preHandler: kit.checkForm },
+    { config: { auth: SIGNED_IN, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, onRequest: kit.refuseCrossSite, preHandler: kit.checkForm },
     async (request, reply) => {
       const principal = request.principal!;
       const sessions = await logoutEverywhere(sessionDeps, principal, auditContextOf(request));
@@ -113,7 +118,12 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   app.post(
     '/account/sessions/:id/end',
-    { config: { auth: SIGNED_IN, ...PAGE }, schema: { hide: true, params: sessionParams, body: tokenOnlyForm }, preHandler: kit.checkForm },
+    {
+      config: { auth: SIGNED_IN, ...PAGE },
+      schema: { hide: true, params: sessionParams, body: tokenOnlyForm },
+      onRequest: kit.refuseCrossSite,
+      preHandler: kit.checkForm,
+    },
     async (request, reply) => {
       const principal = request.principal!;
       try {

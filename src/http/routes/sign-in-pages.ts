@@ -56,6 +56,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
     {
       config: { auth: PUBLIC, throttle: 'login', ...PAGE },
       schema: { hide: true, body: loginForm },
+      onRequest: kit.refuseCrossSite,
       preHandler: kit.checkForm,
       // A refused sign-in is thrown (so the login throttle counts it, in its onError hook) and
       // answered here with the form again; everything else is the usual error page.
@@ -93,7 +94,12 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
 
   app.post(
     '/register',
-    { config: { auth: PUBLIC, throttle: 'register', ...PAGE }, schema: { hide: true, body: registerForm }, preHandler: kit.checkForm },
+    {
+      config: { auth: PUBLIC, throttle: 'register', ...PAGE },
+      schema: { hide: true, body: registerForm },
+      onRequest: kit.refuseCrossSite,
+      preHandler: kit.checkForm,
+    },
     async (request, reply) => {
       const { username, password, return_to } = request.body;
       try {
@@ -124,12 +130,16 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
   );
 
   // Public like DELETE /auth/session: it ends only the session whose cookie (id and secret) it carries.
-  app.post('/logout', { config: { auth: PUBLIC, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, preHandler: kit.checkForm }, async (request, reply) => {
-    const value = kit.sessionCookieOf(request);
-    if (value !== undefined) await browserSessions.signOut(value, auditContextOf(request));
-    request.log.info({ event: 'session.ended', had_cookie: value !== undefined }, 'browser signed out');
-    return kit.clearSessionCookie(reply).redirect('/login', 303);
-  });
+  app.post(
+    '/logout',
+    { config: { auth: PUBLIC, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, onRequest: kit.refuseCrossSite, preHandler: kit.checkForm },
+    async (request, reply) => {
+      const value = kit.sessionCookieOf(request);
+      if (value !== undefined) await browserSessions.signOut(value, auditContextOf(request));
+      request.log.info({ event: 'session.ended', had_cookie: value !== undefined }, 'browser signed out');
+      return kit.clearSessionCookie(reply).redirect('/login', 303);
+    },
+  );
 };
 
 /** Which field a refused registration names, in words for the form; undefined: not a form problem. */

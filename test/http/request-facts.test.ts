@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { csrfFactsOf, rawHeaderValues } from '../../src/http/csrf-facts.js';
+import { csrfFactsFrom } from '../../src/guard/csrf-layers.js';
+import { requestFactsOf } from '../../src/http/request-facts.js';
 import { parseRawHttp, rawSocket } from '../support/raw-http.js';
 
-describe('csrfFactsOf: the headers as sent, over a real socket (Node folds or drops repeats)', () => {
+describe('requestFactsOf: the headers as sent, over a real socket (Node folds or drops repeats), as the CSRF layers see them', () => {
   let app: FastifyInstance;
   let port: number;
   before(async () => {
     app = Fastify({ logger: false });
-    app.post('/echo', async (request) => csrfFactsOf(request, true));
+    app.post('/echo', async (request) => csrfFactsFrom(requestFactsOf(request), true));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
   });
@@ -50,8 +51,20 @@ describe('csrfFactsOf: the headers as sent, over a real socket (Node folds or dr
     assert.deepEqual(facts, { method: 'POST', secFetchSite: [], origin: [], referer: [], contentType: ['application/json'], jsonEndpoint: true });
   });
 
-  test('rawHeaderValues matches names case-insensitively and keeps order', () => {
-    assert.deepEqual(rawHeaderValues(['Origin', 'a', 'x', 'y', 'oRiGiN', 'b'], 'origin'), ['a', 'b']);
-    assert.deepEqual(rawHeaderValues(['Origin'], 'origin'), []);
+  test('header names match case-insensitively, values keep their order, a repeated lookup reads the same', async () => {
+    const app = Fastify({ logger: false });
+    app.get('/h', async (request) => {
+      const facts = requestFactsOf(request);
+      return { first: facts.header('x-probe'), again: facts.header('x-probe'), none: facts.header('x-absent'), query: facts.query };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const raw = ['GET /h?a=1 HTTP/1.1', 'Host: 127.0.0.1', 'Connection: close', 'X-Probe: a', 'x-pRoBe: b', '', ''].join('\r\n');
+      const response = parseRawHttp(await rawSocket(port, raw));
+      assert.deepEqual(JSON.parse(response.body), { first: ['a', 'b'], again: ['a', 'b'], none: [], query: 'a=1' });
+    } finally {
+      await app.close();
+    }
   });
 });
