@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { usernameKey } from '../../src/users/username.js';
 import { startListeningGatehouse, type ListeningGatehouse } from '../support/browser-gatehouse.js';
 import { assertScreenshot, signInThroughForm } from '../support/browser-pages.js';
-import { chromiumSkip, launchChromium } from '../support/chromium.js';
+import { chromiumSkip, distinctColours, launchChromium, MIN_DISTINCT_COLOURS } from '../support/chromium.js';
 import { TEST_PASSWORD } from '../support/test-app.js';
 
 const NEW_PASSWORD = 'a brand new passphrase, long enough';
@@ -31,6 +31,16 @@ describe('sign-up, sign-in and the account page in Chromium', { skip: chromiumSk
         payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
       })
     ).statusCode;
+
+  test('the screenshot check tells a blank page from a rendered one', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.setContent('<!doctype html><html><body></body></html>');
+    assert.ok(distinctColours(await page.screenshot()) <= MIN_DISTINCT_COLOURS, 'a blank page fails the check');
+    await page.goto(`${base()}/login`);
+    assert.ok(distinctColours(await page.screenshot()) > MIN_DISTINCT_COLOURS, 'the sign-in page passes it');
+    await context.close();
+  });
 
   test('sign up with the keyboard only, land signed in on /account, sign out, sign in again', async () => {
     const context = await browser.newContext();
