@@ -240,6 +240,30 @@ describe('hosted pages over HTTP', () => {
     assert.match(res.body, /try again in/);
   });
 
+  test("a sign-in through the form counts as a success for the throttle (the 303 resets the account's failures)", async () => {
+    const limited = await startTestApp({ env: { GATEHOUSE_LIMIT_LOGIN_USER_IP: '3/15m' } });
+    after(() => limited.close());
+    await limited.register('typo-prone');
+    const attempt = async (password: string) => {
+      const { cookie, token } = await formSession(limited, '/login');
+      return (
+        await limited.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie }, payload: form({ _csrf: token, username: 'typo-prone', password }) })
+      ).statusCode;
+    };
+    const statuses = [];
+    for (const password of [
+      'typo one of several',
+      'typo two of several',
+      TEST_PASSWORD,
+      'typo three of several',
+      'typo four of several',
+      'typo five of several',
+    ]) {
+      statuses.push(await attempt(password));
+    }
+    assert.deepEqual(statuses, [401, 401, 303, 401, 401, 401]);
+  });
+
   test('throttled registration is a 429 page with Retry-After', async () => {
     const limited = await startTestApp({ env: { GATEHOUSE_LIMIT_REGISTER_IP: '2/1h' } });
     after(() => limited.close());
