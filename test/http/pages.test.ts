@@ -264,6 +264,23 @@ describe('hosted pages over HTTP', () => {
     assert.deepEqual(statuses, [401, 401, 303, 401, 401, 401]);
   });
 
+  test('a trusted app origin (GATEHOUSE_ALLOWED_ORIGINS) is a return_to target, and form-action lets the sign-in redirect there', async () => {
+    const app = 'https://app.example.com';
+    const trusting = await startTestApp({ env: { GATEHOUSE_ALLOWED_ORIGINS: app } });
+    after(() => trusting.close());
+    await trusting.register('goes-back');
+    const { cookie, token, page } = await formSession(trusting, '/login');
+    assert.equal(page.headers['content-security-policy'], PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${app}`));
+    const res = await trusting.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie },
+      payload: form({ _csrf: token, username: 'goes-back', password: TEST_PASSWORD, return_to: `${app}/dashboard?x=1` }),
+    });
+    assert.equal(res.statusCode, 303);
+    assert.equal(res.headers.location, `${app}/dashboard?x=1`);
+  });
+
   test('throttled registration is a 429 page with Retry-After', async () => {
     const limited = await startTestApp({ env: { GATEHOUSE_LIMIT_REGISTER_IP: '2/1h' } });
     after(() => limited.close());
