@@ -43,6 +43,7 @@ export interface AccountSession {
 export interface AccountEvent {
   readonly event: string;
   readonly outcome: string;
+  readonly reason: string | null;
   readonly occurredAt: Date;
   readonly ip: string | null;
   readonly byAdministrator: boolean;
@@ -92,6 +93,9 @@ const EVENT_LABELS: Readonly<Record<string, string>> = {
   'login.failed': 'Failed sign-in',
   'refresh.reuse_detected': 'A reused refresh token ended a session',
   'session.created': 'Signed in (browser)',
+  'session.ended': 'Signed out (browser)',
+  // Labels of one reason win over the event's own.
+  'session.ended:replaced_at_sign_in': 'Browser session replaced by a new sign-in',
   'session.logout': 'Signed out',
   'session.logout_all': 'Signed out everywhere',
   'session.revoked': 'A session was signed out',
@@ -145,7 +149,7 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
     events: d.events.map((e) => ({
       at: e.occurredAt.toISOString(),
       atText: when(e.occurredAt),
-      label: `${EVENT_LABELS[e.event] ?? e.event}${e.outcome === 'failure' && !(e.event in EVENT_LABELS) ? ' (refused)' : ''}${e.byAdministrator ? ', by an administrator' : ''}`,
+      label: `${(e.reason === null ? undefined : EVENT_LABELS[`${e.event}:${e.reason}`]) ?? EVENT_LABELS[e.event] ?? e.event}${e.outcome === 'failure' && !(e.event in EVENT_LABELS) ? ' (refused)' : ''}${e.byAdministrator ? ', by an administrator' : ''}`,
       ip: e.ip,
     })),
   }),

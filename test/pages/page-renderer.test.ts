@@ -17,7 +17,10 @@ const samples: { readonly [P in PageName]: PageData[P] } = {
       { id: '11111111-1111-4111-8111-111111111111', device: 'Chrome on Linux', createdAt: at, lastUsedAt: at, current: true },
       { id: '22222222-2222-4222-8222-222222222222', device: 'curl', createdAt: at, lastUsedAt: at, current: false },
     ],
-    events: [{ event: 'login.succeeded', outcome: 'success', occurredAt: at, ip: '127.0.0.1', byAdministrator: false }],
+    events: [
+      { event: 'login.succeeded', outcome: 'success', reason: null, occurredAt: at, ip: '127.0.0.1', byAdministrator: false },
+      { event: 'session.ended', outcome: 'success', reason: 'replaced_at_sign_in', occurredAt: at, ip: null, byAdministrator: false },
+    ],
     passwordError: 'Current password is not correct.',
   },
   logout: { csrfToken: TOKEN },
@@ -36,7 +39,7 @@ describe('pages: what a page carries and what it must not', () => {
         ...samples.account,
         profile: { ...samples.account.profile, username: HOSTILE, email: HOSTILE, tenant: HOSTILE },
         sessions: [{ ...samples.account.sessions[0]!, device: HOSTILE }],
-        events: [{ event: HOSTILE, outcome: 'failure', occurredAt: at, ip: HOSTILE, byAdministrator: false }],
+        events: [{ event: HOSTILE, outcome: 'failure', reason: HOSTILE, occurredAt: at, ip: HOSTILE, byAdministrator: false }],
         notice: HOSTILE,
         passwordError: HOSTILE,
       }),
@@ -109,6 +112,7 @@ describe('pages: content', () => {
     assert.match(out, /action="\/account\/password"/);
     assert.match(out, /Signed in <\/li>|— Signed in/);
     assert.match(out, /this browser/);
+    assert.match(out, /Browser session replaced by a new sign-in/);
   });
 
   test('the registration page states the configured minimum password length', () => {

@@ -64,6 +64,7 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
       events: events.map(ownAuditEventView).map((e) => ({
         event: e.event,
         outcome: e.outcome,
+        reason: e.reason,
         occurredAt: new Date(e.occurred_at),
         ip: e.ip,
         byAdministrator: e.by_administrator,
