@@ -53,7 +53,7 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
           description: `Sets \`${cookieName}\` (HttpOnly, SameSite=Lax, Path=/${cookieName.startsWith('__Host-') ? ', Secure' : ''}; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same.`,
           consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: signInBody,
-          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema },
+          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
         },
       },
       async (request, reply) => {
@@ -85,7 +85,7 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         schema: {
           tags: ['auth'],
           summary: 'Browser sign-out: ends the cookie session, if any, and clears the cookie',
-          response: { 204: z.void() },
+          response: { 204: z.void(), 403: problemSchema },
         },
       },
       async (request, reply) => {
