@@ -208,9 +208,24 @@ signs in the same step, before verifiers' cached JWKS know it — without it nob
   );
 }
 
+/** An RFC 7638 thumbprint (SHA-256, base64url): what every kid of ours is. */
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A thumbprint starts with `-` one time in 64, and parseArgs would read such a kid as a bundle of
+ * short options. No option of ours is 43 characters long, so a kid-shaped argument is moved after
+ * `--`, where it can only be a positional: a kid pasted from `keys list` always works.
+ */
+function kidsAsPositionals(argv: readonly string[]): readonly string[] {
+  if (argv.includes('--')) return argv;
+  const kids = argv.filter((a) => a.startsWith('-') && THUMBPRINT.test(a));
+  return kids.length === 0 ? argv : [...argv.filter((a) => !kids.includes(a)), '--', ...kids];
+}
+
 /** `gatehouse keys …`: the stored signing keys' lifecycle, through the same use cases the scheduler runs. */
 export async function keysCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const [subcommand, ...rest] = argv;
+  const [subcommand, ...given] = argv;
+  const rest = kidsAsPositionals(given);
   switch (subcommand) {
     case 'list':
       return list(rest, io);

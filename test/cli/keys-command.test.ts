@@ -77,6 +77,19 @@ describe('gatehouse keys (stored keys, a PGlite database on disk)', () => {
     }
   });
 
+  test('a kid that starts with "-" (a thumbprint does, one time in 64) is a kid, not an option bundle', async () => {
+    const kid = `-${'A'.repeat(42)}`;
+    for (const sub of [
+      ['retire', kid],
+      ['rotate', kid, '--json'],
+      ['revoke', kid, '--replace'],
+    ]) {
+      const res = await run(sub, env);
+      assert.notEqual(res.status, 2, `${sub.join(' ')}: ${res.stderr}`);
+      assert.doesNotMatch(res.stderr, /unknown option/);
+    }
+  });
+
   test('--help on every subcommand: exit 0, the usage and the exit codes', async () => {
     for (const sub of ['list', 'create', 'rotate', 'retire', 'revoke']) {
       const io = fakeIo(env);
