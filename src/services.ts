@@ -17,7 +17,8 @@ import { loadOrCreateDevelopmentKeys } from './keys/development-keys.js';
 import { readSigningKeyFile, type PrivateSigningJwk } from './keys/signing-key-file.js';
 import { startStoredKeys, type StoredKeys } from './keys/stored-keys.js';
 import { createDrizzleSigningKeyStore } from './stores/db/drizzle-signing-key-store.js';
-import { createClientRegistry, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
+import { createClientRegistry, BROWSER_CLIENT_ID, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
+import { createBrowserSessions, type BrowserSessions } from './sessions/browser-sessions.js';
 import { BUILT_IN_SCOPES, createScopeCatalogue, type ScopeCatalogue, type ScopeDefinition } from './oauth/scope-catalogue.js';
 import { readResourceFile } from './oauth/resource-file.js';
 import { createResourceRegistry, type ResourceRegistry, type ResourceServer } from './oauth/resource-servers.js';
@@ -59,6 +60,8 @@ export interface GatehouseServices {
   readonly tenants: TenantStore;
   readonly sessions: SessionStore;
   readonly sessionPolicy: SessionPolicy;
+  /** Browser cookie sessions: sign-in, the cookie's authentication, sign-out (`POST|DELETE /auth/session`). */
+  readonly browserSessions: BrowserSessions;
   /** Epoch milliseconds; injectable so tests control expiry without sleeping. */
   readonly now: () => number;
   readonly hasher: PasswordHashing;
@@ -312,21 +315,45 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
   });
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
+  const tenants = createDrizzleTenantStore(database.db);
+  const hasher = new PasswordHasher(overrides.passwordHasher);
+  const audit = createDrizzleAuditLog(database.db);
+  const sessionPolicy: SessionPolicy = {
+    absoluteTtlMs: config.sessionTtlSeconds * 1000,
+    idleTtlMs: config.sessionIdleTtlSeconds * 1000,
+    graceMs: config.refreshGraceSeconds * 1000,
+  };
+  const browserSessions = createBrowserSessions({
+    sessions: rawSessions,
+    revocations,
+    users,
+    tenants,
+    scopes,
+    verifyPassword: (username, password) =>
+      verifyPasswordLogin(
+        { users, hasher, onRehashFailed: (error) => events.emit({ event: 'users.rehash_failed', level: 'warn', error }) },
+        username,
+        password,
+      ),
+    recordAudit: (record) => audit.record(record),
+    policy: sessionPolicy,
+    clientId: BROWSER_CLIENT_ID,
+    accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
+    now,
+    events,
+  });
   const services: GatehouseServices = {
     config,
     database,
     ephemeral,
     users,
     uncachedUsers,
-    tenants: createDrizzleTenantStore(database.db),
+    tenants,
     sessions: propagatingSessionStore(rawSessions, revocations),
-    sessionPolicy: {
-      absoluteTtlMs: config.sessionTtlSeconds * 1000,
-      idleTtlMs: config.sessionIdleTtlSeconds * 1000,
-      graceMs: config.refreshGraceSeconds * 1000,
-    },
+    sessionPolicy,
+    browserSessions,
     now,
-    hasher: new PasswordHasher(overrides.passwordHasher),
+    hasher,
     keySet: currentKeys,
     clients: createClientRegistry([...BUILT_IN_CLIENTS, ...(overrides.clients ?? [])]),
     scopes,
@@ -337,7 +364,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     authenticatorFor,
     revocations,
     revocationPages: createRevocationPages({ store: revocationStore, accessTokenTtlMs: config.accessTokenTtlSeconds * 1000, now }),
-    audit: createDrizzleAuditLog(database.db),
+    audit,
     userDirectory: createDrizzleUserDirectory(database.db),
     housekeeping,
     events,

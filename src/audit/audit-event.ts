@@ -12,6 +12,10 @@ export type AuditEventType =
   | 'session.logout'
   | 'session.logout_all'
   | 'session.revoked'
+  /** A browser signed in (reason `cookie`): a cookie session, in the transaction that creates it. */
+  | 'session.created'
+  /** A cookie session ended by its browser (reason `sign_out`) or replaced at the next sign-in (`replaced_at_sign_in`). */
+  | 'session.ended'
   | 'token.revoked'
   | 'user.password_changed'
   /** A wrong current password at POST /me/password (reason `wrong_password` or `password_too_long`). */

@@ -48,6 +48,8 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /auth/register': 'self-registration: creates an account without any role; throttled',
   'POST /auth/refresh': 'the credential is the refresh token in the body',
   'POST /auth/revoke': 'RFC 7009 revocation: the token in the body is the credential; the client is identified as at the token endpoint',
+  'POST /auth/session': 'browser sign-in: the credential is the password in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
+  'DELETE /auth/session': 'browser sign-out: ends only the session whose cookie (id and secret) it carries; the CSRF layers guard it',
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Authenticator } from '../guard/authenticator.js';
 import { PUBLIC } from '../guard/requirement.js';
 import { createSharedSecretCheck } from '../guard/shared-secret.js';
+import { sessionScheme } from '../guard/session-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { corsFor } from './cors.js';
@@ -35,6 +36,7 @@ import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
+import { browserSessionRoutes } from './routes/browser-session.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
 export const VERSION = '0.1.0';
@@ -94,6 +96,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
     },
+    schemes: { session: sessionScheme(services.browserSessions, services.config.issuer) },
   });
   const auditThrottled = createThrottleAuditor({
     audit: services.audit,
@@ -124,6 +127,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         healthRoutes,
         registerRoutes,
         tokenRoutes,
+        browserSessionRoutes,
         revokeRoutes,
         logoutRoutes,
         meRoutes,

@@ -17,7 +17,16 @@ export interface ClientRegistry {
   find(clientId: string): OAuthClient | undefined;
 }
 
-export const BUILT_IN_CLIENTS: readonly OAuthClient[] = [{ id: DEFAULT_CLIENT_ID, firstParty: true, grantTypes: ['password', 'refresh_token'] }];
+/**
+ * The client of browser cookie sessions (`POST /auth/session`, the hosted pages): first party and
+ * with no grant types, so the token endpoint refuses it every grant; its sessions never have tokens.
+ */
+export const BROWSER_CLIENT_ID = 'gatehouse-web';
+
+export const BUILT_IN_CLIENTS: readonly OAuthClient[] = [
+  { id: DEFAULT_CLIENT_ID, firstParty: true, grantTypes: ['password', 'refresh_token'] },
+  { id: BROWSER_CLIENT_ID, firstParty: true, grantTypes: [] },
+];
 
 export function createClientRegistry(clients: readonly OAuthClient[] = BUILT_IN_CLIENTS): ClientRegistry {
   const byId = new Map(clients.map((c) => [c.id, Object.freeze({ ...c })]));

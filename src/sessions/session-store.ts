@@ -1,7 +1,11 @@
 import type { AuditRecord } from '../audit/audit-event.js';
 
+/** `refresh`: a refresh-token family (OAuth clients); `cookie`: a browser session (no refresh tokens). */
+export type SessionKind = 'refresh' | 'cookie';
+
 export interface SessionRecord {
   readonly id: string;
+  readonly kind: SessionKind;
   readonly userId: string;
   readonly clientId: string;
   /** The tenant chosen at login (the tokens' `tid`); null for a session bound to no tenant. */
@@ -19,7 +23,16 @@ export interface SessionRecord {
   readonly revokedReason: string | null;
 }
 
-export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason' | 'resource'> & { readonly resource?: string | null };
+export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason' | 'resource' | 'kind'> & { readonly resource?: string | null };
+
+/** A cookie session with what only its authentication reads: never handed on as a plain SessionRecord. */
+export interface CookieSessionRecord extends SessionRecord {
+  readonly kind: 'cookie';
+  /** SHA-256 (hex) of the cookie's secret. */
+  readonly secretDigest: string;
+  /** The user's token version at sign-in: the session dies once the user's moves past it. */
+  readonly tokenVersion: number;
+}
 
 export type RotationOutcome =
   /** The token was live and is now spent; `next` is stored as its successor. */
@@ -72,6 +85,15 @@ export interface RotationRequest {
 export interface SessionStore {
   /** Creates the session and its first refresh token (generation 0) together. */
   create(session: NewSession, firstDigest: string, audit?: readonly AuditRecord[]): Promise<SessionRecord>;
+  /** Creates a cookie session (kind `cookie`, no refresh token) with the audit rows, in one transaction. */
+  createCookieSession(session: NewSession, secretDigest: string, tokenVersion: number, audit?: readonly AuditRecord[]): Promise<SessionRecord>;
+  /** The cookie session of this id, live or not; undefined for an unknown id, a malformed one or a refresh session. */
+  findCookieSession(sessionId: string): Promise<CookieSessionRecord | undefined>;
+  /**
+   * Moves the idle expiry to `idleExpiresAt` (never past the absolute expiry) and `last_used_at`
+   * to `now`, only while the session is not revoked. False: nothing changed.
+   */
+  touchIdle(sessionId: string, now: Date, idleExpiresAt: Date): Promise<boolean>;
   rotate(request: RotationRequest): Promise<RotationOutcome>;
   /** Marks the session revoked (first reason wins) and spends all its refresh tokens. */
   revoke(sessionId: string, reason: string, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
@@ -80,6 +102,6 @@ export interface SessionStore {
   find(sessionId: string): Promise<SessionRecord | undefined>;
   /** The session a refresh token belongs to, spent or not. */
   findByRefreshDigest(digest: string): Promise<SessionRecord | undefined>;
-  /** The user's sessions that can still be refreshed at `now` (not revoked, not expired), newest first. */
+  /** The user's live sessions at `now` (not revoked, not expired), refresh and cookie alike, newest first. */
   listActive(userId: string, now: Date): Promise<SessionRecord[]>;
 }

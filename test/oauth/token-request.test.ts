@@ -33,6 +33,7 @@ const USER: UserRecord = Object.freeze({
 
 const SESSION: SessionRecord = Object.freeze({
   id: '0b8a9c59-3c3e-4f59-9a57-9e5d3c1f2a10',
+  kind: 'refresh',
   userId: USER.id,
   clientId: 'gatehouse-cli',
   tenantId: null,

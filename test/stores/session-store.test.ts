@@ -5,7 +5,7 @@ import { asc, eq } from 'drizzle-orm';
 import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
 import type { NewSession, RotationOutcome, SessionStore } from '../../src/sessions/session-store.js';
 import { createDrizzleSessionStore } from '../../src/stores/db/drizzle-session-store.js';
-import { refreshTokens } from '../../src/stores/db/schema.js';
+import { refreshTokens, sessions } from '../../src/stores/db/schema.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const T0 = Date.parse('2030-06-01T00:00:00Z');
@@ -64,7 +64,7 @@ describe('SessionStore contract (drizzle)', () => {
   test('create stores the session and generation 0', async () => {
     const { session, first } = await newSession();
     const found = await store.find(session.id);
-    assert.deepEqual(found, { ...session, revokedAt: null, revokedReason: null });
+    assert.deepEqual(found, { ...session, kind: 'refresh', revokedAt: null, revokedReason: null });
     assert.deepEqual(
       (await rows(session.id)).map((r) => [r.digest, r.generation, r.spentAt]),
       [[first, 0, null]],
@@ -189,7 +189,7 @@ describe('SessionStore contract (drizzle)', () => {
         assert.equal(outcome.kind, 'refused', JSON.stringify(outcome));
         assert.equal(typeof outcome.reason, 'string');
         assert.deepEqual(await rows(created.session.id), before);
-        assert.deepEqual(await store.find(created.session.id), { ...created.session, revokedAt: null, revokedReason: null });
+        assert.deepEqual(await store.find(created.session.id), { ...created.session, kind: 'refresh', revokedAt: null, revokedReason: null });
       });
     }
 
@@ -371,6 +371,100 @@ describe('SessionStore contract (drizzle)', () => {
       assert.equal(await store.revoke(a.session.id, 'logout', new Date(T0)), true);
       assert.equal((await store.find(b.session.id))?.revokedAt, null);
       assert.equal((await rotate(b.first, digest(), T0 + MINUTE)).kind, 'rotated');
+    });
+  });
+
+  describe('cookie sessions', () => {
+    const cookieDigest = 'a'.repeat(64);
+    const newCookieSession = async (overrides: Partial<NewSession> = {}, version = 3): Promise<NewSession> => {
+      const session: NewSession = {
+        id: randomUUID(),
+        userId,
+        clientId: 'gatehouse-web',
+        tenantId: null,
+        scope: 'profile',
+        device: 'Firefox on Linux',
+        ip: '192.0.2.1',
+        createdAt: new Date(T0),
+        lastUsedAt: new Date(T0),
+        expiresAt: new Date(T0 + HOUR),
+        idleExpiresAt: new Date(T0 + IDLE),
+        ...overrides,
+      };
+      await store.createCookieSession(session, cookieDigest, version);
+      return session;
+    };
+
+    test('a cookie session has no refresh token; findCookieSession returns its digest and version, find and listActive never the digest', async () => {
+      const session = await newCookieSession();
+      assert.deepEqual(await rows(session.id), []);
+      const found = await store.findCookieSession(session.id);
+      assert.deepEqual(found, {
+        ...session,
+        kind: 'cookie',
+        resource: null,
+        revokedAt: null,
+        revokedReason: null,
+        secretDigest: cookieDigest,
+        tokenVersion: 3,
+      });
+      const plain = await store.find(session.id);
+      assert.deepEqual(plain, { ...session, kind: 'cookie', resource: null, revokedAt: null, revokedReason: null });
+      const listed = (await store.listActive(userId, new Date(T0))).find((s) => s.id === session.id);
+      assert.ok(listed !== undefined, '/me/sessions lists cookie sessions');
+      assert.equal(listed.kind, 'cookie');
+      assert.ok(!JSON.stringify([plain, listed]).includes(cookieDigest), 'no digest outside findCookieSession');
+    });
+
+    test('findCookieSession: a refresh session, an unknown or malformed id → undefined', async () => {
+      const { session } = await newSession();
+      assert.equal(await store.findCookieSession(session.id), undefined);
+      assert.equal(await store.findCookieSession(randomUUID()), undefined);
+      assert.equal(await store.findCookieSession("x' OR 1=1 --"), undefined);
+    });
+
+    test('the database refuses a cookie row without its digest and a refresh row with one', async () => {
+      const db = t.services.database.db;
+      const base = {
+        userId,
+        clientId: CLIENT,
+        scope: 'profile',
+        device: 'x',
+        createdAt: new Date(T0),
+        lastUsedAt: new Date(T0),
+        expiresAt: new Date(T0 + HOUR),
+        idleExpiresAt: new Date(T0 + IDLE),
+      };
+      await assert.rejects(db.insert(sessions).values({ ...base, id: randomUUID(), kind: 'cookie', tokenVersion: 0 }));
+      await assert.rejects(db.insert(sessions).values({ ...base, id: randomUUID(), kind: 'refresh', cookieSecretDigest: cookieDigest }));
+      await assert.rejects(db.insert(sessions).values({ ...base, id: randomUUID(), kind: 'bearer' }));
+    });
+
+    test('touchIdle moves the idle expiry (never past the absolute one) and refuses a revoked session', async () => {
+      const session = await newCookieSession();
+      assert.equal(await store.touchIdle(session.id, new Date(T0 + 5 * MINUTE), new Date(T0 + 15 * MINUTE)), true);
+      let found = await store.findCookieSession(session.id);
+      assert.equal(found?.idleExpiresAt.getTime(), T0 + 15 * MINUTE);
+      assert.equal(found.lastUsedAt.getTime(), T0 + 5 * MINUTE);
+      assert.equal(await store.touchIdle(session.id, new Date(T0 + 6 * MINUTE), new Date(T0 + 2 * HOUR)), true);
+      found = await store.findCookieSession(session.id);
+      assert.equal(found?.idleExpiresAt.getTime(), T0 + HOUR, 'capped at the absolute expiry');
+
+      assert.equal(await store.revoke(session.id, 'logout', new Date(T0 + 7 * MINUTE)), true);
+      assert.equal(await store.touchIdle(session.id, new Date(T0 + 8 * MINUTE), new Date(T0 + 18 * MINUTE)), false);
+      found = await store.findCookieSession(session.id);
+      assert.equal(found?.lastUsedAt.getTime(), T0 + 6 * MINUTE, 'a revoked session is not touched');
+      assert.equal(found.revokedReason, 'logout');
+      assert.equal(await store.touchIdle('not-a-uuid', new Date(T0), new Date(T0)), false);
+    });
+
+    test('revokeAllOfUser ends cookie sessions with the refresh ones', async () => {
+      const other = (await t.register('store-user-cookies')).id;
+      const cookie = await newCookieSession({ userId: other });
+      const { session: refresh } = await newSession({ userId: other });
+      const ids = await store.revokeAllOfUser(other, 'logout_all', new Date(T0 + MINUTE));
+      assert.deepEqual(new Set(ids), new Set([cookie.id, refresh.id]));
+      assert.equal((await store.findCookieSession(cookie.id))?.revokedReason, 'logout_all');
     });
   });
 });

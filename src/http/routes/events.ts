@@ -16,7 +16,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
   app.get(
     '/me/events',
     {
-      config: { auth: { scopes: ['profile'] } },
+      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] } },
       schema: {
         tags: ['me'],
         summary: 'Your recent security events (logins, failed logins, logouts, password changes…), newest first',

@@ -21,7 +21,7 @@ export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
   app.post(
     '/me/password',
     {
-      config: { auth: { scopes: ['profile'] }, throttle: 'password_change' },
+      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] }, throttle: 'password_change' },
       schema: {
         tags: ['me'],
         summary: 'Change your password; every other session is signed out, this one stays',

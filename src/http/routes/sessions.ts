@@ -19,7 +19,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
   app.get(
     '/me/sessions',
     {
-      config: { auth: { scopes: ['profile'] } },
+      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] } },
       schema: {
         tags: ['me'],
         summary: 'Your active sessions (one per login), newest first',
@@ -42,7 +42,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
   app.delete(
     '/me/sessions/:id',
     {
-      config: { auth: { scopes: ['profile'] } },
+      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] } },
       schema: {
         tags: ['me'],
         summary: 'Sign out one of your sessions (its refresh and access tokens stop working)',

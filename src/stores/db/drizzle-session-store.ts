@@ -1,12 +1,18 @@
-import { and, desc, eq, gt, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gt, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { AuditRecord } from '../../audit/audit-event.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { alias } from 'drizzle-orm/pg-core';
-import type { NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
+import type { CookieSessionRecord, NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { runQuery, type Db } from './database.js';
 import { refreshTokens, sessions } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
+
+/**
+ * The columns of a SessionRecord: every read that hands a session on selects these, so a cookie
+ * session's secret digest never rides along in a record shown to anyone (`/me/sessions`, logs).
+ */
+const { cookieSecretDigest, tokenVersion, ...recordColumns } = getTableColumns(sessions);
 
 function deadSession(session: SessionRecord, now: Date): string | undefined {
   if (session.revokedAt !== null) return `session revoked (${session.revokedReason ?? 'unknown'})`;
@@ -19,6 +25,7 @@ function toSession(row: Record<string, unknown>): SessionRecord {
   const date = (v: unknown) => (v === null ? null : v instanceof Date ? v : new Date(String(v)));
   return {
     id: String(row.id),
+    kind: row.kind === 'cookie' ? 'cookie' : 'refresh',
     userId: String(row.user_id),
     clientId: String(row.client_id),
     tenantId: row.tenant_id === null || row.tenant_id === undefined ? null : String(row.tenant_id),
@@ -114,7 +121,7 @@ async function classifyFailedRotation(db: Db, r: RotationRequest): Promise<Rotat
   const successor = alias(refreshTokens, 'successor');
   const [found] = await db
     .select({
-      session: sessions,
+      session: recordColumns,
       spentAt: refreshTokens.spentAt,
       sealed: refreshTokens.successorSealed,
       successorDigest: successor.digest,
@@ -150,12 +157,49 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
     create: (session: NewSession, firstDigest: string, audit = []) =>
       runQuery(() =>
         db.transaction(async (tx) => {
-          const [row] = await tx.insert(sessions).values(session).returning();
+          const [row] = await tx.insert(sessions).values(session).returning(recordColumns);
           await tx.insert(refreshTokens).values({ digest: firstDigest, sessionId: session.id, generation: 0, createdAt: session.createdAt });
           await insertAudit(tx, audit);
           return row as SessionRecord;
         }),
       ),
+
+    createCookieSession: (session, secretDigest, version, audit = []) =>
+      runQuery(() =>
+        db.transaction(async (tx) => {
+          const [row] = await tx
+            .insert(sessions)
+            .values({ ...session, kind: 'cookie', cookieSecretDigest: secretDigest, tokenVersion: version })
+            .returning(recordColumns);
+          await insertAudit(tx, audit);
+          return row as SessionRecord;
+        }),
+      ),
+
+    findCookieSession: (sessionId) =>
+      runQuery(async () => {
+        if (!isUuid(sessionId)) return undefined;
+        const [row] = await db
+          .select({ ...recordColumns, secretDigest: cookieSecretDigest, tokenVersion })
+          .from(sessions)
+          .where(and(eq(sessions.id, sessionId), eq(sessions.kind, 'cookie')))
+          .limit(1);
+        // The check constraint keeps both set on every cookie row.
+        if (row === undefined || row.secretDigest === null || row.tokenVersion === null) return undefined;
+        return { ...row, kind: 'cookie', secretDigest: row.secretDigest, tokenVersion: row.tokenVersion } as CookieSessionRecord;
+      }),
+
+    touchIdle: (sessionId, now, idleExpiresAt) =>
+      runQuery(async () => {
+        if (!isUuid(sessionId)) return false;
+        // Conditional: a revocation that committed first is never undone by a late renewal.
+        const touched = await db
+          .update(sessions)
+          .set({ lastUsedAt: now, idleExpiresAt: sql`LEAST(${idleExpiresAt.toISOString()}::timestamptz, ${sessions.expiresAt})` })
+          .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+          .returning({ id: sessions.id });
+        return touched.length === 1;
+      }),
 
     rotate: (request) =>
       runQuery(async () => {
@@ -205,7 +249,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
     findByRefreshDigest: (digest) =>
       runQuery(async () => {
         const [found] = await db
-          .select({ session: sessions })
+          .select({ session: recordColumns })
           .from(refreshTokens)
           .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
           .where(eq(refreshTokens.digest, digest))
@@ -217,7 +261,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
       runQuery(async () => {
         if (!isUuid(userId)) return [];
         const rows = await db
-          .select()
+          .select(recordColumns)
           .from(sessions)
           .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
           .orderBy(desc(sessions.createdAt));
@@ -227,7 +271,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
     find: (sessionId) =>
       runQuery(async () => {
         if (!isUuid(sessionId)) return undefined;
-        const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId)).limit(1);
+        const [row] = await db.select(recordColumns).from(sessions).where(eq(sessions.id, sessionId)).limit(1);
         return row as SessionRecord | undefined;
       }),
   };

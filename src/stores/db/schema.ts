@@ -102,6 +102,15 @@ export const sessions = pgTable(
     idleExpiresAt: timestamp('idle_expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
     revokedReason: text('revoked_reason'),
+    /** `refresh`: a refresh-token family (OAuth clients); `cookie`: a browser session, which never has refresh tokens. */
+    kind: text('kind').notNull().default('refresh'),
+    /** Cookie sessions only: SHA-256 of the cookie's 256-bit random secret (src/sessions/session-cookie.ts); null otherwise. */
+    cookieSecretDigest: text('cookie_secret_digest'),
+    /**
+     * Cookie sessions only: the user's token version at sign-in. The session dies once the user's
+     * version moves past it (role or tenant change, logout everywhere, password change); null otherwise.
+     */
+    tokenVersion: integer('token_version'),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
@@ -110,6 +119,12 @@ export const sessions = pgTable(
       .on(t.revokedAt)
       .where(sql`${t.revokedAt} IS NOT NULL`),
     index('sessions_expires_at_idx').on(t.expiresAt),
+    check('sessions_kind_check', sql`${t.kind} IN ('refresh', 'cookie')`),
+    // A cookie session has both (without its version it would outlive a bump); a refresh session neither.
+    check(
+      'sessions_cookie_fields_check',
+      sql`(${t.kind} = 'cookie' AND ${t.cookieSecretDigest} IS NOT NULL AND ${t.tokenVersion} IS NOT NULL) OR (${t.kind} = 'refresh' AND ${t.cookieSecretDigest} IS NULL AND ${t.tokenVersion} IS NULL)`,
+    ),
   ],
 );
 

@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { PUBLIC } from '../../guard/requirement.js';
+import { deviceLabel } from '../../sessions/device-label.js';
+import { clearSessionCookie, readSessionCookie, serializeSessionCookie, sessionCookieName } from '../../sessions/session-cookie.js';
+import type { GatehouseServices } from '../../services.js';
+import { auditContextOf } from '../audit-context.js';
+import { registerStrictFormParser } from '../body-parsers.js';
+import { requestFactsOf } from '../request-facts.js';
+import { problemSchema } from './problem-schema.js';
+
+// A repeated form field arrives as an array and fails here (400), like any other wrong shape.
+const signInBody = z
+  .object({
+    username: z.string().max(256),
+    password: z.string().max(4096),
+    tenant: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+const signedInSchema = z.object({ session: z.object({ id: z.uuid(), expires_at: z.iso.datetime() }) });
+
+/**
+ * Browser sessions: `POST /auth/session` signs in and sets the session cookie, `DELETE` signs out
+ * and clears it. Both are public (the sign-in's credential is the password in the body; a sign-out
+ * without a live cookie has nothing to end); the sign-in is throttled like `/auth/login`; the CSRF
+ * layers guard them like every cookie-carrying write.
+ */
+export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const { issuer } = services.config;
+  const cookieName = sessionCookieName(issuer);
+  const presentedCookie = (request: Parameters<typeof requestFactsOf>[0]): string | undefined => {
+    const value = readSessionCookie(requestFactsOf(request).header('cookie'), cookieName);
+    return value === 'malformed' ? undefined : value;
+  };
+
+  // HTML forms post application/x-www-form-urlencoded: the form parser lives in this scope only.
+  await app.register(async (formScope) => {
+    registerStrictFormParser(formScope);
+    const scope = formScope.withTypeProvider<ZodTypeProvider>();
+
+    scope.post(
+      '/auth/session',
+      {
+        config: { auth: PUBLIC, throttle: 'login' },
+        schema: {
+          tags: ['auth'],
+          summary: 'Browser sign-in: a new cookie session (Set-Cookie), the session the browser came with ends',
+          description: `Sets \`${cookieName}\` (HttpOnly, SameSite=Lax, Path=/${cookieName.startsWith('__Host-') ? ', Secure' : ''}; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same.`,
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: signInBody,
+          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema },
+        },
+      },
+      async (request, reply) => {
+        const { username, password, tenant } = request.body;
+        const { cookieValue, session, maxAgeSeconds } = await services.browserSessions.signIn({
+          username,
+          password,
+          tenant,
+          device: deviceLabel(request.headers['user-agent']),
+          ip: request.ip,
+          presentedCookie: presentedCookie(request),
+          audit: auditContextOf(request),
+        });
+        request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id }, 'browser signed in');
+        return reply
+          .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
+          .header('set-cookie', serializeSessionCookie(issuer, cookieValue, maxAgeSeconds))
+          .send({ session: { id: session.id, expires_at: session.expiresAt.toISOString() } });
+      },
+    );
+
+    scope.delete(
+      '/auth/session',
+      {
+        // Not the login throttle: an address locked out by failed sign-ins must still be able to
+        // sign out. The per-address ceiling applies as on every route; a sign-out hashes nothing.
+        config: { auth: PUBLIC },
+        schema: {
+          tags: ['auth'],
+          summary: 'Browser sign-out: ends the cookie session, if any, and clears the cookie',
+          response: { 204: z.void() },
+        },
+      },
+      async (request, reply) => {
+        const value = presentedCookie(request);
+        if (value !== undefined) await services.browserSessions.signOut(value, auditContextOf(request));
+        request.log.info({ event: 'session.ended', had_cookie: value !== undefined }, 'browser signed out');
+        return reply.code(204).headers({ 'cache-control': 'no-store' }).header('set-cookie', clearSessionCookie(issuer)).send();
+      },
+    );
+  });
+};
