@@ -72,7 +72,26 @@ async function rawArgon2(): Promise<number> {
   return Number((await next('result')).perSecond);
 }
 
-async function gatehouse(): Promise<{ me: number; logins: number; loopP99: number }> {
+/** `Set-Cookie` of a sign-in → the `name=value` a browser sends back. */
+function sessionCookieOf(response: Response): string {
+  const cookie = response.headers.getSetCookie().find((c) => /gatehouse_session=/.test(c));
+  if (cookie === undefined) throw new Error(`sign-in set no session cookie: ${response.status}`);
+  return cookie.split(';')[0]!;
+}
+
+interface GatehouseFigures {
+  readonly me: number;
+  readonly logins: number;
+  readonly loopP99: number;
+  /** Issue 12: `GET /me` with the session cookie and with a bearer token, loaded in turn. */
+  readonly meCookie: number;
+  readonly meBearer: number;
+  /** Issue 12: `POST /auth/session` sign-ins and password-grant logins, loaded in turn. */
+  readonly signIns: number;
+  readonly grantLogins: number;
+}
+
+async function gatehouse(): Promise<GatehouseFigures> {
   const { child, next } = start('./servers/gatehouse.ts');
   const { address } = await next('ready');
   const base = String(address);
@@ -87,7 +106,35 @@ async function gatehouse(): Promise<{ me: number; logins: number; loopP99: numbe
     await request(child, 'reset-delay', 'delay-reset', next);
     const logins = await load({ url: `${base}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: formHeaders, body: form });
     const delay = await request(child, 'read-delay', 'delay', next);
-    return { me: me.requests.average, logins: logins.requests.average, loopP99: Number(delay.p99Ms) };
+    // The browser's paths beside their bearer twins, each pair loaded in turn (A B A B) so a drift
+    // in the machine's speed hits both alike. Sec-Fetch-Site: what a browser sends on its own page.
+    const signInBody = JSON.stringify({ username: 'bench', password: PASSWORD });
+    const browser = { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' };
+    const cookie = sessionCookieOf(await fetch(`${base}/auth/session`, { method: 'POST', headers: browser, body: signInBody }));
+    const half = Math.max(1, SECONDS / 2);
+    const done = { meCookie: 0, meBearer: 0, signIns: 0, grantLogins: 0 };
+    for (let round = 0; round < 2; round++) {
+      done.meCookie += (await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { cookie }, duration: half })).requests.total;
+      done.meBearer += (
+        await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { authorization: `Bearer ${token.access_token}` }, duration: half })
+      ).requests.total;
+      done.signIns += (
+        await load({ url: `${base}/auth/session`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: browser, body: signInBody, duration: half })
+      ).requests.total;
+      done.grantLogins += (
+        await load({ url: `${base}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: formHeaders, body: form, duration: half })
+      ).requests.total;
+    }
+    const rate = (n: number) => n / (2 * half);
+    return {
+      me: me.requests.average,
+      logins: logins.requests.average,
+      loopP99: Number(delay.p99Ms),
+      meCookie: rate(done.meCookie),
+      meBearer: rate(done.meBearer),
+      signIns: rate(done.signIns),
+      grantLogins: rate(done.grantLogins),
+    };
   } finally {
     child.kill();
   }
@@ -352,6 +399,24 @@ print(
       pass: g.logins / argon >= 0.9,
     },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
+    {
+      name: 'GET /me, session cookie',
+      value: g.meCookie,
+      unit: 'req/s',
+      baselineName: 'GET /me, bearer token',
+      baseline: g.meBearer,
+      target: '>= 0.9x',
+      pass: g.meCookie / g.meBearer >= 0.9,
+    },
+    {
+      name: 'browser sign-ins, POST /auth/session',
+      value: g.signIns,
+      unit: '/s',
+      baselineName: 'password-grant logins',
+      baseline: g.grantLogins,
+      target: '>= 0.9x',
+      pass: g.signIns / g.grantLogins >= 0.9,
+    },
     {
       name: 'password logins, throttling on (defaults)',
       value: logins.on,

@@ -23,7 +23,7 @@ export {
 export { allOf, anyOf, definePolicy, enforcePolicy, type Policy } from './guard/policy.js';
 export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
 export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
-export type { Principal, PrincipalUser, TicketPrincipal } from './guard/principal.js';
+export type { BearerPrincipal, Principal, PrincipalShared, PrincipalUser, SchemeName, SessionPrincipal, TicketPrincipal } from './guard/principal.js';
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
 export type { ResourceServer } from './oauth/resource-servers.js';
 // The plugin's `config` option: what the plugin reads from process.env when it is not given.

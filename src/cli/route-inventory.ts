@@ -48,6 +48,9 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /auth/register': 'self-registration: creates an account without any role; throttled',
   'POST /auth/refresh': 'the credential is the refresh token in the body',
   'POST /auth/revoke': 'RFC 7009 revocation: the token in the body is the credential; the client is identified as at the token endpoint',
+  'POST /login': 'the hosted sign-in form: the password in the body, the synchronizer token against login CSRF; throttled like /auth/login',
+  'POST /register': 'the hosted registration form: as POST /auth/register, plus the synchronizer token; throttled',
+  'POST /logout': 'the hosted sign-out form: ends only the session of the cookie it carries, like DELETE /auth/session; CSRF-checked',
   'POST /auth/session': 'browser sign-in: the credential is the password in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
   'DELETE /auth/session': 'browser sign-out: ends only the session whose cookie (id and secret) it carries; the CSRF layers guard it',
 };

@@ -183,8 +183,12 @@ export class ForbiddenError extends GatehouseError {
   }
 }
 
-/** The CSRF layer (OWASP CSRF cheat sheet) that refused a cookie-authenticated write; see guard/csrf-layers.ts. */
-export type CsrfLayer = 'fetch-metadata' | 'origin' | 'content-type';
+/**
+ * The CSRF layer (OWASP CSRF cheat sheet) that refused a cookie-authenticated write; see
+ * guard/csrf-layers.ts. `synchronizer-token`: a hosted page's form without its token
+ * (http/pages/csrf.ts), the sign-in and registration forms included.
+ */
+export type CsrfLayer = 'fetch-metadata' | 'origin' | 'synchronizer-token' | 'content-type';
 
 /**
  * A cookie-authenticated write the CSRF layers refused. The client gets one generic message; the

@@ -9,9 +9,8 @@ import { ticketScheme } from '../sockets/ticket-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { corsFor } from './cors.js';
-import type { RequestFacts } from '../guard/credential-scheme.js';
-import { assertNotCrossSite, csrfFactsFrom } from '../guard/csrf-layers.js';
-import { trustedOrigins, type TrustedOrigins } from '../guard/trusted-origins.js';
+import { trustedOrigins } from '../guard/trusted-origins.js';
+import { crossSiteCheck } from './cross-site.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
@@ -32,6 +31,7 @@ import { tenantAdminRoutes } from './routes/tenant-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
+import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
@@ -74,11 +74,6 @@ export interface MountOptions {
  * the host's routes included), throttling, metrics, and the endpoints under `prefix`. The
  * standalone server and the library plugin both come through here.
  */
-/** The CSRF layers (guard/csrf-layers.ts) for requests a cookie authenticated. */
-function crossSiteCheck(trusted: TrustedOrigins): (request: RequestFacts, jsonEndpoint: boolean) => void {
-  return (request, jsonEndpoint) => assertNotCrossSite(csrfFactsFrom(request, jsonEndpoint), trusted);
-}
-
 export async function mountGatehouse(app: FastifyInstance, services: GatehouseServices, options: MountOptions): Promise<void> {
   const detachEvents = services.events.attach(({ level, event, error, ...fields }) => {
     const record = error === undefined ? { event, ...fields } : { event, ...fields, err: error };
@@ -148,6 +143,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
       ]) {
         await scope.register(routes, { services });
       }
+      // The hosted pages post to and link to absolute paths (/login, /account): standalone server only.
+      if (options.plumbing === 'root') await scope.register(pageRoutes, { services });
       if (options.docs) scope.get('/openapi.json', { config: { auth: PUBLIC }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: options.prefix },

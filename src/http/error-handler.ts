@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { GatehouseError, RequestError, ValidationError, type FieldIssue } from '../errors/errors.js';
 import { toErrorResponse } from './error-response.js';
+import { sendErrorPage } from './pages/error-page.js';
 
 /** Turns whatever was thrown into a GatehouseError; anything unrecognised is an internal error. */
 export function normalizeError(error: unknown): GatehouseError {
@@ -35,6 +36,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, thrown: 
   const logFields = { err_code: error.code, reason: error.logReason, status: response.status };
   if (response.status >= 500) request.log.error({ ...logFields, err: error.cause ?? error }, 'request failed');
   else request.log.info(logFields, 'request refused');
+  if (style === 'page') return sendErrorPage(request, reply, error, response);
   return reply.code(response.status).headers(response.headers).type(response.contentType).send(response.body);
 }
 

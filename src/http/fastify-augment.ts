@@ -2,8 +2,8 @@ import type { RouteRequirement } from '../guard/requirement.js';
 import type { Principal } from '../guard/principal.js';
 import type { Authenticator } from '../guard/authenticator.js';
 
-/** How a route's errors are written: OAuth endpoints speak RFC 6749, everything else RFC 9457. */
-export type ErrorStyle = 'oauth' | 'problem';
+/** How a route's errors are written: OAuth endpoints speak RFC 6749, hosted pages HTML, everything else RFC 9457. */
+export type ErrorStyle = 'oauth' | 'problem' | 'page';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

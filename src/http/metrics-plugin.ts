@@ -14,9 +14,11 @@ function outcomeOf(status: number): LoginOutcome {
   return 'invalid_grant';
 }
 
-/** Which grant a request to a token-issuing route asked for, if it is one. */
-function grantOf(route: string | undefined, body: unknown): 'password' | 'refresh_token' | undefined {
+/** Which grant a request to a token- or session-issuing route asked for, if it is one. */
+function grantOf(method: string, route: string | undefined, body: unknown): 'password' | 'refresh_token' | undefined {
   if (route === '/auth/login') return 'password';
+  // Browser sign-ins: the JSON/form endpoint and the hosted sign-in page.
+  if (method === 'POST' && (route === '/auth/session' || route === '/login')) return 'password';
   if (route === '/auth/refresh') return 'refresh_token';
   if (route !== '/auth/token' || typeof body !== 'object' || body === null) return undefined;
   const grant = (body as { grant_type?: unknown }).grant_type;
@@ -36,8 +38,9 @@ export const metricsPlugin = fp<MetricsPluginOptions>(
       const status = reply.statusCode;
       metrics.httpRequest(request.method, route, status, reply.elapsedTime / 1000);
       if (status === 429) metrics.throttled(route);
-      const grant = grantOf(route, request.body);
-      if (grant === 'password') metrics.login(outcomeOf(status));
+      const grant = grantOf(request.method, route, request.body);
+      // The sign-in page answers a success with its redirect to return_to.
+      if (grant === 'password') metrics.login(route === '/login' && status === 303 ? 'success' : outcomeOf(status));
       else if (grant === 'refresh_token') metrics.refresh(outcomeOf(status));
       done();
     });

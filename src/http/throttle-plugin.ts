@@ -97,7 +97,8 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       if (attempt === undefined) return payload;
       attempts.delete(request);
       try {
-        if (reply.statusCode === 200) await attempt.succeeded();
+        // 200 from the API; 303 from the hosted sign-in form, which redirects once signed in.
+        if (reply.statusCode === 200 || reply.statusCode === 303) await attempt.succeeded();
       } catch (err) {
         request.log.warn({ err }, 'throttle: successful login not recorded');
       } finally {

@@ -1,7 +1,8 @@
 const BROWSERS: readonly [RegExp, string][] = [
   [/\bEdg(?:e|A|iOS)?\//, 'Edge'],
   [/\bFirefox\//, 'Firefox'],
-  [/\bChrom(?:e|ium)\//, 'Chrome'],
+  // Headless Chromium (automation, our own browser tests) says HeadlessChrome/; it is still Chrome.
+  [/\b(?:Headless)?Chrom(?:e|ium)\//, 'Chrome'],
   [/\bSafari\//, 'Safari'],
   [/^curl\//, 'curl'],
   [/^python-requests\//, 'python-requests'],

@@ -21,6 +21,8 @@ function cookieOf(res: LightMyRequestResponse): string {
 }
 
 const withCookie = (value: string, name = COOKIE): Record<string, string> => ({ cookie: `${name}=${value}` });
+/** What a browser sends on a request from the issuer's own page: the CSRF layers pass it. */
+const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' } as const;
 
 describe('browser sessions over HTTP (POST/DELETE /auth/session, the session scheme)', () => {
   let t: TestApp;
@@ -31,7 +33,7 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     t.inject({
       method: 'POST',
       url: '/auth/session',
-      headers: { 'user-agent': FIREFOX, ...extra.headers },
+      headers: { 'user-agent': FIREFOX, ...SAME_ORIGIN, ...extra.headers },
       payload: { username, password: extra.password ?? TEST_PASSWORD, ...(extra.tenant === undefined ? {} : { tenant: extra.tenant }) },
     });
   const signedIn = async (username: string): Promise<string> => {
@@ -88,7 +90,7 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     const form = await t.inject({
       method: 'POST',
       url: '/auth/session',
-      headers: FORM,
+      headers: { ...FORM, ...SAME_ORIGIN },
       payload: `username=bob-web&password=${encodeURIComponent(TEST_PASSWORD)}`,
     });
     assert.equal(form.statusCode, 200, form.body);
@@ -96,15 +98,46 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     const repeated = await t.inject({
       method: 'POST',
       url: '/auth/session',
-      headers: FORM,
+      headers: { ...FORM, ...SAME_ORIGIN },
       payload: `username=bob-web&username=alice-web&password=${encodeURIComponent(TEST_PASSWORD)}`,
     });
     assert.equal(repeated.statusCode, 400);
-    const unknown = await t.inject({ method: 'POST', url: '/auth/session', payload: { username: 'bob-web', password: TEST_PASSWORD, scope: 'admin:users' } });
+    const unknown = await t.inject({
+      method: 'POST',
+      url: '/auth/session',
+      headers: SAME_ORIGIN,
+      payload: { username: 'bob-web', password: TEST_PASSWORD, scope: 'admin:users' },
+    });
     assert.equal(unknown.statusCode, 400);
-    const text = await t.inject({ method: 'POST', url: '/auth/session', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+    const text = await t.inject({ method: 'POST', url: '/auth/session', headers: { 'content-type': 'text/plain', ...SAME_ORIGIN }, payload: 'x' });
     assert.equal(text.statusCode, 415);
     for (const res of [repeated, unknown, text]) assert.equal(res.headers['set-cookie'], undefined);
+  });
+
+  test('malicious (login CSRF): another site cannot sign a browser in or out; a page of the issuer can', async () => {
+    // Only the headers given: no same-origin default.
+    const signInFrom = (headers: Record<string, string>) =>
+      t.inject({ method: 'POST', url: '/auth/session', headers, payload: { username: 'bob-web', password: TEST_PASSWORD } });
+    const before = (await t.services.database.db.select().from(sessions)).length;
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: 'https://gatehouse.test' },
+      { origin: 'https://evil.test' },
+      { origin: 'https://gatehouse.test.evil.test' },
+      { referer: 'https://evil.test/form' },
+      {}, // neither Fetch Metadata nor Origin nor Referer: refused, not waved through
+    ]) {
+      const res = await signInFrom(headers);
+      assert.equal(res.statusCode, 403, JSON.stringify(headers));
+      assert.equal(res.json<{ code: string }>().code, 'ERR_CSRF');
+      assert.equal(res.headers['set-cookie'], undefined);
+    }
+    assert.equal((await t.services.database.db.select().from(sessions)).length, before, 'no session was created');
+    assert.equal((await signInFrom({ origin: 'https://gatehouse.test' })).statusCode, 200);
+    const value = await signedIn('bob-web');
+    const out = await t.inject({ method: 'DELETE', url: '/auth/session', headers: { ...withCookie(value), 'sec-fetch-site': 'cross-site' } });
+    assert.equal(out.statusCode, 403);
+    assert.equal(await meStatus(value), 200, 'a cross-site sign-out ends nothing');
   });
 
   test('malicious: a wrong password and an unknown user give identical answers and no cookie', async () => {
@@ -136,7 +169,7 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
     const victim = await signedIn('erin-web');
     const forged = `${idOf(victim)}.${'A'.repeat(43)}`;
     assert.equal((await signIn('frank-web', { headers: withCookie(forged) })).statusCode, 200);
-    assert.equal((await t.inject({ method: 'DELETE', url: '/auth/session', headers: withCookie(forged) })).statusCode, 204);
+    assert.equal((await t.inject({ method: 'DELETE', url: '/auth/session', headers: { ...withCookie(forged), ...SAME_ORIGIN } })).statusCode, 204);
     assert.equal((await stored(idOf(victim)))?.revokedAt, null);
     assert.equal(await meStatus(victim), 200);
   });
@@ -208,7 +241,7 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
 
   test('sign-out ends the session and clears the cookie; without a cookie it only clears', async () => {
     const value = await signedIn('ivy-web');
-    const out = await t.inject({ method: 'DELETE', url: '/auth/session', headers: withCookie(value) });
+    const out = await t.inject({ method: 'DELETE', url: '/auth/session', headers: { ...withCookie(value), ...SAME_ORIGIN } });
     assert.equal(out.statusCode, 204);
     assert.equal(
       out.headers['set-cookie'],
@@ -227,9 +260,9 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
         ['session.ended', 'sign_out'],
       ],
     );
-    const again = await t.inject({ method: 'DELETE', url: '/auth/session', headers: withCookie(value) });
+    const again = await t.inject({ method: 'DELETE', url: '/auth/session', headers: { ...withCookie(value), ...SAME_ORIGIN } });
     assert.equal(again.statusCode, 204, 'idempotent');
-    const bare = await t.inject({ method: 'DELETE', url: '/auth/session' });
+    const bare = await t.inject({ method: 'DELETE', url: '/auth/session', headers: SAME_ORIGIN });
     assert.equal(bare.statusCode, 204);
     assert.match(String(bare.headers['set-cookie']), /^__Host-gatehouse_session=; Max-Age=0;/);
   });
@@ -327,7 +360,7 @@ describe('browser sessions: development issuer, expiry, idle renewal, other inst
     const t = await startTestApp({ env: { GATEHOUSE_ISSUER: 'http://127.0.0.1:3000' } });
     try {
       await t.register('dev-web');
-      const res = await t.inject({ method: 'POST', url: '/auth/session', payload: { username: 'dev-web', password: TEST_PASSWORD } });
+      const res = await t.inject({ method: 'POST', url: '/auth/session', headers: SAME_ORIGIN, payload: { username: 'dev-web', password: TEST_PASSWORD } });
       assert.equal(res.statusCode, 200, res.body);
       const header = String(res.headers['set-cookie']);
       assert.match(header, /^gatehouse_session=[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/);
@@ -350,7 +383,7 @@ describe('browser sessions: development issuer, expiry, idle renewal, other inst
     after(() => t.close());
 
     const signedIn = async (): Promise<string> => {
-      const res = await t.inject({ method: 'POST', url: '/auth/session', payload: { username: 'clock-web', password: TEST_PASSWORD } });
+      const res = await t.inject({ method: 'POST', url: '/auth/session', headers: SAME_ORIGIN, payload: { username: 'clock-web', password: TEST_PASSWORD } });
       assert.equal(res.statusCode, 200, res.body);
       return cookieOf(res);
     };
@@ -407,10 +440,10 @@ describe('browser sessions: development issuer, expiry, idle renewal, other inst
       const b = await startTestApp({ shareWith: a });
       try {
         await a.register('twin-web');
-        const res = await a.inject({ method: 'POST', url: '/auth/session', payload: { username: 'twin-web', password: TEST_PASSWORD } });
+        const res = await a.inject({ method: 'POST', url: '/auth/session', headers: SAME_ORIGIN, payload: { username: 'twin-web', password: TEST_PASSWORD } });
         const value = cookieOf(res);
         assert.equal((await b.inject({ method: 'GET', url: '/me', headers: withCookie(value) })).statusCode, 200, 'b caches the row');
-        assert.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: withCookie(value) })).statusCode, 204);
+        assert.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { ...withCookie(value), ...SAME_ORIGIN } })).statusCode, 204);
         let status = 200;
         // The feed delivers within milliseconds; no timing is asserted, only that b refuses once it has.
         for (let i = 0; i < 100 && status === 200; i++) {

@@ -175,6 +175,25 @@ describe('metrics: what is counted', () => {
     assert.equal(sampleValue(text, 'gatehouse_refreshes_total', { outcome: 'success' }), undefined, 'a login is not a refresh');
   });
 
+  test('browser sign-ins count as logins; a sign-out does not', async () => {
+    await t.register('browser-counted');
+    const before = await exposition(server);
+    const count = (text: string, outcome: string) => sampleValue(text, 'gatehouse_logins_total', { outcome }) ?? 0;
+    const signIn = (password: string) =>
+      t.inject({
+        method: 'POST',
+        url: '/auth/session',
+        headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+        payload: { username: 'browser-counted', password },
+      });
+    assert.equal((await signIn(TEST_PASSWORD)).statusCode, 200);
+    assert.equal((await signIn('not the password of browser-counted')).statusCode, 401);
+    assert.equal((await t.inject({ method: 'DELETE', url: '/auth/session', headers: { 'sec-fetch-site': 'same-origin' } })).statusCode, 204);
+    const after = await exposition(server);
+    assert.equal(count(after, 'success') - count(before, 'success'), 1);
+    assert.equal(count(after, 'invalid_grant') - count(before, 'invalid_grant'), 1);
+  });
+
   test('refreshes by outcome; a replayed token counts as reuse_detected', async () => {
     await t.register('rotator');
     const { tokens } = await formLogin(t, 'rotator');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,15 @@ describe('the published packages', () => {
       });
     });
   }
+
+  it("the hosted pages' templates and stylesheet are built beside the code that reads them, and packed", () => {
+    const packed = packedFiles(ROOT);
+    for (const dir of ['pages/templates', 'pages/assets']) {
+      const sources = readdirSync(path.join(ROOT, 'src', dir));
+      assert.ok(sources.length > 0, dir);
+      for (const file of sources) assert.ok(packed.includes(`dist/${dir}/${file}`), `dist/${dir}/${file} is packed`);
+    }
+  });
 
   it('gatehouse depends on @gatehouse/verify, whose version it is built against, and not on tsx', () => {
     const root = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };

@@ -6,6 +6,8 @@ import { clearSessionCookie, readSessionCookie, serializeSessionCookie, sessionC
 import type { GatehouseServices } from '../../services.js';
 import { auditContextOf } from '../audit-context.js';
 import { registerStrictFormParser } from '../body-parsers.js';
+import { trustedOrigins } from '../../guard/trusted-origins.js';
+import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { problemSchema } from './problem-schema.js';
 
@@ -29,6 +31,7 @@ const signedInSchema = z.object({ session: z.object({ id: z.uuid(), expires_at: 
 export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
   const { issuer } = services.config;
   const cookieName = sessionCookieName(issuer);
+  const crossSite = refuseCrossSite(trustedOrigins(services.config));
   const presentedCookie = (request: Parameters<typeof requestFactsOf>[0]): string | undefined => {
     const value = readSessionCookie(requestFactsOf(request).header('cookie'), cookieName);
     return value === 'malformed' ? undefined : value;
@@ -43,13 +46,14 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
       '/auth/session',
       {
         config: { auth: PUBLIC, throttle: 'login' },
+        onRequest: crossSite,
         schema: {
           tags: ['auth'],
           summary: 'Browser sign-in: a new cookie session (Set-Cookie), the session the browser came with ends',
           description: `Sets \`${cookieName}\` (HttpOnly, SameSite=Lax, Path=/${cookieName.startsWith('__Host-') ? ', Secure' : ''}; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same.`,
           consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: signInBody,
-          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema },
+          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
         },
       },
       async (request, reply) => {
@@ -77,10 +81,11 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         // Not the login throttle: an address locked out by failed sign-ins must still be able to
         // sign out. The per-address ceiling applies as on every route; a sign-out hashes nothing.
         config: { auth: PUBLIC },
+        onRequest: crossSite,
         schema: {
           tags: ['auth'],
           summary: 'Browser sign-out: ends the cookie session, if any, and clears the cookie',
-          response: { 204: z.void() },
+          response: { 204: z.void(), 403: problemSchema },
         },
       },
       async (request, reply) => {

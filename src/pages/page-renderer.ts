@@ -1,0 +1,176 @@
+/**
+ * The hosted pages as HTML strings (no Fastify here; src/http/routes/pages.ts sends them).
+ * Templates are files under ./templates rendered by Eta with autoEscape on, so every `<%= %>`
+ * interpolation is HTML-escaped by the library: the only raw output (`<%~ %>`) is a layout's body
+ * and an include, both rendered by Eta itself. The pages carry no script and no inline style
+ * (CSP `default-src 'none'; style-src 'self'`); their one stylesheet is /assets/gatehouse.css.
+ */
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+
+/** Beside this module in src/ and, copied by scripts/build.mjs, in dist/. */
+export const TEMPLATE_DIR = fileURLToPath(new URL('./templates/', import.meta.url));
+
+export interface LoginPage {
+  readonly csrfToken: string;
+  /** Already checked by `safeReturnTo`; carried through the form. */
+  readonly returnTo?: string;
+  /** What was typed, shown again after a refusal. Never the password. */
+  readonly username?: string;
+  readonly tenant?: string;
+  readonly error?: string;
+}
+
+export interface RegisterPage {
+  readonly csrfToken: string;
+  /** The configured minimum (GATEHOUSE_PASSWORD_MIN_LENGTH), told before the first try. */
+  readonly passwordMinLength: number;
+  readonly returnTo?: string;
+  readonly username?: string;
+  readonly error?: string;
+  readonly fieldErrors?: { readonly username?: string; readonly password?: string };
+}
+
+export interface AccountSession {
+  readonly id: string;
+  readonly device: string;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date;
+  /** The session of the browser looking at the page. */
+  readonly current: boolean;
+}
+
+export interface AccountEvent {
+  readonly event: string;
+  readonly outcome: string;
+  readonly reason: string | null;
+  readonly occurredAt: Date;
+  readonly ip: string | null;
+  readonly byAdministrator: boolean;
+}
+
+export interface AccountPage {
+  readonly csrfToken: string;
+  readonly profile: { readonly id: string; readonly username: string; readonly email: string | null; readonly tenant?: string; readonly createdAt: Date };
+  readonly sessions: readonly AccountSession[];
+  readonly events: readonly AccountEvent[];
+  readonly notice?: string;
+  readonly passwordError?: string;
+}
+
+export interface LogoutPage {
+  readonly csrfToken: string;
+}
+
+export interface ErrorPage {
+  readonly status: number;
+  readonly title: string;
+  /** Shown as is (escaped): never a secret, never what the user typed. */
+  readonly detail: string;
+  /** 429: the Retry-After value, shown in words. */
+  readonly retryAfterSeconds?: number;
+  readonly requestId?: string;
+  readonly next?: { readonly href: string; readonly text: string };
+}
+
+export interface PageData {
+  readonly login: LoginPage;
+  readonly register: RegisterPage;
+  readonly account: AccountPage;
+  readonly logout: LogoutPage;
+  readonly error: ErrorPage;
+}
+
+export type PageName = keyof PageData;
+
+export interface PageRenderer {
+  render<P extends PageName>(page: P, data: PageData[P]): string;
+}
+
+const EVENT_LABELS: Readonly<Record<string, string>> = {
+  'user.registered': 'Account created',
+  'login.succeeded': 'Signed in',
+  'login.failed': 'Failed sign-in',
+  'refresh.reuse_detected': 'A reused refresh token ended a session',
+  'session.created': 'Signed in (browser)',
+  'session.ended': 'Signed out (browser)',
+  // Labels of one reason win over the event's own.
+  'session.ended:replaced_at_sign_in': 'Browser session replaced by a new sign-in',
+  'session.logout': 'Signed out',
+  'session.logout_all': 'Signed out everywhere',
+  'session.revoked': 'A session was signed out',
+  'user.password_changed': 'Password changed',
+  'user.password_change_failed': 'Password change refused (wrong current password)',
+  'request.throttled': 'Too many attempts; slowed down',
+  'user.disabled': 'Account disabled',
+  'user.enabled': 'Account enabled',
+  'user.locked': 'Account locked',
+  'user.unlocked': 'Account unlocked',
+  'user.logged_out_by_admin': 'Signed out by an administrator',
+  'role.granted': 'Role granted',
+  'role.revoked': 'Role removed',
+  'membership.added': 'Added to an organisation',
+  'membership.removed': 'Removed from an organisation',
+};
+
+const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const when = (d: Date) => `${dateFormat.format(d)} UTC`;
+
+function seconds(n: number): string {
+  if (n < 120) return `${n} second${n === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(n / 60);
+  return `${minutes} minutes`;
+}
+
+/** The template's view of each page: what the page data needs turned into text. */
+const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
+  login: (d) => ({
+    ...d,
+    username: d.username ?? '',
+    tenant: d.tenant ?? '',
+    registerHref: d.returnTo === undefined ? '/register' : `/register?return_to=${encodeURIComponent(d.returnTo)}`,
+  }),
+  register: (d) => ({
+    ...d,
+    username: d.username ?? '',
+    fieldErrors: d.fieldErrors ?? {},
+    loginHref: d.returnTo === undefined ? '/login' : `/login?return_to=${encodeURIComponent(d.returnTo)}`,
+  }),
+  account: (d) => ({
+    ...d,
+    profile: { ...d.profile, createdAt: d.profile.createdAt.toISOString(), createdAtText: when(d.profile.createdAt) },
+    sessions: d.sessions.map((s) => ({
+      ...s,
+      createdAt: s.createdAt.toISOString(),
+      createdAtText: when(s.createdAt),
+      lastUsedAt: s.lastUsedAt.toISOString(),
+      lastUsedAtText: when(s.lastUsedAt),
+    })),
+    events: d.events.map((e) => ({
+      at: e.occurredAt.toISOString(),
+      atText: when(e.occurredAt),
+      label: `${(e.reason === null ? undefined : EVENT_LABELS[`${e.event}:${e.reason}`]) ?? EVENT_LABELS[e.event] ?? e.event}${e.outcome === 'failure' && !(e.event in EVENT_LABELS) ? ' (refused)' : ''}${e.byAdministrator ? ', by an administrator' : ''}`,
+      ip: e.ip,
+    })),
+  }),
+  logout: (d) => d,
+  error: (d) => ({
+    ...d,
+    retryAfterText: d.retryAfterSeconds === undefined ? undefined : seconds(d.retryAfterSeconds),
+    nextHref: d.next?.href ?? '/account',
+    nextText: d.next?.text ?? 'Go to your account',
+  }),
+};
+
+/**
+ * @example createPageRenderer().render('logout', { csrfToken }) // '<!doctype html>…'
+ */
+export function createPageRenderer(templateDir: string = TEMPLATE_DIR): PageRenderer {
+  // cache: each template is read and compiled once per process.
+  const eta = new Eta({ views: templateDir, cache: true, autoEscape: true, defaultExtension: '.eta' });
+  return {
+    render(page, data) {
+      return eta.render(`./${page}`, views[page](data));
+    },
+  };
+}
