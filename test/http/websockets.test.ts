@@ -278,7 +278,12 @@ describe('WebSockets: tickets, the guarded upgrade, per-message authorization, r
   describe('a cookie session', () => {
     test('gets a ticket with the CSRF layers applied, and its socket closes at sign-out', async () => {
       const { username } = await newUser();
-      const signIn = await t.inject({ method: 'POST', url: '/auth/session', payload: { username, password: 'correct horse battery staple' } });
+      const signIn = await t.inject({
+        method: 'POST',
+        url: '/auth/session',
+        headers: { origin: TEST_ISSUER },
+        payload: { username, password: 'correct horse battery staple' },
+      });
       assert.equal(signIn.statusCode, 200, signIn.body);
       const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
       const crossSite = await askTicket({ cookie, origin: EVIL_ORIGIN, 'sec-fetch-site': 'cross-site' });
