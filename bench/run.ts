@@ -458,4 +458,5 @@ print(
 );
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
+await (await import('./websockets.js')).runWebSocketBench();
 await (await import('./embedded-footprint.js')).runEmbeddedFootprintBench();

@@ -8,6 +8,8 @@ export type { GatehouseApi } from './http/gatehouse-api.js';
 export { sendError as sendGatehouseError } from './http/error-handler.js';
 export { gatehouseServerOptions } from './http/pre-routing-errors.js';
 export { guardResource, type ResourceGuard } from './http/resource-guard.js';
+export { gatehouseSocket, type GatehouseSocketOptions, type MessageDecision, type SocketConnection, type SocketMessage } from './http/gatehouse-socket.js';
+export { CLOSE_CODES } from './sockets/open-sockets.js';
 export {
   AUTHENTICATED,
   PUBLIC,
@@ -21,7 +23,7 @@ export {
 export { allOf, anyOf, definePolicy, enforcePolicy, type Policy } from './guard/policy.js';
 export { sameTenant, type TenantOwned } from './guard/tenant-boundary.js';
 export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
-export type { BearerPrincipal, Principal, PrincipalShared, PrincipalUser, SchemeName, SessionPrincipal } from './guard/principal.js';
+export type { BearerPrincipal, Principal, PrincipalShared, PrincipalUser, SchemeName, SessionPrincipal, TicketPrincipal } from './guard/principal.js';
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
 export type { ResourceServer } from './oauth/resource-servers.js';
 // The plugin's `config` option: what the plugin reads from process.env when it is not given.

@@ -19,6 +19,7 @@ import { startStoredKeys, type StoredKeys } from './keys/stored-keys.js';
 import { createDrizzleSigningKeyStore } from './stores/db/drizzle-signing-key-store.js';
 import { createClientRegistry, BROWSER_CLIENT_ID, BUILT_IN_CLIENTS, type ClientRegistry, type OAuthClient } from './oauth/clients.js';
 import { createBrowserSessions, type BrowserSessions } from './sessions/browser-sessions.js';
+import { createWsTickets, type WsTickets } from './sockets/ws-tickets.js';
 import { BUILT_IN_SCOPES, createScopeCatalogue, type ScopeCatalogue, type ScopeDefinition } from './oauth/scope-catalogue.js';
 import { readResourceFile } from './oauth/resource-file.js';
 import { createResourceRegistry, type ResourceRegistry, type ResourceServer } from './oauth/resource-servers.js';
@@ -62,6 +63,8 @@ export interface GatehouseServices {
   readonly sessionPolicy: SessionPolicy;
   /** Browser cookie sessions: sign-in, the cookie's authentication, sign-out (`POST|DELETE /auth/session`). */
   readonly browserSessions: BrowserSessions;
+  /** Single-use WebSocket tickets (`POST /auth/ws-ticket`, redeemed by the `ticket` scheme on socket routes). */
+  readonly wsTickets: WsTickets;
   /** Epoch milliseconds; injectable so tests control expiry without sleeping. */
   readonly now: () => number;
   readonly hasher: PasswordHashing;
@@ -352,6 +355,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sessions: propagatingSessionStore(rawSessions, revocations),
     sessionPolicy,
     browserSessions,
+    wsTickets: createWsTickets({ store: ephemeral, revocations, users, sessions: rawSessions, now }),
     now,
     hasher,
     keySet: currentKeys,

@@ -58,8 +58,24 @@ export interface SessionPrincipal extends PrincipalShared {
   readonly expiresAt: number;
 }
 
+/**
+ * A WebSocket opened with a single-use ticket (src/sockets/ws-tickets.ts): the principal that
+ * asked for the ticket, as its binding recorded it, re-checked against the account when redeemed.
+ */
+export interface TicketPrincipal extends PrincipalShared {
+  readonly via: 'ticket';
+  /** How the caller that asked for the ticket authenticated. */
+  readonly ticketFrom: 'bearer' | 'session';
+  /** The Origin the ticket was bound to, which the upgrade presented. */
+  readonly origin: string;
+  /** The bearer token's `jti`, when a bearer token asked for the ticket (its revocation closes the socket). */
+  readonly tokenId?: string;
+  /** The session's absolute expiry (seconds since the epoch), when bound to a session: the socket closes then. */
+  readonly expiresAt?: number;
+}
+
 /** Who is calling on a Gatehouse-guarded route; `via` says which scheme authenticated it. */
-export type Principal = BearerPrincipal | SessionPrincipal;
+export type Principal = BearerPrincipal | SessionPrincipal | TicketPrincipal;
 
 /**
  * The fields are listed, never spread from the record: a field added to `UserRecord` later (a

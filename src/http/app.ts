@@ -5,6 +5,7 @@ import type { Authenticator } from '../guard/authenticator.js';
 import { PUBLIC } from '../guard/requirement.js';
 import { createSharedSecretCheck } from '../guard/shared-secret.js';
 import { sessionScheme } from '../guard/session-scheme.js';
+import { ticketScheme } from '../sockets/ticket-scheme.js';
 import type { GatehouseServices } from '../services.js';
 import { registerStrictBodyParsers } from './body-parsers.js';
 import { corsFor } from './cors.js';
@@ -13,6 +14,7 @@ import { crossSiteCheck } from './cross-site.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
+import { provideOpenSockets } from './gatehouse-socket.js';
 import { createThrottleAuditor } from '../audit/throttle-audit.js';
 import { auditContextOf } from './audit-context.js';
 import { throttlePlugin } from './throttle-plugin.js';
@@ -38,6 +40,7 @@ import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
 import { browserSessionRoutes } from './routes/browser-session.js';
 import { wellKnownRoutes } from './routes/well-known.js';
+import { wsTicketRoutes } from './routes/ws-ticket.js';
 
 export const VERSION = '0.1.0';
 
@@ -91,8 +94,12 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
     },
-    schemes: { session: sessionScheme(services.browserSessions, services.config.issuer) },
+    schemes: {
+      session: sessionScheme(services.browserSessions, services.config.issuer),
+      ticket: ticketScheme(services.wsTickets, trustedOrigins(services.config)),
+    },
   });
+  provideOpenSockets(app, services);
   const auditThrottled = createThrottleAuditor({
     audit: services.audit,
     now: services.now,
@@ -132,6 +139,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         tenantAdminRoutes,
         passwordRoutes,
         revocationFeedRoutes,
+        wsTicketRoutes,
       ]) {
         await scope.register(routes, { services });
       }

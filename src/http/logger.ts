@@ -73,6 +73,9 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): Exclude<Fastify
         };
       },
       err: serializeError,
+      // @fastify/websocket logs an upgrade to a route without a socket handler as `{ path: url }`,
+      // and a WebSocket ticket travels in the query (`?ticket=`): the path only, as for `req`.
+      path: (path: unknown) => (typeof path === 'string' ? pathOf(path) : path),
     },
   };
 }

@@ -196,6 +196,7 @@ export function timedEphemeralStore(store: EphemeralStore, observe: (seconds: nu
     set: (key, value, ttlMs) => timed(() => store.set(key, value, ttlMs)),
     setIfAbsent: (key, value, ttlMs) => timed(() => store.setIfAbsent(key, value, ttlMs)),
     get: (key) => timed(() => store.get(key)),
+    take: (key) => timed(() => store.take(key)),
     delete: (key) => timed(() => store.delete(key)),
     increment: (key, ttlMs) => timed(() => store.increment(key, ttlMs)),
     ping: () => timed(() => store.ping()),

@@ -42,7 +42,8 @@ export type RevocationEvent =
   | { readonly event: 'revocation.state_stale'; readonly unconfirmedMs: number }
   | { readonly event: 'revocation.state_current' }
   | { readonly event: 'revocation.resync_failed'; readonly error: unknown }
-  | { readonly event: 'revocation.publish_failed'; readonly error: unknown };
+  | { readonly event: 'revocation.publish_failed'; readonly error: unknown }
+  | { readonly event: 'revocation.watcher_failed'; readonly error: unknown };
 
 export interface RevocationState {
   readonly current: boolean;
@@ -101,6 +102,12 @@ export interface Revocations extends RevocationWrites {
    * (and how instances learn it); this entry only spreads the news, kept for one token lifetime.
    */
   announceSigningKeyRevoked(kid: string, now: Date): Promise<void>;
+  /**
+   * Calls `listener` with every entry this instance learns from now on (its own revocations, the
+   * feed's, each resync's: an entry may come more than once) until the returned function is
+   * called. For what lives past a request and must follow revocation at once: open WebSockets.
+   */
+  watchEntries(listener: (entry: RevocationEntry) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -116,9 +123,18 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
   let lastSync = 0;
   let reportedCurrent = true;
 
+  const watchers = new Set<(entry: RevocationEntry) => void>();
   const add = (entry: RevocationEntry): void => {
     list.add(entry);
     deps.onEntry?.(entry);
+    for (const watcher of watchers) {
+      try {
+        watcher(entry);
+      } catch (error) {
+        // A watcher's fault must not stop the list from learning the rest of a message.
+        deps.onEvent?.({ event: 'revocation.watcher_failed', error });
+      }
+    }
   };
 
   const resync = coalescedReload(
@@ -256,7 +272,15 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
 
     announceSigningKeyRevoked: (kid, now) => apply([{ kind: 'key', id: kid, until: now.getTime() + windowMs }]),
 
+    watchEntries(listener) {
+      // A wrapper per call, so the same function watched twice is unwatched once per call.
+      const watcher = (entry: RevocationEntry): void => listener(entry);
+      watchers.add(watcher);
+      return () => void watchers.delete(watcher);
+    },
+
     async close() {
+      watchers.clear();
       clearInterval(timer);
       await subscription.close();
     },

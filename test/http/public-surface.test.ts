@@ -10,6 +10,7 @@ import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
  */
 const GATEHOUSE_EXPORTS = [
   'AUTHENTICATED',
+  'CLOSE_CODES',
   'ErrorCodes',
   'ForbiddenError',
   'GatehouseError',
@@ -24,6 +25,7 @@ const GATEHOUSE_EXPORTS = [
   'enforcePolicy',
   'gatehouse',
   'gatehouseServerOptions',
+  'gatehouseSocket',
   'guardResource',
   'holdsRole',
   'loadConfig',

@@ -491,6 +491,28 @@ describe('startRevocations', () => {
       assert.equal(outcome(b, token(other, foreign)), 'ok');
     });
 
+    test('watchEntries: a watcher on B hears what A revokes (session, token version), a throwing watcher stops neither, and an unwatched one hears nothing more', async () => {
+      await startBoth();
+      const user = await newUser();
+      const sid = await newSession(user);
+      const heard: string[] = [];
+      const unwatch = b.watchEntries((entry) => heard.push(`${entry.kind}:${entry.id}`));
+      b.watchEntries(() => {
+        throw new Error('a faulty watcher');
+      });
+      await a.revokeSession(sid, 'logout', new Date());
+      await pollUntil('B heard the session', () => heard.includes(`session:${sid}`));
+      assert.equal(outcome(b, token(user, sid)), 'revoked', 'the list learned it despite the faulty watcher');
+      assert.ok(events.some((e) => e.event === 'revocation.watcher_failed'));
+      await a.revokeUserTokens(user, new Date());
+      await pollUntil('B heard the user', () => heard.includes(`user:${user}`));
+      unwatch();
+      const before = heard.length;
+      await a.revokeSession(await newSession(user), 'logout', new Date());
+      await pollUntil('B applied it', () => outcome(b, token(user, undefined, 1)) === 'ok' && b.state().entries >= 3);
+      assert.equal(heard.length, before, 'unwatched: nothing more');
+    });
+
     test('revoking an unknown or already revoked session returns false and publishes nothing', async () => {
       const feed = controllableFeed();
       const r = await start(feed);

@@ -65,6 +65,29 @@ function ephemeralStoreContract(open: () => Promise<Harness>): void {
       assert.equal(await store.get('ticket'), `caller-${winners[0]}`);
     }));
 
+  it('take returns the value once and deletes it; a missing or expired key takes as undefined', () =>
+    withStore(async ({ store, elapse }) => {
+      assert.equal(await store.take('missing'), undefined);
+      await store.set('ticket', 'binding', 60_000);
+      assert.equal(await store.take('ticket'), 'binding');
+      assert.equal(await store.take('ticket'), undefined, 'MALICIOUS: a second take (a replay) gets nothing');
+      assert.equal(await store.get('ticket'), undefined);
+      await store.set('short', 'v', 100);
+      await elapse(250);
+      assert.equal(await store.take('short'), undefined, 'an expired entry is not taken');
+    }));
+
+  it('MALICIOUS: take: of 50 concurrent takes of one key exactly one gets the value', () =>
+    withStore(async ({ store }) => {
+      await store.set('ticket', 'the-binding', 60_000);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.take('ticket')));
+      assert.deepEqual(
+        results.filter((r) => r !== undefined),
+        ['the-binding'],
+      );
+      assert.equal(await store.get('ticket'), undefined);
+    }));
+
   it('increment: 100 concurrent callers get 1..100 once each, and the first ttl is kept', () =>
     withStore(async ({ store, elapse }) => {
       const results = await Promise.all(Array.from({ length: 100 }, () => store.increment('counter', 60_000)));
@@ -139,6 +162,7 @@ function ephemeralStoreContract(open: () => Promise<Harness>): void {
     await store.close();
     await assert.rejects(store.ping(), StoreUnavailableError);
     await assert.rejects(store.get('k'), StoreUnavailableError);
+    await assert.rejects(store.take('k'), StoreUnavailableError);
     await assert.rejects(store.set('k', 'v', 1_000), StoreUnavailableError);
     await assert.rejects(store.increment('k', 1_000), StoreUnavailableError);
     await assert.rejects(store.publish('c', 'm'), StoreUnavailableError);
@@ -306,6 +330,21 @@ if (redisUrl !== undefined && redisUrl !== '') {
         assert.deepEqual(other, []);
       } finally {
         await Promise.all([publisher.close(), sameDeployment.close(), otherDeployment.close()]);
+      }
+    });
+
+    it('MALICIOUS: take: two instances (two connections) racing 25 takes each of one ticket: exactly one value in all', async () => {
+      const prefix = `${runPrefix}take-race:`;
+      const [a, b] = await Promise.all([createRedisStore({ url: redisUrl, keyPrefix: prefix }), createRedisStore({ url: redisUrl, keyPrefix: prefix })]);
+      try {
+        for (let round = 0; round < 5; round++) {
+          await a.set(`ticket:${round}`, `binding-${round}`, 60_000);
+          const takes = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).take(`ticket:${round}`));
+          const won = (await Promise.all(takes)).filter((r) => r !== undefined);
+          assert.deepEqual(won, [`binding-${round}`], `round ${round}`);
+        }
+      } finally {
+        await Promise.all([a.close(), b.close()]);
       }
     });
 

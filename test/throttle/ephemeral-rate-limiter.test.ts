@@ -34,6 +34,7 @@ function brokenStore(): EphemeralStore {
     set: fail,
     setIfAbsent: fail,
     get: fail,
+    take: fail,
     delete: fail,
     increment: fail,
     ping: fail,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ForbiddenError } from '../../errors/errors.js';
 import { AUTHENTICATED } from '../../guard/requirement.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
@@ -22,6 +23,8 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     },
     async (request, reply) => {
       const principal = request.principal!;
+      // Bearer only (AUTHENTICATED): a socket's ticket principal cannot reach this; the type needs telling.
+      if (principal.via === 'ticket') throw new ForbiddenError('a WebSocket ticket principal cannot log out');
       await logout(deps, principal, auditContextOf(request));
       request.log.info({ event: 'session.logout', user_id: principal.subject, session_id: principal.sessionId }, 'logged out');
       return reply.code(204).header('cache-control', 'no-store').send();

@@ -21,6 +21,13 @@ export interface EphemeralStore {
   /** Sets only if absent (atomic). true when this call created it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   get(key: string): Promise<string | undefined>;
+  /**
+   * Reads and deletes the key in one atomic step (Redis `GETDEL`): of any number of concurrent
+   * takes of one key, across every instance on this store, exactly one gets the value; the others
+   * get undefined. For single-use secrets (WebSocket tickets), where a get then a delete would let
+   * two racing redeemers both succeed.
+   */
+  take(key: string): Promise<string | undefined>;
   delete(key: string): Promise<void>;
   /** Atomically adds 1; a new key starts at 1 and expires after ttlMs; an existing key keeps its expiry. */
   increment(key: string, ttlMs: number): Promise<{ value: number; ttlMs: number }>;

@@ -120,7 +120,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   };
 
   // Each method is synchronous between its read and its write, so on one event loop the
-  // check-then-set of setIfAbsent and the read-modify-write of increment are atomic.
+  // check-then-set of setIfAbsent, the read-then-delete of take and the read-modify-write of increment
+  // are atomic.
   return {
     kind: 'memory',
 
@@ -145,6 +146,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async get(key) {
       ensureOpen();
       return live(key, now())?.value;
+    },
+
+    async take(key) {
+      ensureOpen();
+      const entry = live(key, now());
+      if (entry === undefined) return undefined;
+      remove(entry);
+      return entry.value;
     },
 
     async delete(key) {

@@ -111,6 +111,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
       return value ?? undefined;
     },
 
+    // GETDEL (Redis ≥ 6.2) is one command, so no other client can read the key between the two halves.
+    async take(key) {
+      const value = await run('take', () => client.getdel(k(key)));
+      return value ?? undefined;
+    },
+
     async delete(key) {
       await run('delete', () => client.del(k(key)));
     },
