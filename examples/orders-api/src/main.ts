@@ -1,4 +1,4 @@
-import { GatehouseError, loadConfig, type Config } from '../../../src/index.js';
+import { GatehouseError, loadConfig, type Config } from 'gatehouse';
 import { buildOrdersApi } from './app.js';
 
 // Configuration comes from the environment like the standalone server (see README: for a try,
