@@ -7,6 +7,19 @@ import type { RevocationEntry } from '../../src/revocation/revocation-entry.js';
 import { CLOSE_CODES, createOpenSockets, type OpenSocketsDeps } from '../../src/sockets/open-sockets.js';
 
 /** The registry over a hand-fed revocation feed, a revocation list as a set of session ids, and a clock. */
+/**
+ * The periodic check's timer is unref'd (it must never keep a server process alive), so a test that
+ * waits on it alone would let the event loop run dry: hold the loop open while waiting.
+ */
+async function whileAlive<T>(promise: Promise<T>): Promise<T> {
+  const keep = setInterval(() => {}, 1_000);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(keep);
+  }
+}
+
 function harness() {
   let t = 1_700_000_000_000;
   let listener: ((entry: RevocationEntry) => void) | undefined;
@@ -121,7 +134,7 @@ describe('open sockets follow revocation', () => {
     const s = h.socket(h.principal());
     h.sockets.add(s);
     h.advance(3_600_000);
-    await s.closedOnce;
+    await whileAlive(s.closedOnce);
     assert.deepEqual(s.closes, [{ code: 4401, reason: 'session expired' }]);
     h.sockets.close();
   });
