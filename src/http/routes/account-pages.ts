@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AuditRecord } from '../../audit/audit-event.js';
 import { CurrentPasswordWrongError, NotFoundError, PasswordPolicyError } from '../../errors/errors.js';
 import type { RouteRequirement } from '../../guard/requirement.js';
 import type { AccountPage } from '../../pages/page-renderer.js';
@@ -9,6 +8,7 @@ import type { GatehouseServices } from '../../services.js';
 import { listDeviceSessions, revokeDeviceSession } from '../../sessions/device-sessions.js';
 import { logoutEverywhere } from '../../sessions/logout.js';
 import { changePassword } from '../../users/password-change.js';
+import { passwordChangeDeps } from './password.js';
 import { auditContextOf } from '../audit-context.js';
 import type { PageKit } from '../pages/page-kit.js';
 import { ownAuditEventView } from './audit-view.js';
@@ -35,14 +35,7 @@ const accountQuery = z.object({ done: z.enum(Object.keys(NOTICES) as [keyof type
 /** The account page: profile, sessions (sign out one, or all), password change, recent security events. */
 export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices; kit: PageKit }> = async (app, { services, kit }) => {
   const sessionDeps = { sessions: services.sessions, revocations: services.revocations, now: services.now };
-  const passwordDeps = {
-    users: services.users,
-    hasher: services.hasher,
-    revocations: services.revocations,
-    recordAudit: (record: AuditRecord) => services.audit.record(record),
-    passwordMinLength: services.config.passwordMinLength,
-    now: services.now,
-  };
+  const passwordDeps = passwordChangeDeps(services);
 
   const renderAccount = async (request: FastifyRequest, reply: FastifyReply, status: number, extra: Pick<AccountPage, 'notice' | 'passwordError'>) => {
     const principal = request.principal!;

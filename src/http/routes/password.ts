@@ -3,13 +3,14 @@ import { z } from 'zod';
 import type { AuditRecord } from '../../audit/audit-event.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
-import { changePassword } from '../../users/password-change.js';
+import { changePassword, type PasswordChangeDeps } from '../../users/password-change.js';
 import { problemSchema } from './problem-schema.js';
 
 const body = z.object({ current_password: z.string().max(4096), new_password: z.string().max(4096) }).strict();
 
-export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
-  const deps = {
+/** What a password change needs from the services: the API route and the account page use the same. */
+export function passwordChangeDeps(services: GatehouseServices): PasswordChangeDeps {
+  return {
     users: services.users,
     hasher: services.hasher,
     revocations: services.revocations,
@@ -17,6 +18,10 @@ export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     passwordMinLength: services.config.passwordMinLength,
     now: services.now,
   };
+}
+
+export const passwordRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
+  const deps = passwordChangeDeps(services);
 
   app.post(
     '/me/password',
