@@ -49,6 +49,9 @@ import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
 import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
+import { createApiKeys, type ApiKeys } from './apikeys/api-keys.js';
+import { resolveApiKeyPeppers } from './apikeys/development-pepper.js';
+import { createDrizzleApiKeyStore } from './stores/db/drizzle-api-key-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -87,6 +90,8 @@ export interface GatehouseServices {
    */
   authenticatorFor(audiences: readonly string[]): Authenticator;
   readonly revocations: Revocations;
+  /** API keys of users (`ghk_…`): create, list, revoke, rotate, and the api_key scheme's check. */
+  readonly apiKeys: ApiKeys;
   /** The live revocation state from the database, paged, for resource servers catching up (`GET /revocations`). */
   readonly revocationPages: RevocationPages;
   readonly audit: AuditLog;
@@ -183,7 +188,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   if (config.needs === 'database' && overrides.signingKeys === undefined) {
     throw new TypeError("createServices: a configuration loaded with needs: 'database' takes overrides.signingKeys");
   }
-  // Before anything is opened: a bad resource file stops startup with nothing to close.
+  // Before anything is opened: production without a pepper, or a bad resource file, stops startup with nothing to close.
+  const peppers = await resolveApiKeyPeppers(config);
   const scopes = createScopeCatalogue(extraScopes(overrides.scopes));
   const resources = await loadResources(config, scopes, overrides.resources);
   // Keys given in code or in GATEHOUSE_SIGNING_KEYS as before; the store only when asked for (opened below, with the stores).
@@ -317,10 +323,21 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sessionIdOfRefreshDigest: async (digest) => (await rawSessions.findByRefreshDigest(digest))?.id,
     onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
   });
-  const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const tenants = createDrizzleTenantStore(database.db);
-  const hasher = new PasswordHasher(overrides.passwordHasher);
   const audit = createDrizzleAuditLog(database.db);
+  const apiKeys = createApiKeys({
+    store: createDrizzleApiKeyStore(database.db),
+    peppers,
+    users,
+    tenants,
+    scopes,
+    revocations,
+    audit,
+    now,
+    onEvent: (e) => events.emit({ ...e, level: 'warn' }),
+  });
+  const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
+  const hasher = new PasswordHasher(overrides.passwordHasher);
   const sessionPolicy: SessionPolicy = {
     absoluteTtlMs: config.sessionTtlSeconds * 1000,
     idleTtlMs: config.sessionIdleTtlSeconds * 1000,
@@ -367,6 +384,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     authenticator: createAuthenticator({ verifier, revocations, users }),
     authenticatorFor,
     revocations,
+    apiKeys,
     revocationPages: createRevocationPages({ store: revocationStore, accessTokenTtlMs: config.accessTokenTtlSeconds * 1000, now }),
     audit,
     userDirectory: createDrizzleUserDirectory(database.db),

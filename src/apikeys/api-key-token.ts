@@ -47,8 +47,13 @@ export interface MintedApiKey extends ApiKeyParts {
 export function mintApiKey(): MintedApiKey {
   const keyId = base62(toBigInt(randomBytes(KEY_ID_BYTES)), KEY_ID_CHARS);
   const secret = base62(toBigInt(randomBytes(SECRET_BYTES)), SECRET_CHARS);
+  return { keyId, secret, token: formatApiKey(keyId, secret) };
+}
+
+/** The presented form of a key id and secret (with its checksum). */
+export function formatApiKey(keyId: string, secret: string): string {
   const body = `${API_KEY_PREFIX}${keyId}${secret}`;
-  return { keyId, secret, token: body + checksumOf(body) };
+  return body + checksumOf(body);
 }
 
 /** Whether a presented credential claims to be an API key (it may still be malformed). */

@@ -40,7 +40,13 @@ export type AuditEventType =
   | 'key.activated'
   | 'key.retiring'
   | 'key.retired'
-  | 'key.revoked';
+  | 'key.revoked'
+  // API keys of users (src/apikeys): the reason is `api_key:<key id>` (the id is public, never the secret).
+  | 'api_key.created'
+  | 'api_key.rotated'
+  | 'api_key.revoked'
+  | 'api_key.expired_use'
+  | 'api_key.new_address';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

@@ -4,7 +4,7 @@ import { describeRequirement, isPublic, isSecret, schemesOf, type RouteRequireme
 import type { SchemeName } from '../guard/scheme-name.js';
 
 export { describeRequirement };
-import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from '../http/openapi.js';
+import { API_KEY_SECURITY_SCHEME, SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from '../http/openapi.js';
 
 /** One route as the app registered it, after the guard resolved its requirement. */
 export interface InventoryRoute {
@@ -89,7 +89,11 @@ function securityMismatch(requirement: RouteRequirement, security: readonly Reco
   const isSession = (s: Readonly<Record<string, readonly string[]>>) => Object.keys(s).length === 1 && s[SESSION_SECURITY_SCHEME]?.length === 0;
   const sessions = security.filter(isSession).length;
   if (sessions !== (schemes.includes('session') ? 1 : 0)) return `accepts ${schemes.join(' ')}, but the OpenAPI document says ${JSON.stringify(security)}`;
-  const documented = security.filter((s) => !isSession(s)).map((s) => s[SECURITY_SCHEME]);
+  // The API key likewise: its own alternative, no scopes (the key's scopes are checked at each use).
+  const isApiKey = (s: Readonly<Record<string, readonly string[]>>) => Object.keys(s).length === 1 && s[API_KEY_SECURITY_SCHEME]?.length === 0;
+  if (security.filter(isApiKey).length !== (schemes.includes('api_key') ? 1 : 0))
+    return `accepts ${schemes.join(' ')}, but the OpenAPI document says ${JSON.stringify(security)}`;
+  const documented = security.filter((s) => !isSession(s) && !isApiKey(s)).map((s) => s[SECURITY_SCHEME]);
   if (documented.some((d) => d === undefined)) return `the OpenAPI document names a scheme other than ${SECURITY_SCHEME}`;
   if (!schemes.includes('bearer'))
     return documented.length === 0 ? undefined : `accepts no bearer token, but the OpenAPI document says ${JSON.stringify(security)}`;

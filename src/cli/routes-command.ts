@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../config/config.js';
 import { buildApp } from '../http/app.js';
 import { generateSigningJwk } from '../keys/development-keys.js';
@@ -55,7 +56,14 @@ function formatReport(reports: readonly RouteReport[]): string {
 
 /** The deployment's configuration on stores and a key that touch nothing of the deployment. */
 function throwaway(config: Config): Config {
-  return Object.freeze({ ...config, database: Object.freeze({ kind: 'pglite-memory' as const }), redisUrl: undefined, signingKeysPath: undefined });
+  return Object.freeze({
+    ...config,
+    database: Object.freeze({ kind: 'pglite-memory' as const }),
+    redisUrl: undefined,
+    signingKeysPath: undefined,
+    // A throwaway pepper too: no development pepper is written into the deployment's data dir.
+    apiKeyPeppers: Object.freeze([randomBytes(32).toString('base64url')]),
+  });
 }
 
 /** `gatehouse routes`: the route table and its flags; exit 1 on an unexpected flag. */

@@ -67,6 +67,8 @@ export interface Config {
    * credential (resource servers' catch-up, see @gatehouse/verify); empty: the endpoint is off (404).
    */
   readonly revocationFeedSecrets: readonly string[];
+  /** GATEHOUSE_API_KEY_PEPPER, checked; the first is current. Empty in development: a generated one (src/apikeys/development-pepper.ts). */
+  readonly apiKeyPeppers: readonly string[];
   /** A session (refresh-token family) ends this long after login, whatever its use. */
   readonly sessionTtlSeconds: number;
   /** …or this long after its last refresh. */
@@ -202,6 +204,14 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const feedSecretProblems = new Set(revocationFeedSecrets.map((v) => sharedSecretProblem(v, gatehouseEnv === 'production')).filter((p) => p !== undefined));
   for (const problem of feedSecretProblems) problems.push(`GATEHOUSE_REVOCATION_FEED_SECRETS: ${problem}`);
 
+  const apiKeyPeppers = (env.GATEHOUSE_API_KEY_PEPPER ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+  // The same rules as the key-encryption key: base64url of ≥ 32 random bytes.
+  const pepperProblems = new Set(apiKeyPeppers.map((v) => keyEncryptionKeyProblem(v)).filter((p) => p !== undefined));
+  for (const problem of pepperProblems) problems.push(`GATEHOUSE_API_KEY_PEPPER: ${problem}`);
+
   const sessionTtlSeconds = read('GATEHOUSE_SESSION_TTL');
   const sessionIdleTtlSeconds = read('GATEHOUSE_SESSION_IDLE_TTL');
   if (sessionIdleTtlSeconds > sessionTtlSeconds) problems.push('GATEHOUSE_SESSION_IDLE_TTL: must not be longer than GATEHOUSE_SESSION_TTL');
@@ -250,6 +260,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     redisKeyPrefix,
     accessTokenTtlSeconds,
     revocationFeedSecrets: Object.freeze(revocationFeedSecrets),
+    apiKeyPeppers: Object.freeze(apiKeyPeppers),
     sessionTtlSeconds,
     sessionIdleTtlSeconds,
     refreshGraceSeconds,

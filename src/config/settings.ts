@@ -208,6 +208,12 @@ export const SETTINGS = {
     shown: 'unset: the endpoint answers 404',
     doc: 'comma list of secrets `GET /revocations` accepts as `Authorization: Bearer` (several for rotation: add the new one, move the resource servers, remove the old); outside development each must be ≥ 32 characters, not a placeholder, not a repeated pattern; never logged',
   }),
+  GATEHOUSE_API_KEY_PEPPER: setting('GATEHOUSE_API_KEY_PEPPER', {
+    fallback: undefined as string | undefined,
+    secret: true,
+    shown: 'production: required by `serve`; development: generated in `GATEHOUSE_DATA_DIR/api-key-pepper` (mode 0600)',
+    doc: 'comma list of base64url peppers (each ≥ 32 random bytes) under which API key digests are kept (HMAC-SHA-256); the first digests new keys, the others still verify older ones (rotation); placeholders and repeated bytes are refused; never logged',
+  }),
   GATEHOUSE_ACCESS_TOKEN_TTL: setting('GATEHOUSE_ACCESS_TOKEN_TTL', {
     schema: wholeNumber(60, 3600, 'must be a whole number of seconds from 60 to 3600', 'must be at most 3600 seconds', 'must be at least 60 seconds'),
     fallback: 900,
@@ -285,6 +291,7 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   PASSWORD_CHANGE_USER: 'password changes (and wrong current passwords) per user',
   REVOKE_IP: 'RFC 7009 revocation requests per client address',
   GLOBAL_IP: 'requests of any kind per client address',
+  API_KEY: 'requests authenticated by one API key (answered 429, never 401)',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

@@ -1,3 +1,4 @@
+import type { AuditContext } from '../audit/audit-event.js';
 import type { Principal } from './principal.js';
 import type { SchemeName } from './scheme-name.js';
 
@@ -8,6 +9,8 @@ export interface RequestFacts {
   readonly query: string;
   /** Every value of a header as sent (raw headers, not folded: duplicates stay visible), by lower-case name. */
   header(name: string): readonly string[];
+  /** Where the request came from (client address through trusted proxies), for a scheme that records use. */
+  readonly origin?: AuditContext;
 }
 
 /**

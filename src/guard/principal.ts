@@ -59,6 +59,16 @@ export interface SessionPrincipal extends PrincipalShared {
 }
 
 /**
+ * A caller with an API key (`ghk_…`) of its owner: `subject` is the owner, `scopes` what the key
+ * names and the owner still holds at this request, `tokenVersion` the owner's now.
+ */
+export interface ApiKeyPrincipal extends PrincipalShared {
+  readonly via: 'api_key';
+  readonly keyId: string;
+  readonly clientId: 'api-key';
+}
+
+/**
  * A WebSocket opened with a single-use ticket (src/sockets/ws-tickets.ts): the principal that
  * asked for the ticket, as its binding recorded it, re-checked against the account when redeemed.
  */
@@ -75,7 +85,7 @@ export interface TicketPrincipal extends PrincipalShared {
 }
 
 /** Who is calling on a Gatehouse-guarded route; `via` says which scheme authenticated it. */
-export type Principal = BearerPrincipal | SessionPrincipal | TicketPrincipal;
+export type Principal = BearerPrincipal | SessionPrincipal | ApiKeyPrincipal | TicketPrincipal;
 
 /**
  * The fields are listed, never spread from the record: a field added to `UserRecord` later (a

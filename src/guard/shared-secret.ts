@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { GENERATE_SECRET, PLACEHOLDER_WORDS } from '../config/weak-secret.js';
+import { GENERATE_SECRET, looksLikePlaceholder } from '../config/weak-secret.js';
 
 /**
  * A machine credential that is one of a configured list of secrets, presented as
@@ -20,7 +20,7 @@ export function sharedSecretProblem(value: string, production: boolean): string 
   if (!B64TOKEN.test(value)) return 'each secret must be letters, digits and "-._~+/" (it is sent as a Bearer token)';
   if (!production) return undefined;
   if (value.length < MIN_LENGTH) return `each secret must be at least ${MIN_LENGTH} characters; generate one with: ${GENERATE_SECRET}`;
-  if (PLACEHOLDER_WORDS.test(value)) return `a secret looks like a placeholder; generate a random one: ${GENERATE_SECRET}`;
+  if (looksLikePlaceholder(value)) return `a secret looks like a placeholder; generate a random one: ${GENERATE_SECRET}`;
   if (new Set(value).size < 16) return 'a secret is not random enough (repeated characters); generate a random one';
   return undefined;
 }

@@ -14,6 +14,7 @@ import { crossSiteCheck } from './cross-site.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import './fastify-augment.js';
 import { guardPlugin } from './guard-plugin.js';
+import { apiKeyScheme } from '../apikeys/api-key-scheme.js';
 import { provideOpenSockets } from './gatehouse-socket.js';
 import { createThrottleAuditor } from '../audit/throttle-audit.js';
 import { auditContextOf } from './audit-context.js';
@@ -36,6 +37,7 @@ import { passwordRoutes } from './routes/password.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
 import { browserSessionRoutes } from './routes/browser-session.js';
@@ -95,6 +97,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
     },
     schemes: {
+      api_key: apiKeyScheme(services.apiKeys, (keyId) => services.throttle.requests.apiKey(keyId)),
       session: sessionScheme(services.browserSessions, services.config.issuer),
       ticket: ticketScheme(services.wsTickets, trustedOrigins(services.config)),
     },
@@ -134,6 +137,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         logoutRoutes,
         meRoutes,
         sessionRoutes,
+        apiKeyRoutes,
         eventRoutes,
         adminRoutes,
         tenantAdminRoutes,

@@ -34,7 +34,7 @@ import type { SharedSecretCheck } from '../guard/shared-secret.js';
 import { rememberResource } from './resource-guard.js';
 import { requestFactsOf } from './request-facts.js';
 import { sendError } from './error-handler.js';
-import { SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from './openapi.js';
+import { API_KEY_SECURITY_SCHEME, SECRET_SECURITY_SCHEMES, SECURITY_SCHEME, SESSION_SECURITY_SCHEME } from './openapi.js';
 
 export interface GuardPluginOptions {
   readonly authenticator: Authenticator;
@@ -198,7 +198,11 @@ function tokenSecurity(requirement: ProtectedRequirement): Record<string, string
   const scopes = requirement.scopes ?? [];
   const schemes = schemesOf(requirement);
   const bearer = requirement.match === 'any' && scopes.length > 1 ? scopes.map((s) => ({ [SECURITY_SCHEME]: [s] })) : [{ [SECURITY_SCHEME]: [...scopes] }];
-  return [...(schemes.includes('bearer') ? bearer : []), ...(schemes.includes('session') ? [{ [SESSION_SECURITY_SCHEME]: [] }] : [])];
+  return [
+    ...(schemes.includes('bearer') ? bearer : []),
+    ...(schemes.includes('api_key') ? [{ [API_KEY_SECURITY_SCHEME]: [] }] : []),
+    ...(schemes.includes('session') ? [{ [SESSION_SECURITY_SCHEME]: [] }] : []),
+  ];
 }
 
 /** The guard runs before any other hook of the route (the body is not read for a refused request). */

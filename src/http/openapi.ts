@@ -11,6 +11,7 @@ export const SECURITY_SCHEME = 'oauth2';
 
 /** The browser's session cookie (`schemes: ['session']`). */
 export const SESSION_SECURITY_SCHEME = 'sessionCookie';
+export const API_KEY_SECURITY_SCHEME = 'apiKey';
 
 /** The OpenAPI security scheme of each machine secret (`config.auth: { secret }`). */
 export const SECRET_SECURITY_SCHEMES: Readonly<Record<SecretScheme, string>> = { 'revocation-feed': 'revocationFeedSecret' };
@@ -42,6 +43,12 @@ export async function registerOpenApi(app: FastifyInstance, options: { issuer: s
             in: 'cookie',
             name: sessionCookieName(options.issuer),
             description: 'The browser session set by `POST /auth/session`; unsafe methods also pass the cross-site request checks.',
+          },
+          [API_KEY_SECURITY_SCHEME]: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'An API key (`ghk_…`) from `POST /me/api-keys`; also accepted as `Authorization: Bearer ghk_…`, never both at once.',
           },
           [SECRET_SECURITY_SCHEMES['revocation-feed']]: {
             type: 'http',

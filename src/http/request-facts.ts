@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { RequestFacts } from '../guard/credential-scheme.js';
+import { auditContextOf } from './audit-context.js';
 
 /**
  * A request as the credential schemes see it. Headers come from the raw list, so two headers of
@@ -12,6 +13,9 @@ export function requestFactsOf(request: FastifyRequest): RequestFacts {
   return {
     method: request.method,
     query: i === -1 ? '' : request.url.slice(i + 1),
+    get origin() {
+      return auditContextOf(request);
+    },
     header(name) {
       let values = seen.get(name);
       if (values === undefined) {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
-import { GENERATE_SECRET, PLACEHOLDER_WORDS } from '../config/weak-secret.js';
+import { GENERATE_SECRET, looksLikePlaceholder } from '../config/weak-secret.js';
 
 /** The variable that holds the key-encryption key; named in every message about it. */
 export const KEK_VARIABLE = 'GATEHOUSE_KEY_ENCRYPTION_KEY';
@@ -25,7 +25,7 @@ export function keyEncryptionKeyProblem(value: string): string | undefined {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(value)) return `must be base64url (letters, digits, "-", "_"); generate one with: ${GENERATE_SECRET}`;
   const bytes = Buffer.from(value, 'base64url');
   if (bytes.length < KEK_BYTES) return `must decode to at least ${KEK_BYTES} bytes (256 bits); got ${bytes.length}`;
-  if (PLACEHOLDER_WORDS.test(value)) return `looks like a placeholder; generate a random one: ${GENERATE_SECRET}`;
+  if (looksLikePlaceholder(value)) return `looks like a placeholder; generate a random one: ${GENERATE_SECRET}`;
   // 32 random bytes have about 28 distinct values; repeated patterns have a handful.
   if (new Set(bytes).size < 16) return 'is not random enough (repeated bytes); generate a random one';
   return undefined;

@@ -14,6 +14,7 @@ export const LIMIT_NAMES = [
   'PASSWORD_CHANGE_USER',
   'REVOKE_IP',
   'GLOBAL_IP',
+  'API_KEY',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -42,6 +43,8 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   // Revocation is cheap and a client may revoke a burst of tokens at sign-out; this stops floods only.
   REVOKE_IP: '100/1m',
   GLOBAL_IP: '1200/1m',
+  // Machines call more often than people; a key past this is a runaway job or a leaked key.
+  API_KEY: '600/1m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

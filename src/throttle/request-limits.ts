@@ -8,6 +8,7 @@ export interface RequestLimiters {
   readonly refreshSession: Limiter | undefined;
   readonly passwordChangeUser: Limiter | undefined;
   readonly revokeIp: Limiter | undefined;
+  readonly apiKey?: Limiter | undefined;
 }
 
 export interface RequestLimitDeps {
@@ -30,6 +31,8 @@ export interface RequestLimits {
   refresh(refreshToken: string): Promise<Refusal | undefined>;
   passwordChange(userId: string): Promise<Refusal | undefined>;
   revoke(ip: string): Promise<Refusal | undefined>;
+  /** Per API key (its public id), counted once the key authenticated: a stranger knowing an id cannot spend its budget. */
+  apiKey(keyId: string): Promise<Refusal | undefined>;
 }
 
 /** Distinct addresses whose key is kept; past it the cache starts over. */
@@ -57,6 +60,9 @@ export function createRequestLimits(limiters: RequestLimiters, deps: RequestLimi
       if (limiter === undefined || !isRefreshTokenShaped(refreshToken)) return undefined;
       const sessionId = await deps.sessionIdOfRefreshDigest(digestRefreshToken(refreshToken));
       return sessionId === undefined ? undefined : limiter.consume(throttleKey('session', sessionId));
+    },
+    async apiKey(keyId) {
+      return limiters.apiKey?.consume(throttleKey('api-key', keyId));
     },
     async passwordChange(userId) {
       return limiters.passwordChangeUser?.consume(throttleKey('user-id', userId));

@@ -83,6 +83,7 @@ export function createThrottle(options: ThrottleOptions): Throttle {
         refreshSession: limiter('REFRESH_SESSION'),
         passwordChangeUser: limiter('PASSWORD_CHANGE_USER'),
         revokeIp: limiter('REVOKE_IP'),
+        apiKey: limiter('API_KEY'),
       },
       options,
     ),

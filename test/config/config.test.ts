@@ -307,6 +307,7 @@ describe('loadConfig: defaults and result', () => {
       resourcesPath: undefined,
       signingKeySource: 'file',
       keyEncryptionKey: undefined,
+      apiKeyPeppers: [],
       jwksMaxAgeSeconds: 300,
       keyRotationDays: undefined,
       database: { kind: 'pglite-dir', path: '.gatehouse/db' },
@@ -323,6 +324,7 @@ describe('loadConfig: defaults and result', () => {
       corsOrigins: [],
       limits: {
         LOGIN_USER_IP: { count: 10, windowSeconds: 900 },
+        API_KEY: { count: 600, windowSeconds: 60 },
         LOGIN_USER: { count: 100, windowSeconds: 900 },
         LOGIN_IP: { count: 100, windowSeconds: 900 },
         REGISTER_IP: { count: 100, windowSeconds: 3600 },

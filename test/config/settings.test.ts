@@ -34,6 +34,7 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   redisKeyPrefix: ['GATEHOUSE_REDIS_KEY_PREFIX'],
   accessTokenTtlSeconds: ['GATEHOUSE_ACCESS_TOKEN_TTL'],
   revocationFeedSecrets: ['GATEHOUSE_REVOCATION_FEED_SECRETS'],
+  apiKeyPeppers: ['GATEHOUSE_API_KEY_PEPPER'],
   sessionTtlSeconds: ['GATEHOUSE_SESSION_TTL'],
   sessionIdleTtlSeconds: ['GATEHOUSE_SESSION_IDLE_TTL'],
   refreshGraceSeconds: ['GATEHOUSE_REFRESH_GRACE_SECONDS'],

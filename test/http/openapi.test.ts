@@ -38,10 +38,10 @@ describe('OpenAPI document and Swagger UI', () => {
     assert.equal(typeof password.scopes.profile, 'string');
   });
 
-  test('GET /me is documented with the oauth2 profile requirement or the session cookie, and a 401', () => {
+  test('GET /me is documented with the oauth2 profile requirement, an API key or the session cookie, and a 401', () => {
     const me = doc.paths['/me']?.get;
     assert.ok(me !== undefined, '/me is not documented');
-    assert.deepEqual(me.security, [{ oauth2: ['profile'] }, { sessionCookie: [] }]);
+    assert.deepEqual(me.security, [{ oauth2: ['profile'] }, { apiKey: [] }, { sessionCookie: [] }]);
     assert.ok('200' in me.responses && '401' in me.responses);
   });
 

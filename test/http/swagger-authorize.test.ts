@@ -40,8 +40,8 @@ describe('Swagger UI Authorize (password flow, empty client_id)', () => {
 
   test('the /me operation in the OpenAPI document carries the oauth2 requirement, so Swagger sends the token', async () => {
     const doc = (await t.inject({ url: '/openapi.json' })).json();
-    // The session cookie is the other alternative: a browser sends it by itself, Swagger sends the token.
-    assert.deepEqual(doc.paths['/me'].get.security, [{ oauth2: ['profile'] }, { sessionCookie: [] }]);
+    // An API key and the session cookie are the other alternatives; Swagger sends the token.
+    assert.deepEqual(doc.paths['/me'].get.security, [{ oauth2: ['profile'] }, { apiKey: [] }, { sessionCookie: [] }]);
     assert.equal(doc.paths['/auth/register'].post.security, undefined);
   });
 });

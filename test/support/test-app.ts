@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
@@ -11,6 +12,8 @@ import { createTestStores, withTestTemplate, type TestStores } from './test-stor
 
 export const TEST_ISSUER = 'https://gatehouse.test';
 export const TEST_PASSWORD = 'correct horse battery staple';
+/** One API key pepper for every app of this process: instances of one deployment share it, and none is written to a data dir. */
+export const TEST_API_KEY_PEPPER = randomBytes(32).toString('base64url');
 
 export interface TestApp {
   readonly app: FastifyInstance;
@@ -48,6 +51,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         GATEHOUSE_DATABASE_URL: stores.databaseUrl,
         GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix,
         GATEHOUSE_LOG_LEVEL: 'info',
+        GATEHOUSE_API_KEY_PEPPER: TEST_API_KEY_PEPPER,
         ...(stores.redisUrl === undefined ? {} : { GATEHOUSE_REDIS_URL: stores.redisUrl }),
         ...options.env,
       }),

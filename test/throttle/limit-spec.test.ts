@@ -88,6 +88,7 @@ describe('parseLimitSpec: values', () => {
       PASSWORD_CHANGE_USER: '10/15m',
       REVOKE_IP: '100/1m',
       GLOBAL_IP: '1200/1m',
+      API_KEY: '600/1m',
     });
   });
 });

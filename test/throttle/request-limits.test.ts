@@ -5,6 +5,7 @@ import { parseLimitSpec, type LimitName, type Limits } from '../../src/throttle/
 import { createThrottle } from '../../src/throttle/throttle.js';
 
 const ALL_OFF: Limits = {
+  API_KEY: null,
   LOGIN_USER_IP: null,
   LOGIN_USER: null,
   LOGIN_IP: null,

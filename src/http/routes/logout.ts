@@ -23,8 +23,8 @@ export const logoutRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     },
     async (request, reply) => {
       const principal = request.principal!;
-      // Bearer only (AUTHENTICATED): a socket's ticket principal cannot reach this; the type needs telling.
-      if (principal.via === 'ticket') throw new ForbiddenError('a WebSocket ticket principal cannot log out');
+      // Bearer only (AUTHENTICATED): a socket's ticket principal or an API key cannot reach this; the type needs telling.
+      if (principal.via === 'ticket' || principal.via === 'api_key') throw new ForbiddenError(`a ${principal.via} principal has no session to log out`);
       await logout(deps, principal, auditContextOf(request));
       request.log.info({ event: 'session.logout', user_id: principal.subject, session_id: principal.sessionId }, 'logged out');
       return reply.code(204).header('cache-control', 'no-store').send();

@@ -10,7 +10,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = 
   app.get(
     '/me',
     {
-      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] } },
+      config: { auth: { schemes: ['bearer', 'api_key', 'session'], scopes: ['profile'] } },
       schema: { tags: ['me'], summary: 'The current user', response: { 200: meSchema, 401: problemSchema, 403: problemSchema } },
     },
     async (request) => {

@@ -35,7 +35,7 @@ export const wsTicketRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     async (request, reply) => {
       const principal = request.principal!;
       // The guard accepts bearer and session only here; the type cannot know it.
-      if (principal.via === 'ticket') throw new ForbiddenError('a ticket cannot buy another ticket');
+      if (principal.via === 'ticket' || principal.via === 'api_key') throw new ForbiddenError(`a ${principal.via} principal cannot get a ticket`);
       const origins = requestFactsOf(request).header('origin');
       if (origins.length !== 1) throw new ForbiddenError(`ws-ticket asked with ${origins.length} Origin headers`);
       if (!trusted.has(origins[0]!)) throw new ForbiddenError(`ws-ticket asked from an untrusted origin (${origins[0]!.slice(0, 100)})`);

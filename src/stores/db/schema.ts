@@ -236,3 +236,31 @@ export const signingKeys = pgTable(
     check('signing_keys_state_check', sql`${t.state} IN ('pending', 'active', 'retiring', 'retired')`),
   ],
 );
+
+/**
+ * API keys owned by users (src/apikeys). The secret is never stored: `digest` is its HMAC-SHA-256
+ * under the server pepper named by `pepper_id` (GATEHOUSE_API_KEY_PEPPER), so a copy of this table
+ * cannot present a key. `scopes` is what the key may carry at most; each use intersects it with
+ * what the owner holds then.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    scopes: text('scopes').array().notNull(),
+    tenantId: uuid('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
+    digest: text('digest').notNull(),
+    pepperId: text('pepper_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    revokedReason: text('revoked_reason'),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
+    lastUsedIp: text('last_used_ip'),
+  },
+  (t) => [index('api_keys_owner_idx').on(t.ownerId)],
+);

@@ -1,0 +1,254 @@
+import { auditRecord, type AuditContext, type AuditLog, type AuditRecord } from '../audit/audit-event.js';
+import { ForbiddenError, InvalidTokenError, NotFoundError, ValidationError } from '../errors/errors.js';
+import { principalUserOf, type ApiKeyPrincipal } from '../guard/principal.js';
+import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
+import type { Revocations } from '../revocation/revocations.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import type { UserStore } from '../users/user-store.js';
+import type { ApiKeyPeppers, PepperedDigest } from './api-key-peppers.js';
+import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from './api-key-store.js';
+import { mintApiKey, parseApiKey } from './api-key-token.js';
+
+export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 86_400;
+/** How long an instance trusts a cached key row; a revocation reaches it sooner through the feed. */
+export const API_KEY_CACHE_MS = 60_000;
+/** Last use is written at most this often per key (never a write per request). */
+export const LAST_USE_INTERVAL_MS = 60_000;
+const CACHE_CAPACITY = 10_000;
+/** What the revocation list calls a key: never a UUID, so it cannot collide with an access token's jti. */
+export const apiKeyRevocationId = (keyId: string): string => `apikey:${keyId}`;
+
+/** A key as its owner may see it: never the secret, never the digest. */
+export interface ApiKeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly tenantId: string | null;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly revokedAt: Date | null;
+  readonly lastUsedAt: Date | null;
+}
+
+export interface CreatedApiKey {
+  readonly key: ApiKeyView;
+  /** Shown once, at creation; nobody can show it again. */
+  readonly token: string;
+}
+
+export interface CreateApiKeyInput {
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly tenantId?: string | undefined;
+  readonly expiresInSeconds?: number | undefined;
+}
+
+export type ApiKeyEvent = { readonly event: 'api_key.last_use_failed' | 'api_key.audit_failed'; readonly keyId: string; readonly error: unknown };
+
+export interface ApiKeysDeps {
+  readonly store: ApiKeyStore;
+  readonly peppers: ApiKeyPeppers;
+  /** The cached user store: a change elsewhere is seen within its TTL, a token-version bump at once. */
+  readonly users: Pick<UserStore, 'findById'>;
+  readonly tenants: Pick<TenantStore, 'membership'>;
+  readonly scopes: Pick<ScopeCatalogue, 'scopesForRoles'>;
+  readonly revocations: Pick<Revocations, 'assertNotRevoked' | 'revokeAccessToken'>;
+  readonly audit: Pick<AuditLog, 'record'>;
+  readonly now: () => number;
+  readonly onEvent?: (event: ApiKeyEvent) => void;
+}
+
+export interface ApiKeys {
+  create(ownerId: string, input: CreateApiKeyInput, context: AuditContext): Promise<CreatedApiKey>;
+  list(ownerId: string): Promise<ApiKeyView[]>;
+  /** NotFoundError for a key that is not the owner's (or already revoked): never says it exists. */
+  revoke(ownerId: string, keyId: string, context: AuditContext): Promise<void>;
+  rotate(ownerId: string, keyId: string, overlapSeconds: number, context: AuditContext): Promise<CreatedApiKey>;
+  /** Throws InvalidTokenError (401) for any key that does not prove its owner now; StoreUnavailableError (503). */
+  authenticate(token: string, context: AuditContext): Promise<ApiKeyPrincipal>;
+  /** Forgets cached rows (tests, and a key revoked here). */
+  forget(keyId: string): void;
+}
+
+const viewOf = (key: ApiKeyRecord): ApiKeyView =>
+  Object.freeze({
+    id: key.id,
+    name: key.name,
+    scopes: key.scopes,
+    tenantId: key.tenantId,
+    createdAt: key.createdAt,
+    expiresAt: key.expiresAt,
+    revokedAt: key.revokedAt,
+    lastUsedAt: key.lastUsedAt,
+  });
+
+const audited = (context: AuditContext, event: AuditRecord['event'], ownerId: string, keyId: string, at: Date, outcome: AuditRecord['outcome'] = 'success') =>
+  auditRecord(context, { event, outcome, reason: `api_key:${keyId}`, actorId: ownerId, subjectId: ownerId }, at);
+
+interface CachedKey {
+  readonly row: ApiKeyRecord;
+  readonly loadedAt: number;
+}
+
+export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
+  const cache = new Map<string, CachedKey>();
+  const lastRecorded = new Map<string, { at: number; ip: string | null }>();
+  const expiredReported = new Map<string, number>();
+  // The digest an unknown key id is compared with: the same HMAC work as for a known one. Made on
+  // first use, so building the services never needs a pepper (a CLI command on users does not).
+  let dummy: PepperedDigest | undefined;
+  const dummyDigest = (): PepperedDigest => (dummy ??= deps.peppers.digest('gatehouse unknown api key'));
+
+  /** What the owner holds now: scopes of its global roles and, for a tenant key, its roles there. */
+  async function holdings(
+    ownerId: string,
+    tenantId: string | null,
+  ): Promise<{ scopes: ReadonlySet<string>; roles: readonly string[]; tenantRoles: readonly string[] } | undefined> {
+    const owner = await deps.users.findById(ownerId);
+    if (owner === undefined) return undefined;
+    let tenantRoles: readonly string[] = [];
+    if (tenantId !== null) {
+      const membership = await deps.tenants.membership(tenantId, ownerId);
+      if (membership === undefined) return undefined;
+      tenantRoles = membership.roles;
+    }
+    return { scopes: deps.scopes.scopesForRoles(owner.roles, tenantRoles), roles: owner.roles, tenantRoles };
+  }
+
+  function newKey(ownerId: string, input: { name: string; scopes: readonly string[]; tenantId: string | null; expiresAt: Date | null }, at: Date) {
+    const minted = mintApiKey();
+    const record: NewApiKey = { id: minted.keyId, ownerId, ...input, scopes: [...input.scopes], ...deps.peppers.digest(minted.secret), createdAt: at };
+    return { record, token: minted.token };
+  }
+
+  async function loadKey(keyId: string): Promise<ApiKeyRecord | undefined> {
+    const cached = cache.get(keyId);
+    if (cached !== undefined && deps.now() - cached.loadedAt < API_KEY_CACHE_MS) return cached.row;
+    const row = await deps.store.findById(keyId);
+    if (row === undefined) return undefined;
+    if (cache.size >= CACHE_CAPACITY) cache.delete(cache.keys().next().value as string);
+    cache.set(keyId, { row, loadedAt: deps.now() });
+    return row;
+  }
+
+  /** The key is dead on every instance: durable row first, then the feed entry for their caches. */
+  async function announceRevoked(keyId: string, at: Date): Promise<void> {
+    cache.delete(keyId);
+    const exp = Math.ceil((at.getTime() + API_KEY_CACHE_MS) / 1000);
+    await deps.revocations.revokeAccessToken({ jti: apiKeyRevocationId(keyId), exp }, at);
+  }
+
+  async function recordUse(row: ApiKeyRecord, context: AuditContext, at: Date): Promise<void> {
+    const last = lastRecorded.get(row.id) ?? (row.lastUsedAt === null ? undefined : { at: row.lastUsedAt.getTime(), ip: row.lastUsedIp });
+    const newAddress = context.ip !== null && last !== undefined && last.ip !== context.ip;
+    if (last !== undefined && at.getTime() - last.at < LAST_USE_INTERVAL_MS && !newAddress) return;
+    lastRecorded.set(row.id, { at: at.getTime(), ip: context.ip });
+    const audit = newAddress ? [audited(context, 'api_key.new_address', row.ownerId, row.id, at)] : [];
+    try {
+      await deps.store.recordUse(row.id, at, context.ip, audit);
+    } catch (error) {
+      // A lost last-use write must not refuse a valid key: it is reported, and the next use retries.
+      lastRecorded.delete(row.id);
+      deps.onEvent?.({ event: 'api_key.last_use_failed', keyId: row.id, error });
+    }
+  }
+
+  /** An expired key still in use: audited at most once a minute per key, so a looping job is no write per request. */
+  async function reportExpiredUse(row: ApiKeyRecord, context: AuditContext, at: Date): Promise<void> {
+    const last = expiredReported.get(row.id);
+    if (last !== undefined && at.getTime() - last < LAST_USE_INTERVAL_MS) return;
+    expiredReported.set(row.id, at.getTime());
+    try {
+      await deps.audit.record(audited(context, 'api_key.expired_use', row.ownerId, row.id, at, 'failure'));
+    } catch (error) {
+      deps.onEvent?.({ event: 'api_key.audit_failed', keyId: row.id, error });
+    }
+  }
+
+  return {
+    async create(ownerId, input, context) {
+      const name = input.name.trim();
+      if (name.length === 0 || name.length > 100) throw new ValidationError([{ field: 'name', message: 'must be 1 to 100 characters' }]);
+      const tenantId = input.tenantId ?? null;
+      const held = await holdings(ownerId, tenantId);
+      if (held === undefined) {
+        if (tenantId !== null) throw new ValidationError([{ field: 'tenant', message: 'you are not a member of this tenant' }]);
+        throw new NotFoundError('owner of the new api key does not exist');
+      }
+      const scopes = [...new Set(input.scopes)].sort();
+      const notHeld = scopes.filter((s) => !held.scopes.has(s));
+      if (notHeld.length > 0) throw new ForbiddenError(`api key scopes not held by the owner: ${notHeld.join(' ')}`);
+      const at = new Date(deps.now());
+      const expiresAt = input.expiresInSeconds === undefined ? null : new Date(at.getTime() + input.expiresInSeconds * 1000);
+      const { record, token } = newKey(ownerId, { name, scopes, tenantId, expiresAt }, at);
+      const stored = await deps.store.insert(record, [audited(context, 'api_key.created', ownerId, record.id, at)]);
+      return { key: viewOf(stored), token };
+    },
+
+    async list(ownerId) {
+      return (await deps.store.listOfOwner(ownerId)).map(viewOf);
+    },
+
+    async revoke(ownerId, keyId, context) {
+      const at = new Date(deps.now());
+      const revoked = await deps.store.revoke(keyId, ownerId, at, 'revoked', [audited(context, 'api_key.revoked', ownerId, keyId, at)]);
+      if (!revoked) throw new NotFoundError('no live api key of this owner with this id');
+      await announceRevoked(keyId, at);
+    },
+
+    async rotate(ownerId, keyId, overlapSeconds, context) {
+      if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_ROTATION_OVERLAP_SECONDS) {
+        throw new ValidationError([{ field: 'overlap_seconds', message: `must be a whole number from 0 to ${MAX_ROTATION_OVERLAP_SECONDS}` }]);
+      }
+      const old = await deps.store.findById(keyId);
+      if (old === undefined || old.ownerId !== ownerId) throw new NotFoundError('no api key of this owner with this id');
+      const at = new Date(deps.now());
+      const endsAt = new Date(at.getTime() + overlapSeconds * 1000);
+      const { record, token } = newKey(ownerId, { name: old.name, scopes: old.scopes, tenantId: old.tenantId, expiresAt: old.expiresAt }, at);
+      const stored = await deps.store.rotate(keyId, ownerId, endsAt, record, [audited(context, 'api_key.rotated', ownerId, keyId, at)]);
+      if (stored === undefined) throw new NotFoundError('no live api key of this owner with this id');
+      // Other instances hold the old row with no end; an overlap of 0 must end it there too at once.
+      if (overlapSeconds === 0) await announceRevoked(keyId, at);
+      else cache.delete(keyId);
+      return { key: viewOf(stored), token };
+    },
+
+    async authenticate(token, context) {
+      const parts = parseApiKey(token);
+      if (parts === undefined) throw new InvalidTokenError('not a well-formed api key (checksum)');
+      const row = await loadKey(parts.keyId);
+      const matches = deps.peppers.matches(parts.secret, row ?? dummyDigest());
+      if (row === undefined || !matches) throw new InvalidTokenError(row === undefined ? 'unknown api key id' : 'api key secret does not match');
+      const now = deps.now();
+      deps.revocations.assertNotRevoked({ jti: apiKeyRevocationId(row.id), sub: row.ownerId, tver: Number.MAX_SAFE_INTEGER });
+      if (row.revokedAt !== null && row.revokedAt.getTime() <= now) throw new InvalidTokenError(`api key revoked (${row.revokedReason ?? 'revoked'})`);
+      if (row.expiresAt !== null && row.expiresAt.getTime() <= now) {
+        await reportExpiredUse(row, context, new Date(now));
+        throw new InvalidTokenError('api key expired');
+      }
+      const owner = await deps.users.findById(row.ownerId);
+      if (owner === undefined) throw new InvalidTokenError('api key owner no longer exists');
+      if (owner.disabledAt !== null) throw new InvalidTokenError('api key owner is disabled');
+      if (owner.lockedAt !== null) throw new InvalidTokenError('api key owner is locked');
+      const held = await holdings(row.ownerId, row.tenantId);
+      if (held === undefined) throw new InvalidTokenError('api key owner left the key tenant');
+      await recordUse(row, context, new Date(now));
+      return Object.freeze({
+        via: 'api_key',
+        keyId: row.id,
+        subject: owner.id,
+        // At every use: what the key names and the owner still holds, nothing more.
+        scopes: new Set(row.scopes.filter((s) => held.scopes.has(s))),
+        roles: Object.freeze([...held.roles, ...held.tenantRoles]),
+        ...(row.tenantId === null ? {} : { tenantId: row.tenantId }),
+        clientId: 'api-key',
+        tokenVersion: owner.tokenVersion,
+        user: principalUserOf(owner),
+      });
+    },
+
+    forget(keyId) {
+      cache.delete(keyId);
+    },
+  };
+}
