@@ -27,5 +27,6 @@ export type { BearerPrincipal, Principal, PrincipalShared, PrincipalUser, Scheme
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
 export type { ResourceServer } from './oauth/resource-servers.js';
 // The plugin's `config` option: what the plugin reads from process.env when it is not given.
-export { loadConfig, type Config } from './config/config.js';
+export { loadConfig, type Config, type LoadConfigOptions } from './config/config.js';
+export { startupFailureLine } from './errors/startup-failure.js';
 export { ErrorCodes, ForbiddenError, GatehouseError, InvalidTokenError, NotFoundError, ValidationError, type ErrorCode } from './errors/errors.js';

@@ -23,6 +23,12 @@ export interface LoadConfigOptions {
   readonly developmentState?: boolean;
   /** Default `server`: the strictest. */
   readonly needs?: ConfigNeeds;
+  /**
+   * The data directory when GATEHOUSE_DATA_DIR is unset (default `.gatehouse`). A host app mounting
+   * Gatehouse names its own: the embedded database admits one process, so sharing the standalone
+   * server's directory could only fail.
+   */
+  readonly defaultDataDir?: string;
 }
 
 export type { DatabaseTarget } from './settings.js';
@@ -121,7 +127,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const isSet = (name: string): boolean => (env[name] ?? '') !== '';
 
   const needs = options.needs ?? 'server';
-  const dataDir = read('GATEHOUSE_DATA_DIR');
+  const dataDir = read('GATEHOUSE_DATA_DIR', options.defaultDataDir);
   // An invalid GATEHOUSE_ENV is reported and counts as production: a typo never relaxes anything.
   const explicit = isSet('GATEHOUSE_ENV') ? (read('GATEHOUSE_ENV') ?? 'production') : undefined;
   const productionSignals = PRODUCTION_SIGNALS.filter(({ name, says }) => isSet(name) && says(env[name] ?? '')).map(({ name }) => name);

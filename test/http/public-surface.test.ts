@@ -33,6 +33,7 @@ const GATEHOUSE_EXPORTS = [
   'principalOf',
   'sameTenant',
   'sendGatehouseError',
+  'startupFailureLine',
 ];
 
 const VERIFY_EXPORTS = [
