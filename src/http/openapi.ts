@@ -1,4 +1,4 @@
-import { sessionCookieName } from '../sessions/session-cookie-name.js';
+import { sessionCookieName } from '../sessions/cookie-names.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCookie, stringifySetCookie, type SerializeOptions } from 'cookie';
-import { sessionCookieName } from './session-cookie-name.js';
+import { issuerCookiesSecure, sessionCookieName } from './cookie-names.js';
 
 export { sessionCookieName };
 
@@ -28,7 +28,7 @@ const VALUE_SHAPE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 // requests carry no cookie, and the CSRF layers refuse the rest (src/guard/csrf-layers.ts).
 function attributes(issuer: string): SerializeOptions {
   // Secure exactly when the name is `__Host-`: the browser keeps such a cookie only then.
-  return { httpOnly: true, secure: sessionCookieName(issuer) === SECURE_SESSION_COOKIE, sameSite: 'lax', path: '/' };
+  return { httpOnly: true, secure: issuerCookiesSecure(issuer), sameSite: 'lax', path: '/' };
 }
 
 /** The `Set-Cookie` value of a new session; `maxAgeSeconds` is the session's absolute lifetime. */

@@ -1,5 +1,6 @@
 import Tokens from '@fastify/csrf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { csrfCookieName, issuerCookiesSecure } from '../../sessions/cookie-names.js';
 
 /**
  * Layer 3 of the CSRF defence (OWASP CSRF cheat sheet, "synchronizer token pattern"): every hosted
@@ -12,11 +13,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * secret, compared in constant time. We call it directly rather than through the plugin's hook so a
  * refusal is our typed 403 with the reason in the log, not the plugin's own FST_CSRF_* error.
  */
-
-/** `__Host-` (Secure, Path=/, no Domain: a sibling subdomain cannot plant it) over https; plain over http. */
-export function csrfCookieName(issuer: string): string {
-  return issuer.startsWith('https://') ? '__Host-gatehouse_csrf' : 'gatehouse_csrf';
-}
 
 export type CsrfRefusal = 'no_token' | 'no_secret' | 'token_mismatch';
 
@@ -36,7 +32,7 @@ const MAX_TOKEN_LENGTH = 256;
 export function createPageCsrf(issuer: string): PageCsrf {
   const tokens = Tokens({ secretLength: SECRET_BYTES });
   const name = csrfCookieName(issuer);
-  const secure = issuer.startsWith('https://');
+  const secure = issuerCookiesSecure(issuer);
   const secretOf = (request: FastifyRequest) => {
     const value = request.cookies[name];
     return value !== undefined && SECRET_SHAPE.test(value) ? value : undefined;
