@@ -460,3 +460,4 @@ await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
 await (await import('./websockets.js')).runWebSocketBench();
 await (await import('./embedded-footprint.js')).runEmbeddedFootprintBench();
+await (await import('./seed-app.js')).runSeedAppBench();

@@ -13,9 +13,10 @@ export interface EmbeddedServer {
 /**
  * The real `gatehouse serve` process (the compiled CLI in dist/, which `npm test` and `npm run
  * bench` build first) on the embedded stores: PGlite in `dir`/db, development mode, port 0. Resolves
- * once it listens; nothing from the caller's environment leaks in.
+ * once it listens; nothing from the caller's environment leaks in, only `env` (settings the caller
+ * chooses, e.g. limits off for a bench).
  */
-export function startEmbeddedServer(dir: string): Promise<EmbeddedServer> {
+export function startEmbeddedServer(dir: string, env: Readonly<Record<string, string>> = {}): Promise<EmbeddedServer> {
   const child = spawn(process.execPath, ['bin/gatehouse.mjs', 'serve'], {
     cwd: ROOT,
     env: {
@@ -25,6 +26,7 @@ export function startEmbeddedServer(dir: string): Promise<EmbeddedServer> {
       GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
       GATEHOUSE_LOG_LEVEL: 'silent',
       PORT: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
