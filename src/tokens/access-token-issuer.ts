@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { KeySet } from '../keys/key-set.js';
 import { ACCESS_TOKEN_TYP } from '@gatehouse/verify/internal';
+import { signCompactJws } from './jws-signature.js';
 
 export interface AccessTokenIssuerOptions {
   readonly issuer: string;
@@ -63,7 +63,14 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
       const exp = iat + options.ttlSeconds;
       const tokenId = randomUUID();
       const scope = [...new Set(input.scopes)].join(' ');
+      // RFC 9068 §2.2: the registered claims first, then Gatehouse's own.
       const claims = {
+        iss: options.issuer,
+        sub: input.subject,
+        aud: input.audience ?? options.audience,
+        iat,
+        exp,
+        jti: tokenId,
         client_id: input.clientId,
         scope,
         sid: input.sessionId,
@@ -71,15 +78,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
         roles: [...new Set(input.roles)],
         ...(input.tenantId === undefined ? {} : { tid: input.tenantId }),
       };
-      const token = await new SignJWT(claims)
-        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
-        .setIssuer(options.issuer)
-        .setSubject(input.subject)
-        .setAudience(input.audience ?? options.audience)
-        .setIssuedAt(iat)
-        .setExpirationTime(exp)
-        .setJti(tokenId)
-        .sign(signer.key);
+      const token = signCompactJws(signer.alg, signer.key, { kid: signer.kid, typ: ACCESS_TOKEN_TYP }, claims);
       return { token, tokenId, expiresIn: options.ttlSeconds, expiresAt: exp, scope };
     };
   };
