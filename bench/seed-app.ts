@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,23 @@ async function refreshChains(t: Target, firsts: readonly string[]): Promise<{ co
   return { count, lasts };
 }
 
+/**
+ * The embedded engine's own ceiling for a rotation: the session store's compare-and-set on PGlite
+ * in a directory, without HTTP, tokens or logs (bench/servers/store-rotations.ts), at the chains'
+ * concurrency. What `POST /auth/refresh` on the embedded store can never exceed.
+ */
+function storeRotationsOnPglite(dir: string): Promise<number> {
+  const child = fork(fileURLToPath(new URL('./servers/store-rotations.ts', import.meta.url)), {
+    execArgv: ['--import', 'tsx', '--conditions=gatehouse-source'],
+    env: { ...process.env, BENCH_DATABASE_URL: path.join(dir, 'ceiling-db'), CONCURRENCY: String(REFRESH_CHAINS), SECONDS: String(SECONDS / 2) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { perSecond: number }) => resolve(m.perSecond));
+    child.once('exit', (code) => reject(new Error(`store-rotations exited with ${String(code)}`)));
+  });
+}
+
 interface Figures {
   me: number;
   logins: number;
@@ -173,7 +190,7 @@ async function measure(targets: readonly [Target, Target]): Promise<[Figures, Fi
   return figures;
 }
 
-function print(gatehouse: Figures, seed: Figures): void {
+function print(gatehouse: Figures, seed: Figures, ceiling: number): void {
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   const rows: string[][] = [
     ["beside the seeds' FastAPI app", 'Gatehouse', 'seed app (same run)', 'Gatehouse ÷ seed', 'target', ''],
@@ -193,6 +210,14 @@ function print(gatehouse: Figures, seed: Figures): void {
       `${(gatehouse.refreshes / seed.refreshes).toFixed(1)}x`,
       '>= 10x',
       gatehouse.refreshes / seed.refreshes >= 10 ? 'ok' : 'MISSED',
+    ],
+    [
+      '  the session store alone on PGlite (no HTTP): the ceiling',
+      `${fmt(ceiling)} /s`,
+      `${fmt(seed.refreshes)} /s`,
+      `${(ceiling / seed.refreshes).toFixed(1)}x`,
+      '',
+      '',
     ],
     [
       'RSS idle (after start + one registration)',
@@ -244,7 +269,7 @@ export async function runSeedAppBench(): Promise<void> {
           refresh: '/auth/refresh',
         },
       ]);
-      print(gatehouseFigures, seedFigures);
+      print(gatehouseFigures, seedFigures, await storeRotationsOnPglite(dir));
     } finally {
       await stopServer(gatehouse.child, 'SIGTERM');
     }

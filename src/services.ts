@@ -45,6 +45,7 @@ import { createAccessTokenIssuer, type IssueAccessToken, type IssueAccessTokenIn
 import { createAccessTokenVerifier, restrictAudience, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
+import { createRefreshTokenFactsCache } from './sessions/refresh-token-facts.js';
 import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
@@ -414,6 +415,7 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     policy: services.sessionPolicy,
     now: services.now,
     onSecurityEvent: hooks.onSecurityEvent,
+    issuedTokens: createRefreshTokenFactsCache({ now: services.now }),
   };
   return {
     clients: services.clients,

@@ -10,7 +10,7 @@ import {
 } from '../errors/errors.js';
 import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
 import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import type { RefreshTokenFacts } from '../sessions/refresh-token-facts.js';
 import type { UserRecord } from '../users/user-store.js';
 import { identifyClient, type BasicClientCredentials } from './client-identification.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
@@ -54,7 +54,7 @@ export interface TokenRequestDeps {
     resource?: string,
   ) => Promise<SessionGrant>;
   /** The session of a refresh token, read without spending it; undefined for a malformed or unknown token. */
-  readonly sessionOfRefreshToken: (token: string) => Promise<SessionRecord | undefined>;
+  readonly sessionOfRefreshToken: (token: string) => Promise<RefreshTokenFacts | undefined>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly now: () => number;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
 import { InvalidGrantError, InvalidScopeError, InvalidTargetError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
+import type { RefreshTokenFacts, RefreshTokenFactsCache } from './refresh-token-facts.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { openSuccessor, sealSuccessor } from './successor-seal.js';
 
@@ -28,6 +29,8 @@ export interface RefreshFamilyDeps {
   readonly policy: SessionPolicy;
   readonly now: () => number;
   readonly onSecurityEvent: (event: SecurityEvent) => void;
+  /** The tokens this instance handed out, so their refresh skips the read before the spend. */
+  readonly issuedTokens?: RefreshTokenFactsCache;
 }
 
 export interface StartSessionInput {
@@ -50,6 +53,7 @@ export interface SessionGrant {
 export async function startSession(deps: RefreshFamilyDeps, input: StartSessionInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<SessionGrant> {
   const now = new Date(deps.now());
   const refreshToken = generateRefreshToken();
+  const digest = digestRefreshToken(refreshToken);
   const id = randomUUID();
   const session = await deps.sessions.create(
     {
@@ -60,19 +64,25 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
       expiresAt: new Date(now.getTime() + deps.policy.absoluteTtlMs),
       idleExpiresAt: new Date(now.getTime() + Math.min(deps.policy.idleTtlMs, deps.policy.absoluteTtlMs)),
     },
-    digestRefreshToken(refreshToken),
+    digest,
     [auditRecord(audit, { event: 'login.succeeded', outcome: 'success', actorId: input.userId, subjectId: input.userId, sessionId: id }, now)],
   );
+  deps.issuedTokens?.remember(digest, session);
   return { session, refreshToken };
 }
 
 /**
  * The session a refresh token belongs to, read without spending it (undefined: malformed or
- * unknown). The refresh grant reads what its answer needs through it before the spend.
+ * unknown). The refresh grant reads what its answer needs through it before the spend: from what
+ * this instance remembers of the tokens it handed out, else from the store.
  */
-export async function sessionOfRefreshToken(deps: Pick<RefreshFamilyDeps, 'sessions'>, presented: string): Promise<SessionRecord | undefined> {
+export async function sessionOfRefreshToken(
+  deps: Pick<RefreshFamilyDeps, 'sessions' | 'issuedTokens'>,
+  presented: string,
+): Promise<RefreshTokenFacts | undefined> {
   if (!isRefreshTokenShaped(presented)) return undefined;
-  return deps.sessions.findByRefreshDigest(digestRefreshToken(presented));
+  const digest = digestRefreshToken(presented);
+  return deps.issuedTokens?.take(digest) ?? deps.sessions.findByRefreshDigest(digest);
 }
 
 /**
@@ -98,9 +108,10 @@ export async function exchangeRefreshToken(
   if (!isRefreshTokenShaped(presented)) throw new InvalidGrantError('malformed refresh token');
   const now = new Date(deps.now());
   const next = generateRefreshToken();
+  const nextDigest = digestRefreshToken(next);
   const outcome = await deps.sessions.rotate({
     digest: digestRefreshToken(presented),
-    nextDigest: digestRefreshToken(next),
+    nextDigest,
     clientId,
     requestedScopes,
     ...(resource === undefined ? {} : { resource }),
@@ -111,6 +122,7 @@ export async function exchangeRefreshToken(
   });
   switch (outcome.kind) {
     case 'rotated':
+      deps.issuedTokens?.remember(nextDigest, outcome.session);
       return { session: outcome.session, refreshToken: next };
     case 'replayed': {
       const successor = openSuccessor(presented, outcome.sealedSuccessor);
