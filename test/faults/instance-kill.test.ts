@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { digestRefreshToken } from '../../src/sessions/refresh-token.js';
+import { signIn, startLoad, tally, type Load } from '../support/fault-load.js';
+import { call, deployment, tokensOf, type Answer, type Deployment, type Instance, type Tokens } from '../support/gatehouse-instances.js';
+import { checkInvariants, NO_VIOLATIONS } from '../support/session-invariants.js';
+import { createTestStores, testStoreProfile, type TestStores } from '../support/test-stores.js';
+
+/**
+ * Issue 17, fault 3: one of two instances on shared PostgreSQL and Redis is SIGKILLed while it has
+ * refreshes and logins in flight. The other keeps serving; the database holds each rotation whole
+ * or not at all; the instance started again serves at once. The kill lands in a burst of
+ * concurrent requests sent to the victim alone, so some are certainly in flight when it dies.
+ */
+
+const PASSWORD = 'correct horse battery staple';
+const WORKERS = 4;
+const BURST_REFRESHES = 16;
+const BURST_LOGINS = 4;
+/** Long enough for the burst to be inside the victim (parsed, hashing, in PostgreSQL), short of its end. */
+const KILL_AFTER_FIRST_ANSWER_MS = 5;
+
+const statusCounts = (answers: readonly Answer[]): Record<string, number> =>
+  answers.reduce<Record<string, number>>((counts, { status }) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
+
+const isSuccess = (status: number | string): boolean => status === 200 || status === 201;
+
+if (testStoreProfile === 'real') {
+  describe('fault: an instance SIGKILLed during refresh and login traffic', () => {
+    let stores: TestStores;
+    let gatehouse: Deployment;
+    let a: Instance;
+    let b: Instance;
+    let restarted: Instance | undefined;
+    let load: Load;
+    let killedAt = 0;
+    /** Burst refreshes that got no answer, with the tokens they presented. */
+    let unanswered: Tokens[] = [];
+    const started = performance.now();
+
+    const login = async (i: Instance, username: string): Promise<Tokens> => {
+      const answer = await signIn(i.base, username, PASSWORD);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return tokensOf(answer);
+    };
+
+    before(async () => {
+      stores = await createTestStores();
+      gatehouse = deployment({ databaseUrl: stores.databaseUrl, redisUrl: stores.redisUrl, env: { GATEHOUSE_REDIS_KEY_PREFIX: stores.redisKeyPrefix } });
+      a = await gatehouse.start('A');
+      b = await gatehouse.start('B');
+      const users = Array.from({ length: WORKERS }, (_, i) => ({ username: `load-${i}`, password: PASSWORD }));
+      for (const name of [...users.map((u) => u.username), 'burst', 'probe']) {
+        assert.equal((await call(b.base, 'POST', '/auth/register', { body: { username: name, password: PASSWORD } })).status, 201);
+      }
+      // Routed like a load balancer would: to the instances that are up.
+      const up = (): Instance[] => [a, b, ...(restarted === undefined ? [] : [restarted])].filter((i) => i.alive());
+      load = startLoad({ targets: up, users, password: PASSWORD, pauseMs: 15, refreshEvery: 2, loginEvery: 20 });
+      await sleep(1_000);
+    });
+    after(async () => {
+      try {
+        await load?.stop();
+        await gatehouse?.close();
+      } finally {
+        await stores?.cleanup();
+      }
+    });
+
+    test('A killed with a burst in flight: B keeps serving every request', async (ctx) => {
+      const sessions: Tokens[] = [];
+      for (let n = 0; n < BURST_REFRESHES; n++) sessions.push(await login(b, 'burst'));
+      let firstAnswer: () => void = () => undefined;
+      const answered = new Promise<void>((resolve) => (firstAnswer = resolve));
+      const first = <T>(p: Promise<T>): Promise<T> => p.finally(firstAnswer);
+      const refreshes = sessions.map((s) => first(call(a.base, 'POST', '/auth/refresh', { body: { refresh_token: s.refresh } })));
+      const logins = Array.from({ length: BURST_LOGINS }, () => first(signIn(a.base, 'burst', PASSWORD)));
+      await answered;
+      await sleep(KILL_AFTER_FIRST_ANSWER_MS);
+      a.child.kill('SIGKILL');
+      killedAt = performance.now();
+      const burst: Answer[] = await Promise.all(refreshes);
+      const burstLogins = await Promise.all(logins);
+      unanswered = sessions.filter((_, n) => burst[n]!.status === 'connection');
+      assert.deepEqual(
+        [...burst, ...burstLogins].map((r) => r.status).filter((s) => s !== 200 && s !== 'connection'),
+        [],
+        'the victim answered something else than success before it died',
+      );
+      ctx.diagnostic(`burst on A: refreshes ${JSON.stringify(statusCounts(burst))}, logins ${JSON.stringify(statusCounts(burstLogins))}`);
+      assert.ok(unanswered.length > 0 || burstLogins.some((r) => r.status === 'connection'), 'the kill landed after the whole burst was answered');
+
+      // B goes on: the load, now all on B, for a second.
+      await sleep(1_000);
+      const onB = load.sent.filter((s) => s.instance === 'B' && s.at > killedAt);
+      ctx.diagnostic(`B after the kill: ${JSON.stringify(tally(onB))}`);
+      assert.ok(onB.length > 20, 'B got the traffic');
+      // A refresh of a client whose rotation committed on A but went unanswered is reuse on B (strict rotation): only that may fail.
+      assert.deepEqual(
+        onB.filter((s) => !isSuccess(s.status)).map((s) => `${s.route} ${String(s.status)}`),
+        load.lostSessions.map(() => 'refresh 400'),
+      );
+      assert.ok(b.alive());
+    });
+
+    test('each unanswered rotation is whole or absent: the retry on B agrees with what the database holds', async (ctx) => {
+      const db = new pg.Client({ connectionString: stores.databaseUrl });
+      await db.connect();
+      let committed = 0;
+      try {
+        for (const t of unanswered) {
+          const { rows } = await db.query<{ spent: boolean; successors: string }>(
+            `SELECT rt.spent_at IS NOT NULL AS spent, (SELECT count(*) FROM refresh_tokens n WHERE n.session_id = rt.session_id AND n.generation = rt.generation + 1) AS successors
+             FROM refresh_tokens rt WHERE rt.digest = $1`,
+            [digestRefreshToken(t.refresh)],
+          );
+          const [row] = rows;
+          assert.ok(row !== undefined);
+          assert.equal(Number(row.successors), row.spent ? 1 : 0, 'spent without a successor, or a successor of an unspent token');
+          if (row.spent) committed += 1;
+          // Whole: the client's retry is reuse (its session ends, strict rotation). Absent: the retry rotates.
+          const retry = await call(b.base, 'POST', '/auth/refresh', { body: { refresh_token: t.refresh } });
+          assert.equal(retry.status, row.spent ? 400 : 200, JSON.stringify(retry.body));
+        }
+      } finally {
+        await db.end();
+      }
+      ctx.diagnostic(`unanswered rotations: ${unanswered.length}, committed ${committed}, not ${unanswered.length - committed}`);
+    });
+
+    test('A started again serves at once: tokens from B, a revocation made while it was down, new logins', async (ctx) => {
+      const live = await login(b, 'probe');
+      const revoked = await login(b, 'probe');
+      assert.equal((await call(b.base, 'POST', '/auth/logout', { token: revoked.access })).status, 204);
+      const spawned = performance.now();
+      restarted = await gatehouse.start('A2');
+      const startup = performance.now() - spawned;
+      // The very first requests, no waiting: a token B issued, one B revoked meanwhile, a refresh and a login.
+      assert.equal((await call(restarted.base, 'GET', '/me', { token: live.access })).status, 200);
+      assert.equal((await call(restarted.base, 'GET', '/me', { token: revoked.access })).status, 401);
+      assert.equal((await call(restarted.base, 'POST', '/auth/refresh', { body: { refresh_token: live.refresh } })).status, 200);
+      await login(restarted, 'probe');
+      assert.equal((await call(restarted.base, 'GET', '/readyz')).status, 200);
+      ctx.diagnostic(`A2 listening ${startup.toFixed(0)} ms after spawn, served its first requests at once`);
+
+      await sleep(500);
+      const clients = await load.stop();
+      const sent = load.sent;
+      const onA2 = sent.filter((s) => s.instance === 'A2');
+      assert.ok(onA2.length > 0 && onA2.every((s) => isSuccess(s.status)), JSON.stringify(tally(onA2)));
+      assert.deepEqual(
+        sent.filter((s) => s.status === 500 || s.status === 503),
+        [],
+      );
+      assert.ok(
+        clients.every((c) => c.tokens !== undefined),
+        'every client has a session',
+      );
+      const { violations, figures } = await checkInvariants(stores.databaseUrl, []);
+      assert.deepEqual(violations, NO_VIOLATIONS);
+      ctx.diagnostic(
+        `load in all: ${JSON.stringify(tally(sent))}; sessions lost to an unanswered committed rotation: ${load.lostSessions.length}; connection errors ${sent.filter((s) => s.status === 'connection').length}`,
+      );
+      ctx.diagnostic(`database: ${JSON.stringify(figures)}; test ran ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    });
+  });
+} else {
+  describe('fault: an instance SIGKILLed during refresh and login traffic', () => {
+    test('skipped: needs the real pass (instances sharing PostgreSQL and Redis)', (ctx) => {
+      ctx.diagnostic(`skipped (${testStoreProfile} pass)`);
+    });
+  });
+}
