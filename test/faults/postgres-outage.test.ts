@@ -36,6 +36,7 @@ if (testStoreProfile === 'real' && privatePostgresUnavailable === undefined) {
     let a: Instance;
     let b: Instance;
     let load: Load;
+    let users: { username: string; password: string }[] = [];
     const started = performance.now();
 
     before(async () => {
@@ -48,9 +49,9 @@ if (testStoreProfile === 'real' && privatePostgresUnavailable === undefined) {
       });
       a = await gatehouse.start('A');
       b = await gatehouse.start('B');
-      const users = Array.from({ length: WORKERS }, (_, i) => ({ username: `load-${i}`, password: PASSWORD }));
+      users = Array.from({ length: WORKERS }, (_, i) => ({ username: `load-${i}`, password: PASSWORD }));
       for (const u of users) assert.equal((await call(a.base, 'POST', '/auth/register', { body: { ...u } })).status, 201);
-      load = startLoad({ targets: () => [a, b], users, password: PASSWORD, pauseMs: 25, refreshEvery: 3, loginEvery: 30, registerEvery: 25 });
+      load = startLoad({ targets: () => [a, b], users, password: PASSWORD, pauseMs: 25, refreshEvery: 3, loginEvery: 30, registerEvery: 10 });
       // Some traffic on a healthy database first, so the crash meets sessions with rotations behind them.
       await sleep(1_500);
     });
@@ -122,7 +123,7 @@ if (testStoreProfile === 'real' && privatePostgresUnavailable === undefined) {
         const res = await call(b.base, 'POST', '/auth/refresh', { body: { refresh_token: c.tokens.refresh } });
         assert.equal(res.status, 200, `${c.username}: its last answered refresh token (${JSON.stringify(res.body)})`);
       }
-      const { violations, figures } = await checkInvariants(postgres.url, load.registered);
+      const { violations, figures } = await checkInvariants(postgres.url, [...users.map((u) => u.username), ...load.registered]);
       assert.deepEqual(violations, NO_VIOLATIONS);
       ctx.diagnostic(`load in all: ${JSON.stringify(tally(sent))}; unavailable answers ${sent.filter((s) => isUnavailable(s.status)).length}`);
       ctx.diagnostic(
