@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { isUnavailable, signIn, startLoad, tally, type Load } from '../support/fault-load.js';
@@ -21,8 +22,8 @@ const PASSWORD = 'correct horse battery staple';
 const DEADLINE_MS = 10_000;
 /** An answer in flight when the probe saw the instance close may still arrive just after it. */
 const IN_FLIGHT_MS = 250;
-/** The documented liveness window (3 s without a confirmed PING) plus the PING interval and slack. */
-const LIVENESS_BOUND_MS = 5_000;
+/** The requirement (README, Revocation): a revocation on one instance holds on every other within 1 s. */
+const PROPAGATION_LIMIT_MS = 1_000;
 const WORKERS = 4;
 
 const me = (i: Instance, token: string) => call(i.base, 'GET', '/me', { token });
@@ -78,6 +79,8 @@ if (testStoreProfile === 'real' && hasRedisServer) {
       for (const u of [...users.map((x) => x.username), 'probe', 'revoked-on-b', 'revoked-in-db', 'throttled']) await register(u);
       live = await login(a, 'probe');
       load = startLoad({ targets: () => [a, b], users, password: PASSWORD, pauseMs: 25 });
+      // Some traffic on a healthy deployment first.
+      await sleep(1_000);
     });
     after(async () => {
       try {
@@ -89,25 +92,38 @@ if (testStoreProfile === 'real' && hasRedisServer) {
       }
     });
 
-    test('SIGKILL: both instances refuse protected routes with 503 and /readyz says why, within the liveness window', async (ctx) => {
+    test('SIGKILL: both instances refuse protected routes with 503 at once (their links closed) and /readyz says why; a revocation made then holds everywhere', async (ctx) => {
       for (const i of [a, b]) assert.equal((await me(i, live.access)).status, 200, `${i.name} serves before the fault`);
-      // Revoked on B at the moment Redis dies: its publish is lost, so A cannot hear of it until it fails closed.
+      // Revoked on B the moment Redis dies: its publish is lost with Redis, so A never hears of it.
       const early = await login(b, 'revoked-on-b');
       await killRedis(redis);
       killedAt = performance.now();
       assert.equal((await call(b.base, 'POST', '/auth/revoke', { form: { token: early.refresh } })).status, 200);
       revoked.push({ label: 'revoked on B as Redis died', token: early.access });
-      const acceptedFor = await waitFor(
+      // Polled from the revocation on: A must hold it within the propagation requirement (it used
+      // to accept it until its heartbeat went unanswered for 3 s, although its link had closed).
+      let accepted = 0;
+      const refusedWithin = await waitFor(
         'A stops accepting the token revoked on B',
-        async () => (await me(a, early.access)).status !== 200,
-        LIVENESS_BOUND_MS,
-        20,
+        async () => {
+          if ((await me(a, early.access)).status !== 200) return true;
+          accepted += 1;
+          return false;
+        },
+        DEADLINE_MS,
+        5,
       );
+      ctx.diagnostic(
+        `a session revoked on B right after SIGKILL: A accepted it ${accepted} times, refused it within ${refusedWithin.toFixed(0)} ms of B's answer`,
+      );
+      assert.ok(refusedWithin < PROPAGATION_LIMIT_MS, `A accepted a session revoked on B for ${refusedWithin.toFixed(0)} ms after Redis died`);
 
       for (const i of [a, b]) {
-        const waited = await waitFor(`${i.name} refuses a live token`, async () => (await me(i, live.access)).status === 503, DEADLINE_MS, 20);
+        await waitFor(`${i.name} refuses a live token`, async () => (await me(i, live.access)).status === 503, DEADLINE_MS, 20);
         closedAt.set(i.name, performance.now());
-        ctx.diagnostic(`${i.name}: failed closed ${(closedAt.get(i.name)! - killedAt).toFixed(0)} ms after SIGKILL (${waited.toFixed(0)} ms of polling)`);
+        // The client's view: the first /me of the load answered 503 by this instance.
+        const first = load.sent.find((s) => s.instance === i.name && s.route === 'me' && s.status === 503 && s.at > killedAt);
+        ctx.diagnostic(`${i.name}: failed closed ${first === undefined ? '(no load request yet)' : `${(first.at - killedAt).toFixed(0)} ms`} after SIGKILL`);
         const res = await me(i, live.access);
         assert.equal(res.status, 503);
         assert.equal(res.body?.code, 'ERR_STORE_UNAVAILABLE');
@@ -115,7 +131,6 @@ if (testStoreProfile === 'real' && hasRedisServer) {
         assert.equal(ready.status, 503);
         assert.deepEqual(ready.body?.checks, { database: 'ok', ephemeral: 'unavailable', revocation: 'stale' });
       }
-      ctx.diagnostic(`a session revoked on B right after SIGKILL was still accepted by A for ${acceptedFor.toFixed(0)} ms (the liveness window)`);
       assert.equal((await me(a, early.access)).status, 503, 'refused as unavailable, not as revoked: A has not heard of it');
     });
 
