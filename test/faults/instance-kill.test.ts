@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { digestRefreshToken } from '../../src/sessions/refresh-token.js';
@@ -72,28 +72,62 @@ if (testStoreProfile === 'real') {
       }
     });
 
-    test('A killed with a burst in flight: B keeps serving every request', async (ctx) => {
-      const sessions: Tokens[] = [];
-      for (let n = 0; n < BURST_REFRESHES; n++) sessions.push(await login(b, 'burst'));
+    /**
+     * Sends refreshes of `sessions` and a few logins to `victim` all at once and SIGKILLs it just
+     * after the first answer; returns the sessions whose refresh got no answer.
+     */
+    const burstAndKill = async (ctx: TestContext, victim: Instance, sessions: readonly Tokens[]): Promise<Tokens[]> => {
       let firstAnswer: () => void = () => undefined;
       const answered = new Promise<void>((resolve) => (firstAnswer = resolve));
       const first = <T>(p: Promise<T>): Promise<T> => p.finally(firstAnswer);
-      const refreshes = sessions.map((s) => first(call(a.base, 'POST', '/auth/refresh', { body: { refresh_token: s.refresh } })));
-      const logins = Array.from({ length: BURST_LOGINS }, () => first(signIn(a.base, 'burst', PASSWORD)));
+      const refreshes = sessions.map((s) => first(call(victim.base, 'POST', '/auth/refresh', { body: { refresh_token: s.refresh } })));
+      const logins = Array.from({ length: BURST_LOGINS }, () => first(signIn(victim.base, 'burst', PASSWORD)));
       await answered;
       await sleep(KILL_AFTER_FIRST_ANSWER_MS);
-      a.child.kill('SIGKILL');
+      victim.child.kill('SIGKILL');
       killedAt = performance.now();
       const burst: Answer[] = await Promise.all(refreshes);
       const burstLogins = await Promise.all(logins);
-      unanswered = sessions.filter((_, n) => burst[n]!.status === 'connection');
       assert.deepEqual(
         [...burst, ...burstLogins].map((r) => r.status).filter((s) => s !== 200 && s !== 'connection'),
         [],
         'the victim answered something else than success before it died',
       );
-      ctx.diagnostic(`burst on A: refreshes ${JSON.stringify(statusCounts(burst))}, logins ${JSON.stringify(statusCounts(burstLogins))}`);
-      assert.ok(unanswered.length > 0 || burstLogins.some((r) => r.status === 'connection'), 'the kill landed after the whole burst was answered');
+      ctx.diagnostic(`burst on ${victim.name}: refreshes ${JSON.stringify(statusCounts(burst))}, logins ${JSON.stringify(statusCounts(burstLogins))}`);
+      assert.ok(
+        burst.some((r) => r.status === 'connection') || burstLogins.some((r) => r.status === 'connection'),
+        'the kill landed after the whole burst was answered',
+      );
+      return sessions.filter((_, n) => burst[n]!.status === 'connection');
+    };
+    const sessionsOf = async (i: Instance): Promise<Tokens[]> => {
+      const sessions: Tokens[] = [];
+      for (let n = 0; n < BURST_REFRESHES; n++) sessions.push(await login(i, 'burst'));
+      return sessions;
+    };
+    /** Whether the rotation of `token` committed, and the successor it wrote (whole or absent is checked here). */
+    const rotationOf = async (token: Tokens): Promise<{ spent: boolean; successor: string | undefined }> => {
+      const db = new pg.Client({ connectionString: stores.databaseUrl });
+      await db.connect();
+      try {
+        const { rows } = await db.query<{ spent: boolean; successors: string[] | null }>(
+          `SELECT rt.spent_at IS NOT NULL AS spent,
+             (SELECT array_agg(n.digest) FROM refresh_tokens n WHERE n.session_id = rt.session_id AND n.generation = rt.generation + 1) AS successors
+           FROM refresh_tokens rt WHERE rt.digest = $1`,
+          [digestRefreshToken(token.refresh)],
+        );
+        const [row] = rows;
+        assert.ok(row !== undefined);
+        const successors = row.successors ?? [];
+        assert.equal(successors.length, row.spent ? 1 : 0, 'spent without a successor, or a successor of an unspent token');
+        return { spent: row.spent, successor: successors[0] };
+      } finally {
+        await db.end();
+      }
+    };
+
+    test('A killed with a burst in flight: B keeps serving every request', async (ctx) => {
+      unanswered = await burstAndKill(ctx, a, await sessionsOf(b));
 
       // B goes on: the load, now all on B, for a while.
       const afterKill = () => load.sent.filter((s) => s.instance === 'B' && s.at > killedAt);
@@ -109,28 +143,39 @@ if (testStoreProfile === 'real') {
     });
 
     test('each unanswered rotation is whole or absent: the retry on B agrees with what the database holds', async (ctx) => {
-      const db = new pg.Client({ connectionString: stores.databaseUrl });
-      await db.connect();
       let committed = 0;
-      try {
-        for (const t of unanswered) {
-          const { rows } = await db.query<{ spent: boolean; successors: string }>(
-            `SELECT rt.spent_at IS NOT NULL AS spent, (SELECT count(*) FROM refresh_tokens n WHERE n.session_id = rt.session_id AND n.generation = rt.generation + 1) AS successors
-             FROM refresh_tokens rt WHERE rt.digest = $1`,
-            [digestRefreshToken(t.refresh)],
-          );
-          const [row] = rows;
-          assert.ok(row !== undefined);
-          assert.equal(Number(row.successors), row.spent ? 1 : 0, 'spent without a successor, or a successor of an unspent token');
-          if (row.spent) committed += 1;
-          // Whole: the client's retry is reuse (its session ends, strict rotation). Absent: the retry rotates.
-          const retry = await call(b.base, 'POST', '/auth/refresh', { body: { refresh_token: t.refresh } });
-          assert.equal(retry.status, row.spent ? 400 : 200, JSON.stringify(retry.body));
-        }
-      } finally {
-        await db.end();
+      for (const t of unanswered) {
+        const { spent } = await rotationOf(t);
+        if (spent) committed += 1;
+        // Whole: the client's retry is reuse (its session ends, strict rotation). Absent: the retry rotates.
+        const retry = await call(b.base, 'POST', '/auth/refresh', { body: { refresh_token: t.refresh } });
+        assert.equal(retry.status, spent ? 400 : 200, JSON.stringify(retry.body));
       }
-      ctx.diagnostic(`unanswered rotations: ${unanswered.length}, committed ${committed}, not ${unanswered.length - committed}`);
+      ctx.diagnostic(
+        `unanswered rotations: ${unanswered.length}, committed ${committed} (those clients lose the session on retry), not ${unanswered.length - committed}`,
+      );
+    });
+
+    test('with a refresh grace window: a client whose rotation committed on the killed instance gets that same successor from another and keeps its session', async (ctx) => {
+      const grace = { GATEHOUSE_REFRESH_GRACE_SECONDS: '30' };
+      const g1 = await gatehouse.start('G1', grace);
+      const g2 = await gatehouse.start('G2', grace);
+      const lost = await burstAndKill(ctx, g1, await sessionsOf(g2));
+      let replayed = 0;
+      for (const t of lost) {
+        const { spent, successor } = await rotationOf(t);
+        const retry = await call(g2.base, 'POST', '/auth/refresh', { body: { refresh_token: t.refresh } });
+        assert.equal(retry.status, 200, JSON.stringify(retry.body));
+        const next = tokensOf(retry);
+        if (spent) {
+          replayed += 1;
+          assert.equal(digestRefreshToken(next.refresh), successor, 'the retry got another successor than the one committed');
+        }
+        assert.equal((await call(g2.base, 'POST', '/auth/refresh', { body: { refresh_token: next.refresh } })).status, 200, 'the session goes on');
+      }
+      ctx.diagnostic(
+        `grace window: unanswered rotations ${lost.length}, committed ${replayed} (each retry got its committed successor), not ${lost.length - replayed}`,
+      );
     });
 
     test('A started again serves at once: tokens from B, a revocation made while it was down, new logins', async (ctx) => {
