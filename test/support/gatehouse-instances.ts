@@ -9,7 +9,7 @@ import { startEmbeddedServer, stopServer, type EmbeddedServer } from './embedded
  * Gatehouse instances of one deployment for the fault tests: separate `gatehouse serve` processes
  * (the compiled CLI) on one PostgreSQL and, optionally, one Redis. They share one data directory,
  * so they sign with the same development key and digest API keys under the same pepper; the first
- * instance creates both, which is why `start` is called one instance at a time.
+ * instance creates both, which is why it must be listening before any other is started.
  */
 export interface Deployment {
   /** Starts one more instance; resolves once it listens. */
