@@ -166,7 +166,9 @@ export async function startRevocations(deps: RevocationDeps): Promise<Revocation
     throw error;
   }
 
-  const isCurrent = (): boolean => !catchingUp && Date.now() - subscription.confirmedAt() <= staleAfterMs;
+  // A subscription known lost (Redis died: its connection closed) is missing messages now: closed at
+  // once, not only once the heartbeat has been unanswered for staleAfterMs.
+  const isCurrent = (): boolean => !catchingUp && !subscription.lost() && Date.now() - subscription.confirmedAt() <= staleAfterMs;
 
   const timer = setInterval(() => {
     const current = isCurrent();

@@ -50,13 +50,15 @@ async function pollUntil(label: string, done: () => boolean, timeoutMs = DEADLIN
 
 /**
  * A pub/sub feed whose liveness the test controls: `freeze()` stops `confirmedAt` advancing (as a
- * Redis subscription whose heartbeat no longer answers), `resubscribed()` reports a reconnect,
+ * Redis subscription whose heartbeat no longer answers), `drop()` marks it lost (its connection
+ * closed, as when Redis dies) until `resubscribed()`, which reports a reconnect,
  * `failPublish` makes publishing reject. Messages are delivered asynchronously to this feed's own
  * subscribers, like the memory store does.
  */
 interface TestFeed extends Feed {
   freeze(): void;
   thaw(): void;
+  drop(): void;
   resubscribed(): void;
   failPublish: boolean;
   readonly published: string[];
@@ -66,6 +68,7 @@ interface TestFeed extends Feed {
 function controllableFeed(): TestFeed {
   const listeners = new Set<ChannelListener>();
   let frozenAt: number | undefined;
+  let lost = false;
   const published: string[] = [];
   const feed: TestFeed = {
     failPublish: false,
@@ -79,7 +82,11 @@ function controllableFeed(): TestFeed {
     thaw() {
       frozenAt = undefined;
     },
+    drop() {
+      lost = true;
+    },
     resubscribed() {
+      lost = false;
       for (const listener of [...listeners]) listener.onResubscribed();
     },
     async publish(channel, message) {
@@ -93,6 +100,7 @@ function controllableFeed(): TestFeed {
       listeners.add(listener);
       return {
         confirmedAt: () => frozenAt ?? Date.now(),
+        lost: () => lost,
         async close() {
           listeners.delete(listener);
         },
@@ -276,6 +284,29 @@ describe('startRevocations', () => {
       assert.equal(outcome(r, doomed), 'revoked', 'the catch-up must have loaded the revocation written during the outage');
       assert.equal(r.state().current, true);
       await pollUntil('a state_current event', () => events.some((e) => e.event === 'revocation.state_current'));
+    });
+
+    // Found by test/faults/redis-outage.test.ts: with Redis SIGKILLed, a session revoked on another
+    // instance was accepted here for up to 3 s, until the unanswered heartbeats made the state stale,
+    // although the subscriber's connection had closed at once.
+    test('a subscription known lost refuses every token at once, long before the heartbeat window, until it is renewed and caught up', async () => {
+      const feed = controllableFeed();
+      const r = await start(feed, { staleAfterMs: 60_000 });
+      const user = await newUser();
+      const doomed = token(user, await newSession(user));
+      const live = token(user, await newSession(user));
+      assert.equal(outcome(r, live), 'ok');
+
+      feed.drop();
+      // Another instance revokes right after; its publish is lost with the connection.
+      assert.equal(await sessions.revoke(doomed.sid as string, 'logout', new Date()), true);
+      assert.equal(outcome(r, doomed), 'unavailable', 'accepted while the subscription is known lost');
+      assert.equal(outcome(r, live), 'unavailable');
+      assert.equal(r.state().current, false);
+
+      feed.resubscribed();
+      await pollUntil('caught up after the renewal', () => outcome(r, live) === 'ok');
+      assert.equal(outcome(r, doomed), 'revoked');
     });
 
     test('while catching up after a resubscribe, every token is refused as unavailable, even one never revoked', async () => {

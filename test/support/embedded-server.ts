@@ -4,10 +4,15 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Characters of a server's output kept for `output()`: its tail once it has written more. */
+const OUTPUT_KEPT = 4_000_000;
+
 export interface EmbeddedServer {
   readonly child: ChildProcess;
   /** http://127.0.0.1:<port>, as the server printed it once listening. */
   readonly base: string;
+  /** Everything the process wrote so far (stdout and stderr): its banner and its log lines. */
+  output(): string;
 }
 
 /**
@@ -37,9 +42,11 @@ export function startEmbeddedServer(dir: string, env: Readonly<Record<string, st
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] !== undefined) {
         child.stdout?.off('data', onData);
-        // Still read, so a chatty server never blocks on a full pipe.
-        child.stdout?.resume();
-        resolve({ child, base: match[1] });
+        // Still read, so a chatty server never blocks on a full pipe; the tail is kept (a bench logs a lot).
+        child.stdout?.on('data', (more: string) => {
+          output = output.length > OUTPUT_KEPT ? output.slice(-OUTPUT_KEPT / 2) + more : output + more;
+        });
+        resolve({ child, base: match[1], output: () => output });
       }
     };
     child.stdout?.setEncoding('utf8').on('data', onData);

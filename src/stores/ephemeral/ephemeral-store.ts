@@ -37,8 +37,8 @@ export interface EphemeralStore {
   publish(channel: string, message: string): Promise<void>;
   /**
    * Listens on `channel` until the subscription is closed. Pub/sub delivers at most once and drops
-   * messages sent while a subscriber is disconnected; `confirmedAt` and `onResubscribed` let the
-   * caller notice that and catch up from its system of record.
+   * messages sent while a subscriber is disconnected; `confirmedAt`, `lost` and `onResubscribed` let
+   * the caller notice that and catch up from its system of record.
    */
   subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
   close(): Promise<void>;
@@ -53,6 +53,12 @@ export interface ChannelListener {
 export interface Subscription {
   /** Epoch ms when the subscription was last known to be live (in process: always now). */
   confirmedAt(): number;
+  /**
+   * True from the moment its connection is known gone (closed, e.g. Redis died) until the
+   * subscription is renewed (in process: never): messages are being missed now, whatever
+   * `confirmedAt` says. A link that goes silent without closing shows only in `confirmedAt`.
+   */
+  lost(): boolean;
   close(): Promise<void>;
 }
 

@@ -198,6 +198,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         // One process cannot miss its own messages. Wall clock, not the injected one: callers
         // compare liveness with Date.now().
         confirmedAt: () => Date.now(),
+        lost: () => false,
         async close() {
           listeners.delete(listener);
         },

@@ -143,6 +143,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
       subscriptions.add(subscription);
       return {
         confirmedAt: () => subscription.confirmedAt(),
+        lost: () => subscription.lost(),
         async close() {
           subscriptions.delete(subscription);
           await subscription.close();
@@ -238,6 +239,7 @@ async function subscribeOnOwnConnection(
   heartbeat.unref();
   return {
     confirmedAt: () => confirmedAt,
+    lost: () => !live,
     async close() {
       closing = true;
       clearInterval(heartbeat);
