@@ -1,18 +1,20 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader } from 'jose';
-import { LIMIT_NAMES } from '../src/throttle/limit-spec.js';
+import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/support/embedded-server.js';
 import { freePort, hasRedisServer, killRedis, startRedis } from '../test/support/private-redis.js';
-import { postgresMissing, runToEnd, startPrivatePostgres } from './cluster-stores.js';
+import { privatePostgresUnavailable, startPrivatePostgres } from '../test/support/private-postgres.js';
 
 /**
  * `npm run bench:cluster` (issue 17): three Gatehouse instances — the compiled server, separate
  * processes — on one private PostgreSQL and one private Redis that this script starts on loopback
- * (Debian's postgresql and redis-server; skipped with a notice where absent), sharing one issuer,
+ * (Debian's postgresql and redis-server, through the fault tests' test/support/private-*.ts, so
+ * PostgreSQL runs with fsync off; skipped with a notice where absent), sharing one issuer,
  * one KEK and stored signing keys (GATEHOUSE_KEY_SOURCE=store). It measures:
  *   1. mixed load (logins, refreshes, GET /me, logouts) spread over the three against the same
  *      load on one instance;
@@ -49,6 +51,18 @@ const login = async (base: string, username: string): Promise<Tokens> =>
 
 const refresh = (base: string, token: string): Promise<Response> =>
   fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refresh_token: token }) });
+
+function runToEnd(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 function quantiles(samples: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -219,7 +233,7 @@ function print(rows: readonly (readonly string[])[]): void {
 }
 
 export async function runClusterBench(): Promise<void> {
-  const missing = postgresMissing() ?? (hasRedisServer ? undefined : 'no redis-server on PATH (apt-get install -y redis-server)');
+  const missing = privatePostgresUnavailable ?? (hasRedisServer ? undefined : 'no redis-server on PATH (apt-get install -y redis-server)');
   if (missing !== undefined) {
     console.log(`Cluster bench skipped: ${missing}.`);
     return;
@@ -240,7 +254,7 @@ export async function runClusterBench(): Promise<void> {
     GATEHOUSE_ACCESS_TOKEN_TTL: '60',
     GATEHOUSE_LOG_LEVEL: 'warn',
     // Every request of the bench comes from 127.0.0.1.
-    ...Object.fromEntries(LIMIT_NAMES.map((name) => [`GATEHOUSE_LIMIT_${name}`, 'off'])),
+    ...LIMITS_OFF,
   };
   try {
     // One at a time: the first applies the migrations and creates the first signing key.
@@ -304,7 +318,7 @@ export async function runClusterBench(): Promise<void> {
   } finally {
     await Promise.all(instances.map((i) => stopServer(i.child, 'SIGTERM')));
     await killRedis(redis);
-    await postgres.stop();
+    postgres.destroy();
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
 }

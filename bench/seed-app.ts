@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { LIMIT_NAMES } from '../src/throttle/limit-spec.js';
+import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer } from '../test/support/embedded-server.js';
 
 /**
@@ -251,10 +251,9 @@ export async function runSeedAppBench(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'gh-bench-seed-'));
-  const limitsOff = Object.fromEntries(LIMIT_NAMES.map((name) => [`GATEHOUSE_LIMIT_${name}`, 'off']));
   const seed = await startSeed(dir);
   try {
-    const gatehouse = await startEmbeddedServer(dir, { ...limitsOff, GATEHOUSE_LOG_LEVEL: 'info' });
+    const gatehouse = await startEmbeddedServer(dir, { ...LIMITS_OFF, GATEHOUSE_LOG_LEVEL: 'info' });
     try {
       const tokenBody = new URLSearchParams({ grant_type: 'password', username: USERNAME, password: PASSWORD }).toString();
       const [seedFigures, gatehouseFigures] = await measure([
