@@ -43,7 +43,14 @@ export interface CreateApiKeyInput {
   readonly expiresInSeconds?: number | undefined;
 }
 
-export type ApiKeyEvent = { readonly event: 'api_key.last_use_failed' | 'api_key.audit_failed'; readonly keyId: string; readonly error: unknown };
+export type ApiKeyEvent = {
+  readonly event: 'api_key.last_use_failed' | 'api_key.audit_failed' | 'api_key.announce_failed';
+  readonly keyId: string;
+  readonly error: unknown;
+};
+
+/** The channel on which instances tell each other to drop a cached key row (its end moved). */
+export const API_KEY_CHANNEL = 'api-keys';
 
 export interface ApiKeysDeps {
   readonly store: ApiKeyStore;
@@ -55,6 +62,12 @@ export interface ApiKeysDeps {
   readonly revocations: Pick<Revocations, 'assertNotRevoked' | 'revokeAccessToken'>;
   readonly audit: Pick<AuditLog, 'record'>;
   readonly now: () => number;
+  /**
+   * Tells every instance to drop its cached row of the key (`forget`): a rotation with an overlap
+   * gives the old row an end that a row cached elsewhere before it does not have. Without it,
+   * another instance could accept the old key up to API_KEY_CACHE_MS past the overlap.
+   */
+  readonly announceChanged?: (keyId: string) => Promise<void>;
   readonly onEvent?: (event: ApiKeyEvent) => void;
 }
 
@@ -66,8 +79,10 @@ export interface ApiKeys {
   rotate(ownerId: string, keyId: string, overlapSeconds: number, context: AuditContext): Promise<CreatedApiKey>;
   /** Throws InvalidTokenError (401) for any key that does not prove its owner now; StoreUnavailableError (503). */
   authenticate(token: string, context: AuditContext): Promise<ApiKeyPrincipal>;
-  /** Forgets cached rows (tests, and a key revoked here). */
+  /** Forgets a cached row (a key changed here or on another instance). */
   forget(keyId: string): void;
+  /** Forgets every cached row (the change feed was lost for a while: a message may have been missed). */
+  forgetAll(): void;
 }
 
 const viewOf = (key: ApiKeyRecord): ApiKeyView =>
@@ -136,6 +151,16 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
     cache.delete(keyId);
     const exp = Math.ceil((at.getTime() + API_KEY_CACHE_MS) / 1000);
     await deps.revocations.revokeAccessToken({ jti: apiKeyRevocationId(keyId), exp }, at);
+  }
+
+  async function announceChanged(keyId: string): Promise<void> {
+    cache.delete(keyId);
+    try {
+      await deps.announceChanged?.(keyId);
+    } catch (error) {
+      // The change is committed; a lost announcement leaves other caches at most API_KEY_CACHE_MS behind.
+      deps.onEvent?.({ event: 'api_key.announce_failed', keyId, error });
+    }
   }
 
   async function recordUse(row: ApiKeyRecord, context: AuditContext, at: Date): Promise<void> {
@@ -207,9 +232,10 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
       const { record, token } = newKey(ownerId, { name: old.name, scopes: old.scopes, tenantId: old.tenantId, expiresAt: old.expiresAt }, at);
       const stored = await deps.store.rotate(keyId, ownerId, endsAt, record, [audited(context, 'api_key.rotated', ownerId, keyId, at)]);
       if (stored === undefined) throw new NotFoundError('no live api key of this owner with this id');
-      // Other instances hold the old row with no end; an overlap of 0 must end it there too at once.
+      // Other instances hold the old row with no end: an overlap of 0 ends it there at once (the
+      // revocation feed); a longer one makes them reload the row, which now carries its end.
       if (overlapSeconds === 0) await announceRevoked(keyId, at);
-      else cache.delete(keyId);
+      else await announceChanged(keyId);
       return { key: viewOf(stored), token };
     },
 
@@ -249,6 +275,10 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
 
     forget(keyId) {
       cache.delete(keyId);
+    },
+
+    forgetAll() {
+      cache.clear();
     },
   };
 }

@@ -4,7 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { API_KEY_PREFIX, formatApiKey, mintApiKey, parseApiKey } from '../../src/apikeys/api-key-token.js';
 import { apiKeyPeppers, type ApiKeyPeppers } from '../../src/apikeys/api-key-peppers.js';
-import { createApiKeys } from '../../src/apikeys/api-keys.js';
+import { API_KEY_CHANNEL, createApiKeys } from '../../src/apikeys/api-keys.js';
+import { NO_AUDIT_CONTEXT } from '../../src/audit/audit-event.js';
+import { InvalidTokenError } from '../../src/errors/errors.js';
 import { createDrizzleApiKeyStore } from '../../src/stores/db/drizzle-api-key-store.js';
 import { bearer, startTestApp, TEST_API_KEY_PEPPER, type TestApp } from '../support/test-app.js';
 
@@ -124,6 +126,45 @@ describe('API keys', () => {
     const rotated = await t.inject({ method: 'POST', url: `/me/api-keys/${id}/rotate`, headers: bearer(aliceToken), payload: { overlap_seconds: 0 } });
     assert.equal(rotated.statusCode, 201);
     assert.equal(await meStatus(key), 401);
+  });
+
+  test('malicious: a key rotated on another instance is refused right after its overlap, though this instance had its row cached', async () => {
+    // Instance B: its own key cache over the same stores, listening on the change channel as services.ts wires it.
+    const b = createApiKeys({
+      store: createDrizzleApiKeyStore(t.services.database.db),
+      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
+      users: t.services.users,
+      tenants: t.services.tenants,
+      scopes: t.services.scopes,
+      revocations: t.services.revocations,
+      audit: t.services.audit,
+      now: () => clock,
+    });
+    const heard: string[] = [];
+    const changes = await t.services.ephemeral.subscribe(API_KEY_CHANNEL, {
+      onMessage: (keyId) => {
+        b.forget(keyId);
+        heard.push(keyId);
+      },
+      onResubscribed: () => b.forgetAll(),
+    });
+    try {
+      const { id, key } = await newKey();
+      await b.authenticate(key, NO_AUDIT_CONTEXT); // B has the row, with no end, cached now
+      const rotated = await t.inject({ method: 'POST', url: `/me/api-keys/${id}/rotate`, headers: bearer(aliceToken), payload: { overlap_seconds: 5 } });
+      assert.equal(rotated.statusCode, 201, rotated.body);
+      // Redis delivers after publish returns: B must have heard of it before the overlap ends.
+      for (let waited = 0; !heard.includes(id); waited += 10) {
+        if (waited > 2_000) assert.fail('instance B never heard of the rotation');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await b.authenticate(key, NO_AUDIT_CONTEXT); // still inside the overlap
+      clock += 5_001; // well inside B's cache window (API_KEY_CACHE_MS)
+      await assert.rejects(b.authenticate(key, NO_AUDIT_CONTEXT), InvalidTokenError);
+      assert.equal(await meStatus(key), 401);
+    } finally {
+      await changes.close();
+    }
   });
 
   test('malicious: scope escalation at creation: a scope the owner does not hold is refused (403)', async () => {
