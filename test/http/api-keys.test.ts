@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { API_KEY_PREFIX, formatApiKey, mintApiKey, parseApiKey } from '../../src/apikeys/api-key-token.js';
 import { apiKeyPeppers, type ApiKeyPeppers } from '../../src/apikeys/api-key-peppers.js';
-import { API_KEY_CHANNEL, createApiKeys } from '../../src/apikeys/api-keys.js';
+import { API_KEY_CHANNEL, createApiKeys, type ApiKeys, type ApiKeysDeps } from '../../src/apikeys/api-keys.js';
 import { NO_AUDIT_CONTEXT } from '../../src/audit/audit-event.js';
 import { InvalidTokenError } from '../../src/errors/errors.js';
 import { createDrizzleApiKeyStore } from '../../src/stores/db/drizzle-api-key-store.js';
@@ -50,6 +50,19 @@ describe('API keys', () => {
     assert.equal(res.statusCode, 201, res.body);
     return res.json<CreatedKey>();
   };
+  /** Another ApiKeys over this app's stores (an instance of its own, or one with an instrumented part). */
+  const apiKeysOver = (parts: Partial<ApiKeysDeps> = {}): ApiKeys =>
+    createApiKeys({
+      store: createDrizzleApiKeyStore(t.services.database.db),
+      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
+      users: t.services.users,
+      tenants: t.services.tenants,
+      scopes: t.services.scopes,
+      revocations: t.services.revocations,
+      audit: t.services.audit,
+      now: () => clock,
+      ...parts,
+    });
   const meWith = (headers: Record<string, string | string[]>) => t.inject({ method: 'GET', url: '/me', headers });
   const meStatus = async (key: string) => (await meWith({ 'x-api-key': key })).statusCode;
 
@@ -130,16 +143,7 @@ describe('API keys', () => {
 
   test('malicious: a key rotated on another instance is refused right after its overlap, though this instance had its row cached', async () => {
     // Instance B: its own key cache over the same stores, listening on the change channel as services.ts wires it.
-    const b = createApiKeys({
-      store: createDrizzleApiKeyStore(t.services.database.db),
-      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
-      users: t.services.users,
-      tenants: t.services.tenants,
-      scopes: t.services.scopes,
-      revocations: t.services.revocations,
-      audit: t.services.audit,
-      now: () => clock,
-    });
+    const b = apiKeysOver();
     const heard: string[] = [];
     const changes = await t.services.ephemeral.subscribe(API_KEY_CHANNEL, {
       onMessage: (keyId) => {
@@ -253,16 +257,7 @@ describe('API keys', () => {
     const real = apiKeyPeppers([TEST_API_KEY_PEPPER]);
     const compared: { digest: string }[] = [];
     const peppers: ApiKeyPeppers = { digest: real.digest, matches: (secret, stored) => (compared.push(stored), real.matches(secret, stored)) };
-    const keys = createApiKeys({
-      store,
-      peppers,
-      users: t.services.users,
-      tenants: t.services.tenants,
-      scopes: t.services.scopes,
-      revocations: t.services.revocations,
-      audit: t.services.audit,
-      now: () => clock,
-    });
+    const keys = apiKeysOver({ store, peppers });
     const context = { ip: null, userAgent: null, requestId: null };
     const unknownId = mintApiKey();
     await assert.rejects(keys.authenticate(unknownId.token, context), /invalid token/);
@@ -278,16 +273,7 @@ describe('API keys', () => {
     const { key } = await newKey();
     const store = createDrizzleApiKeyStore(t.services.database.db);
     const writes: (string | null)[] = [];
-    const keys = createApiKeys({
-      store: { ...store, recordUse: async (id, at, ip, audit) => (writes.push(ip), store.recordUse(id, at, ip, audit)) },
-      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
-      users: t.services.users,
-      tenants: t.services.tenants,
-      scopes: t.services.scopes,
-      revocations: t.services.revocations,
-      audit: t.services.audit,
-      now: () => clock,
-    });
+    const keys = apiKeysOver({ store: { ...store, recordUse: async (id, at, ip, audit) => (writes.push(ip), store.recordUse(id, at, ip, audit)) } });
     const from = (ip: string) => ({ ip, userAgent: null, requestId: null });
     for (let i = 0; i < 10; i++) await keys.authenticate(key, from('192.0.2.1'));
     assert.deepEqual(writes, ['192.0.2.1']);
