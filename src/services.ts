@@ -441,6 +441,8 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     exchangeRefreshToken: (token, clientId, scopes, audit, resource) => exchangeRefreshToken(families, token, clientId, scopes, audit, resource),
     sessionOfRefreshToken: (token) => sessionOfRefreshToken(families, token),
     recordAudit: (record) => services.audit.record(record),
+    authenticateApiKey: (key, audit) => services.apiKeys.authenticate(key, audit),
+    apiKeyLimit: (keyId) => services.throttle.requests.apiKey(keyId),
     now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),
     prepareAccessToken: () => services.prepareAccessToken(),

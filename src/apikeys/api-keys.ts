@@ -4,7 +4,7 @@ import { principalUserOf, type ApiKeyPrincipal } from '../guard/principal.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import type { UserStore } from '../users/user-store.js';
+import type { UserRecord, UserStore } from '../users/user-store.js';
 import type { ApiKeyPeppers, PepperedDigest } from './api-key-peppers.js';
 import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from './api-key-store.js';
 import { mintApiKey, parseApiKey } from './api-key-token.js';
@@ -72,10 +72,14 @@ export interface ApiKeysDeps {
 }
 
 export interface ApiKeys {
-  create(ownerId: string, input: CreateApiKeyInput, context: AuditContext): Promise<CreatedApiKey>;
+  /**
+   * `actorId`: who asks (default the owner; an admin for a service account's key). A service account
+   * never makes or rotates its own keys (ForbiddenError): a leaked credential must not mint more.
+   */
+  create(ownerId: string, input: CreateApiKeyInput, context: AuditContext, actorId?: string | null): Promise<CreatedApiKey>;
   list(ownerId: string): Promise<ApiKeyView[]>;
   /** NotFoundError for a key that is not the owner's (or already revoked): never says it exists. */
-  revoke(ownerId: string, keyId: string, context: AuditContext): Promise<void>;
+  revoke(ownerId: string, keyId: string, context: AuditContext, actorId?: string | null): Promise<void>;
   rotate(ownerId: string, keyId: string, overlapSeconds: number, context: AuditContext): Promise<CreatedApiKey>;
   /** Throws InvalidTokenError (401) for any key that does not prove its owner now; StoreUnavailableError (503). */
   authenticate(token: string, context: AuditContext): Promise<ApiKeyPrincipal>;
@@ -97,8 +101,20 @@ const viewOf = (key: ApiKeyRecord): ApiKeyView =>
     lastUsedAt: key.lastUsedAt,
   });
 
-const audited = (context: AuditContext, event: AuditRecord['event'], ownerId: string, keyId: string, at: Date, outcome: AuditRecord['outcome'] = 'success') =>
-  auditRecord(context, { event, outcome, reason: `api_key:${keyId}`, actorId: ownerId, subjectId: ownerId }, at);
+const audited = (
+  context: AuditContext,
+  event: AuditRecord['event'],
+  ownerId: string,
+  keyId: string,
+  at: Date,
+  outcome: AuditRecord['outcome'] = 'success',
+  actorId: string | null = ownerId,
+) => auditRecord(context, { event, outcome, reason: `api_key:${keyId}`, actorId, subjectId: ownerId }, at);
+
+/** A service account's keys are an admin's to make: the account itself (its own key or token) may not. */
+function refuseSelfService(owner: UserRecord | undefined, actorId: string | null): void {
+  if (owner?.kind === 'service' && actorId === owner.id) throw new ForbiddenError("a service account's keys are managed by an admin");
+}
 
 interface CachedKey {
   readonly row: ApiKeyRecord;
@@ -118,7 +134,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
   async function holdings(
     ownerId: string,
     tenantId: string | null,
-  ): Promise<{ scopes: ReadonlySet<string>; roles: readonly string[]; tenantRoles: readonly string[] } | undefined> {
+  ): Promise<{ owner: UserRecord; scopes: ReadonlySet<string>; roles: readonly string[]; tenantRoles: readonly string[] } | undefined> {
     const owner = await deps.users.findById(ownerId);
     if (owner === undefined) return undefined;
     let tenantRoles: readonly string[] = [];
@@ -127,7 +143,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
       if (membership === undefined) return undefined;
       tenantRoles = membership.roles;
     }
-    return { scopes: deps.scopes.scopesForRoles(owner.roles, tenantRoles), roles: owner.roles, tenantRoles };
+    return { owner, scopes: deps.scopes.scopesForRoles(owner.roles, tenantRoles), roles: owner.roles, tenantRoles };
   }
 
   function newKey(ownerId: string, input: { name: string; scopes: readonly string[]; tenantId: string | null; expiresAt: Date | null }, at: Date) {
@@ -191,7 +207,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
   }
 
   return {
-    async create(ownerId, input, context) {
+    async create(ownerId, input, context, actorId = ownerId) {
       const name = input.name.trim();
       if (name.length === 0 || name.length > 100) throw new ValidationError([{ field: 'name', message: 'must be 1 to 100 characters' }]);
       const tenantId = input.tenantId ?? null;
@@ -200,13 +216,14 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
         if (tenantId !== null) throw new ValidationError([{ field: 'tenant', message: 'you are not a member of this tenant' }]);
         throw new NotFoundError('owner of the new api key does not exist');
       }
+      refuseSelfService(held.owner, actorId);
       const scopes = [...new Set(input.scopes)].sort();
       const notHeld = scopes.filter((s) => !held.scopes.has(s));
       if (notHeld.length > 0) throw new ForbiddenError(`api key scopes not held by the owner: ${notHeld.join(' ')}`);
       const at = new Date(deps.now());
       const expiresAt = input.expiresInSeconds === undefined ? null : new Date(at.getTime() + input.expiresInSeconds * 1000);
       const { record, token } = newKey(ownerId, { name, scopes, tenantId, expiresAt }, at);
-      const stored = await deps.store.insert(record, [audited(context, 'api_key.created', ownerId, record.id, at)]);
+      const stored = await deps.store.insert(record, [audited(context, 'api_key.created', ownerId, record.id, at, 'success', actorId)]);
       return { key: viewOf(stored), token };
     },
 
@@ -214,9 +231,9 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
       return (await deps.store.listOfOwner(ownerId)).map(viewOf);
     },
 
-    async revoke(ownerId, keyId, context) {
+    async revoke(ownerId, keyId, context, actorId = ownerId) {
       const at = new Date(deps.now());
-      const revoked = await deps.store.revoke(keyId, ownerId, at, 'revoked', [audited(context, 'api_key.revoked', ownerId, keyId, at)]);
+      const revoked = await deps.store.revoke(keyId, ownerId, at, 'revoked', [audited(context, 'api_key.revoked', ownerId, keyId, at, 'success', actorId)]);
       if (!revoked) throw new NotFoundError('no live api key of this owner with this id');
       await announceRevoked(keyId, at);
     },
@@ -227,6 +244,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
       }
       const old = await deps.store.findById(keyId);
       if (old === undefined || old.ownerId !== ownerId) throw new NotFoundError('no api key of this owner with this id');
+      refuseSelfService(await deps.users.findById(ownerId), ownerId);
       const at = new Date(deps.now());
       const endsAt = new Date(at.getTime() + overlapSeconds * 1000);
       const { record, token } = newKey(ownerId, { name: old.name, scopes: old.scopes, tenantId: old.tenantId, expiresAt: old.expiresAt }, at);
