@@ -270,12 +270,11 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
         await reportExpiredUse(row, context, new Date(now));
         throw new InvalidTokenError('api key expired');
       }
-      const owner = await deps.users.findById(row.ownerId);
-      if (owner === undefined) throw new InvalidTokenError('api key owner no longer exists');
+      const held = await holdings(row.ownerId, row.tenantId);
+      if (held === undefined) throw new InvalidTokenError('api key owner no longer exists, or left the key tenant');
+      const { owner } = held;
       if (owner.disabledAt !== null) throw new InvalidTokenError('api key owner is disabled');
       if (owner.lockedAt !== null) throw new InvalidTokenError('api key owner is locked');
-      const held = await holdings(row.ownerId, row.tenantId);
-      if (held === undefined) throw new InvalidTokenError('api key owner left the key tenant');
       await recordUse(row, context, new Date(now));
       return Object.freeze({
         via: 'api_key',
