@@ -152,6 +152,25 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
     return { record, token: minted.token };
   }
 
+  /**
+   * Keys that matched their row's digest in the last API_KEY_CACHE_MS, by the presented key: a job
+   * calling in a loop pays the HMAC once a minute, as a bearer token pays its signature check once
+   * (the verifier's cache). Only matches are kept, so a wrong secret and an unknown id still cost
+   * the same digest work; revocation, expiry and the owner are checked at every use regardless.
+   */
+  const proven = new Map<string, { readonly keyId: string; readonly digest: string; readonly at: number }>();
+  function provenSecret(token: string): { keyId: string; digest: string } | undefined {
+    const entry = proven.get(token);
+    if (entry === undefined) return undefined;
+    if (deps.now() - entry.at < API_KEY_CACHE_MS) return entry;
+    proven.delete(token);
+    return undefined;
+  }
+  function remember(token: string, row: ApiKeyRecord): void {
+    if (proven.size >= CACHE_CAPACITY) proven.delete(proven.keys().next().value as string);
+    proven.set(token, { keyId: row.id, digest: row.digest, at: deps.now() });
+  }
+
   async function loadKey(keyId: string): Promise<ApiKeyRecord | undefined> {
     const cached = cache.get(keyId);
     if (cached !== undefined && deps.now() - cached.loadedAt < API_KEY_CACHE_MS) return cached.row;
@@ -258,11 +277,16 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
     },
 
     async authenticate(token, context) {
-      const parts = parseApiKey(token);
-      if (parts === undefined) throw new InvalidTokenError('not a well-formed api key (checksum)');
-      const row = await loadKey(parts.keyId);
-      const matches = deps.peppers.matches(parts.secret, row ?? dummyDigest());
+      const proven = provenSecret(token);
+      const parts = proven === undefined ? parseApiKey(token) : undefined;
+      const keyId = proven?.keyId ?? parts?.keyId;
+      if (keyId === undefined) throw new InvalidTokenError('not a well-formed api key (checksum)');
+      const row = await loadKey(keyId);
+      // A key proven here a moment ago against this very row needs no second HMAC; anything else does.
+      const matches =
+        proven !== undefined && row !== undefined ? proven.digest === row.digest : deps.peppers.matches(parts?.secret ?? '', row ?? dummyDigest());
       if (row === undefined || !matches) throw new InvalidTokenError(row === undefined ? 'unknown api key id' : 'api key secret does not match');
+      if (proven === undefined) remember(token, row);
       const now = deps.now();
       deps.revocations.assertNotRevoked({ jti: apiKeyRevocationId(row.id), sub: row.ownerId, tver: Number.MAX_SAFE_INTEGER });
       if (row.revokedAt !== null && row.revokedAt.getTime() <= now) throw new InvalidTokenError(`api key revoked (${row.revokedReason ?? 'revoked'})`);
@@ -296,6 +320,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
 
     forgetAll() {
       cache.clear();
+      proven.clear();
     },
   };
 }

@@ -267,6 +267,15 @@ describe('API keys', () => {
     await assert.rejects(keys.authenticate(formatApiKey(known.keyId, mintApiKey().secret), context), /invalid token/);
     assert.equal(compared.length, 2, 'a wrong secret of a known id: one comparison too');
     assert.equal(compared[1]?.digest, (await store.findById(known.keyId))?.digest);
+    // A key proven once is not digested again within the cache window; a wrong secret always is.
+    await keys.authenticate(key, context);
+    await keys.authenticate(key, context);
+    assert.equal(compared.length, 3, 'the right key: one HMAC for both uses');
+    await assert.rejects(keys.authenticate(formatApiKey(known.keyId, mintApiKey().secret), context), /invalid token/);
+    assert.equal(compared.length, 4, 'a wrong secret of a proven key id is still digested');
+    clock += 61_000;
+    await keys.authenticate(key, context);
+    assert.equal(compared.length, 5, 'a minute later the key is digested again');
   });
 
   test('last use is written at most once a minute per key (never a write per request); a new address is written and audited', async () => {
