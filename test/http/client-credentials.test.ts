@@ -125,6 +125,18 @@ describe('client-credentials grant (RFC 6749 §4.4) for service accounts', () =>
     assert.equal(minted.statusCode, 403, minted.body);
   });
 
+  test('malicious: a service-account token cannot give the account a password: answered as a wrong current password', async () => {
+    const token = (await viaBasic(bot.id, botKey, { scope: 'profile' })).json<{ access_token: string }>().access_token;
+    const res = await t.inject({
+      method: 'POST',
+      url: '/me/password',
+      headers: bearer(token),
+      payload: { current_password: 'anything at all, really', new_password: 'a brand new long passphrase here' },
+    });
+    assert.equal(res.statusCode, 403, res.body);
+    assert.equal((await t.services.users.findById(bot.id))?.passwordHash, null, 'still no password');
+  });
+
   test('malicious: a scope beyond the key is refused (invalid_scope); the token never carries more than the key holds now', async () => {
     const res = await viaBasic(bot.id, botKey, { scope: 'admin:users' });
     assert.equal(res.statusCode, 400, res.body);
