@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader } from 'jose';
+import { printTable } from './bench-table.js';
 import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/support/embedded-server.js';
 import { freePort, hasRedisServer, killRedis, startRedis } from '../test/support/private-redis.js';
@@ -226,12 +227,6 @@ async function keyRotation(
   return { ...(await load), switchedMs, newKid };
 }
 
-function print(rows: readonly (readonly string[])[]): void {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log('');
-  for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | '));
-}
-
 export async function runClusterBench(): Promise<void> {
   const missing = privatePostgresUnavailable ?? (hasRedisServer ? undefined : 'no redis-server on PATH (apt-get install -y redis-server)');
   if (missing !== undefined) {
@@ -285,7 +280,7 @@ export async function runClusterBench(): Promise<void> {
     const race = await races(bases, username);
     const cliEnv = { PATH: process.env.PATH ?? '', GATEHOUSE_ENV: 'development', GATEHOUSE_DATA_DIR: dirs[0]!, ...shared };
     const rotation = await keyRotation(bases, username, cliEnv);
-    print([
+    printTable([
       ['three instances, one PostgreSQL + one Redis', 'result', 'baseline (same run)', 'target', ''],
       [
         `mixed load, ${String(CLIENTS)} clients spread over 3`,

@@ -459,5 +459,6 @@ print(
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
 await (await import('./websockets.js')).runWebSocketBench();
+await (await import('./machines.js')).runMachinesBench();
 await (await import('./embedded-footprint.js')).runEmbeddedFootprintBench();
 await (await import('./seed-app.js')).runSeedAppBench();

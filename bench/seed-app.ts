@@ -1,12 +1,13 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { printTable } from './bench-table.js';
 import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer } from '../test/support/embedded-server.js';
+import { freePort } from '../test/support/private-redis.js';
 
 /**
  * Part of `npm run bench` (also alone: `npx tsx --conditions=gatehouse-source bench/seed-app.ts`):
@@ -47,17 +48,6 @@ const seedMissing = (): string | undefined => {
   if (probe.error !== undefined) return `python3 not runnable (${probe.error.message})`;
   return probe.status === 0 ? undefined : `its Python packages are missing (${probe.stderr.trim().split('\n').at(-1) ?? ''})`;
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startSeed(dbDir: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
@@ -236,9 +226,7 @@ function print(gatehouse: Figures, seed: Figures, ceiling: number): void {
       '',
     ],
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log('');
-  for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | '));
+  printTable(rows);
   console.log(
     `Both loaded in turn (seed, Gatehouse, seed, Gatehouse), ${String(SECONDS / 2)} s each; Gatehouse: the compiled server on PGlite, access log on, limits off; seed: uvicorn, 1 worker, SQLite.`,
   );

@@ -4,6 +4,7 @@ import { gatehouseSocket } from '../src/http/gatehouse-socket.js';
 import { LIMIT_NAMES } from '../src/throttle/limit-spec.js';
 import { bearer, startTestApp, type TestApp } from '../test/support/test-app.js';
 import { openSocket, opened, wsBase, type ClientSocket } from '../test/support/ws-client.js';
+import { perSecond, printTable } from './bench-table.js';
 
 /**
  * Part of `npm run bench` (also alone: `npx tsx --conditions=gatehouse-source bench/websockets.ts`):
@@ -21,12 +22,6 @@ const ORIGIN = 'https://app.bench.test';
 const CLOSE_TARGET_MS = 1_000;
 
 const echo = (app: FastifyInstance) => gatehouseSocket(app, '/ws', { onMessage: (connection, message) => connection.send(message) });
-
-async function perSecond(count: number, work: (i: number) => Promise<void>): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < count; i++) await work(i);
-  return count / ((performance.now() - start) / 1000);
-}
 
 async function ticket(t: TestApp, token: string): Promise<string> {
   const res = await t.inject({ method: 'POST', url: '/auth/ws-ticket', headers: { ...bearer(token), origin: ORIGIN } });
@@ -102,9 +97,7 @@ export async function runWebSocketBench(): Promise<void> {
         p99 <= CLOSE_TARGET_MS ? 'ok' : 'MISSED',
       ],
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    console.log('');
-    for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | '));
+    printTable(rows);
     console.log(
       `${TICKETS} tickets, ${USERS} users x ${SOCKETS_PER_USER} sockets (BENCH_TICKETS, BENCH_SOCKET_USERS, BENCH_SOCKETS_PER_USER); clients and server in one process, so the RSS is an upper bound.`,
     );

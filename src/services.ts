@@ -39,7 +39,7 @@ import {
 import type { TokenRequestDeps } from './oauth/token-request.js';
 import { verifyPasswordLogin } from './users/password-login.js';
 import type { SessionStore } from './sessions/session-store.js';
-import type { EphemeralStore } from './stores/ephemeral/ephemeral-store.js';
+import type { EphemeralStore, Subscription } from './stores/ephemeral/ephemeral-store.js';
 import { openEphemeralStore } from './stores/ephemeral/open-ephemeral-store.js';
 import { createAccessTokenIssuer, type IssueAccessToken, type IssueAccessTokenInput, type IssuedAccessToken } from './tokens/access-token-issuer.js';
 import { createAccessTokenVerifier, restrictAudience, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
@@ -50,7 +50,7 @@ import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
 import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
-import { createApiKeys, type ApiKeys } from './apikeys/api-keys.js';
+import { API_KEY_CHANNEL, createApiKeys, type ApiKeys } from './apikeys/api-keys.js';
 import { resolveApiKeyPeppers } from './apikeys/development-pepper.js';
 import { createDrizzleApiKeyStore } from './stores/db/drizzle-api-key-store.js';
 
@@ -335,8 +335,20 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     revocations,
     audit,
     now,
+    announceChanged: (keyId) => ephemeral.publish(API_KEY_CHANNEL, keyId),
     onEvent: (e) => events.emit({ ...e, level: 'warn' }),
   });
+  let apiKeyChanges: Subscription;
+  try {
+    // A message lost while unsubscribed may have been a change: every cached row goes.
+    apiKeyChanges = await ephemeral.subscribe(API_KEY_CHANNEL, { onMessage: (keyId) => apiKeys.forget(keyId), onResubscribed: () => apiKeys.forgetAll() });
+  } catch (error) {
+    await housekeeping.stop();
+    await storedKeys?.close();
+    await revocations.close();
+    await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
+    throw error;
+  }
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const hasher = new PasswordHasher(overrides.passwordHasher);
   const sessionPolicy: SessionPolicy = {
@@ -403,6 +415,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await housekeeping.stop();
       await storedKeys?.close();
       await revocations.close();
+      await apiKeyChanges.close();
       await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
     },
   };
@@ -430,6 +443,8 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     exchangeRefreshToken: (token, clientId, scopes, audit, resource) => exchangeRefreshToken(families, token, clientId, scopes, audit, resource),
     sessionOfRefreshToken: (token) => sessionOfRefreshToken(families, token),
     recordAudit: (record) => services.audit.record(record),
+    authenticateApiKey: (key, audit) => services.apiKeys.authenticate(key, audit),
+    apiKeyLimit: (keyId) => services.throttle.requests.apiKey(keyId),
     now: services.now,
     issueAccessToken: (input) => services.issueAccessToken(input),
     prepareAccessToken: () => services.prepareAccessToken(),

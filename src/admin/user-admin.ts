@@ -44,8 +44,14 @@ export async function readUser(deps: UserAdminDeps, id: string): Promise<UserRec
  * access token it holds dies on every instance (token version), all in one transaction. Enable /
  * unlock only lift the mark: nothing revoked comes back; the user logs in again.
  */
-export async function changeUserStatus(deps: UserAdminDeps, actor: AdminActor, id: string, change: StatusChange): Promise<UserRecord> {
-  const { event, field, set, reason } = STATUS[change];
+export async function changeUserStatus(
+  deps: UserAdminDeps,
+  actor: AdminActor,
+  id: string,
+  change: StatusChange,
+  event: AuditEventType = STATUS[change].event,
+): Promise<UserRecord> {
+  const { field, set, reason } = STATUS[change];
   const now = new Date(deps.now());
   const record = auditRecord(actor.context, { event, outcome: 'success', reason, actorId: actor.userId, subjectId: id }, now);
   return deps.revocations.atomically(async (unit) => {
@@ -90,9 +96,9 @@ export async function changeUserRole(deps: UserAdminDeps, actor: AdminActor, id:
  * Deletes the account, in one transaction: its tokens die (token version, announced to every
  * instance), its sessions end, then the row goes (its sessions with it).
  */
-export async function deleteUser(deps: UserAdminDeps, actor: AdminActor, id: string): Promise<void> {
+export async function deleteUser(deps: UserAdminDeps, actor: AdminActor, id: string, event: AuditEventType = 'user.deleted'): Promise<void> {
   const now = new Date(deps.now());
-  const record = auditRecord(actor.context, { event: 'user.deleted', outcome: 'success', actorId: actor.userId, subjectId: id }, now);
+  const record = auditRecord(actor.context, { event, outcome: 'success', actorId: actor.userId, subjectId: id }, now);
   await deps.revocations.atomically(async (unit) => {
     if ((await unit.revokeEverythingOfUser(id, 'user_deleted', now)) === undefined) throw new NotFoundError('no such user');
     if (!(await unit.stores.directory.delete(id, [record]))) throw new NotFoundError('no such user');

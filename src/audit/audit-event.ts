@@ -46,7 +46,15 @@ export type AuditEventType =
   | 'api_key.rotated'
   | 'api_key.revoked'
   | 'api_key.expired_use'
-  | 'api_key.new_address';
+  | 'api_key.new_address'
+  // Service accounts (src/admin/service-accounts.ts): the subject is the account, the actor the admin (null: the CLI).
+  | 'service_account.created'
+  | 'service_account.disabled'
+  | 'service_account.deleted'
+  /** A client-credentials grant refused (reason: why; the subject when the account is known). */
+  | 'client_credentials.failed'
+  /** A WebSocket ticket issued (POST /auth/ws-ticket); never the ticket itself. */
+  | 'ws_ticket.issued';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

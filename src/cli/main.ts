@@ -12,6 +12,9 @@ commands:
   routes    every route with its method, path and requirement; flags risky ones
   doctor    check configuration, keys, database, Redis and clock; list what is unsafe for production
   tenants   create tenants, add and remove members, grant and revoke tenant roles
+  service-accounts
+            machine principals (no password, no sign-in) and their API keys: create, list,
+            disable, delete; keys create, list, revoke
   help      show this text
 
 Every command takes --help.
@@ -49,6 +52,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       return (await import('./doctor-command.js')).doctorCommand(rest, io);
     case 'tenants':
       return (await import('./tenants-command.js')).tenantsCommand(rest, io);
+    case 'service-accounts':
+      return (await import('./service-accounts-command.js')).serviceAccountsCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -292,6 +292,7 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   REVOKE_IP: 'RFC 7009 revocation requests per client address',
   GLOBAL_IP: 'requests of any kind per client address',
   API_KEY: 'requests authenticated by one API key (answered 429, never 401)',
+  WS_TICKET: 'WebSocket tickets asked for per user (POST /auth/ws-ticket)',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

@@ -241,7 +241,7 @@ export class InvalidGrantError extends OAuthError {
  * reason and, when the account exists, whose account it was.
  */
 export class LoginRefusedError extends InvalidGrantError {
-  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member';
+  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member' | 'service_account';
   readonly subjectId: string | null;
   constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
     super(reason.replaceAll('_', ' '));
@@ -255,6 +255,20 @@ export class InvalidClientError extends OAuthError {
   readonly status = 401;
   constructor(logReason: string) {
     super('ERR_OAUTH_INVALID_CLIENT', 'client authentication failed', { logReason });
+  }
+}
+
+/**
+ * A refused client authentication at the client-credentials grant: the client sees a plain
+ * invalid_client (401); the audit trail and the throttle get why and, when known, whose account.
+ */
+export class ClientAuthenticationFailedError extends InvalidClientError {
+  readonly reason: 'bad_secret' | 'not_the_owner' | 'not_a_service_account';
+  readonly subjectId: string | null;
+  constructor(reason: ClientAuthenticationFailedError['reason'], subjectId: string | null, detail: string) {
+    super(`${reason.replaceAll('_', ' ')}: ${detail}`);
+    this.reason = reason;
+    this.subjectId = subjectId;
   }
 }
 

@@ -38,6 +38,7 @@ import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { serviceAccountRoutes } from './routes/service-accounts.js';
 import { registerRoutes } from './routes/register.js';
 import { tokenRoutes } from './routes/token.js';
 import { browserSessionRoutes } from './routes/browser-session.js';
@@ -140,6 +141,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         apiKeyRoutes,
         eventRoutes,
         adminRoutes,
+        serviceAccountRoutes,
         tenantAdminRoutes,
         passwordRoutes,
         revocationFeedRoutes,

@@ -9,17 +9,18 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { LoginRefusedError, ThrottledError } from '../errors/errors.js';
+import { ClientAuthenticationFailedError, LoginRefusedError, ThrottledError } from '../errors/errors.js';
+import { basicCredentials } from './client-credentials.js';
 import type { Refusal } from '../throttle/limiter.js';
 import type { LoginAttempt } from '../throttle/login-throttle.js';
 import type { Throttle } from '../throttle/throttle.js';
 import { sendError } from './error-handler.js';
 
 /**
- * What a route counts. `token` is the OAuth token endpoint: `login` for the password grant,
- * `refresh` for the refresh-token grant.
+ * What a route counts. `token` is the OAuth token endpoint: `login` for the password grant (and,
+ * by client_id, for the client-credentials grant), `refresh` for the refresh-token grant.
  */
-export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke'] as const;
+export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke', 'ws_ticket'] as const;
 export type ThrottleRule = (typeof THROTTLE_RULES)[number];
 
 declare module 'fastify' {
@@ -35,7 +36,20 @@ export interface ThrottlePluginOptions {
   readonly onThrottled?: (request: FastifyRequest, limit: string) => void;
 }
 
-type Check = (request: FastifyRequest) => Promise<Refusal | undefined>;
+type Check = (request: FastifyRequest, username?: string) => Promise<Refusal | undefined>;
+
+/**
+ * The client a client-credentials request names (Basic header, else the body): its failed
+ * authentications count like failed logins of that name, so guessing a service account's secret
+ * meets the same limits as guessing a password. A malformed header is the pipeline's to refuse.
+ */
+function clientIdOf(request: FastifyRequest): string | undefined {
+  try {
+    return basicCredentials(request.raw.rawHeaders)?.clientId ?? bodyField(request, 'client_id');
+  } catch {
+    return undefined;
+  }
+}
 
 function bodyField(request: FastifyRequest, name: string): string | undefined {
   const body = request.body;
@@ -60,8 +74,8 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       return new ThrottledError(refusal.retryAfterMs, refusal.limit);
     };
 
-    const login: Check = async (request) => {
-      const decision = await throttle.login.begin({ username: bodyField(request, 'username'), ip: request.ip });
+    const login: Check = async (request, username = bodyField(request, 'username')) => {
+      const decision = await throttle.login.begin({ username, ip: request.ip });
       if ('refused' in decision) return decision.refused;
       attempts.set(request, decision.attempt);
       return undefined;
@@ -76,16 +90,18 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       async token(request) {
         const grant = bodyField(request, 'grant_type');
         // Anything else is refused by the pipeline before it costs anything.
+        if (grant === 'client_credentials') return login(request, clientIdOf(request));
         return grant === 'password' ? login(request) : grant === 'refresh_token' ? refresh(request) : undefined;
       },
       register: async (request) => throttle.requests.register(request.ip),
       password_change: async (request) => (request.principal === null ? undefined : throttle.requests.passwordChange(request.principal.subject)),
       revoke: async (request) => throttle.requests.revoke(request.ip),
+      ws_ticket: async (request) => (request.principal === null ? undefined : throttle.requests.wsTicket(request.principal.subject)),
     };
 
     const recordFailure: onErrorAsyncHookHandler = async (request, _reply, error) => {
       const attempt = attempts.get(request);
-      if (attempt === undefined || !(error instanceof LoginRefusedError)) return;
+      if (attempt === undefined || !(error instanceof LoginRefusedError || error instanceof ClientAuthenticationFailedError)) return;
       try {
         await attempt.failed();
       } catch (err) {

@@ -1,7 +1,7 @@
 /** The OAuth client that a request without `client_id` is (Swagger UI, the seed clients, curl). */
 export const DEFAULT_CLIENT_ID = 'gatehouse-cli';
 
-export type GrantType = 'password' | 'refresh_token';
+export type GrantType = 'password' | 'refresh_token' | 'client_credentials';
 
 export interface OAuthClient {
   readonly id: string;

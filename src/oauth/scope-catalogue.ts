@@ -39,6 +39,9 @@ export const BUILT_IN_SCOPES: Readonly<Record<string, ScopeDefinition>> = {
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
+/** Distinct role combinations whose scopes are kept; past it the memo starts over. */
+const ANSWERS_KEPT = 1_000;
+
 export function createScopeCatalogue(definitions: Readonly<Record<string, ScopeDefinition>> = BUILT_IN_SCOPES): ScopeCatalogue {
   const globalRoles = new Set([IMPLICIT_ROLE, ADMIN_ROLE, ...Object.values(definitions).flatMap((d) => d.roles ?? [])]);
   for (const [name, d] of Object.entries(definitions)) {
@@ -49,6 +52,7 @@ export function createScopeCatalogue(definitions: Readonly<Record<string, ScopeD
     if (clash !== undefined) throw new TypeError(`scope ${name}: ${clash} is a global role and cannot be a tenant role`);
   }
   const supported = Object.freeze(Object.keys(definitions).sort());
+  const answered = new Map<string, ReadonlySet<string>>();
   const descriptions = Object.freeze(Object.fromEntries(Object.entries(definitions).map(([k, v]) => [k, v.description])));
   return Object.freeze({
     supported,
@@ -56,14 +60,23 @@ export function createScopeCatalogue(definitions: Readonly<Record<string, ScopeD
     grantableRoles: Object.freeze([...new Set(Object.values(definitions).flatMap((d) => d.roles ?? []))].filter((r) => r !== IMPLICIT_ROLE).sort()),
     tenantRoles: Object.freeze([...new Set(Object.values(definitions).flatMap((d) => d.tenantRoles ?? []))].sort()),
     scopesForRoles(roles: readonly string[], tenantRoles: readonly string[] = []) {
-      const held = new Set([IMPLICIT_ROLE, ...roles]);
-      const heldInTenant = new Set(tenantRoles);
-      return new Set(
-        supported.filter((scope) => {
-          const d = definitions[scope];
-          return d !== undefined && ((d.roles ?? []).some((r) => held.has(r)) || (d.tenantRoles ?? []).some((r) => heldInTenant.has(r)));
-        }),
-      );
+      // Asked on every API-key request: the answer for one combination of roles never changes, and
+      // there are few combinations. Callers only read the set (ReadonlySet).
+      const key = `${roles.join('\u0000')}\u0001${tenantRoles.join('\u0000')}`;
+      let scopes = answered.get(key);
+      if (scopes === undefined) {
+        const held = new Set([IMPLICIT_ROLE, ...roles]);
+        const heldInTenant = new Set(tenantRoles);
+        scopes = new Set(
+          supported.filter((scope) => {
+            const d = definitions[scope];
+            return d !== undefined && ((d.roles ?? []).some((r) => held.has(r)) || (d.tenantRoles ?? []).some((r) => heldInTenant.has(r)));
+          }),
+        );
+        if (answered.size >= ANSWERS_KEPT) answered.clear();
+        answered.set(key, scopes);
+      }
+      return scopes;
     },
   });
 }

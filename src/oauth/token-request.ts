@@ -12,7 +12,8 @@ import type { SessionGrant, StartSessionInput } from '../sessions/refresh-famili
 import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
 import type { RefreshTokenFacts } from '../sessions/refresh-token-facts.js';
 import type { UserRecord } from '../users/user-store.js';
-import { identifyClient, type BasicClientCredentials } from './client-identification.js';
+import { identifyClient, presentedClientSecret, type BasicClientCredentials } from './client-identification.js';
+import { authenticateServiceAccount, clientCredentialsToken, type ClientCredentialsDeps } from './client-credentials-grant.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
 import { rejectRepeatedParameters, requireParam, single, type FormParameters } from './form-parameters.js';
 import { resourceIdentifierProblem, type ResourceRegistry, type ResourceServer } from './resource-servers.js';
@@ -30,10 +31,11 @@ export interface TokenResponse {
   readonly token_type: 'Bearer';
   readonly expires_in: number;
   readonly scope: string;
-  readonly refresh_token: string;
+  /** None for the client-credentials grant: the client authenticates again instead (RFC 6749 §4.4.3). */
+  readonly refresh_token?: string;
 }
 
-export interface TokenRequestDeps {
+export interface TokenRequestDeps extends ClientCredentialsDeps {
   readonly clients: ClientRegistry;
   readonly scopes: ScopeCatalogue;
   /** RFC 8707 resource servers a `resource` parameter may name. */
@@ -70,7 +72,9 @@ export interface TokenRequestContext {
   readonly audit: AuditContext;
 }
 
-export const SUPPORTED_GRANTS: readonly GrantType[] = ['password', 'refresh_token'];
+export const SUPPORTED_GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials'];
+/** RFC 8414 `token_endpoint_auth_methods_supported`: public clients (`none`) and service accounts (a key as the secret). */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 
 /**
  * The token endpoint (RFC 6749 §3.2) as a pipeline of named checks, read top to bottom.
@@ -86,6 +90,8 @@ export async function handleTokenRequest(
   const resource = checkResource(deps.resources, params);
   rejectRepeatedParameters(params);
   const grantType = checkGrantType(params);
+  // A confidential client (a service account) is authenticated, not looked up among the public clients.
+  if (grantType === 'client_credentials') return clientCredentialsGrant(deps, params, basic, resource, context);
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
@@ -177,6 +183,24 @@ async function refreshTokenGrant(
       ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
       : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
   return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
+}
+
+/** RFC 6749 §4.4: a service account's short-lived access token; no refresh token, no session. */
+async function clientCredentialsGrant(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  basic: BasicClientCredentials | undefined,
+  resource: ResourceServer | undefined,
+  context: TokenRequestContext,
+): Promise<TokenResponse> {
+  const presented = presentedClientSecret(params, basic);
+  const requested = parseRequestedScope(deps.scopes, params);
+  const issue = deps.prepareAccessToken();
+  const principal = await authenticateServiceAccount(deps, presented, context.audit);
+  // What the key may carry now (its scopes ∩ the account's), narrowed to the request and the resource.
+  const granted = grantScopes(heldFor(principal.scopes, resource), requested);
+  const issued = await issue(clientCredentialsToken(principal, presented.clientId, granted, resource?.identifier));
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope };
 }
 
 interface Grant {

@@ -15,6 +15,7 @@ export const LIMIT_NAMES = [
   'REVOKE_IP',
   'GLOBAL_IP',
   'API_KEY',
+  'WS_TICKET',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -45,6 +46,8 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   GLOBAL_IP: '1200/1m',
   // Machines call more often than people; a key past this is a runaway job or a leaked key.
   API_KEY: '600/1m',
+  // A page opens a socket or two and reconnects now and then; a loop asking for tickets is a flood.
+  WS_TICKET: '60/1m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

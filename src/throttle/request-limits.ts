@@ -9,6 +9,7 @@ export interface RequestLimiters {
   readonly passwordChangeUser: Limiter | undefined;
   readonly revokeIp: Limiter | undefined;
   readonly apiKey?: Limiter | undefined;
+  readonly wsTicketUser?: Limiter | undefined;
 }
 
 export interface RequestLimitDeps {
@@ -33,6 +34,8 @@ export interface RequestLimits {
   revoke(ip: string): Promise<Refusal | undefined>;
   /** Per API key (its public id), counted once the key authenticated: a stranger knowing an id cannot spend its budget. */
   apiKey(keyId: string): Promise<Refusal | undefined>;
+  /** Per user: tickets asked for at POST /auth/ws-ticket (each is a write to the ephemeral store and an audit row). */
+  wsTicket(userId: string): Promise<Refusal | undefined>;
 }
 
 /** Distinct addresses whose key is kept; past it the cache starts over. */
@@ -66,6 +69,9 @@ export function createRequestLimits(limiters: RequestLimiters, deps: RequestLimi
     },
     async passwordChange(userId) {
       return limiters.passwordChangeUser?.consume(throttleKey('user-id', userId));
+    },
+    async wsTicket(userId) {
+      return limiters.wsTicketUser?.consume(throttleKey('ws-ticket-user', userId));
     },
   };
 }

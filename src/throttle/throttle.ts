@@ -84,6 +84,7 @@ export function createThrottle(options: ThrottleOptions): Throttle {
         passwordChangeUser: limiter('PASSWORD_CHANGE_USER'),
         revokeIp: limiter('REVOKE_IP'),
         apiKey: limiter('API_KEY'),
+        wsTicketUser: limiter('WS_TICKET'),
       },
       options,
     ),

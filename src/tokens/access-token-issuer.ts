@@ -15,7 +15,8 @@ export interface IssueAccessTokenInput {
   readonly subject: string;
   readonly clientId: string;
   readonly scopes: readonly string[];
-  readonly sessionId: string;
+  /** The session (`sid`); none for a client-credentials token, which belongs to no session. */
+  readonly sessionId?: string;
   /** The user's current token version (`tver`). */
   readonly tokenVersion: number;
   /** The active tenant (`tid`), if the session is bound to one. */
@@ -73,7 +74,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
         jti: tokenId,
         client_id: input.clientId,
         scope,
-        sid: input.sessionId,
+        ...(input.sessionId === undefined ? {} : { sid: input.sessionId }),
         tver: input.tokenVersion,
         roles: [...new Set(input.roles)],
         ...(input.tenantId === undefined ? {} : { tid: input.tenantId }),

@@ -22,6 +22,16 @@ export interface PasswordChangeInput {
 
 const MAX_PASSWORD_BYTES = 1024;
 
+/** Why the current password is refused, if it is. A service account has none: answered as a wrong one, after the same work. */
+async function refusalOf(hasher: PasswordHashing, hash: string | null, current: string): Promise<'password_too_long' | 'wrong_password' | undefined> {
+  if (Buffer.byteLength(current, 'utf8') > MAX_PASSWORD_BYTES) return 'password_too_long';
+  if (hash === null) {
+    await hasher.dummyVerify(current);
+    return 'wrong_password';
+  }
+  return (await hasher.verify(hash, current)) ? undefined : 'wrong_password';
+}
+
 /**
  * Changes the caller's password and ends every other session (whoever holds the old password may
  * have logged in elsewhere). The caller's own session survives: its refresh token keeps working
@@ -36,21 +46,24 @@ export async function changePassword(
 ): Promise<number> {
   const user = await deps.users.findById(caller.subject);
   if (user === undefined) throw new InvalidTokenError('subject no longer exists');
-  const refusal =
-    Buffer.byteLength(input.currentPassword, 'utf8') > MAX_PASSWORD_BYTES
-      ? 'password_too_long'
-      : (await deps.hasher.verify(user.passwordHash, input.currentPassword))
-        ? undefined
-        : 'wrong_password';
-  if (refusal !== undefined) {
+  const currentHash = user.passwordHash;
+  const refusal = await refusalOf(deps.hasher, currentHash, input.currentPassword);
+  if (refusal !== undefined || currentHash === null) {
     // Someone holding this session is guessing the password: the owner must be able to see it.
     const failed = auditRecord(
       audit,
-      { event: 'user.password_change_failed', outcome: 'failure', reason: refusal, actorId: user.id, subjectId: user.id, sessionId: caller.sessionId ?? null },
+      {
+        event: 'user.password_change_failed',
+        outcome: 'failure',
+        reason: refusal ?? 'wrong_password',
+        actorId: user.id,
+        subjectId: user.id,
+        sessionId: caller.sessionId ?? null,
+      },
       new Date(deps.now()),
     );
     await deps.recordAudit(failed);
-    throw new CurrentPasswordWrongError(refusal);
+    throw new CurrentPasswordWrongError(refusal ?? 'wrong_password');
   }
   checkPassword(input.newPassword, { username: user.username, email: user.email, field: 'new_password' }, { minLength: deps.passwordMinLength });
   const nextHash = await deps.hasher.hash(input.newPassword);
@@ -64,7 +77,7 @@ export async function changePassword(
   // One transaction: a crash between the two must not leave the new password working and the
   // sessions of whoever knew the old one alive.
   const revoked = await deps.revocations.atomically(async (unit) => {
-    if (!(await unit.stores.users.replacePasswordHash(user.id, user.passwordHash, nextHash, [record]))) throw new PasswordChangedConcurrentlyError();
+    if (!(await unit.stores.users.replacePasswordHash(user.id, currentHash, nextHash, [record]))) throw new PasswordChangedConcurrentlyError();
     return unit.revokeSessionsOfUser(user.id, 'password_changed', now, caller.sessionId);
   });
   return revoked.length;

@@ -30,6 +30,11 @@ export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: str
     await deps.hasher.dummyVerify(password);
     throw new LoginRefusedError('unknown_user', null);
   }
+  if (user.passwordHash === null) {
+    // A service account cannot sign in: the same answer and the same hashing work as a wrong password.
+    await deps.hasher.dummyVerify(password);
+    throw new LoginRefusedError('service_account', user.id);
+  }
   if (!(await deps.hasher.verify(user.passwordHash, password))) throw new LoginRefusedError('wrong_password', user.id);
   if (user.disabledAt !== null) throw new LoginRefusedError('account_disabled', user.id);
   if (user.lockedAt !== null) throw new LoginRefusedError('account_locked', user.id);

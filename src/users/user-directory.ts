@@ -1,5 +1,5 @@
 import type { AuditRecord } from '../audit/audit-event.js';
-import type { UserRecord } from './user-store.js';
+import type { UserKind, UserRecord } from './user-store.js';
 
 export interface UserListQuery {
   /** Matches the start of the (normalised) username or of the email, case-insensitively. */
@@ -7,6 +7,8 @@ export interface UserListQuery {
   readonly limit: number;
   /** Keyset cursor: the username key of the last user of the previous page. */
   readonly after?: string;
+  /** Only people, or only service accounts; default both. */
+  readonly kind?: UserKind;
 }
 
 export type RoleChange = { readonly grant: string } | { readonly revoke: string };

@@ -1,11 +1,16 @@
 import type { AuditRecord } from '../audit/audit-event.js';
 
+/** `person` signs in with a password; `service` (a service account) has none and cannot sign in. */
+export type UserKind = 'person' | 'service';
+
 /** A user as stored. `passwordHash` never leaves the core: HTTP views pick their fields explicitly. */
 export interface UserRecord {
   readonly id: string;
+  readonly kind: UserKind;
   readonly username: string;
   readonly email: string | null;
-  readonly passwordHash: string;
+  /** Null exactly for a service account (the database's check holds it). */
+  readonly passwordHash: string | null;
   readonly roles: readonly string[];
   readonly disabledAt: Date | null;
   /** Locked (security): like disabled, no login, no refresh, tokens dead. */
@@ -17,10 +22,14 @@ export interface UserRecord {
 
 export interface NewUser {
   readonly id: string;
+  /** Default `person`. A service account has no password hash (null); a person always has one. */
+  readonly kind?: UserKind;
   readonly username: string;
   readonly usernameKey: string;
   readonly email: string | null;
-  readonly passwordHash: string;
+  readonly passwordHash: string | null;
+  /** The global roles it starts with (a service account is created with its roles); default none. */
+  readonly roles?: readonly string[];
 }
 
 /**

@@ -29,7 +29,7 @@ describe('cross-site attacks on a signed-in browser (attack site on 127.0.0.2)',
     [gatehouse, attack, browser] = await Promise.all([startListeningGatehouse(), startAttackSite(), launchChromium()]);
     victimId = (await gatehouse.t.register('victim')).id;
     attackerId = (await gatehouse.t.register('mallory', ATTACKER_PASSWORD)).id;
-    victimHash = (await gatehouse.t.services.users.findById(victimId))!.passwordHash;
+    victimHash = (await gatehouse.t.services.users.findById(victimId))!.passwordHash!;
     victim = await browser.newContext();
     await signInThroughForm(await victim.newPage(), gatehouse.base, 'victim', TEST_PASSWORD);
   });

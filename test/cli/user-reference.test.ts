@@ -11,6 +11,7 @@ const MALLORY_ID = '9f8e7d6c-5b4a-4321-8fed-cba987654321';
 
 const user = (id: string, username: string): UserRecord => ({
   id,
+  kind: 'person',
   username,
   email: null,
   passwordHash: 'x',

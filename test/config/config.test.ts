@@ -325,6 +325,7 @@ describe('loadConfig: defaults and result', () => {
       limits: {
         LOGIN_USER_IP: { count: 10, windowSeconds: 900 },
         API_KEY: { count: 600, windowSeconds: 60 },
+        WS_TICKET: { count: 60, windowSeconds: 60 },
         LOGIN_USER: { count: 100, windowSeconds: 900 },
         LOGIN_IP: { count: 100, windowSeconds: 900 },
         REGISTER_IP: { count: 100, windowSeconds: 3600 },

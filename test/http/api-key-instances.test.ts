@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServiceAccount, createServiceAccountKey, disableServiceAccount, serviceAccountDeps } from '../../src/admin/service-accounts.js';
+import { CLI_ACTOR } from '../../src/cli/cli-services.js';
 import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
 import { testStoreProfile } from '../support/test-stores.js';
 
@@ -60,6 +62,15 @@ if (testStoreProfile === 'real') {
       await a.services.revocations.revokeUserTokens(userId, new Date());
       await within('B refuses the key of a disabled owner', PROPAGATION_LIMIT_MS, async () => (await meOn(b, key)) === 401);
       await a.services.userDirectory.setStatus(userId, { disabledAt: null });
+    });
+
+    test('malicious: a service account disabled on A has its key refused on B within 1 s', async () => {
+      const deps = serviceAccountDeps(a.services);
+      const created = await createServiceAccount(deps, CLI_ACTOR, { name: 'instance-bot', roles: [] });
+      const { token: key } = await createServiceAccountKey(deps, CLI_ACTOR, created.account.id, { name: 'job', scopes: ['profile'] });
+      assert.equal(await meOn(b, key), 200, 'B has the key and its owner cached now');
+      await disableServiceAccount(deps, CLI_ACTOR, created.account.id);
+      await within('B refuses the key of a disabled service account', PROPAGATION_LIMIT_MS, async () => (await meOn(b, key)) === 401);
     });
   });
 }

@@ -4,7 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { API_KEY_PREFIX, formatApiKey, mintApiKey, parseApiKey } from '../../src/apikeys/api-key-token.js';
 import { apiKeyPeppers, type ApiKeyPeppers } from '../../src/apikeys/api-key-peppers.js';
-import { createApiKeys } from '../../src/apikeys/api-keys.js';
+import { API_KEY_CHANNEL, createApiKeys, type ApiKeys, type ApiKeysDeps } from '../../src/apikeys/api-keys.js';
+import { NO_AUDIT_CONTEXT } from '../../src/audit/audit-event.js';
+import { InvalidTokenError } from '../../src/errors/errors.js';
 import { createDrizzleApiKeyStore } from '../../src/stores/db/drizzle-api-key-store.js';
 import { bearer, startTestApp, TEST_API_KEY_PEPPER, type TestApp } from '../support/test-app.js';
 
@@ -48,6 +50,19 @@ describe('API keys', () => {
     assert.equal(res.statusCode, 201, res.body);
     return res.json<CreatedKey>();
   };
+  /** Another ApiKeys over this app's stores (an instance of its own, or one with an instrumented part). */
+  const apiKeysOver = (parts: Partial<ApiKeysDeps> = {}): ApiKeys =>
+    createApiKeys({
+      store: createDrizzleApiKeyStore(t.services.database.db),
+      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
+      users: t.services.users,
+      tenants: t.services.tenants,
+      scopes: t.services.scopes,
+      revocations: t.services.revocations,
+      audit: t.services.audit,
+      now: () => clock,
+      ...parts,
+    });
   const meWith = (headers: Record<string, string | string[]>) => t.inject({ method: 'GET', url: '/me', headers });
   const meStatus = async (key: string) => (await meWith({ 'x-api-key': key })).statusCode;
 
@@ -124,6 +139,36 @@ describe('API keys', () => {
     const rotated = await t.inject({ method: 'POST', url: `/me/api-keys/${id}/rotate`, headers: bearer(aliceToken), payload: { overlap_seconds: 0 } });
     assert.equal(rotated.statusCode, 201);
     assert.equal(await meStatus(key), 401);
+  });
+
+  test('malicious: a key rotated on another instance is refused right after its overlap, though this instance had its row cached', async () => {
+    // Instance B: its own key cache over the same stores, listening on the change channel as services.ts wires it.
+    const b = apiKeysOver();
+    const heard: string[] = [];
+    const changes = await t.services.ephemeral.subscribe(API_KEY_CHANNEL, {
+      onMessage: (keyId) => {
+        b.forget(keyId);
+        heard.push(keyId);
+      },
+      onResubscribed: () => b.forgetAll(),
+    });
+    try {
+      const { id, key } = await newKey();
+      await b.authenticate(key, NO_AUDIT_CONTEXT); // B has the row, with no end, cached now
+      const rotated = await t.inject({ method: 'POST', url: `/me/api-keys/${id}/rotate`, headers: bearer(aliceToken), payload: { overlap_seconds: 5 } });
+      assert.equal(rotated.statusCode, 201, rotated.body);
+      // Redis delivers after publish returns: B must have heard of it before the overlap ends.
+      for (let waited = 0; !heard.includes(id); waited += 10) {
+        if (waited > 2_000) assert.fail('instance B never heard of the rotation');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await b.authenticate(key, NO_AUDIT_CONTEXT); // still inside the overlap
+      clock += 5_001; // well inside B's cache window (API_KEY_CACHE_MS)
+      await assert.rejects(b.authenticate(key, NO_AUDIT_CONTEXT), InvalidTokenError);
+      assert.equal(await meStatus(key), 401);
+    } finally {
+      await changes.close();
+    }
   });
 
   test('malicious: scope escalation at creation: a scope the owner does not hold is refused (403)', async () => {
@@ -212,16 +257,7 @@ describe('API keys', () => {
     const real = apiKeyPeppers([TEST_API_KEY_PEPPER]);
     const compared: { digest: string }[] = [];
     const peppers: ApiKeyPeppers = { digest: real.digest, matches: (secret, stored) => (compared.push(stored), real.matches(secret, stored)) };
-    const keys = createApiKeys({
-      store,
-      peppers,
-      users: t.services.users,
-      tenants: t.services.tenants,
-      scopes: t.services.scopes,
-      revocations: t.services.revocations,
-      audit: t.services.audit,
-      now: () => clock,
-    });
+    const keys = apiKeysOver({ store, peppers });
     const context = { ip: null, userAgent: null, requestId: null };
     const unknownId = mintApiKey();
     await assert.rejects(keys.authenticate(unknownId.token, context), /invalid token/);
@@ -231,22 +267,22 @@ describe('API keys', () => {
     await assert.rejects(keys.authenticate(formatApiKey(known.keyId, mintApiKey().secret), context), /invalid token/);
     assert.equal(compared.length, 2, 'a wrong secret of a known id: one comparison too');
     assert.equal(compared[1]?.digest, (await store.findById(known.keyId))?.digest);
+    // A key proven once is not digested again within the cache window; a wrong secret always is.
+    await keys.authenticate(key, context);
+    await keys.authenticate(key, context);
+    assert.equal(compared.length, 3, 'the right key: one HMAC for both uses');
+    await assert.rejects(keys.authenticate(formatApiKey(known.keyId, mintApiKey().secret), context), /invalid token/);
+    assert.equal(compared.length, 4, 'a wrong secret of a proven key id is still digested');
+    clock += 61_000;
+    await keys.authenticate(key, context);
+    assert.equal(compared.length, 5, 'a minute later the key is digested again');
   });
 
   test('last use is written at most once a minute per key (never a write per request); a new address is written and audited', async () => {
     const { key } = await newKey();
     const store = createDrizzleApiKeyStore(t.services.database.db);
     const writes: (string | null)[] = [];
-    const keys = createApiKeys({
-      store: { ...store, recordUse: async (id, at, ip, audit) => (writes.push(ip), store.recordUse(id, at, ip, audit)) },
-      peppers: apiKeyPeppers([TEST_API_KEY_PEPPER]),
-      users: t.services.users,
-      tenants: t.services.tenants,
-      scopes: t.services.scopes,
-      revocations: t.services.revocations,
-      audit: t.services.audit,
-      now: () => clock,
-    });
+    const keys = apiKeysOver({ store: { ...store, recordUse: async (id, at, ip, audit) => (writes.push(ip), store.recordUse(id, at, ip, audit)) } });
     const from = (ip: string) => ({ ip, userAgent: null, requestId: null });
     for (let i = 0; i < 10; i++) await keys.authenticate(key, from('192.0.2.1'));
     assert.deepEqual(writes, ['192.0.2.1']);

@@ -150,8 +150,8 @@ describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {
       });
     }
 
-    test('grant_type=client_credentials: unsupported_grant_type', async () => {
-      assertOAuthError(await login({ grant_type: 'client_credentials' }), 400, 'unsupported_grant_type');
+    test('grant_type=implicit or authorization_code: unsupported_grant_type', async () => {
+      assertOAuthError(await login({ grant_type: 'authorization_code' }), 400, 'unsupported_grant_type');
       assertOAuthError(await login({ grant_type: 'implicit' }), 400, 'unsupported_grant_type');
     });
 

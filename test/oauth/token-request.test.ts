@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuditRecord } from '../../src/audit/audit-event.js';
-import { InvalidGrantError, LoginRefusedError, OAuthError, StoreUnavailableError } from '../../src/errors/errors.js';
+import { InvalidGrantError, InvalidTokenError, LoginRefusedError, OAuthError, StoreUnavailableError } from '../../src/errors/errors.js';
 import { BUILT_IN_CLIENTS, createClientRegistry } from '../../src/oauth/clients.js';
 import { createScopeCatalogue, SCOPE_TOKEN } from '../../src/oauth/scope-catalogue.js';
 import { createResourceRegistry, type ResourceServer } from '../../src/oauth/resource-servers.js';
@@ -21,6 +21,7 @@ import type { UserRecord } from '../../src/users/user-store.js';
 
 const USER: UserRecord = Object.freeze({
   id: '6d1f3f4e-2a51-4b7e-9a7e-0d3c1c0e9b11',
+  kind: 'person',
   username: 'alice',
   tokenVersion: 0,
   lockedAt: null,
@@ -107,6 +108,10 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async sessionOfRefreshToken(token) {
       return token === 'ghr_live' ? liveSession : undefined;
     },
+    async authenticateApiKey() {
+      // The client-credentials grant has its own tests over real keys (test/http/client-credentials.test.ts).
+      throw new InvalidTokenError('no api keys in this pipeline test');
+    },
     async recordAudit(record) {
       calls.audit.push(record);
     },
@@ -132,7 +137,7 @@ async function oauthError(deps: TokenRequestDeps, params: TokenRequestParams, ba
 describe('handleTokenRequest: the password is checked last', () => {
   const refusedBeforePassword: [string, TokenRequestParams, BasicClientCredentials | undefined, string][] = [
     ['a repeated parameter', { ...valid, scope: ['profile', 'profile'] }, undefined, 'invalid_request'],
-    ['an unsupported grant', { ...valid, grant_type: 'client_credentials' }, undefined, 'unsupported_grant_type'],
+    ['an unsupported grant', { ...valid, grant_type: 'authorization_code' }, undefined, 'unsupported_grant_type'],
     ['an unknown client', { ...valid, client_id: 'evil' }, undefined, 'invalid_client'],
     ['a client secret', { ...valid, client_secret: 'x' }, undefined, 'invalid_client'],
     ['a Basic secret', valid, { clientId: 'gatehouse-cli', clientSecret: 'x' }, 'invalid_client'],

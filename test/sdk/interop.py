@@ -11,22 +11,16 @@ import jwt
 from authlib.integrations.requests_client import OAuth2Session
 from jwt import PyJWKClient
 
+from interop_verify import claims_verifier
+
 base, issuer, audience, username, password = sys.argv[1:6]
 token_endpoint = base + "/auth/token"
 jwks = PyJWKClient(base + "/.well-known/jwks.json")
+verified = claims_verifier(base, issuer, audience)
 
 
 def verify(access_token):
-    key = jwks.get_signing_key_from_jwt(access_token)
-    header = jwt.get_unverified_header(access_token)
-    claims = jwt.decode(
-        access_token,
-        key.key,
-        algorithms=["EdDSA", "ES256", "RS256"],
-        audience=audience,
-        issuer=issuer,
-        options={"require": ["exp", "iat", "sub", "jti"]},
-    )
+    header, claims = verified(access_token)
     return {"typ": header.get("typ"), "alg": header.get("alg"), "sub": claims["sub"], "scope": claims.get("scope")}
 
 

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createVerifier } from '../../packages/verify/src/index.js';
+import { createServiceAccount, createServiceAccountKey, serviceAccountDeps } from '../../src/admin/service-accounts.js';
+import { CLI_ACTOR } from '../../src/cli/cli-services.js';
 import { TEST_PASSWORD } from '../support/test-app.js';
 import { startListeningGatehouse, type ListeningGatehouse } from './support.js';
 
@@ -53,5 +55,23 @@ describe('interop: independent verifiers and clients accept what Gatehouse issue
     assert.equal(result.token_type, 'Bearer');
     assert.equal(result.refresh_rotated, true);
     assert.equal(result.wrong_audience_refused, true);
+  });
+
+  test("Python: Authlib's client-credentials flow (client_secret_basic and client_secret_post) with a service account; PyJWT verifies the tokens", async () => {
+    const deps = serviceAccountDeps(server.gatehouse.services);
+    const { account } = await createServiceAccount(deps, CLI_ACTOR, { name: 'interop-bot', roles: [] });
+    const { token: secret } = await createServiceAccountKey(deps, CLI_ACTOR, account.id, { name: 'authlib', scopes: ['profile'] });
+    const script = fileURLToPath(new URL('./client-credentials-interop.py', import.meta.url));
+    const { stdout } = await promisify(execFile)(PYTHON, [script, server.baseUrl, server.issuer, server.audience, account.id, secret], { timeout: 30_000 });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown> | string>;
+    for (const method of ['client_secret_basic', 'client_secret_post']) {
+      const got = result[method] as Record<string, unknown>;
+      assert.deepEqual(
+        got,
+        { typ: 'at+jwt', sub: account.id, client_id: account.id, scope: 'profile', sid: null, token_type: 'Bearer', refresh_token: null },
+        method,
+      );
+    }
+    assert.equal(result.wrong_secret, 'invalid_client');
   });
 });

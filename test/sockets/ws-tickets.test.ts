@@ -24,6 +24,7 @@ function harness(options: { store?: (inner: EphemeralStore) => WsTicketDeps['sto
       userId,
       {
         id: userId,
+        kind: 'person',
         username: 'alice',
         email: null,
         passwordHash: 'secret-hash',

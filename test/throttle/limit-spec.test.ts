@@ -89,6 +89,7 @@ describe('parseLimitSpec: values', () => {
       REVOKE_IP: '100/1m',
       GLOBAL_IP: '1200/1m',
       API_KEY: '600/1m',
+      WS_TICKET: '60/1m',
     });
   });
 });

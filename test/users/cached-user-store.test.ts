@@ -14,6 +14,7 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
     async create(u: NewUser) {
       const record: UserRecord = {
         id: u.id,
+        kind: 'person',
         username: u.username,
         email: u.email,
         passwordHash: u.passwordHash,

@@ -39,7 +39,15 @@ class MemoryUserStore implements UserStore {
   failReplace = false;
   async create(user: NewUser) {
     if ([...this.rows.values()].some((r) => r.usernameKey === user.usernameKey)) throw new UsernameTakenError();
-    const record = { ...user, roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date() };
+    const record = {
+      ...user,
+      kind: user.kind ?? ('person' as const),
+      roles: [...(user.roles ?? [])],
+      disabledAt: null,
+      lockedAt: null,
+      tokenVersion: 0,
+      createdAt: new Date(),
+    };
     this.rows.set(user.id, record);
     return record;
   }
@@ -155,7 +163,7 @@ describe('verifyPasswordLogin', () => {
     await verifyPasswordLogin({ users: store, hasher: current }, 'alice', PASSWORD);
     const after = store.rows.get(alice.id)!.passwordHash;
     assert.notEqual(after, before);
-    assert.match(after, /,t=2,/);
+    assert.match(after ?? '', /,t=2,/);
     assert.equal(current.calls.hash, 1);
   });
 

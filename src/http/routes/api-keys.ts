@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MAX_ROTATION_OVERLAP_SECONDS, type ApiKeyView, type CreatedApiKey } from '../../apikeys/api-keys.js';
+import { MAX_ROTATION_OVERLAP_SECONDS, type ApiKeyView, type CreateApiKeyInput, type CreatedApiKey } from '../../apikeys/api-keys.js';
+import { apiKeyJson, createdApiKeyJson } from '../../apikeys/api-key-json.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import type { GatehouseServices } from '../../services.js';
 import { auditContextOf } from '../audit-context.js';
 import { problemSchema } from './problem-schema.js';
 
-const keyView = z.object({
+export const keyView = z.object({
   id: z.string(),
   name: z.string(),
   scopes: z.array(z.string()),
@@ -16,21 +17,31 @@ const keyView = z.object({
   revoked_at: z.iso.datetime().nullable(),
   last_used_at: z.iso.datetime().nullable(),
 });
-const createdView = keyView.extend({ key: z.string().describe('the API key: shown this once, never again') });
+export const createdView = keyView.extend({ key: z.string().describe('the API key: shown this once, never again') });
 
-const viewOf = (k: ApiKeyView): z.infer<typeof keyView> => ({
-  id: k.id,
-  name: k.name,
-  scopes: [...k.scopes],
-  tenant: k.tenantId,
-  created_at: k.createdAt.toISOString(),
-  expires_at: k.expiresAt?.toISOString() ?? null,
-  revoked_at: k.revokedAt?.toISOString() ?? null,
-  last_used_at: k.lastUsedAt?.toISOString() ?? null,
+export const viewOf = (k: ApiKeyView): z.infer<typeof keyView> => apiKeyJson(k);
+export const createdOf = (c: CreatedApiKey): z.infer<typeof createdView> => createdApiKeyJson(c);
+
+/** What a new key is asked with, here and for a service account's key. */
+export const newKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(z.string().regex(SCOPE_TOKEN)).min(1).max(50),
+  tenant: z.uuid().optional(),
+  expires_in: z
+    .number()
+    .int()
+    .min(60)
+    .max(5 * 365 * 86_400)
+    .optional(),
 });
-const createdOf = (c: CreatedApiKey): z.infer<typeof createdView> => ({ ...viewOf(c.key), key: c.token });
+export const newKeyInput = (body: z.infer<typeof newKeyBody>): CreateApiKeyInput => ({
+  name: body.name,
+  scopes: body.scopes,
+  tenantId: body.tenant,
+  expiresInSeconds: body.expires_in,
+});
 
-const keyId = z.object({ id: z.string().regex(/^[0-9A-Za-z]{17}$/, 'not an api key id') });
+export const keyId = z.object({ id: z.string().regex(/^[0-9A-Za-z]{17}$/, 'not an api key id') });
 
 // Managing keys needs an access token (never an API key: a leaked key must not mint more) and,
 // for creation, the account as the database holds it now (`fresh`).
@@ -42,27 +53,12 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
       schema: {
         tags: ['me'],
         summary: 'Create an API key (shown once); its scopes must be ones you hold',
-        body: z.strictObject({
-          name: z.string().trim().min(1).max(100),
-          scopes: z.array(z.string().regex(SCOPE_TOKEN)).min(1).max(50),
-          tenant: z.uuid().optional(),
-          expires_in: z
-            .number()
-            .int()
-            .min(60)
-            .max(5 * 365 * 86_400)
-            .optional(),
-        }),
+        body: newKeyBody,
         response: { 201: createdView, 400: problemSchema, 401: problemSchema, 403: problemSchema },
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const created = await services.apiKeys.create(
-        request.principal!.subject,
-        { name: body.name, scopes: body.scopes, tenantId: body.tenant, expiresInSeconds: body.expires_in },
-        auditContextOf(request),
-      );
+      const created = await services.apiKeys.create(request.principal!.subject, newKeyInput(request.body), auditContextOf(request));
       return reply.code(201).header('cache-control', 'no-store').send(createdOf(created));
     },
   );

@@ -15,7 +15,7 @@ const tokenResponseSchema = z.object({
   token_type: z.literal('Bearer'),
   expires_in: z.number().int(),
   scope: z.string(),
-  refresh_token: z.string(),
+  refresh_token: z.string().optional().describe('absent for client_credentials (a service account authenticates again instead)'),
 });
 
 // RFC 6749 §3.2: unknown parameters are ignored, so the object is loose; the pipeline checks values.
@@ -25,6 +25,8 @@ const formBody = z.looseObject({
   password: z.string().max(4096).optional(),
   scope: z.string().max(1024).optional(),
   client_id: z.string().max(128).optional(),
+  // client_secret_post of a service account (an API key); the Basic header is the other method, never both.
+  client_secret: z.string().max(256).optional(),
   // Long enough for an access token pasted by mistake: it must get invalid_grant like any dead token.
   refresh_token: z.string().max(8192).optional(),
   // RFC 8707 §2: an absolute URI. Repeats reach the pipeline as an array, which answers invalid_target.
@@ -61,7 +63,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         config: { auth: PUBLIC, errorStyle: 'oauth', throttle: 'token' },
         schema: {
           tags: ['auth'],
-          summary: 'OAuth 2 token endpoint (password grant, RFC 6749 §4.3)',
+          summary: 'OAuth 2 token endpoint (password RFC 6749 §4.3, refresh_token §6, client_credentials §4.4)',
+          description:
+            'client_credentials: a service account is a confidential client, `client_id` its id and `client_secret` one of its API keys, by `client_secret_basic` or `client_secret_post` (never both). The answer has no refresh token.',
           consumes: ['application/x-www-form-urlencoded'],
           body: formBody,
           response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema },

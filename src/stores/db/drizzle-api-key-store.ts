@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, isNull, or } from 'drizzle-orm';
-import type { ApiKeyRecord, ApiKeyStore } from '../../apikeys/api-key-store.js';
+import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from '../../apikeys/api-key-store.js';
 import { isUuid } from '../../ids/uuid.js';
 import { databaseFailure, runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
@@ -7,6 +7,16 @@ import { apiKeys } from './schema.js';
 
 function toRecord(row: typeof apiKeys.$inferSelect): ApiKeyRecord {
   return Object.freeze({ ...row, scopes: Object.freeze([...row.scopes]) });
+}
+
+/** The one place a key row is written: a new key, or a rotation's successor. */
+async function insertKey(tx: Pick<Db, 'insert'>, key: NewApiKey): Promise<ApiKeyRecord> {
+  const [row] = await tx
+    .insert(apiKeys)
+    .values({ ...key, scopes: [...key.scopes] })
+    .returning();
+  if (row === undefined) throw new Error('insert returned no row');
+  return toRecord(row);
 }
 
 // Key ids are fixed-width base62 (src/apikeys/api-key-token.ts): anything else matches no row.
@@ -20,13 +30,9 @@ export function createDrizzleApiKeyStore(db: Db): ApiKeyStore {
     async insert(key, audit = []) {
       try {
         return await db.transaction(async (tx) => {
-          const [row] = await tx
-            .insert(apiKeys)
-            .values({ ...key, scopes: [...key.scopes] })
-            .returning();
-          if (row === undefined) throw new Error('insert returned no row');
+          const row = await insertKey(tx, key);
           await insertAudit(tx, audit);
-          return toRecord(row);
+          return row;
         });
       } catch (error) {
         throw databaseFailure(error);
@@ -75,13 +81,9 @@ export function createDrizzleApiKeyStore(db: Db): ApiKeyStore {
             .where(and(eq(apiKeys.id, oldId), eq(apiKeys.ownerId, ownerId), isNull(apiKeys.revokedAt)))
             .returning({ id: apiKeys.id });
           if (ended.length === 0) return undefined;
-          const [row] = await tx
-            .insert(apiKeys)
-            .values({ ...replacement, scopes: [...replacement.scopes] })
-            .returning();
-          if (row === undefined) throw new Error('insert returned no row');
+          const row = await insertKey(tx, replacement);
           await insertAudit(tx, audit);
-          return toRecord(row);
+          return row;
         });
       } catch (error) {
         throw databaseFailure(error);

@@ -21,6 +21,7 @@ export function createDrizzleUserDirectory(db: Db): UserDirectory {
           conditions.push(or(ilike(users.usernameKey, pattern), ilike(users.email, pattern)) as SQL);
         }
         if (query.after !== undefined) conditions.push(gt(users.usernameKey, query.after));
+        if (query.kind !== undefined) conditions.push(eq(users.kind, query.kind));
         const rows = await db
           .select()
           .from(users)

@@ -12,6 +12,7 @@ type Row = typeof users.$inferSelect;
 export function toUserRecord(row: Row): UserRecord {
   return Object.freeze({
     id: row.id,
+    kind: row.kind === 'service' ? 'service' : 'person',
     username: row.username,
     email: row.email,
     passwordHash: row.passwordHash,
@@ -39,7 +40,7 @@ export function createDrizzleUserStore(db: Db): UserStore {
       try {
         return await db.transaction(async (tx) => {
           const skeletons = usernameSkeletons(user.usernameKey);
-          const values = { ...user, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
+          const values = { ...user, roles: [...(user.roles ?? [])], usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
           const [row] = await tx.insert(users).values(values).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);

@@ -20,7 +20,14 @@ export const users = pgTable(
     usernameSkeleton: text('username_skeleton').unique('users_username_skeleton_unique'),
     usernameUpperSkeleton: text('username_upper_skeleton').unique('users_username_upper_skeleton_unique'),
     email: text('email'),
-    passwordHash: text('password_hash').notNull(),
+    /** Null for a service account only (`kind`): it has no password and cannot sign in. */
+    passwordHash: text('password_hash'),
+    /**
+     * `person`: signs in with a password. `service`: a machine principal (src/admin/service-accounts.ts)
+     * with no password, which authenticates only with its API keys; every owner check (disabled,
+     * locked, deleted, token version, roles, tenant) applies to it as to a person.
+     */
+    kind: text('kind').notNull().default('person'),
     roles: text('roles')
       .array()
       .notNull()
@@ -42,6 +49,8 @@ export const users = pgTable(
     index('users_tokens_revoked_at_idx')
       .on(t.tokensRevokedAt)
       .where(sql`${t.tokensRevokedAt} IS NOT NULL`),
+    // A person always has a password hash, a service account never: no row is half of each.
+    check('users_kind_password_check', sql`(${t.kind} = 'person' AND ${t.passwordHash} IS NOT NULL) OR (${t.kind} = 'service' AND ${t.passwordHash} IS NULL)`),
   ],
 );
 
