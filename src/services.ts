@@ -52,6 +52,8 @@ import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
 import { createApiKeys, type ApiKeys } from './apikeys/api-keys.js';
 import { resolveApiKeyPeppers } from './apikeys/development-pepper.js';
 import { createDrizzleApiKeyStore } from './stores/db/drizzle-api-key-store.js';
+import type { Mailer } from './mail/mailer.js';
+import { openMailer } from './mail/open-mailer.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -105,6 +107,8 @@ export interface GatehouseServices {
   readonly metrics: GatehouseMetrics;
   /** GATEHOUSE_LIMIT_* counters over the ephemeral store (src/throttle); the HTTP layer enforces them. */
   readonly throttle: Throttle;
+  /** SMTP, the development outbox, or off (production without GATEHOUSE_SMTP_URL): see src/mail. */
+  readonly mailer: Mailer;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
   prepareAccessToken(): IssueAccessToken;
@@ -336,6 +340,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     now,
     onEvent: (e) => events.emit({ ...e, level: 'warn' }),
   });
+  const mailer = openMailer(config, ({ file, to, subject }) =>
+    // Where and to whom: the file holds the mail, its code included, and only the file does.
+    events.emit({ event: 'mail.outbox_written', level: 'info', file, to, subject }),
+  );
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const hasher = new PasswordHasher(overrides.passwordHasher);
   const sessionPolicy: SessionPolicy = {
@@ -392,6 +400,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     events,
     metrics,
     throttle,
+    mailer,
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
@@ -402,7 +411,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await housekeeping.stop();
       await storedKeys?.close();
       await revocations.close();
-      await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
+      await Promise.allSettled([ephemeral.close(), database.close(), throttle.close(), mailer.close()]);
     },
   };
   return services;
