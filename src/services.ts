@@ -54,6 +54,9 @@ import { resolveApiKeyPeppers } from './apikeys/development-pepper.js';
 import { createDrizzleApiKeyStore } from './stores/db/drizzle-api-key-store.js';
 import type { Mailer } from './mail/mailer.js';
 import { openMailer } from './mail/open-mailer.js';
+import { createBackgroundWork, type BackgroundWork } from './recovery/background-work.js';
+import type { EmailCodeStore } from './recovery/email-code-store.js';
+import { createDrizzleEmailCodeStore } from './stores/db/drizzle-email-code-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -62,7 +65,7 @@ export interface GatehouseServices {
   readonly ephemeral: EphemeralStore;
   readonly users: UserStore;
   /** Reads straight from the database, past the user cache: for routes that ask for a fresh check. */
-  readonly uncachedUsers: Pick<UserStore, 'findById'>;
+  readonly uncachedUsers: Pick<UserStore, 'findById' | 'findByUsernameKey' | 'findByVerifiedEmailKey'>;
   readonly tenants: TenantStore;
   readonly sessions: SessionStore;
   readonly sessionPolicy: SessionPolicy;
@@ -109,6 +112,10 @@ export interface GatehouseServices {
   readonly throttle: Throttle;
   /** SMTP, the development outbox, or off (production without GATEHOUSE_SMTP_URL): see src/mail. */
   readonly mailer: Mailer;
+  /** Mailed codes (password reset, address confirmation), kept as digests. */
+  readonly emailCodes: EmailCodeStore;
+  /** Jobs a request starts without waiting (mailing a code): the answer never depends on their outcome. */
+  readonly backgroundWork: BackgroundWork;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
   prepareAccessToken(): IssueAccessToken;
@@ -344,6 +351,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     // Where and to whom: the file holds the mail, its code included, and only the file does.
     events.emit({ event: 'mail.outbox_written', level: 'info', file, to, subject }),
   );
+  const backgroundWork = createBackgroundWork({
+    onFailed: (job, error) => events.emit({ event: 'background.job_failed', level: 'warn', job, error }),
+    onDropped: (job) => events.emit({ event: 'background.job_dropped', level: 'warn', job }),
+  });
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const hasher = new PasswordHasher(overrides.passwordHasher);
   const sessionPolicy: SessionPolicy = {
@@ -401,6 +412,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     metrics,
     throttle,
     mailer,
+    emailCodes: createDrizzleEmailCodeStore(database.db),
+    backgroundWork,
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
@@ -408,6 +421,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     storedKeys,
     async close() {
       detachQueryObserver();
+      // Jobs in flight still write to the database and mail: they end before either closes.
+      await backgroundWork.settled();
       await housekeeping.stop();
       await storedKeys?.close();
       await revocations.close();

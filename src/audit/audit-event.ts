@@ -46,7 +46,17 @@ export type AuditEventType =
   | 'api_key.rotated'
   | 'api_key.revoked'
   | 'api_key.expired_use'
-  | 'api_key.new_address';
+  | 'api_key.new_address'
+  // Mailed codes (src/recovery, src/email): never the code, never the identifier typed.
+  /** A reset asked for; `success`: a code was mailed; `failure` reasons: no_account, no_verified_email, account_disabled, throttled. */
+  | 'password_reset.requested'
+  | 'password_reset.completed'
+  /** A reset code refused (malformed_code, unknown_used_or_expired, password_changed_since, used_concurrently, account_disabled). */
+  | 'password_reset.refused'
+  /** A confirmation code mailed (reason `registration`, `resend` or `change`), or not (a failure reason as for resets). */
+  | 'email.confirmation_requested'
+  | 'email.confirmed'
+  | 'email.confirmation_refused';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

@@ -319,6 +319,9 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   REVOKE_IP: 'RFC 7009 revocation requests per client address',
   GLOBAL_IP: 'requests of any kind per client address',
   API_KEY: 'requests authenticated by one API key (answered 429, never 401)',
+  MAIL_REQUEST_IP: 'password-reset and confirmation-resend requests per client address',
+  MAIL_ACCOUNT:
+    'mails with a code per account and kind (reset, confirmation); past it a request is answered as usual (202) and no mail goes, so the answer tells nothing',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

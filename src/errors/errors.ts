@@ -12,6 +12,7 @@ export const ErrorCodes = [
   'ERR_TENANT_TAKEN',
   'ERR_CURRENT_PASSWORD_WRONG',
   'ERR_PASSWORD_CHANGED_CONCURRENTLY',
+  'ERR_INVALID_CODE',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -115,6 +116,16 @@ export class CurrentPasswordWrongError extends GatehouseError {
 export class PasswordChangedConcurrentlyError extends GatehouseError {
   constructor() {
     super('ERR_PASSWORD_CHANGED_CONCURRENTLY', 'the password was changed by another request; try again');
+  }
+}
+
+/**
+ * A mailed code (password reset, address confirmation) that is not live: unknown, used, expired,
+ * for another purpose, or stale (the password changed since). One message for all; the log says which.
+ */
+export class InvalidCodeError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_INVALID_CODE', 'the code is invalid, used or expired; ask for a new one', { logReason });
   }
 }
 

@@ -34,6 +34,7 @@ import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
 import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
+import { passwordResetRoutes } from './routes/password-reset.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -142,6 +143,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         adminRoutes,
         tenantAdminRoutes,
         passwordRoutes,
+        passwordResetRoutes,
         revocationFeedRoutes,
         wsTicketRoutes,
       ]) {

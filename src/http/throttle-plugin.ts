@@ -19,7 +19,7 @@ import { sendError } from './error-handler.js';
  * What a route counts. `token` is the OAuth token endpoint: `login` for the password grant,
  * `refresh` for the refresh-token grant.
  */
-export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke'] as const;
+export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke', 'mail_request'] as const;
 export type ThrottleRule = (typeof THROTTLE_RULES)[number];
 
 declare module 'fastify' {
@@ -81,6 +81,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       register: async (request) => throttle.requests.register(request.ip),
       password_change: async (request) => (request.principal === null ? undefined : throttle.requests.passwordChange(request.principal.subject)),
       revoke: async (request) => throttle.requests.revoke(request.ip),
+      mail_request: async (request) => throttle.requests.mailRequest(request.ip),
     };
 
     const recordFailure: onErrorAsyncHookHandler = async (request, _reply, error) => {

@@ -15,6 +15,8 @@ export const LIMIT_NAMES = [
   'REVOKE_IP',
   'GLOBAL_IP',
   'API_KEY',
+  'MAIL_REQUEST_IP',
+  'MAIL_ACCOUNT',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -45,6 +47,10 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   GLOBAL_IP: '1200/1m',
   // Machines call more often than people; a key past this is a runaway job or a leaked key.
   API_KEY: '600/1m',
+  // Each request may mail someone: a person asks a few times, a script asking for every name is stopped.
+  MAIL_REQUEST_IP: '30/15m',
+  // Issue 18: one mail per account per minute, whatever the number of addresses asking.
+  MAIL_ACCOUNT: '1/1m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

@@ -9,6 +9,8 @@ export interface RequestLimiters {
   readonly passwordChangeUser: Limiter | undefined;
   readonly revokeIp: Limiter | undefined;
   readonly apiKey?: Limiter | undefined;
+  readonly mailRequestIp?: Limiter | undefined;
+  readonly mailAccount?: Limiter | undefined;
 }
 
 export interface RequestLimitDeps {
@@ -33,6 +35,13 @@ export interface RequestLimits {
   revoke(ip: string): Promise<Refusal | undefined>;
   /** Per API key (its public id), counted once the key authenticated: a stranger knowing an id cannot spend its budget. */
   apiKey(keyId: string): Promise<Refusal | undefined>;
+  /** Requests that may mail a code (password reset, confirmation resend), per client address: answered 429. */
+  mailRequest(ip: string): Promise<Refusal | undefined>;
+  /**
+   * Mails of one kind to one account. Counted off the request path, once the account is known, and
+   * never answered as 429: a refusal only for existing accounts would tell which exist.
+   */
+  accountMail(kind: string, userId: string): Promise<Refusal | undefined>;
 }
 
 /** Distinct addresses whose key is kept; past it the cache starts over. */
@@ -55,6 +64,10 @@ export function createRequestLimits(limiters: RequestLimiters, deps: RequestLimi
     global: perAddress(limiters.globalIp),
     register: perAddress(limiters.registerIp),
     revoke: perAddress(limiters.revokeIp),
+    mailRequest: perAddress(limiters.mailRequestIp),
+    async accountMail(kind, userId) {
+      return limiters.mailAccount?.consume(throttleKey(`mail-${kind}`, userId));
+    },
     async refresh(refreshToken) {
       const limiter = limiters.refreshSession;
       if (limiter === undefined || !isRefreshTokenShaped(refreshToken)) return undefined;

@@ -84,6 +84,8 @@ export function createThrottle(options: ThrottleOptions): Throttle {
         passwordChangeUser: limiter('PASSWORD_CHANGE_USER'),
         revokeIp: limiter('REVOKE_IP'),
         apiKey: limiter('API_KEY'),
+        mailRequestIp: limiter('MAIL_REQUEST_IP'),
+        mailAccount: limiter('MAIL_ACCOUNT'),
       },
       options,
     ),

@@ -40,6 +40,7 @@ export function createCachedUserStore(inner: UserStore, options: CachedUserStore
       return user;
     },
     findByUsernameKey: (key) => inner.findByUsernameKey(key),
+    findByVerifiedEmailKey: (key) => inner.findByVerifiedEmailKey(key),
     create: (user, audit) => inner.create(user, audit),
     async replacePasswordHash(id, expected, next, audit) {
       invalidate(id);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
-import { ValidationError } from '../errors/errors.js';
+import { normalizeEmail } from '../email/email-address.js';
 import { checkPassword } from '../passwords/password-policy.js';
 import type { PasswordHashing } from './password-hashing.js';
 import type { UserRecord, UserStore } from './user-store.js';
@@ -19,30 +18,17 @@ export interface RegistrationDeps {
   readonly passwordMinLength: number;
 }
 
-const emailSchema = z.email();
-
-function normalizeEmail(raw: string | null | undefined): string | null {
-  if (raw === undefined || raw === null) return null;
-  const email = raw.normalize('NFKC').trim();
-  if (email.length > 254 || !emailSchema.safeParse(email).success) {
-    throw new ValidationError([{ field: 'email', message: 'must be a valid email address' }]);
-  }
-  const at = email.lastIndexOf('@');
-  // The domain part is case-insensitive (RFC 5321 §2.4); the local part is left as typed.
-  return `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
-}
-
 /**
  * Registers a user. Roles are never taken from the input: a registration cannot grant itself
  * privileges. Throws ValidationError, PasswordPolicyError or UsernameTakenError.
  */
 export async function registerUser(deps: RegistrationDeps, input: RegistrationInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
-  const email = normalizeEmail(input.email);
-  checkPassword(input.password, { username: username.display, email }, { minLength: deps.passwordMinLength });
+  const email = input.email === undefined || input.email === null ? undefined : normalizeEmail(input.email);
+  checkPassword(input.password, { username: username.display, email: email?.email ?? null }, { minLength: deps.passwordMinLength });
   const passwordHash = await deps.hasher.hash(input.password);
   // Uniqueness is decided by the store's unique index, not by a check-then-insert here.
   const id = randomUUID();
   const record = auditRecord(audit, { event: 'user.registered', outcome: 'success', actorId: id, subjectId: id }, new Date());
-  return deps.users.create({ id, username: username.display, usernameKey: username.key, email, passwordHash }, [record]);
+  return deps.users.create({ id, username: username.display, usernameKey: username.key, email: email?.email ?? null, passwordHash }, [record]);
 }

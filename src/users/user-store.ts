@@ -5,6 +5,8 @@ export interface UserRecord {
   readonly id: string;
   readonly username: string;
   readonly email: string | null;
+  /** When `email` was confirmed by a mailed code; null: unconfirmed (or no address). */
+  readonly emailVerifiedAt: Date | null;
   readonly passwordHash: string;
   readonly roles: readonly string[];
   readonly disabledAt: Date | null;
@@ -19,6 +21,7 @@ export interface NewUser {
   readonly id: string;
   readonly username: string;
   readonly usernameKey: string;
+  /** As normalizeEmail (src/email/email-address.ts) leaves it; the store derives its key. */
   readonly email: string | null;
   readonly passwordHash: string;
 }
@@ -34,6 +37,8 @@ export interface UserStore {
   create(user: NewUser, audit?: readonly AuditRecord[]): Promise<UserRecord>;
   findById(id: string): Promise<UserRecord | undefined>;
   findByUsernameKey(key: string): Promise<UserRecord | undefined>;
+  /** The account whose confirmed address has this key (at most one: see the schema); unconfirmed addresses are never found. */
+  findByVerifiedEmailKey(key: string): Promise<UserRecord | undefined>;
   /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
   replacePasswordHash(id: string, expected: string, next: string, audit?: readonly AuditRecord[]): Promise<boolean>;
   delete(id: string): Promise<boolean>;

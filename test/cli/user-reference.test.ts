@@ -13,6 +13,7 @@ const user = (id: string, username: string): UserRecord => ({
   id,
   username,
   email: null,
+  emailVerifiedAt: null,
   passwordHash: 'x',
   roles: [],
   disabledAt: null,

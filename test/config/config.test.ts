@@ -332,6 +332,8 @@ describe('loadConfig: defaults and result', () => {
         PASSWORD_CHANGE_USER: { count: 10, windowSeconds: 900 },
         REVOKE_IP: { count: 100, windowSeconds: 60 },
         GLOBAL_IP: { count: 1200, windowSeconds: 60 },
+        MAIL_REQUEST_IP: { count: 30, windowSeconds: 900 },
+        MAIL_ACCOUNT: { count: 1, windowSeconds: 60 },
       },
       passwordMinLength: 15,
       smtp: undefined,

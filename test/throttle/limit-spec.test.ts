@@ -89,6 +89,8 @@ describe('parseLimitSpec: values', () => {
       REVOKE_IP: '100/1m',
       GLOBAL_IP: '1200/1m',
       API_KEY: '600/1m',
+      MAIL_REQUEST_IP: '30/15m',
+      MAIL_ACCOUNT: '1/1m',
     });
   });
 });

@@ -16,6 +16,7 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
         id: u.id,
         username: u.username,
         email: u.email,
+        emailVerifiedAt: null,
         passwordHash: u.passwordHash,
         roles: [],
         disabledAt: null,
@@ -31,6 +32,9 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
       return rows.get(id);
     },
     async findByUsernameKey() {
+      return undefined;
+    },
+    async findByVerifiedEmailKey() {
       return undefined;
     },
     async replacePasswordHash(id: string, expected: string, next: string) {

@@ -39,7 +39,7 @@ class MemoryUserStore implements UserStore {
   failReplace = false;
   async create(user: NewUser) {
     if ([...this.rows.values()].some((r) => r.usernameKey === user.usernameKey)) throw new UsernameTakenError();
-    const record = { ...user, roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date() };
+    const record = { ...user, emailVerifiedAt: null, roles: [], disabledAt: null, lockedAt: null, tokenVersion: 0, createdAt: new Date() };
     this.rows.set(user.id, record);
     return record;
   }
@@ -49,6 +49,9 @@ class MemoryUserStore implements UserStore {
   async findByUsernameKey(key: string) {
     this.lookups++;
     return [...this.rows.values()].find((r) => r.usernameKey === key);
+  }
+  async findByVerifiedEmailKey(key: string) {
+    return [...this.rows.values()].find((r) => r.emailVerifiedAt !== null && r.email?.toLowerCase() === key);
   }
   async replacePasswordHash(id: string, expected: string, next: string) {
     if (this.failReplace) throw new Error('database went away');

@@ -4,6 +4,7 @@ import { PUBLIC } from '../../guard/requirement.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerUser } from '../../users/registration.js';
+import { principalUserOf } from '../../guard/principal.js';
 import { problemSchema } from './problem-schema.js';
 import { userViewSchema, userView } from './user-view.js';
 
@@ -35,7 +36,7 @@ export const registerRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
         auditContextOf(request),
       );
       request.log.info({ event: 'user.registered', user_id: user.id }, 'user registered');
-      return reply.code(201).send(userView(user));
+      return reply.code(201).send(userView(principalUserOf(user)));
     },
   );
 };

@@ -1,10 +1,11 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
+import { keyOfStoredEmail } from '../../email/email-address.js';
 import { usernameSkeletons } from '../../users/username-skeleton.js';
 
 type Row = typeof users.$inferSelect;
@@ -14,6 +15,7 @@ export function toUserRecord(row: Row): UserRecord {
     id: row.id,
     username: row.username,
     email: row.email,
+    emailVerifiedAt: row.emailVerifiedAt,
     passwordHash: row.passwordHash,
     roles: Object.freeze([...row.roles]),
     disabledAt: row.disabledAt,
@@ -39,7 +41,8 @@ export function createDrizzleUserStore(db: Db): UserStore {
       try {
         return await db.transaction(async (tx) => {
           const skeletons = usernameSkeletons(user.usernameKey);
-          const values = { ...user, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
+          const emailKey = user.email === null ? null : keyOfStoredEmail(user.email);
+          const values = { ...user, emailKey, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
           const [row] = await tx.insert(users).values(values).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);
@@ -60,6 +63,16 @@ export function createDrizzleUserStore(db: Db): UserStore {
     },
     async findByUsernameKey(key) {
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
+      return row === undefined ? undefined : toUserRecord(row);
+    },
+    async findByVerifiedEmailKey(key) {
+      const [row] = await runQuery(() =>
+        db
+          .select()
+          .from(users)
+          .where(and(eq(users.emailKey, key), isNotNull(users.emailVerifiedAt)))
+          .limit(1),
+      );
       return row === undefined ? undefined : toUserRecord(row);
     },
     async replacePasswordHash(id, expected, next, audit = []) {
