@@ -370,7 +370,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     scopes,
     verifyPassword: (username, password) =>
       verifyPasswordLogin(
-        { users, hasher, onRehashFailed: (error) => events.emit({ event: 'users.rehash_failed', level: 'warn', error }) },
+        {
+          users,
+          hasher,
+          requireVerifiedEmail: config.emailVerification === 'required',
+          onRehashFailed: (error) => events.emit({ event: 'users.rehash_failed', level: 'warn', error }),
+        },
         username,
         password,
       ),
@@ -444,7 +449,16 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     scopes: services.scopes,
     resources: services.resources,
     verifyPassword: (username, password) =>
-      verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
+      verifyPasswordLogin(
+        {
+          users: services.users,
+          hasher: services.hasher,
+          requireVerifiedEmail: services.config.emailVerification === 'required',
+          onRehashFailed: hooks.onRehashFailed,
+        },
+        username,
+        password,
+      ),
     findUser: (id) => services.users.findById(id),
     membershipsOfUser: (userId) => services.tenants.membershipsOfUser(userId),
     tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,

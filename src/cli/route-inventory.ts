@@ -55,6 +55,8 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'DELETE /auth/session': 'browser sign-out: ends only the session whose cookie (id and secret) it carries; the CSRF layers guard it',
   'POST /auth/password-reset': 'asks for a reset mail: always 202, the mail goes to the confirmed address only; throttled per address and per account',
   'POST /auth/password-reset/complete': 'the credential is the mailed single-use code in the body',
+  'POST /auth/email/verification': 'asks for the confirmation mail again: always 202, to the address on file; throttled per address and per account',
+  'POST /auth/email/confirm': 'the credential is the mailed single-use code in the body',
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -13,6 +13,7 @@ export const ErrorCodes = [
   'ERR_CURRENT_PASSWORD_WRONG',
   'ERR_PASSWORD_CHANGED_CONCURRENTLY',
   'ERR_INVALID_CODE',
+  'ERR_EMAIL_TAKEN',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -126,6 +127,16 @@ export class PasswordChangedConcurrentlyError extends GatehouseError {
 export class InvalidCodeError extends GatehouseError {
   constructor(logReason: string) {
     super('ERR_INVALID_CODE', 'the code is invalid, used or expired; ask for a new one', { logReason });
+  }
+}
+
+/**
+ * Confirming an address that another account confirmed first. Only the holder of the mailed code
+ * (the mailbox's owner) can meet it: a requester never learns whose an address is.
+ */
+export class EmailTakenError extends GatehouseError {
+  constructor() {
+    super('ERR_EMAIL_TAKEN', 'this address is already confirmed for another account');
   }
 }
 
@@ -252,7 +263,7 @@ export class InvalidGrantError extends OAuthError {
  * reason and, when the account exists, whose account it was.
  */
 export class LoginRefusedError extends InvalidGrantError {
-  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member';
+  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member' | 'email_unverified';
   readonly subjectId: string | null;
   constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
     super(reason.replaceAll('_', ' '));

@@ -29,4 +29,6 @@ export interface EmailCodeStore {
   consume(digest: string, purpose: EmailCodePurpose, now: Date): Promise<EmailCode | undefined>;
   /** Deletes a code that can no longer be used (its password changed). */
   discard(digest: string): Promise<void>;
+  /** Deletes every code of the user for `purpose` (the address reset codes went to is no longer theirs). */
+  discardOfUser(userId: string, purpose: EmailCodePurpose): Promise<void>;
 }

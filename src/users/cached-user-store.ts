@@ -50,6 +50,14 @@ export function createCachedUserStore(inner: UserStore, options: CachedUserStore
         invalidate(id);
       }
     },
+    async confirmEmail(id, email, expectedCurrent, now, audit) {
+      invalidate(id);
+      try {
+        return await inner.confirmEmail(id, email, expectedCurrent, now, audit);
+      } finally {
+        invalidate(id);
+      }
+    },
     async revokeAllTokens(id, now, audit) {
       invalidate(id);
       try {

@@ -41,6 +41,13 @@ export interface UserStore {
   findByVerifiedEmailKey(key: string): Promise<UserRecord | undefined>;
   /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
   replacePasswordHash(id: string, expected: string, next: string, audit?: readonly AuditRecord[]): Promise<boolean>;
+  /**
+   * Sets `email` as the user's confirmed address, only while the address on file is still
+   * `expectedCurrent` when that is given (a confirmation is for the address it was mailed to).
+   * False when the user is gone or the address moved on; EmailTakenError when another account has
+   * confirmed it meanwhile (the unique index decides, not a check before).
+   */
+  confirmEmail(id: string, email: string, expectedCurrent: string | undefined, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   /**
    * Bumps the user's token version (log out everywhere, lock, disable): every access token issued

@@ -37,6 +37,12 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
     async findByVerifiedEmailKey() {
       return undefined;
     },
+    async confirmEmail(id: string, email: string, _expected: string | undefined, now: Date) {
+      const row = rows.get(id);
+      if (row === undefined) return false;
+      rows.set(id, { ...row, email, emailVerifiedAt: now });
+      return true;
+    },
     async replacePasswordHash(id: string, expected: string, next: string) {
       const row = rows.get(id);
       if (row === undefined || row.passwordHash !== expected) return false;

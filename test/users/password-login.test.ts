@@ -50,6 +50,12 @@ class MemoryUserStore implements UserStore {
     this.lookups++;
     return [...this.rows.values()].find((r) => r.usernameKey === key);
   }
+  async confirmEmail(id: string, email: string, expectedCurrent: string | undefined, now: Date) {
+    const row = this.rows.get(id);
+    if (row === undefined || (expectedCurrent !== undefined && row.email !== expectedCurrent)) return false;
+    this.rows.set(id, { ...row, email, emailVerifiedAt: now });
+    return true;
+  }
   async findByVerifiedEmailKey(key: string) {
     return [...this.rows.values()].find((r) => r.emailVerifiedAt !== null && r.email?.toLowerCase() === key);
   }
@@ -118,6 +124,22 @@ describe('verifyPasswordLogin', () => {
     assert.equal(unknown.message, wrong.message);
     assert.equal(unknown.error, wrong.error);
     assert.equal(unknown.status, wrong.status);
+  });
+
+  test('verification required: an unconfirmed address is refused after the password check, with the message of a wrong password', async () => {
+    const unconfirmed = await rejectsWithReason(
+      verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', PASSWORD),
+      'email unverified',
+    );
+    const wrong = await rejectsWithReason(
+      verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', 'nope nope nope nope'),
+      'wrong password',
+    );
+    assert.equal(unconfirmed.message, wrong.message);
+    assert.equal(hasher.calls.verify, 2, 'the password is verified first either way');
+    await store.confirmEmail(alice.id, 'alice@example.com', undefined, new Date());
+    assert.equal((await verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', PASSWORD)).id, alice.id);
+    assert.equal((await verifyPasswordLogin({ users: store, hasher }, 'alice', PASSWORD)).id, alice.id);
   });
 
   test('a password over 1 KiB is refused after one dummy verification, without a lookup', async () => {

@@ -35,8 +35,17 @@ export const RESET_REQUESTED = Object.freeze({
   message: 'If the account exists and has a confirmed email address, a message with a reset link is on its way to it.',
 });
 
+/**
+ * A name no account can have (a NUL) is refused like any malformed field: no account exists or not
+ * by that answer, and the NUL never reaches a query.
+ */
+export const usernameField = z
+  .string()
+  .max(256)
+  .refine((v) => !v.includes('\u0000'), 'must be well-formed text');
+
 const requestBody = z
-  .object({ username: z.string().max(256).optional(), email: z.string().max(320).optional() })
+  .object({ username: usernameField.optional(), email: z.string().max(320).optional() })
   .strict()
   .refine((b) => (b.username === undefined) !== (b.email === undefined), { message: 'give either username or email' });
 

@@ -47,5 +47,8 @@ export function createDrizzleEmailCodeStore(db: Db): EmailCodeStore {
     async discard(digest) {
       await runQuery(() => db.delete(emailCodes).where(eq(emailCodes.digest, digest)));
     },
+    async discardOfUser(userId, purpose) {
+      await runQuery(() => db.delete(emailCodes).where(and(eq(emailCodes.userId, userId), eq(emailCodes.purpose, purpose))));
+    },
   };
 }

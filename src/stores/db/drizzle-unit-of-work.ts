@@ -44,6 +44,7 @@ function unitStores(tx: Db, written: (id: string) => void): UnitStores {
   const notingUsers: UserStore = {
     ...users,
     replacePasswordHash: noting(users.replacePasswordHash),
+    confirmEmail: noting(users.confirmEmail),
     revokeAllTokens: noting(users.revokeAllTokens),
     delete: noting(users.delete),
   };

@@ -1,5 +1,5 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import { UsernameTakenError } from '../../errors/errors.js';
+import { EmailTakenError, UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
@@ -87,6 +87,23 @@ export function createDrizzleUserStore(db: Db): UserStore {
           return updated.length === 1;
         }),
       );
+    },
+    async confirmEmail(id, email, expectedCurrent, now, audit = []) {
+      if (!isUuid(id)) return false;
+      try {
+        return await db.transaction(async (tx) => {
+          const updated = await tx
+            .update(users)
+            .set({ email, emailKey: keyOfStoredEmail(email), emailVerifiedAt: now, updatedAt: now })
+            .where(expectedCurrent === undefined ? eq(users.id, id) : and(eq(users.id, id), eq(users.email, expectedCurrent)))
+            .returning({ id: users.id });
+          if (updated.length === 1) await insertAudit(tx, audit);
+          return updated.length === 1;
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new EmailTakenError();
+        throw databaseFailure(error);
+      }
     },
     async revokeAllTokens(id, now, audit = []) {
       if (!isUuid(id)) return undefined;
