@@ -57,6 +57,9 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /auth/password-reset/complete': 'the credential is the mailed single-use code in the body',
   'POST /auth/email/verification': 'asks for the confirmation mail again: always 202, to the address on file; throttled per address and per account',
   'POST /auth/email/confirm': 'the credential is the mailed single-use code in the body',
+  'POST /forgot-password': 'the hosted form of POST /auth/password-reset, plus the synchronizer token; throttled',
+  'POST /reset-password': 'the hosted form of POST /auth/password-reset/complete (the mailed code), plus the synchronizer token',
+  'POST /confirm-email': 'the hosted form of POST /auth/email/confirm (the mailed code), plus the synchronizer token',
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
