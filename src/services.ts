@@ -53,6 +53,11 @@ import { createDrizzleUnitOfWork } from './stores/db/drizzle-unit-of-work.js';
 import { API_KEY_CHANNEL, createApiKeys, type ApiKeys } from './apikeys/api-keys.js';
 import { resolveApiKeyPeppers } from './apikeys/development-pepper.js';
 import { createDrizzleApiKeyStore } from './stores/db/drizzle-api-key-store.js';
+import type { Mailer } from './mail/mailer.js';
+import { openMailer } from './mail/open-mailer.js';
+import { createBackgroundWork, type BackgroundWork } from './recovery/background-work.js';
+import type { EmailCodeStore } from './recovery/email-code-store.js';
+import { createDrizzleEmailCodeStore } from './stores/db/drizzle-email-code-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -61,7 +66,7 @@ export interface GatehouseServices {
   readonly ephemeral: EphemeralStore;
   readonly users: UserStore;
   /** Reads straight from the database, past the user cache: for routes that ask for a fresh check. */
-  readonly uncachedUsers: Pick<UserStore, 'findById'>;
+  readonly uncachedUsers: Pick<UserStore, 'findById' | 'findByUsernameKey' | 'findByVerifiedEmailKey'>;
   readonly tenants: TenantStore;
   readonly sessions: SessionStore;
   readonly sessionPolicy: SessionPolicy;
@@ -106,6 +111,12 @@ export interface GatehouseServices {
   readonly metrics: GatehouseMetrics;
   /** GATEHOUSE_LIMIT_* counters over the ephemeral store (src/throttle); the HTTP layer enforces them. */
   readonly throttle: Throttle;
+  /** SMTP, the development outbox, or off (production without GATEHOUSE_SMTP_URL): see src/mail. */
+  readonly mailer: Mailer;
+  /** Mailed codes (password reset, address confirmation), kept as digests. */
+  readonly emailCodes: EmailCodeStore;
+  /** Jobs a request starts without waiting (mailing a code): the answer never depends on their outcome. */
+  readonly backgroundWork: BackgroundWork;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
   prepareAccessToken(): IssueAccessToken;
@@ -349,6 +360,14 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
     throw error;
   }
+  const mailer = openMailer(config, ({ file, to, subject }) =>
+    // Where and to whom: the file holds the mail, its code included, and only the file does.
+    events.emit({ event: 'mail.outbox_written', level: 'info', file, to, subject }),
+  );
+  const backgroundWork = createBackgroundWork({
+    onFailed: (job, error) => events.emit({ event: 'background.job_failed', level: 'warn', job, error }),
+    onDropped: (job) => events.emit({ event: 'background.job_dropped', level: 'warn', job }),
+  });
   const detachQueryObserver = observeQueries((seconds) => metrics.storeQuery('database', seconds));
   const hasher = new PasswordHasher(overrides.passwordHasher);
   const sessionPolicy: SessionPolicy = {
@@ -364,7 +383,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     scopes,
     verifyPassword: (username, password) =>
       verifyPasswordLogin(
-        { users, hasher, onRehashFailed: (error) => events.emit({ event: 'users.rehash_failed', level: 'warn', error }) },
+        {
+          users,
+          hasher,
+          requireVerifiedEmail: config.emailVerification === 'required',
+          onRehashFailed: (error) => events.emit({ event: 'users.rehash_failed', level: 'warn', error }),
+        },
         username,
         password,
       ),
@@ -405,6 +429,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     events,
     metrics,
     throttle,
+    mailer,
+    emailCodes: createDrizzleEmailCodeStore(database.db),
+    backgroundWork,
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
@@ -412,11 +439,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     storedKeys,
     async close() {
       detachQueryObserver();
+      // Jobs in flight still write to the database and mail: they end before either closes.
+      await backgroundWork.settled();
       await housekeeping.stop();
       await storedKeys?.close();
       await revocations.close();
       await apiKeyChanges.close();
-      await Promise.allSettled([ephemeral.close(), database.close(), throttle.close()]);
+      await Promise.allSettled([ephemeral.close(), database.close(), throttle.close(), mailer.close()]);
     },
   };
   return services;
@@ -435,7 +464,16 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     scopes: services.scopes,
     resources: services.resources,
     verifyPassword: (username, password) =>
-      verifyPasswordLogin({ users: services.users, hasher: services.hasher, onRehashFailed: hooks.onRehashFailed }, username, password),
+      verifyPasswordLogin(
+        {
+          users: services.users,
+          hasher: services.hasher,
+          requireVerifiedEmail: services.config.emailVerification === 'required',
+          onRehashFailed: hooks.onRehashFailed,
+        },
+        username,
+        password,
+      ),
     findUser: (id) => services.users.findById(id),
     membershipsOfUser: (userId) => services.tenants.membershipsOfUser(userId),
     tenantRolesOf: async (tenantId, userId) => (await services.tenants.membership(tenantId, userId))?.roles,

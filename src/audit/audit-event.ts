@@ -54,7 +54,17 @@ export type AuditEventType =
   /** A client-credentials grant refused (reason: why; the subject when the account is known). */
   | 'client_credentials.failed'
   /** A WebSocket ticket issued (POST /auth/ws-ticket); never the ticket itself. */
-  | 'ws_ticket.issued';
+  | 'ws_ticket.issued'
+  // Mailed codes (src/recovery, src/email): never the code, never the identifier typed.
+  /** A reset asked for; `success`: a code was mailed; `failure` reasons: no_account, no_verified_email, account_disabled, throttled. */
+  | 'password_reset.requested'
+  | 'password_reset.completed'
+  /** A reset code refused (malformed_code, unknown_used_or_expired, password_changed_since, used_concurrently, account_disabled). */
+  | 'password_reset.refused'
+  /** A confirmation code mailed (reason `registration`, `resend` or `change`), or not (a failure reason as for resets). */
+  | 'email.confirmation_requested'
+  | 'email.confirmed'
+  | 'email.confirmation_refused';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

@@ -23,6 +23,16 @@ const fail = (check: string, detail: string): CheckResult => ({ status: 'fail', 
 /** NIST SP 800-63B-4 §3.1.1.2: 15 characters for a password that is the only factor. */
 const NIST_SINGLE_FACTOR_MIN = 15;
 
+/** Where mail goes; production without SMTP works, but without password reset or email verification. */
+function mailCheck(config: Config): CheckResult {
+  if (config.smtp !== undefined) {
+    const tls = config.smtp.secure ? 'TLS' : config.smtp.requireTls ? 'STARTTLS required' : 'STARTTLS if offered';
+    return ok('mail', `SMTP at ${config.smtp.host}:${config.smtp.port} (${tls}), from ${config.mailFrom}`);
+  }
+  if (config.env === 'development') return ok('mail', `no SMTP: mails are files in ${join(config.dataDir, 'outbox')}`);
+  return warn('mail', 'GATEHOUSE_SMTP_URL unset: password reset, email verification and email change are off (their routes answer 404)');
+}
+
 /** Checks that need nothing but the configuration: what would be unsafe if deployed as it is. */
 export function configChecks(config: Config): CheckResult[] {
   const production = config.env === 'production';
@@ -65,6 +75,7 @@ export function configChecks(config: Config): CheckResult[] {
         : ok('redis', 'not configured: ephemeral state in process (one instance)'),
     );
   }
+  results.push(mailCheck(config));
   if (config.metrics === undefined) results.push(ok('metrics', 'off'));
   else if (isLoopbackHost(config.metrics.host)) results.push(ok('metrics', `${config.metrics.host}:${config.metrics.port}`));
   else

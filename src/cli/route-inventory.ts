@@ -53,6 +53,13 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /logout': 'the hosted sign-out form: ends only the session of the cookie it carries, like DELETE /auth/session; CSRF-checked',
   'POST /auth/session': 'browser sign-in: the credential is the password in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
   'DELETE /auth/session': 'browser sign-out: ends only the session whose cookie (id and secret) it carries; the CSRF layers guard it',
+  'POST /auth/password-reset': 'asks for a reset mail: always 202, the mail goes to the confirmed address only; throttled per address and per account',
+  'POST /auth/password-reset/complete': 'the credential is the mailed single-use code in the body',
+  'POST /auth/email/verification': 'asks for the confirmation mail again: always 202, to the address on file; throttled per address and per account',
+  'POST /auth/email/confirm': 'the credential is the mailed single-use code in the body',
+  'POST /forgot-password': 'the hosted form of POST /auth/password-reset, plus the synchronizer token; throttled',
+  'POST /reset-password': 'the hosted form of POST /auth/password-reset/complete (the mailed code), plus the synchronizer token',
+  'POST /confirm-email': 'the hosted form of POST /auth/email/confirm (the mailed code), plus the synchronizer token',
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -10,6 +10,7 @@ function banner(config: Config, services: GatehouseServices, address: string, me
   const db = config.database;
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
   lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);
+  lines.push(`  mail: ${services.mailer.description}`);
   if (services.keySource.kind === 'store') {
     const kek =
       config.keyEncryptionKey === undefined ? 'a generated development KEK (production needs GATEHOUSE_KEY_ENCRYPTION_KEY)' : 'GATEHOUSE_KEY_ENCRYPTION_KEY';

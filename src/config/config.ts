@@ -5,6 +5,7 @@ import { ConfigError } from '../errors/errors.js';
 import { sharedSecretProblem } from '../guard/shared-secret.js';
 import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { LIMIT_NAMES, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
+import { parseSmtpUrl, type SmtpTarget } from '../mail/smtp-url.js';
 import { LIMIT_SETTINGS, SETTINGS, type DatabaseTarget, type Setting, type SettingName, type SettingValue } from './settings.js';
 
 export type { GatehouseEnv, ModeSource } from './mode.js';
@@ -97,6 +98,12 @@ export interface Config {
   /** GATEHOUSE_LIMIT_<NAME>: `<count>/<window>` per limit, `null` when set to `off`. */
   readonly limits: Limits;
   readonly passwordMinLength: number;
+  /** GATEHOUSE_SMTP_URL, parsed and checked (it holds a password: never log it); undefined: no SMTP (src/mail/open-mailer.ts). */
+  readonly smtp: SmtpTarget | undefined;
+  /** The `From` of every mail. */
+  readonly mailFrom: string;
+  /** GATEHOUSE_EMAIL_VERIFICATION: `required` refuses sign-in until the address is confirmed. */
+  readonly emailVerification: 'optional' | 'required';
   readonly bodyLimitBytes: number;
   readonly dataDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -240,6 +247,19 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   }
 
   const passwordMinLength = read('GATEHOUSE_PASSWORD_MIN_LENGTH');
+
+  // A secret (it holds the SMTP password): checked here so that no message quotes it.
+  const rawSmtp = env.GATEHOUSE_SMTP_URL ?? '';
+  const smtpParsed = rawSmtp === '' ? undefined : parseSmtpUrl(rawSmtp, gatehouseEnv === 'production');
+  if (typeof smtpParsed === 'string') problems.push(`GATEHOUSE_SMTP_URL: ${smtpParsed}`);
+  const smtp = typeof smtpParsed === 'string' ? undefined : smtpParsed;
+  const mailFrom = read('GATEHOUSE_MAIL_FROM');
+  if (gatehouseEnv === 'production' && rawSmtp !== '' && mailFrom === undefined)
+    problems.push('GATEHOUSE_MAIL_FROM: required in production with GATEHOUSE_SMTP_URL (the From of every mail)');
+  const emailVerification = read('GATEHOUSE_EMAIL_VERIFICATION');
+  // Sign-in waiting for a mail that can never be sent would lock every new account out.
+  if (emailVerification === 'required' && gatehouseEnv === 'production' && rawSmtp === '' && needs === 'server')
+    problems.push('GATEHOUSE_EMAIL_VERIFICATION: "required" needs mail; set GATEHOUSE_SMTP_URL');
   const bodyLimitBytes = read('GATEHOUSE_BODY_LIMIT');
   const logLevel = read('GATEHOUSE_LOG_LEVEL');
 
@@ -276,6 +296,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     corsOrigins: Object.freeze([...corsOrigins]),
     limits: Object.freeze(limits),
     passwordMinLength,
+    smtp,
+    mailFrom: mailFrom ?? 'Gatehouse <gatehouse@localhost>',
+    emailVerification,
     bodyLimitBytes,
     dataDir,
     logLevel,

@@ -62,6 +62,16 @@ const numberOrOff = (pattern: RegExp, min: number, max: number, message: string)
     return n;
   });
 
+/**
+ * `a@b.c` or `Name <a@b.c>`: one address, no line break (a header injection), no comma, `@` or
+ * quote in the name (which an address parser could read as a second address).
+ */
+function isMailFrom(value: string): boolean {
+  const match = /^(?:([^<>\r\n,;@"]*[^<>\s,;@"])\s*<([^<>\s]+)>|([^<>\s,;]+))$/.exec(value);
+  const address = match?.[2] ?? match?.[3];
+  return address !== undefined && z.email().safeParse(address).success;
+}
+
 const commaList = z.string().transform((v) =>
   v
     .split(',')
@@ -214,6 +224,23 @@ export const SETTINGS = {
     shown: 'production: required by `serve`; development: generated in `GATEHOUSE_DATA_DIR/api-key-pepper` (mode 0600)',
     doc: 'comma list of base64url peppers (each ≥ 32 random bytes) under which API key digests are kept (HMAC-SHA-256); the first digests new keys, the others still verify older ones (rotation); placeholders and repeated bytes are refused; never logged',
   }),
+  GATEHOUSE_SMTP_URL: setting('GATEHOUSE_SMTP_URL', {
+    fallback: undefined as string | undefined,
+    secret: true,
+    shown: 'development: the outbox (`GATEHOUSE_DATA_DIR/outbox/*.eml`); production: mail off',
+    doc: '`smtp://[user:password@]host[:port]` (STARTTLS, required in production unless the host is loopback) or `smtps://…` (TLS); no query string; in production a password must be ≥ 12 characters and not a placeholder; never logged. Unset in production: password reset, email verification and email change are off (their routes answer 404) and the banner says so',
+  }),
+  GATEHOUSE_MAIL_FROM: setting('GATEHOUSE_MAIL_FROM', {
+    schema: z.string().refine(isMailFrom, 'must be an address, or a name and an address: Gatehouse <no-reply@example.com>'),
+    fallback: undefined as string | undefined,
+    shown: 'development: `Gatehouse <gatehouse@localhost>`; production: required with `GATEHOUSE_SMTP_URL`',
+    doc: 'the `From` of every mail',
+  }),
+  GATEHOUSE_EMAIL_VERIFICATION: setting('GATEHOUSE_EMAIL_VERIFICATION', {
+    schema: z.enum(['optional', 'required'], { error: 'must be "optional" or "required"' }),
+    fallback: 'optional' as 'optional' | 'required',
+    doc: '`optional`: an address given at registration is confirmed by a mailed link, sign-in works meanwhile (only a confirmed address receives password resets); `required`: registration needs an email and sign-in is refused, as for a wrong password, until it is confirmed (`POST /auth/email/verification` resends); needs mail',
+  }),
   GATEHOUSE_ACCESS_TOKEN_TTL: setting('GATEHOUSE_ACCESS_TOKEN_TTL', {
     schema: wholeNumber(60, 3600, 'must be a whole number of seconds from 60 to 3600', 'must be at most 3600 seconds', 'must be at least 60 seconds'),
     fallback: 900,
@@ -293,6 +320,9 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   GLOBAL_IP: 'requests of any kind per client address',
   API_KEY: 'requests authenticated by one API key (answered 429, never 401)',
   WS_TICKET: 'WebSocket tickets asked for per user (POST /auth/ws-ticket)',
+  MAIL_REQUEST_IP: 'password-reset and confirmation-resend requests per client address',
+  MAIL_ACCOUNT:
+    'mails with a code per account and kind (reset, confirmation); past it a request is answered as usual (202) and no mail goes, so the answer tells nothing',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

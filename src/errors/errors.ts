@@ -12,6 +12,8 @@ export const ErrorCodes = [
   'ERR_TENANT_TAKEN',
   'ERR_CURRENT_PASSWORD_WRONG',
   'ERR_PASSWORD_CHANGED_CONCURRENTLY',
+  'ERR_INVALID_CODE',
+  'ERR_EMAIL_TAKEN',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -115,6 +117,26 @@ export class CurrentPasswordWrongError extends GatehouseError {
 export class PasswordChangedConcurrentlyError extends GatehouseError {
   constructor() {
     super('ERR_PASSWORD_CHANGED_CONCURRENTLY', 'the password was changed by another request; try again');
+  }
+}
+
+/**
+ * A mailed code (password reset, address confirmation) that is not live: unknown, used, expired,
+ * for another purpose, or stale (the password changed since). One message for all; the log says which.
+ */
+export class InvalidCodeError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_INVALID_CODE', 'the code is invalid, used or expired; ask for a new one', { logReason });
+  }
+}
+
+/**
+ * Confirming an address that another account confirmed first. Only the holder of the mailed code
+ * (the mailbox's owner) can meet it: a requester never learns whose an address is.
+ */
+export class EmailTakenError extends GatehouseError {
+  constructor() {
+    super('ERR_EMAIL_TAKEN', 'this address is already confirmed for another account');
   }
 }
 
@@ -241,7 +263,8 @@ export class InvalidGrantError extends OAuthError {
  * reason and, when the account exists, whose account it was.
  */
 export class LoginRefusedError extends InvalidGrantError {
-  readonly reason: 'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member' | 'service_account';
+  readonly reason:
+    'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member' | 'service_account' | 'email_unverified';
   readonly subjectId: string | null;
   constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
     super(reason.replaceAll('_', ' '));

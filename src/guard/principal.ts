@@ -12,6 +12,8 @@ export interface PrincipalUser {
   readonly id: string;
   readonly username: string;
   readonly email: string | null;
+  /** Whether `email` was confirmed by a mailed code. */
+  readonly emailVerified: boolean;
   /** Global roles, as the record holds them when the principal was built. */
   readonly roles: readonly string[];
   readonly createdAt: Date;
@@ -92,5 +94,12 @@ export type Principal = BearerPrincipal | SessionPrincipal | ApiKeyPrincipal | T
  * secret, say) stays out of every principal until someone decides it belongs here.
  */
 export function principalUserOf(user: UserRecord): PrincipalUser {
-  return Object.freeze({ id: user.id, username: user.username, email: user.email, roles: Object.freeze([...user.roles]), createdAt: user.createdAt });
+  return Object.freeze({
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    emailVerified: user.emailVerifiedAt !== null,
+    roles: Object.freeze([...user.roles]),
+    createdAt: user.createdAt,
+  });
 }

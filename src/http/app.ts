@@ -34,6 +34,8 @@ import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
 import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
+import { passwordResetRoutes } from './routes/password-reset.js';
+import { emailRoutes } from './routes/email.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { revocationFeedRoutes } from './routes/revocation-feed.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -144,6 +146,8 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         serviceAccountRoutes,
         tenantAdminRoutes,
         passwordRoutes,
+        passwordResetRoutes,
+        emailRoutes,
         revocationFeedRoutes,
         wsTicketRoutes,
       ]) {

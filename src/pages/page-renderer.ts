@@ -19,6 +19,10 @@ export interface LoginPage {
   readonly username?: string;
   readonly tenant?: string;
   readonly error?: string;
+  /** Whether this deployment sends mail: the "Forgot password?" link only then. */
+  readonly mailOn?: boolean;
+  /** A word after a registration that must confirm its address first. */
+  readonly notice?: string;
 }
 
 export interface RegisterPage {
@@ -27,8 +31,11 @@ export interface RegisterPage {
   readonly passwordMinLength: number;
   readonly returnTo?: string;
   readonly username?: string;
+  readonly email?: string;
+  /** GATEHOUSE_EMAIL_VERIFICATION=required: the address field is required. */
+  readonly emailRequired?: boolean;
   readonly error?: string;
-  readonly fieldErrors?: { readonly username?: string; readonly password?: string };
+  readonly fieldErrors?: { readonly username?: string; readonly email?: string; readonly password?: string };
 }
 
 export interface AccountSession {
@@ -58,6 +65,28 @@ export interface AccountPage {
   readonly passwordError?: string;
 }
 
+export interface ForgotPasswordPage {
+  readonly csrfToken: string;
+  /** After a request: the one answer, whoever was named. */
+  readonly notice?: string;
+}
+
+export interface ResetPasswordPage {
+  readonly csrfToken: string;
+  /** The mailed code, carried by the form; undefined: no code to use (ask again). */
+  readonly code?: string;
+  readonly passwordMinLength: number;
+  readonly error?: string;
+  readonly done?: boolean;
+}
+
+export interface ConfirmEmailPage {
+  readonly csrfToken: string;
+  readonly code?: string;
+  readonly error?: string;
+  readonly done?: boolean;
+}
+
 export interface LogoutPage {
   readonly csrfToken: string;
 }
@@ -78,6 +107,9 @@ export interface PageData {
   readonly register: RegisterPage;
   readonly account: AccountPage;
   readonly logout: LogoutPage;
+  readonly 'forgot-password': ForgotPasswordPage;
+  readonly 'reset-password': ResetPasswordPage;
+  readonly 'confirm-email': ConfirmEmailPage;
   readonly error: ErrorPage;
 }
 
@@ -111,6 +143,12 @@ const EVENT_LABELS: Readonly<Record<string, string>> = {
   'role.revoked': 'Role removed',
   'membership.added': 'Added to an organisation',
   'membership.removed': 'Removed from an organisation',
+  'password_reset.requested': 'Password reset asked for',
+  'password_reset.completed': 'Password reset by mailed link',
+  'password_reset.refused': 'Password reset link refused',
+  'email.confirmation_requested': 'Email confirmation asked for',
+  'email.confirmed': 'Email address confirmed',
+  'email.confirmation_refused': 'Email confirmation link refused',
 };
 
 const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
@@ -128,11 +166,14 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
     ...d,
     username: d.username ?? '',
     tenant: d.tenant ?? '',
+    mailOn: d.mailOn ?? false,
     registerHref: d.returnTo === undefined ? '/register' : `/register?return_to=${encodeURIComponent(d.returnTo)}`,
   }),
   register: (d) => ({
     ...d,
     username: d.username ?? '',
+    email: d.email ?? '',
+    emailRequired: d.emailRequired ?? false,
     fieldErrors: d.fieldErrors ?? {},
     loginHref: d.returnTo === undefined ? '/login' : `/login?return_to=${encodeURIComponent(d.returnTo)}`,
   }),
@@ -154,6 +195,9 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
     })),
   }),
   logout: (d) => d,
+  'forgot-password': (d) => d,
+  'reset-password': (d) => ({ ...d, done: d.done ?? false }),
+  'confirm-email': (d) => ({ ...d, done: d.done ?? false }),
   error: (d) => ({
     ...d,
     retryAfterText: d.retryAfterSeconds === undefined ? undefined : seconds(d.retryAfterSeconds),

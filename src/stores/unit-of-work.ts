@@ -1,3 +1,4 @@
+import type { EmailCodeStore } from '../recovery/email-code-store.js';
 import type { RevocationStore } from '../revocation/revocation-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
@@ -12,6 +13,8 @@ export interface UnitStores {
   readonly denyList: Pick<RevocationStore, 'denyAccessToken'>;
   readonly directory: UserDirectory;
   readonly tenants: TenantStore;
+  /** Mailed codes: consumed in the transaction of what they allow (a reset, a confirmation). */
+  readonly emailCodes: EmailCodeStore;
 }
 
 /**

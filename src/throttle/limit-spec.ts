@@ -16,6 +16,8 @@ export const LIMIT_NAMES = [
   'GLOBAL_IP',
   'API_KEY',
   'WS_TICKET',
+  'MAIL_REQUEST_IP',
+  'MAIL_ACCOUNT',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -48,6 +50,10 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   API_KEY: '600/1m',
   // A page opens a socket or two and reconnects now and then; a loop asking for tickets is a flood.
   WS_TICKET: '60/1m',
+  // Each request may mail someone: a person asks a few times, a script asking for every name is stopped.
+  MAIL_REQUEST_IP: '30/15m',
+  // Issue 18: one mail per account per minute, whatever the number of addresses asking.
+  MAIL_ACCOUNT: '1/1m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

@@ -10,6 +10,8 @@ export interface RequestLimiters {
   readonly revokeIp: Limiter | undefined;
   readonly apiKey?: Limiter | undefined;
   readonly wsTicketUser?: Limiter | undefined;
+  readonly mailRequestIp?: Limiter | undefined;
+  readonly mailAccount?: Limiter | undefined;
 }
 
 export interface RequestLimitDeps {
@@ -36,6 +38,13 @@ export interface RequestLimits {
   apiKey(keyId: string): Promise<Refusal | undefined>;
   /** Per user: tickets asked for at POST /auth/ws-ticket (each is a write to the ephemeral store and an audit row). */
   wsTicket(userId: string): Promise<Refusal | undefined>;
+  /** Requests that may mail a code (password reset, confirmation resend), per client address: answered 429. */
+  mailRequest(ip: string): Promise<Refusal | undefined>;
+  /**
+   * Mails of one kind to one account. Counted off the request path, once the account is known, and
+   * never answered as 429: a refusal only for existing accounts would tell which exist.
+   */
+  accountMail(kind: string, userId: string): Promise<Refusal | undefined>;
 }
 
 /** Distinct addresses whose key is kept; past it the cache starts over. */
@@ -58,6 +67,10 @@ export function createRequestLimits(limiters: RequestLimiters, deps: RequestLimi
     global: perAddress(limiters.globalIp),
     register: perAddress(limiters.registerIp),
     revoke: perAddress(limiters.revokeIp),
+    mailRequest: perAddress(limiters.mailRequestIp),
+    async accountMail(kind, userId) {
+      return limiters.mailAccount?.consume(throttleKey(`mail-${kind}`, userId));
+    },
     async refresh(refreshToken) {
       const limiter = limiters.refreshSession;
       if (limiter === undefined || !isRefreshTokenShaped(refreshToken)) return undefined;

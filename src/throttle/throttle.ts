@@ -85,6 +85,8 @@ export function createThrottle(options: ThrottleOptions): Throttle {
         revokeIp: limiter('REVOKE_IP'),
         apiKey: limiter('API_KEY'),
         wsTicketUser: limiter('WS_TICKET'),
+        mailRequestIp: limiter('MAIL_REQUEST_IP'),
+        mailAccount: limiter('MAIL_ACCOUNT'),
       },
       options,
     ),

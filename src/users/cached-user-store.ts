@@ -40,11 +40,20 @@ export function createCachedUserStore(inner: UserStore, options: CachedUserStore
       return user;
     },
     findByUsernameKey: (key) => inner.findByUsernameKey(key),
+    findByVerifiedEmailKey: (key) => inner.findByVerifiedEmailKey(key),
     create: (user, audit) => inner.create(user, audit),
     async replacePasswordHash(id, expected, next, audit) {
       invalidate(id);
       try {
         return await inner.replacePasswordHash(id, expected, next, audit);
+      } finally {
+        invalidate(id);
+      }
+    },
+    async confirmEmail(id, email, expectedCurrent, now, audit) {
+      invalidate(id);
+      try {
+        return await inner.confirmEmail(id, email, expectedCurrent, now, audit);
       } finally {
         invalidate(id);
       }

@@ -7,6 +7,8 @@ export interface PasswordLoginDeps {
   readonly users: UserStore;
   readonly hasher: PasswordHashing;
   readonly onRehashFailed?: (error: unknown) => void;
+  /** GATEHOUSE_EMAIL_VERIFICATION=required: an account whose address is unconfirmed is refused like a wrong password. */
+  readonly requireVerifiedEmail?: boolean;
 }
 
 /** Anything longer cannot be a password we accepted; refusing it early bounds the hashing work. */
@@ -38,6 +40,8 @@ export async function verifyPasswordLogin(deps: PasswordLoginDeps, username: str
   if (!(await deps.hasher.verify(user.passwordHash, password))) throw new LoginRefusedError('wrong_password', user.id);
   if (user.disabledAt !== null) throw new LoginRefusedError('account_disabled', user.id);
   if (user.lockedAt !== null) throw new LoginRefusedError('account_locked', user.id);
+  // After the password: only who knows it learns, and then only as much as a wrong password says.
+  if (deps.requireVerifiedEmail === true && user.emailVerifiedAt === null) throw new LoginRefusedError('email_unverified', user.id);
   if (deps.hasher.needsRehash(user.passwordHash)) {
     // Upgrade legacy (bcrypt) or outdated argon2 parameters while we hold the plaintext.
     try {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit-event.js';
+import { normalizeEmail } from '../email/email-address.js';
 import { ValidationError } from '../errors/errors.js';
 import { checkPassword } from '../passwords/password-policy.js';
 import type { PasswordHashing } from './password-hashing.js';
@@ -17,19 +17,8 @@ export interface RegistrationDeps {
   readonly users: UserStore;
   readonly hasher: PasswordHashing;
   readonly passwordMinLength: number;
-}
-
-const emailSchema = z.email();
-
-function normalizeEmail(raw: string | null | undefined): string | null {
-  if (raw === undefined || raw === null) return null;
-  const email = raw.normalize('NFKC').trim();
-  if (email.length > 254 || !emailSchema.safeParse(email).success) {
-    throw new ValidationError([{ field: 'email', message: 'must be a valid email address' }]);
-  }
-  const at = email.lastIndexOf('@');
-  // The domain part is case-insensitive (RFC 5321 §2.4); the local part is left as typed.
-  return `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
+  /** GATEHOUSE_EMAIL_VERIFICATION=required: sign-in waits for a confirmed address, so there must be one. */
+  readonly requireEmail?: boolean;
 }
 
 /**
@@ -38,11 +27,14 @@ function normalizeEmail(raw: string | null | undefined): string | null {
  */
 export async function registerUser(deps: RegistrationDeps, input: RegistrationInput, audit: AuditContext = NO_AUDIT_CONTEXT): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
-  const email = normalizeEmail(input.email);
-  checkPassword(input.password, { username: username.display, email }, { minLength: deps.passwordMinLength });
+  const given = input.email === undefined || input.email === null ? undefined : input.email;
+  if (given === undefined && deps.requireEmail === true)
+    throw new ValidationError([{ field: 'email', message: 'is required (the address is confirmed before sign-in)' }]);
+  const email = given === undefined ? undefined : normalizeEmail(given);
+  checkPassword(input.password, { username: username.display, email: email?.email ?? null }, { minLength: deps.passwordMinLength });
   const passwordHash = await deps.hasher.hash(input.password);
   // Uniqueness is decided by the store's unique index, not by a check-then-insert here.
   const id = randomUUID();
   const record = auditRecord(audit, { event: 'user.registered', outcome: 'success', actorId: id, subjectId: id }, new Date());
-  return deps.users.create({ id, username: username.display, usernameKey: username.key, email, passwordHash }, [record]);
+  return deps.users.create({ id, username: username.display, usernameKey: username.key, email: email?.email ?? null, passwordHash }, [record]);
 }

@@ -9,6 +9,8 @@ export interface UserRecord {
   readonly kind: UserKind;
   readonly username: string;
   readonly email: string | null;
+  /** When `email` was confirmed by a mailed code; null: unconfirmed (or no address). */
+  readonly emailVerifiedAt: Date | null;
   /** Null exactly for a service account (the database's check holds it). */
   readonly passwordHash: string | null;
   readonly roles: readonly string[];
@@ -26,6 +28,7 @@ export interface NewUser {
   readonly kind?: UserKind;
   readonly username: string;
   readonly usernameKey: string;
+  /** As normalizeEmail (src/email/email-address.ts) leaves it; the store derives its key. */
   readonly email: string | null;
   readonly passwordHash: string | null;
   /** The global roles it starts with (a service account is created with its roles); default none. */
@@ -43,8 +46,17 @@ export interface UserStore {
   create(user: NewUser, audit?: readonly AuditRecord[]): Promise<UserRecord>;
   findById(id: string): Promise<UserRecord | undefined>;
   findByUsernameKey(key: string): Promise<UserRecord | undefined>;
+  /** The account whose confirmed address has this key (at most one: see the schema); unconfirmed addresses are never found. */
+  findByVerifiedEmailKey(key: string): Promise<UserRecord | undefined>;
   /** Replaces the hash only if it is still `expected` (a concurrent password change wins). */
   replacePasswordHash(id: string, expected: string, next: string, audit?: readonly AuditRecord[]): Promise<boolean>;
+  /**
+   * Sets `email` as the user's confirmed address, only while the address on file is still
+   * `expectedCurrent` when that is given (a confirmation is for the address it was mailed to).
+   * False when the user is gone or the address moved on; EmailTakenError when another account has
+   * confirmed it meanwhile (the unique index decides, not a check before).
+   */
+  confirmEmail(id: string, email: string, expectedCurrent: string | undefined, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   /**
    * Bumps the user's token version (log out everywhere, lock, disable): every access token issued

@@ -49,6 +49,7 @@ describe('configChecks', () => {
       listen: 'warn',
       database: 'warn',
       redis: 'warn',
+      mail: 'warn',
       metrics: 'warn',
       limits: 'warn',
       passwords: 'warn',

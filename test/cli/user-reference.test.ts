@@ -14,6 +14,7 @@ const user = (id: string, username: string): UserRecord => ({
   kind: 'person',
   username,
   email: null,
+  emailVerifiedAt: null,
   passwordHash: 'x',
   roles: [],
   disabledAt: null,

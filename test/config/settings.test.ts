@@ -46,6 +46,9 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
     .filter((s) => s.name.startsWith('GATEHOUSE_LIMIT_'))
     .map((s) => s.name),
   passwordMinLength: ['GATEHOUSE_PASSWORD_MIN_LENGTH'],
+  smtp: ['GATEHOUSE_SMTP_URL'],
+  mailFrom: ['GATEHOUSE_MAIL_FROM'],
+  emailVerification: ['GATEHOUSE_EMAIL_VERIFICATION'],
   bodyLimitBytes: ['GATEHOUSE_BODY_LIMIT'],
   dataDir: ['GATEHOUSE_DATA_DIR'],
   logLevel: ['GATEHOUSE_LOG_LEVEL'],

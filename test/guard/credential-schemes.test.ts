@@ -16,7 +16,14 @@ import { registerErrorHandling } from '../../src/http/error-handler.js';
  * schemes here are small in-test ones (a cookie named `probe`), so the guard's rules are pinned
  * apart from any real scheme; the session scheme's own tests exercise the real one.
  */
-const user = Object.freeze({ id: '00000000-0000-4000-8000-000000000001', username: 'alice', email: null, roles: [], createdAt: new Date(0) });
+const user = Object.freeze({
+  id: '00000000-0000-4000-8000-000000000001',
+  username: 'alice',
+  email: null,
+  emailVerified: false,
+  roles: [],
+  createdAt: new Date(0),
+});
 
 function sessionPrincipal(sessionId: string): SessionPrincipal {
   return Object.freeze({

@@ -23,7 +23,7 @@ function principal(subject: string, tenantId: string | undefined, roles: string[
     tokenVersion: 0,
     expiresAt: 0,
     claims: { iss: 'https://gatehouse.test', sub: subject, aud: 'gatehouse', exp: 0, iat: 0, jti: 't', client_id: 'gatehouse-cli', scope: '' },
-    user: { id: subject, username: 'u', email: null, roles: [], createdAt: new Date(0) },
+    user: { id: subject, username: 'u', email: null, emailVerified: false, roles: [], createdAt: new Date(0) },
   });
 }
 

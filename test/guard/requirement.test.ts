@@ -17,7 +17,7 @@ function principal(scopes: string[], roles: string[] = [], tenantId?: string): P
     tokenId: 't',
     expiresAt: 0,
     claims: { iss: 'https://gatehouse.test', sub: subject, aud: 'gatehouse', exp: 0, iat: 0, jti: 't', client_id: 'gatehouse-cli', scope: scopes.join(' ') },
-    user: { id: subject, username: 'p', email: null, roles, createdAt: new Date(0) },
+    user: { id: subject, username: 'p', email: null, emailVerified: false, roles, createdAt: new Date(0) },
   };
 }
 

@@ -40,7 +40,7 @@ describe('a principal holds no credential: a host route returning it whole leaks
 
   test('the user view carries exactly the listed fields at run time (nothing smuggled through a spread)', async () => {
     const res = await host.inject({ method: 'GET', url: '/whoami/keys', headers: bearer(token) });
-    assert.deepEqual(res.json<{ keys: string[] }>().keys, ['id', 'username', 'email', 'roles', 'createdAt']);
+    assert.deepEqual(res.json<{ keys: string[] }>().keys, ['id', 'username', 'email', 'emailVerified', 'roles', 'createdAt']);
   });
 
   test('the type has no passwordHash either', () => {

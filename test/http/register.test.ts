@@ -65,12 +65,12 @@ describe('POST /auth/register', () => {
       assert.deepEqual(row?.roles, []);
     });
 
-    test('the 201 body is exactly {id, username, email, created_at}: no password or hash', async () => {
+    test('the 201 body is exactly {id, username, email, email_verified, created_at}: no password or hash', async () => {
       const res = await register(registerBody('shapeuser', { email: 'shape@example.com' }));
       assert.equal(res.statusCode, 201);
       assert.match(String(res.headers['content-type']), /^application\/json\b/);
       const body = res.json();
-      assert.deepEqual(Object.keys(body).sort(), ['created_at', 'email', 'id', 'username']);
+      assert.deepEqual(Object.keys(body).sort(), ['created_at', 'email', 'email_verified', 'id', 'username']);
       assert.match(body.id, UUID);
       assert.equal(body.username, 'shapeuser');
       assert.equal(body.email, 'shape@example.com');

@@ -15,6 +15,6 @@ describe('happy path: register, password grant, /me', () => {
     assert.equal(tokens.scope, 'profile');
     const me = await t.inject({ method: 'GET', url: '/me', headers: bearer(tokens.access_token) });
     assert.equal(me.statusCode, 200);
-    assert.deepEqual(me.json(), { id: user.id, username: 'alice', email: null, created_at: me.json().created_at, roles: [] });
+    assert.deepEqual(me.json(), { id: user.id, username: 'alice', email: null, email_verified: false, created_at: me.json().created_at, roles: [] });
   });
 });

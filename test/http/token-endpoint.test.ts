@@ -8,6 +8,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { PasswordHasher } from '../../src/passwords/password-hasher.js';
 import { users } from '../../src/stores/db/schema.js';
 import { usernameKey } from '../../src/users/username.js';
+import { headersWithout } from '../support/headers.js';
 import { bearer, startTestApp, TEST_ISSUER, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -52,12 +53,6 @@ function assertTokenResponse(res: LightMyRequestResponse): {
   assert.equal(body.token_type, 'Bearer');
   assert.match(body.refresh_token, /^ghr_[A-Za-z0-9_-]{43}$/);
   return body;
-}
-
-function headersWithout(res: LightMyRequestResponse, ...names: string[]): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...res.headers };
-  for (const n of names) delete copy[n];
-  return copy;
 }
 
 describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {

@@ -26,6 +26,7 @@ const USER: UserRecord = Object.freeze({
   tokenVersion: 0,
   lockedAt: null,
   email: null,
+  emailVerifiedAt: null,
   passwordHash: 'unused',
   roles: Object.freeze([]),
   disabledAt: null,

@@ -8,7 +8,7 @@ const TOKEN = 'csrf-token-value';
 const at = new Date('2026-01-02T03:04:05Z');
 
 const samples: { readonly [P in PageName]: PageData[P] } = {
-  login: { csrfToken: TOKEN, returnTo: '/account', username: 'alice', error: 'Wrong username or password.' },
+  login: { csrfToken: TOKEN, returnTo: '/account', username: 'alice', error: 'Wrong username or password.', mailOn: true },
   register: { csrfToken: TOKEN, passwordMinLength: 15, returnTo: '/account', username: 'alice', fieldErrors: { password: 'too short' } },
   account: {
     csrfToken: TOKEN,
@@ -24,6 +24,9 @@ const samples: { readonly [P in PageName]: PageData[P] } = {
     passwordError: 'Current password is not correct.',
   },
   logout: { csrfToken: TOKEN },
+  'forgot-password': { csrfToken: TOKEN, notice: 'If the account exists, a link is on its way.' },
+  'reset-password': { csrfToken: TOKEN, code: 'A'.repeat(43), passwordMinLength: 15, error: 'Password not accepted: too short.' },
+  'confirm-email': { csrfToken: TOKEN, code: 'B'.repeat(43) },
   error: { status: 429, title: 'Too many attempts', detail: 'Wait a little.', retryAfterSeconds: 30, requestId: 'r-1' },
 };
 const render = <P extends PageName>(page: P, data: PageData[P]) => renderer.render(page, data);

@@ -52,7 +52,7 @@ function harness() {
     tokenVersion: 0,
     tokenId: randomUUID(),
     expiresAt: Math.floor(t / 1000) + 3600,
-    user: { id: 'u', username: 'u', email: null, roles: [], createdAt: new Date(0) },
+    user: { id: 'u', username: 'u', email: null, emailVerified: false, roles: [], createdAt: new Date(0) },
     ...overrides,
   });
   const socket = (p: TicketPrincipal) => {

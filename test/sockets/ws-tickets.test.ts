@@ -27,6 +27,7 @@ function harness(options: { store?: (inner: EphemeralStore) => WsTicketDeps['sto
         kind: 'person',
         username: 'alice',
         email: null,
+        emailVerifiedAt: null,
         passwordHash: 'secret-hash',
         roles: [],
         disabledAt: null,
@@ -63,7 +64,7 @@ function harness(options: { store?: (inner: EphemeralStore) => WsTicketDeps['sto
       tokenId: randomUUID(),
       expiresAt: Math.floor(T0 / 1000) + 900,
       tokenVersion: 0,
-      user: { id: userId, username: 'alice', email: null, roles: [], createdAt: new Date(0) },
+      user: { id: userId, username: 'alice', email: null, emailVerified: false, roles: [], createdAt: new Date(0) },
       claims: {} as BearerPrincipal['claims'],
       ...overrides,
     }) as BearerPrincipal;
@@ -192,7 +193,7 @@ describe('WebSocket tickets: malicious cases', () => {
       clientId: 'gatehouse-browser',
       tokenVersion: 0,
       expiresAt: Math.floor(T0 / 1000) + 20,
-      user: { id: h.userId, username: 'alice', email: null, roles: [], createdAt: new Date(0) },
+      user: { id: h.userId, username: 'alice', email: null, emailVerified: false, roles: [], createdAt: new Date(0) },
     };
     const { ticket, expiresIn } = await h.tickets.issue(session, ORIGIN);
     assert.equal(expiresIn, 20);

@@ -90,6 +90,8 @@ describe('parseLimitSpec: values', () => {
       GLOBAL_IP: '1200/1m',
       API_KEY: '600/1m',
       WS_TICKET: '60/1m',
+      MAIL_REQUEST_IP: '30/15m',
+      MAIL_ACCOUNT: '1/1m',
     });
   });
 });

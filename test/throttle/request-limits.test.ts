@@ -15,6 +15,8 @@ const ALL_OFF: Limits = {
   PASSWORD_CHANGE_USER: null,
   REVOKE_IP: null,
   GLOBAL_IP: null,
+  MAIL_REQUEST_IP: null,
+  MAIL_ACCOUNT: null,
 };
 
 /** A throttle with only the given limits on, sessions looked up in `sessions` (digest → id), on a clock. */
@@ -41,6 +43,21 @@ async function refusedAfter(attempt: () => Promise<unknown>, times: number): Pro
 }
 
 describe('request limits: malicious cases', () => {
+  test('MAIL_ACCOUNT: one mail per account and kind per window, whatever the flood; other accounts and kinds keep theirs', async () => {
+    const { throttle, advance } = harness({ MAIL_ACCOUNT: '1/1m' });
+    assert.deepEqual(await refusedAfter(() => throttle.requests.accountMail('password_reset', 'alice'), 5), [
+      undefined,
+      'MAIL_ACCOUNT',
+      'MAIL_ACCOUNT',
+      'MAIL_ACCOUNT',
+      'MAIL_ACCOUNT',
+    ]);
+    assert.equal(await throttle.requests.accountMail('password_reset', 'bob'), undefined);
+    assert.equal(await throttle.requests.accountMail('email_verification', 'alice'), undefined);
+    advance(60_000);
+    assert.equal(await throttle.requests.accountMail('password_reset', 'alice'), undefined);
+  });
+
   test('REFRESH_SESSION counts the session, not the token: a client rotating in a loop is stopped', async () => {
     const tokens = Array.from({ length: 4 }, () => generateRefreshToken());
     const sessions = new Map(tokens.map((tok) => [digestRefreshToken(tok), 'session-1']));

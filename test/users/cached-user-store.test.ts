@@ -17,6 +17,7 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
         kind: 'person',
         username: u.username,
         email: u.email,
+        emailVerifiedAt: null,
         passwordHash: u.passwordHash,
         roles: [],
         disabledAt: null,
@@ -33,6 +34,15 @@ function countingStore(): UserStore & { reads: number; rows: Map<string, UserRec
     },
     async findByUsernameKey() {
       return undefined;
+    },
+    async findByVerifiedEmailKey() {
+      return undefined;
+    },
+    async confirmEmail(id: string, email: string, _expected: string | undefined, now: Date) {
+      const row = rows.get(id);
+      if (row === undefined) return false;
+      rows.set(id, { ...row, email, emailVerifiedAt: now });
+      return true;
     },
     async replacePasswordHash(id: string, expected: string, next: string) {
       const row = rows.get(id);

@@ -42,6 +42,7 @@ class MemoryUserStore implements UserStore {
     const record = {
       ...user,
       kind: user.kind ?? ('person' as const),
+      emailVerifiedAt: null,
       roles: [...(user.roles ?? [])],
       disabledAt: null,
       lockedAt: null,
@@ -57,6 +58,15 @@ class MemoryUserStore implements UserStore {
   async findByUsernameKey(key: string) {
     this.lookups++;
     return [...this.rows.values()].find((r) => r.usernameKey === key);
+  }
+  async confirmEmail(id: string, email: string, expectedCurrent: string | undefined, now: Date) {
+    const row = this.rows.get(id);
+    if (row === undefined || (expectedCurrent !== undefined && row.email !== expectedCurrent)) return false;
+    this.rows.set(id, { ...row, email, emailVerifiedAt: now });
+    return true;
+  }
+  async findByVerifiedEmailKey(key: string) {
+    return [...this.rows.values()].find((r) => r.emailVerifiedAt !== null && r.email?.toLowerCase() === key);
   }
   async replacePasswordHash(id: string, expected: string, next: string) {
     if (this.failReplace) throw new Error('database went away');
@@ -123,6 +133,22 @@ describe('verifyPasswordLogin', () => {
     assert.equal(unknown.message, wrong.message);
     assert.equal(unknown.error, wrong.error);
     assert.equal(unknown.status, wrong.status);
+  });
+
+  test('verification required: an unconfirmed address is refused after the password check, with the message of a wrong password', async () => {
+    const unconfirmed = await rejectsWithReason(
+      verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', PASSWORD),
+      'email unverified',
+    );
+    const wrong = await rejectsWithReason(
+      verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', 'nope nope nope nope'),
+      'wrong password',
+    );
+    assert.equal(unconfirmed.message, wrong.message);
+    assert.equal(hasher.calls.verify, 2, 'the password is verified first either way');
+    await store.confirmEmail(alice.id, 'alice@example.com', undefined, new Date());
+    assert.equal((await verifyPasswordLogin({ users: store, hasher, requireVerifiedEmail: true }, 'alice', PASSWORD)).id, alice.id);
+    assert.equal((await verifyPasswordLogin({ users: store, hasher }, 'alice', PASSWORD)).id, alice.id);
   });
 
   test('a password over 1 KiB is refused after one dummy verification, without a lookup', async () => {

@@ -6,6 +6,7 @@ import type { GatehouseServices } from '../../services.js';
 import type { UserRecord } from '../../users/user-store.js';
 import { adminActorOf, logAdminAction } from '../admin-actor.js';
 import { auditEventSchema, auditEventView, nextBefore } from './audit-view.js';
+import { principalUserOf } from '../../guard/principal.js';
 import { problemSchema } from './problem-schema.js';
 import { userView, userViewSchema } from './user-view.js';
 
@@ -17,7 +18,7 @@ const adminUserSchema = userViewSchema.extend({
 
 function adminUserView(user: UserRecord): z.infer<typeof adminUserSchema> {
   return {
-    ...userView(user),
+    ...userView(principalUserOf(user)),
     roles: [...user.roles],
     disabled_at: user.disabledAt?.toISOString() ?? null,
     locked_at: user.lockedAt?.toISOString() ?? null,

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { GatehouseServices } from '../../services.js';
 import { preparePageScope } from '../pages/page-kit.js';
 import { accountPageRoutes } from './account-pages.js';
+import { recoveryPageRoutes } from './recovery-pages.js';
 import { signInPageRoutes } from './sign-in-pages.js';
 
 /**
- * The hosted pages (/login, /register, /account, /logout): server-rendered HTML forms that work
+ * The hosted pages (/login, /register, /account, /logout, /forgot-password, /reset-password, /confirm-email): server-rendered HTML forms that work
  * without JavaScript. In their own scope: cookies parsed, form bodies accepted, the page headers
  * (pages/headers.ts), errors as pages (`errorStyle: 'page'`), and every POST checked for a
  * cross-site origin and the synchronizer token before its handler runs.
@@ -14,4 +15,5 @@ export const pageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> 
   const kit = await preparePageScope(app, services.config);
   await app.register(signInPageRoutes, { services, kit });
   await app.register(accountPageRoutes, { services, kit });
+  await app.register(recoveryPageRoutes, { services, kit });
 };

@@ -4,6 +4,8 @@ import { PUBLIC } from '../../guard/requirement.js';
 import { auditContextOf } from '../audit-context.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerUser } from '../../users/registration.js';
+import { principalUserOf } from '../../guard/principal.js';
+import { mailRegistrationConfirmation } from './email.js';
 import { problemSchema } from './problem-schema.js';
 import { userViewSchema, userView } from './user-view.js';
 
@@ -30,12 +32,18 @@ export const registerRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices
     },
     async (request, reply) => {
       const user = await registerUser(
-        { users: services.users, hasher: services.hasher, passwordMinLength: services.config.passwordMinLength },
+        {
+          users: services.users,
+          hasher: services.hasher,
+          passwordMinLength: services.config.passwordMinLength,
+          requireEmail: services.config.emailVerification === 'required',
+        },
         request.body,
         auditContextOf(request),
       );
+      mailRegistrationConfirmation(services, user, auditContextOf(request));
       request.log.info({ event: 'user.registered', user_id: user.id }, 'user registered');
-      return reply.code(201).send(userView(user));
+      return reply.code(201).send(userView(principalUserOf(user)));
     },
   );
 };

@@ -7,6 +7,7 @@ import type { GatehouseServices } from '../../services.js';
 import { deviceLabel } from '../../sessions/device-label.js';
 import { registerUser } from '../../users/registration.js';
 import { auditContextOf } from '../audit-context.js';
+import { mailRegistrationConfirmation } from './email.js';
 import { sendError } from '../error-handler.js';
 import type { PageKit } from '../pages/page-kit.js';
 
@@ -14,7 +15,7 @@ import type { PageKit } from '../pages/page-kit.js';
 const returnToQuery = z.object({ return_to: z.string().max(4096).optional() }).strict();
 const formFields = { _csrf: z.string().max(256).optional(), return_to: z.string().max(4096).optional() };
 const loginForm = z.object({ ...formFields, username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional() }).strict();
-const registerForm = z.object({ ...formFields, username: z.string().max(256), password: z.string().max(4096) }).strict();
+const registerForm = z.object({ ...formFields, username: z.string().max(256), email: z.string().max(320).optional(), password: z.string().max(4096) }).strict();
 const tokenOnlyForm = z.object({ _csrf: z.string().max(256).optional() }).strict();
 
 const PAGE = { errorStyle: 'page' } as const;
@@ -24,6 +25,8 @@ export const SIGN_IN_REFUSED = 'The username or password is not correct.';
 /** Sign-in, registration and sign-out pages. */
 export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices; kit: PageKit }> = async (app, { services, kit }) => {
   const { config, browserSessions } = services;
+  const mailOn = services.mailer.delivery !== 'off';
+  const emailRequired = config.emailVerification === 'required';
   const returnToOf = (raw: string | undefined) => {
     const returnTo = kit.carried(raw);
     return returnTo === undefined ? {} : { returnTo };
@@ -48,7 +51,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
   };
 
   app.get('/login', { config: { auth: PUBLIC, ...PAGE }, schema: { hide: true, querystring: returnToQuery } }, async (request, reply) =>
-    kit.send(reply, 200, 'login', { csrfToken: kit.csrf.tokenFor(request, reply), ...returnToOf(request.query.return_to) }),
+    kit.send(reply, 200, 'login', { csrfToken: kit.csrf.tokenFor(request, reply), mailOn, ...returnToOf(request.query.return_to) }),
   );
 
   app.post(
@@ -70,6 +73,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
         kit.send(reply, 401, 'login', {
           csrfToken: kit.csrf.tokenFor(request, reply),
           error: SIGN_IN_REFUSED,
+          mailOn,
           // What was typed, except the password.
           ...(body?.username === undefined ? {} : { username: body.username }),
           ...(body?.tenant === undefined ? {} : { tenant: body.tenant }),
@@ -88,6 +92,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
     kit.send(reply, 200, 'register', {
       csrfToken: kit.csrf.tokenFor(request, reply),
       passwordMinLength: config.passwordMinLength,
+      emailRequired,
       ...returnToOf(request.query.return_to),
     }),
   );
@@ -102,13 +107,16 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
     },
     async (request, reply) => {
       const { username, password, return_to } = request.body;
+      // The form always sends the optional field; empty means none.
+      const email = request.body.email === '' ? undefined : request.body.email;
       try {
         const user = await registerUser(
-          { users: services.users, hasher: services.hasher, passwordMinLength: config.passwordMinLength },
-          { username, password },
+          { users: services.users, hasher: services.hasher, passwordMinLength: config.passwordMinLength, requireEmail: emailRequired },
+          { username, password, email },
           auditContextOf(request),
         );
         request.log.info({ event: 'user.registered', user_id: user.id }, 'user registered');
+        mailRegistrationConfirmation(services, user, auditContextOf(request));
       } catch (error) {
         const fieldErrors = registrationFieldErrors(error);
         if (fieldErrors === undefined) throw error;
@@ -116,11 +124,22 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
         return kit.send(reply, error instanceof UsernameTakenError ? 409 : 400, 'register', {
           csrfToken: kit.csrf.tokenFor(request, reply),
           passwordMinLength: config.passwordMinLength,
+          emailRequired,
           username,
+          ...(email === undefined ? {} : { email }),
           fieldErrors,
           ...returnToOf(return_to),
         });
       }
+      // Sign-in waits for the confirmation: say where the link went instead of a refused sign-in.
+      if (emailRequired)
+        return kit.send(reply, 201, 'login', {
+          csrfToken: kit.csrf.tokenFor(request, reply),
+          mailOn,
+          username,
+          notice: 'Account created. Open the link we mailed to your address to confirm it, then sign in.',
+          ...returnToOf(return_to),
+        });
       return signIn(request, reply, { username, password }, return_to);
     },
   );
@@ -143,13 +162,13 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
 };
 
 /** Which field a refused registration names, in words for the form; undefined: not a form problem. */
-function registrationFieldErrors(error: unknown): { username?: string; password?: string } | undefined {
+function registrationFieldErrors(error: unknown): { username?: string; email?: string; password?: string } | undefined {
   if (error instanceof UsernameTakenError) return { username: 'This username is taken.' };
   if (error instanceof PasswordPolicyError) return { password: `Password not accepted: ${error.message}.` };
   if (error instanceof ValidationError) {
-    const out: { username?: string; password?: string } = {};
+    const out: { username?: string; email?: string; password?: string } = {};
     for (const issue of error.issues) {
-      if (issue.field === 'username' || issue.field === 'password') out[issue.field] = issue.message;
+      if (issue.field === 'username' || issue.field === 'email' || issue.field === 'password') out[issue.field] = issue.message;
     }
     return out;
   }

@@ -3,6 +3,7 @@ import type { UnitOfWork, UnitStores } from '../unit-of-work.js';
 import type { UserDirectory } from '../../users/user-directory.js';
 import type { UserStore } from '../../users/user-store.js';
 import { databaseFailure, type Db } from './database.js';
+import { createDrizzleEmailCodeStore } from './drizzle-email-code-store.js';
 import { createDrizzleRevocationStore } from './drizzle-revocation-store.js';
 import { createDrizzleSessionStore } from './drizzle-session-store.js';
 import { createDrizzleTenantStore } from './drizzle-tenant-store.js';
@@ -43,6 +44,7 @@ function unitStores(tx: Db, written: (id: string) => void): UnitStores {
   const notingUsers: UserStore = {
     ...users,
     replacePasswordHash: noting(users.replacePasswordHash),
+    confirmEmail: noting(users.confirmEmail),
     revokeAllTokens: noting(users.revokeAllTokens),
     delete: noting(users.delete),
   };
@@ -58,5 +60,6 @@ function unitStores(tx: Db, written: (id: string) => void): UnitStores {
     denyList: createDrizzleRevocationStore(tx),
     directory: notingDirectory,
     tenants: createDrizzleTenantStore(tx),
+    emailCodes: createDrizzleEmailCodeStore(tx),
   };
 }

@@ -1,10 +1,11 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { UsernameTakenError } from '../../errors/errors.js';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { EmailTakenError, UsernameTakenError } from '../../errors/errors.js';
 import type { NewUser, UserRecord, UserStore } from '../../users/user-store.js';
 import { databaseFailure, isUniqueViolation, runQuery, type Db } from './database.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { users } from './schema.js';
 import { isUuid } from '../../ids/uuid.js';
+import { keyOfStoredEmail } from '../../email/email-address.js';
 import { usernameSkeletons } from '../../users/username-skeleton.js';
 
 type Row = typeof users.$inferSelect;
@@ -15,6 +16,7 @@ export function toUserRecord(row: Row): UserRecord {
     kind: row.kind === 'service' ? 'service' : 'person',
     username: row.username,
     email: row.email,
+    emailVerifiedAt: row.emailVerifiedAt,
     passwordHash: row.passwordHash,
     roles: Object.freeze([...row.roles]),
     disabledAt: row.disabledAt,
@@ -40,7 +42,8 @@ export function createDrizzleUserStore(db: Db): UserStore {
       try {
         return await db.transaction(async (tx) => {
           const skeletons = usernameSkeletons(user.usernameKey);
-          const values = { ...user, roles: [...(user.roles ?? [])], usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
+          const emailKey = user.email === null ? null : keyOfStoredEmail(user.email);
+          const values = { ...user, roles: [...(user.roles ?? [])], emailKey, usernameSkeleton: skeletons.lower, usernameUpperSkeleton: skeletons.upper };
           const [row] = await tx.insert(users).values(values).returning();
           if (row === undefined) throw new Error('insert returned no row');
           await insertAudit(tx, audit);
@@ -63,6 +66,16 @@ export function createDrizzleUserStore(db: Db): UserStore {
       const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
       return row === undefined ? undefined : toUserRecord(row);
     },
+    async findByVerifiedEmailKey(key) {
+      const [row] = await runQuery(() =>
+        db
+          .select()
+          .from(users)
+          .where(and(eq(users.emailKey, key), isNotNull(users.emailVerifiedAt)))
+          .limit(1),
+      );
+      return row === undefined ? undefined : toUserRecord(row);
+    },
     async replacePasswordHash(id, expected, next, audit = []) {
       return runQuery(() =>
         db.transaction(async (tx) => {
@@ -75,6 +88,23 @@ export function createDrizzleUserStore(db: Db): UserStore {
           return updated.length === 1;
         }),
       );
+    },
+    async confirmEmail(id, email, expectedCurrent, now, audit = []) {
+      if (!isUuid(id)) return false;
+      try {
+        return await db.transaction(async (tx) => {
+          const updated = await tx
+            .update(users)
+            .set({ email, emailKey: keyOfStoredEmail(email), emailVerifiedAt: now, updatedAt: now })
+            .where(expectedCurrent === undefined ? eq(users.id, id) : and(eq(users.id, id), eq(users.email, expectedCurrent)))
+            .returning({ id: users.id });
+          if (updated.length === 1) await insertAudit(tx, audit);
+          return updated.length === 1;
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new EmailTakenError();
+        throw databaseFailure(error);
+      }
     },
     async revokeAllTokens(id, now, audit = []) {
       if (!isUuid(id)) return undefined;

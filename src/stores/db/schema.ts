@@ -20,6 +20,15 @@ export const users = pgTable(
     usernameSkeleton: text('username_skeleton').unique('users_username_skeleton_unique'),
     usernameUpperSkeleton: text('username_upper_skeleton').unique('users_username_upper_skeleton_unique'),
     email: text('email'),
+    /**
+     * The address compared for uniqueness and looked up by (src/email/email-address.ts: NFKC,
+     * trimmed, lower case). Unique among confirmed addresses only: an unconfirmed one proves
+     * nothing, so claiming it must neither fail (which would tell whose it is) nor lock out the
+     * owner, who confirms it first and wins.
+     */
+    emailKey: text('email_key'),
+    /** When the user confirmed `email` by a mailed code; null: not confirmed (no password reset is mailed to it). */
+    emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true, mode: 'date' }),
     /** Null for a service account only (`kind`): it has no password and cannot sign in. */
     passwordHash: text('password_hash'),
     /**
@@ -51,6 +60,9 @@ export const users = pgTable(
       .where(sql`${t.tokensRevokedAt} IS NOT NULL`),
     // A person always has a password hash, a service account never: no row is half of each.
     check('users_kind_password_check', sql`(${t.kind} = 'person' AND ${t.passwordHash} IS NOT NULL) OR (${t.kind} = 'service' AND ${t.passwordHash} IS NULL)`),
+    uniqueIndex('users_verified_email_key_unique')
+      .on(t.emailKey)
+      .where(sql`${t.emailVerifiedAt} IS NOT NULL`),
   ],
 );
 
@@ -272,4 +284,33 @@ export const apiKeys = pgTable(
     lastUsedIp: text('last_used_ip'),
   },
   (t) => [index('api_keys_owner_idx').on(t.ownerId)],
+);
+
+/**
+ * Codes mailed to a user (src/recovery): a password reset, the confirmation of an address. Only the
+ * SHA-256 digest of the 256-bit code is kept; a code is consumed by deleting its row (`DELETE …
+ * RETURNING`), so it works once. A reset code also holds a fingerprint of the password hash it was
+ * issued under: once the password changes, the code no longer matches and is dead.
+ */
+export const emailCodes = pgTable(
+  'email_codes',
+  {
+    digest: text('digest').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    /** Where the code was mailed: the address it confirms, or the account's address for a reset. */
+    email: text('email').notNull(),
+    /** password_reset only: SHA-256 of the password hash current when it was issued. */
+    passwordFingerprint: text('password_fingerprint'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    index('email_codes_user_purpose_idx').on(t.userId, t.purpose),
+    index('email_codes_expires_at_idx').on(t.expiresAt),
+    check('email_codes_purpose_check', sql`${t.purpose} IN ('password_reset', 'email_verification', 'email_change')`),
+    check('email_codes_fingerprint_check', sql`(${t.purpose} = 'password_reset') = (${t.passwordFingerprint} IS NOT NULL)`),
+  ],
 );
