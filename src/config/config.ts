@@ -64,6 +64,8 @@ export interface Config {
   /** Automatic rotation of stored keys every this many days; undefined: off. */
   readonly keyRotationDays: number | undefined;
   readonly database: DatabaseTarget;
+  /** GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL's `statement_timeout` on the pooled connections. */
+  readonly databaseStatementTimeoutMs: number;
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
@@ -198,6 +200,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     problems.push('GATEHOUSE_KEY_ROTATION_DAYS: has no effect unless GATEHOUSE_KEY_SOURCE=store');
 
   const database = read('GATEHOUSE_DATABASE_URL') ?? { kind: 'pglite-dir', path: `${dataDir}/db` };
+  const databaseStatementTimeoutMs = read('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS');
   const redisUrl = read('GATEHOUSE_REDIS_URL');
   const redisKeyPrefix = read('GATEHOUSE_REDIS_KEY_PREFIX');
   const accessTokenTtlSeconds = read('GATEHOUSE_ACCESS_TOKEN_TTL');
@@ -262,6 +265,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     jwksMaxAgeSeconds,
     keyRotationDays,
     database: Object.freeze(database),
+    databaseStatementTimeoutMs,
     redisUrl,
     redisKeyPrefix,
     accessTokenTtlSeconds,

@@ -192,6 +192,13 @@ export const SETTINGS = {
     shown: '`GATEHOUSE_DATA_DIR/db`',
     doc: '`postgres://…` → PostgreSQL; `memory:` → in-memory PGlite; a path → PGlite on disk',
   }),
+  // Safe by default: no statement of a request takes anywhere near a second, and PostgreSQL's own
+  // default (none) lets a lock held elsewhere hold every pooled connection, and so every request, for as long.
+  GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: setting('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', {
+    schema: wholeNumber(100, 600_000, 'must be a whole number of milliseconds from 100 to 600000', 'must be at most 600000 ms', 'must be at least 100 ms'),
+    fallback: 5000,
+    doc: 'PostgreSQL: the longest a statement may run or wait for a lock (`statement_timeout` on the pooled connections; migrations run without it), 100–600000 ms. A statement past it is cancelled and its request answered 503 `ERR_STORE_UNAVAILABLE` with `Retry-After`; a request also waits at most 5 s for one of the 10 pooled connections',
+  }),
   GATEHOUSE_REDIS_URL: setting('GATEHOUSE_REDIS_URL', {
     schema: z.string().refine((v) => /^rediss?:\/\//.test(v) && parseUrl(v) !== undefined, 'must be a redis:// or rediss:// URL'),
     fallback: undefined as string | undefined,

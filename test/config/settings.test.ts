@@ -30,6 +30,7 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   jwksMaxAgeSeconds: ['GATEHOUSE_JWKS_MAX_AGE_SECONDS'],
   keyRotationDays: ['GATEHOUSE_KEY_ROTATION_DAYS'],
   database: ['GATEHOUSE_DATABASE_URL'],
+  databaseStatementTimeoutMs: ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS'],
   redisUrl: ['GATEHOUSE_REDIS_URL'],
   redisKeyPrefix: ['GATEHOUSE_REDIS_KEY_PREFIX'],
   accessTokenTtlSeconds: ['GATEHOUSE_ACCESS_TOKEN_TTL'],
