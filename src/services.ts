@@ -222,7 +222,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   let ephemeral: EphemeralStore;
   try {
     ephemeral = await openEphemeralStore(
-      { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix },
+      { redisUrl: config.redisUrl, redisSentinel: config.redisSentinel, redisKeyPrefix: config.redisKeyPrefix },
       { onConnectionError: (reason) => events.emit({ event: 'redis.connection_error', level: 'warn', reason }) },
     );
     if (ephemeral.kind === 'redis') ephemeral = timedEphemeralStore(ephemeral, (seconds) => metrics.storeQuery('ephemeral', seconds));

@@ -32,6 +32,7 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   database: ['GATEHOUSE_DATABASE_URL'],
   databaseStatementTimeoutMs: ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS'],
   redisUrl: ['GATEHOUSE_REDIS_URL'],
+  redisSentinel: ['GATEHOUSE_REDIS_SENTINELS', 'GATEHOUSE_REDIS_SENTINEL_NAME'],
   redisKeyPrefix: ['GATEHOUSE_REDIS_KEY_PREFIX'],
   accessTokenTtlSeconds: ['GATEHOUSE_ACCESS_TOKEN_TTL'],
   revocationFeedSecrets: ['GATEHOUSE_REVOCATION_FEED_SECRETS'],
