@@ -109,6 +109,21 @@ describe('loadConfig: invalid settings', () => {
     });
   }
 
+  test('Redis through Sentinel: a host:port list (IPv6 in brackets) and a name; never together with GATEHOUSE_REDIS_URL', () => {
+    const config = loadConfig({ ...DEV, GATEHOUSE_REDIS_SENTINELS: 'sentinel-a:26379, [::1]:26380', GATEHOUSE_REDIS_SENTINEL_NAME: 'auth' });
+    assert.deepEqual(config.redisSentinel, {
+      sentinels: [
+        { host: 'sentinel-a', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'auth',
+    });
+    assert.equal(loadConfig({ ...DEV, GATEHOUSE_REDIS_SENTINELS: '127.0.0.1:26379' }).redisSentinel?.name, 'mymaster');
+    // Two Redis targets would leave which one holds the revocations to chance.
+    const problems = problemsOf({ ...DEV, GATEHOUSE_REDIS_SENTINELS: '127.0.0.1:26379', GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379' });
+    assert.deepEqual(problems, ['GATEHOUSE_REDIS_SENTINELS: set with GATEHOUSE_REDIS_URL; use one or the other']);
+  });
+
   test('production refuses a plain-http issuer', () => {
     const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: '/keys.json', GATEHOUSE_ISSUER: 'http://auth.example.com' });
     assert.deepEqual(
