@@ -222,15 +222,18 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     signingKeys: () => storedKeys?.live.keys() ?? keyCreation,
     now: Date.now,
   });
-  const database = await openDatabase(config.database, (error) => {
-    if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
-    else events.emit({ event: 'database.connection_error', level: 'warn', error });
+  const database = await openDatabase(config.database, {
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    onError: (error) => {
+      if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
+      else events.emit({ event: 'database.connection_error', level: 'warn', error });
+    },
   });
   await fillUsernameSkeletons(database, events);
   let ephemeral: EphemeralStore;
   try {
     ephemeral = await openEphemeralStore(
-      { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix },
+      { redisUrl: config.redisUrl, redisSentinel: config.redisSentinel, redisKeyPrefix: config.redisKeyPrefix },
       { onConnectionError: (reason) => events.emit({ event: 'redis.connection_error', level: 'warn', reason }) },
     );
     if (ephemeral.kind === 'redis') ephemeral = timedEphemeralStore(ephemeral, (seconds) => metrics.storeQuery('ephemeral', seconds));

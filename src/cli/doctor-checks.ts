@@ -68,7 +68,7 @@ export function configChecks(config: Config): CheckResult[] {
   else if (config.database.kind === 'pglite-dir' && production) {
     results.push(warn('database', `embedded PGlite at ${config.database.path}: one process only; use PostgreSQL (GATEHOUSE_DATABASE_URL=postgres://…)`));
   }
-  if (config.redisUrl === undefined) {
+  if (config.redisUrl === undefined && config.redisSentinel === undefined) {
     results.push(
       production
         ? warn('redis', 'not configured: revocations and rate limits live in this process, so run one instance only (set GATEHOUSE_REDIS_URL for more)')

@@ -148,23 +148,30 @@ async function migrationCheck(probe: Probe, journal: Journal): Promise<CheckResu
 }
 
 async function redisChecks(config: Config): Promise<CheckResult[]> {
-  if (config.redisUrl === undefined) return [];
+  const sentinel = config.redisSentinel;
+  if (config.redisUrl === undefined && sentinel === undefined) return [];
   let host = 'Redis';
-  try {
-    const url = new URL(config.redisUrl);
-    host = `Redis at ${url.hostname}:${url.port || '6379'}`;
-  } catch {
-    // loadConfig validated it; keep the generic name.
-  }
+  if (sentinel !== undefined) host = `Redis "${sentinel.name}" through ${sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  else
+    try {
+      const url = new URL(config.redisUrl!);
+      host = `Redis at ${url.hostname}:${url.port || '6379'}`;
+    } catch {
+      // loadConfig validated it; keep the generic name.
+    }
   const { Redis } = await import('ioredis');
-  const client = new Redis(config.redisUrl, {
+  const options = {
     lazyConnect: true,
     connectTimeout: TIMEOUT_MS,
     commandTimeout: TIMEOUT_MS,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-  });
+  };
+  const client =
+    sentinel === undefined
+      ? new Redis(config.redisUrl!, options)
+      : new Redis({ ...options, sentinels: [...sentinel.sentinels], name: sentinel.name, sentinelRetryStrategy: () => null });
   let lastError: unknown;
   client.on('error', (error) => (lastError = error));
   try {

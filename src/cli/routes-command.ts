@@ -60,6 +60,7 @@ function throwaway(config: Config): Config {
     ...config,
     database: Object.freeze({ kind: 'pglite-memory' as const }),
     redisUrl: undefined,
+    redisSentinel: undefined,
     signingKeysPath: undefined,
     // A throwaway pepper too: no development pepper is written into the deployment's data dir.
     apiKeyPeppers: Object.freeze([randomBytes(32).toString('base64url')]),

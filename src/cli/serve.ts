@@ -9,7 +9,9 @@ function banner(config: Config, services: GatehouseServices, address: string, me
   const lines = [`Gatehouse listening on ${address} (issuer ${config.issuer})`, `  mode: ${config.env} (${config.envReason})`];
   const db = config.database;
   lines.push(`  database: ${db.kind === 'postgres' ? 'PostgreSQL' : db.kind === 'pglite-memory' ? 'PGlite in memory (lost on exit)' : `PGlite at ${db.path}`}`);
-  lines.push(`  ephemeral state: ${config.redisUrl === undefined ? 'in process (single instance only)' : 'Redis'}`);
+  const redis =
+    config.redisSentinel === undefined ? 'Redis' : `Redis "${config.redisSentinel.name}" through ${config.redisSentinel.sentinels.length} sentinel(s)`;
+  lines.push(`  ephemeral state: ${config.redisUrl === undefined && config.redisSentinel === undefined ? 'in process (single instance only)' : redis}`);
   lines.push(`  mail: ${services.mailer.description}`);
   if (services.keySource.kind === 'store') {
     const kek =

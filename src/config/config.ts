@@ -6,7 +6,7 @@ import { sharedSecretProblem } from '../guard/shared-secret.js';
 import { keyEncryptionKeyProblem } from '../keys/key-encryption.js';
 import { LIMIT_NAMES, type LimitName, type LimitSpec, type Limits } from '../throttle/limit-spec.js';
 import { parseSmtpUrl, type SmtpTarget } from '../mail/smtp-url.js';
-import { LIMIT_SETTINGS, SETTINGS, type DatabaseTarget, type Setting, type SettingName, type SettingValue } from './settings.js';
+import { LIMIT_SETTINGS, SETTINGS, type DatabaseTarget, type RedisSentinelAddress, type Setting, type SettingName, type SettingValue } from './settings.js';
 
 export type { GatehouseEnv, ModeSource } from './mode.js';
 
@@ -33,6 +33,12 @@ export interface LoadConfigOptions {
 }
 
 export type { DatabaseTarget } from './settings.js';
+
+/** The primary a set of Redis Sentinels names, followed through failovers. */
+export interface RedisSentinelTarget {
+  readonly sentinels: readonly RedisSentinelAddress[];
+  readonly name: string;
+}
 
 /** Validated, frozen configuration. Built once at boot by {@link loadConfig}, then passed in. */
 export interface Config {
@@ -65,7 +71,11 @@ export interface Config {
   /** Automatic rotation of stored keys every this many days; undefined: off. */
   readonly keyRotationDays: number | undefined;
   readonly database: DatabaseTarget;
+  /** GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL's `statement_timeout` on the pooled connections. */
+  readonly databaseStatementTimeoutMs: number;
   readonly redisUrl: string | undefined;
+  /** GATEHOUSE_REDIS_SENTINELS and _SENTINEL_NAME: Redis through Sentinel instead of `redisUrl` (never both). */
+  readonly redisSentinel: RedisSentinelTarget | undefined;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
   readonly accessTokenTtlSeconds: number;
@@ -205,7 +215,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     problems.push('GATEHOUSE_KEY_ROTATION_DAYS: has no effect unless GATEHOUSE_KEY_SOURCE=store');
 
   const database = read('GATEHOUSE_DATABASE_URL') ?? { kind: 'pglite-dir', path: `${dataDir}/db` };
+  const databaseStatementTimeoutMs = read('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS');
   const redisUrl = read('GATEHOUSE_REDIS_URL');
+  const sentinels = read('GATEHOUSE_REDIS_SENTINELS');
+  const sentinelName = read('GATEHOUSE_REDIS_SENTINEL_NAME');
+  if (sentinels !== undefined && redisUrl !== undefined) problems.push('GATEHOUSE_REDIS_SENTINELS: set with GATEHOUSE_REDIS_URL; use one or the other');
+  if (sentinels === undefined && (env.GATEHOUSE_REDIS_SENTINEL_NAME ?? '') !== '')
+    problems.push('GATEHOUSE_REDIS_SENTINEL_NAME: has no effect without GATEHOUSE_REDIS_SENTINELS');
+  const redisSentinel =
+    sentinels === undefined ? undefined : Object.freeze({ sentinels: Object.freeze(sentinels.map((s) => Object.freeze({ ...s }))), name: sentinelName });
   const redisKeyPrefix = read('GATEHOUSE_REDIS_KEY_PREFIX');
   const accessTokenTtlSeconds = read('GATEHOUSE_ACCESS_TOKEN_TTL');
 
@@ -282,7 +300,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     jwksMaxAgeSeconds,
     keyRotationDays,
     database: Object.freeze(database),
+    databaseStatementTimeoutMs,
     redisUrl,
+    redisSentinel,
     redisKeyPrefix,
     accessTokenTtlSeconds,
     revocationFeedSecrets: Object.freeze(revocationFeedSecrets),

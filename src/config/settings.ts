@@ -98,6 +98,12 @@ export type DatabaseTarget =
   | { readonly kind: 'pglite-memory'; readonly template?: string }
   | { readonly kind: 'pglite-dir'; readonly path: string };
 
+/** One Redis Sentinel (GATEHOUSE_REDIS_SENTINELS). */
+export interface RedisSentinelAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 const limitSchema = z.string().transform((v, ctx): LimitSpec | null => {
   try {
     return parseLimitSpec(v);
@@ -202,10 +208,38 @@ export const SETTINGS = {
     shown: '`GATEHOUSE_DATA_DIR/db`',
     doc: '`postgres://…` → PostgreSQL; `memory:` → in-memory PGlite; a path → PGlite on disk',
   }),
+  // Safe by default: no statement of a request takes anywhere near a second, and PostgreSQL's own
+  // default (none) lets a lock held elsewhere hold every pooled connection, and so every request, for as long.
+  GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: setting('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', {
+    schema: wholeNumber(100, 600_000, 'must be a whole number of milliseconds from 100 to 600000', 'must be at most 600000 ms', 'must be at least 100 ms'),
+    fallback: 5000,
+    doc: 'PostgreSQL: the longest a statement may run or wait for a lock (`statement_timeout` on the pooled connections; migrations run without it), 100–600000 ms. A statement past it is cancelled and its request answered 503 `ERR_STORE_UNAVAILABLE` with `Retry-After`; a request also waits at most 5 s for one of the 10 pooled connections',
+  }),
   GATEHOUSE_REDIS_URL: setting('GATEHOUSE_REDIS_URL', {
     schema: z.string().refine((v) => /^rediss?:\/\//.test(v) && parseUrl(v) !== undefined, 'must be a redis:// or rediss:// URL'),
     fallback: undefined as string | undefined,
     doc: '`redis://…` → Redis for ephemeral state; unset → in process',
+  }),
+  GATEHOUSE_REDIS_SENTINELS: setting('GATEHOUSE_REDIS_SENTINELS', {
+    schema: commaList.transform((list, ctx): RedisSentinelAddress[] => {
+      const out: RedisSentinelAddress[] = [];
+      for (const entry of list) {
+        const match = /^(.+):(\d{1,5})$/.exec(entry);
+        const port = Number(match?.[2]);
+        if (match?.[1] === undefined || !(port >= 1 && port <= 65535)) ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 64)}" is not host:port` });
+        else out.push({ host: match[1].replace(/^\[(.*)\]$/, '$1'), port });
+      }
+      if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one sentinel' });
+      return out;
+    }),
+    fallback: undefined as RedisSentinelAddress[] | undefined,
+    shown: 'unset',
+    doc: 'comma list of Redis Sentinel `host:port`s: Redis for ephemeral state is the primary they name, followed through a failover (instead of `GATEHOUSE_REDIS_URL`; no Redis password or TLS in this mode)',
+  }),
+  GATEHOUSE_REDIS_SENTINEL_NAME: setting('GATEHOUSE_REDIS_SENTINEL_NAME', {
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of letters, digits, ".", "_", "-"'),
+    fallback: 'mymaster',
+    doc: "the primary's name in the sentinels' `sentinel monitor` line; setting it without `GATEHOUSE_REDIS_SENTINELS` is an error",
   }),
   GATEHOUSE_REDIS_KEY_PREFIX: setting('GATEHOUSE_REDIS_KEY_PREFIX', {
     schema: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_", ".", "-"'),

@@ -88,9 +88,24 @@ function fieldIssues(error: GatehouseError): readonly FieldIssue[] | undefined {
   return undefined;
 }
 
-/** RFC 9110 §10.2.3 / RFC 6585 §4: how long a throttled client should wait, in whole seconds. */
+/**
+ * The wait an unavailable store's 503 asks for. A store that did not answer is one that went away
+ * (Redis came back within about 2 s in test/faults), a statement cancelled by the statement
+ * timeout, or no pooled connection free within 5 s: a second is long enough for any of them to
+ * have cleared and short enough not to keep a client from a store already back. A retry is always
+ * safe: a request answered 503 changed nothing (a rotation is never answered 503 once it committed).
+ */
+const STORE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * RFC 9110 §10.2.3 / RFC 6585 §4: how long to wait before retrying, in whole seconds: a throttled
+ * client its limit's window, every 503 of an unavailable store {@link STORE_RETRY_AFTER_SECONDS}.
+ * Not a shutting-down instance's 503: that one is retried at once, on another instance.
+ */
 function retryAfter(error: GatehouseError): Record<string, string> {
-  return error instanceof ThrottledError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+  if (error instanceof ThrottledError) return { 'retry-after': String(error.retryAfterSeconds) };
+  if (error instanceof StoreUnavailableError) return { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
+  return {};
 }
 
 /** RFC 6749 §5.2 body for the token endpoint; request-shape failures become `invalid_request`. */
@@ -101,7 +116,12 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
     return { status: error.status, contentType: 'application/json', headers, body: { error: error.error, error_description: error.message } };
   }
   if (error instanceof StoreUnavailableError || error instanceof ShuttingDownError) {
-    return { status: 503, contentType: 'application/json', headers: noStore, body: { error: 'temporarily_unavailable', error_description: error.message } };
+    return {
+      status: 503,
+      contentType: 'application/json',
+      headers: { ...noStore, ...retryAfter(error) },
+      body: { error: 'temporarily_unavailable', error_description: error.message },
+    };
   }
   if (error instanceof ThrottledError) {
     // `slow_down` is the OAuth error registered for token endpoint responses (RFC 8628 §3.5) that means "too fast".

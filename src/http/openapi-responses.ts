@@ -55,7 +55,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   '413': 'The body is larger than GATEHOUSE_BODY_LIMIT.',
   '415': "The body's content type is not accepted here.",
   '429': 'Too many requests (from this address, for this account or this session); wait Retry-After seconds.',
-  '503': 'A store did not answer, or this instance is shutting down; retry later.',
+  '503': 'A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance).',
 };
 
 /** The error statuses of one operation, from its facts (the route's own statuses are added by the caller). */
@@ -106,7 +106,7 @@ export function completeResponses(declared: Readonly<Record<string, Json>>, fact
     }
     const oauth = facts.errorStyle === 'oauth';
     const headers: Json = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } };
-    if (status === '429') headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
+    if (status === '429' || status === '503') headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     const challenge = challengeOf(facts, status);
     if (challenge !== undefined) headers['WWW-Authenticate'] = { description: challenge, schema: { type: 'string' } };
     out[status] = {

@@ -11,6 +11,14 @@ export function unreachableStoreError(store: 'PostgreSQL' | 'Redis', url: string
   ]);
 }
 
+/** The same line for Redis through Sentinel: the primary's name and the sentinels asked. */
+export function unreachableSentinelError(name: string, sentinels: readonly { readonly host: string; readonly port: number }[], cause: unknown): ConfigError {
+  const where = sentinels.map((s) => `${s.host}:${s.port}`).join(', ');
+  return new ConfigError([
+    `GATEHOUSE_REDIS_SENTINELS: cannot reach the Redis primary "${name}" through the sentinels at ${where} (${reasonOf(cause)}); check that they run, monitor "${name}" (GATEHOUSE_REDIS_SENTINEL_NAME) and that it answers`,
+  ]);
+}
+
 function endpointOf(url: string, store: 'PostgreSQL' | 'Redis'): string {
   try {
     const { hostname, port } = new URL(url);

@@ -84,4 +84,22 @@ describe('gatehouse serve: startup failures are one clear line, exit 1', () => {
     );
     assert.doesNotMatch(line, /redis-s3cret/);
   });
+
+  test('sentinels that do not answer: one line naming them and the primary, not a hang', async () => {
+    const [first, second] = [await closedPort(), await closedPort()];
+    const line = assertOneLineFailure(
+      await serveFailing({
+        ...deployment.env,
+        PORT: String(await closedPort()),
+        GATEHOUSE_REDIS_SENTINELS: `127.0.0.1:${first},127.0.0.1:${second}`,
+        GATEHOUSE_REDIS_SENTINEL_NAME: 'auth-primary',
+      }),
+    );
+    assert.match(
+      line,
+      new RegExp(
+        `^gatehouse: GATEHOUSE_REDIS_SENTINELS: cannot reach the Redis primary "auth-primary" through the sentinels at 127\\.0\\.0\\.1:${first}, 127\\.0\\.0\\.1:${second} \\(.+\\); check that they run`,
+      ),
+    );
+  });
 });

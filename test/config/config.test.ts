@@ -56,7 +56,16 @@ describe('loadConfig: invalid settings', () => {
     ['GATEHOUSE_ACCESS_TOKEN_TTL', '4000', /at most 3600/],
     ['GATEHOUSE_ACCESS_TOKEN_TTL', '90.5', /whole number/],
     ['GATEHOUSE_DATABASE_URL', 'mysql://x', /postgres/],
+    // 0 is PostgreSQL's "no timeout": a held lock would again hold every pooled connection.
+    ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', '0', /at least 100/],
+    ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', 'off', /whole number of milliseconds/],
+    ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', '600001', /at most 600000/],
+    ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', '2.5', /whole number/],
     ['GATEHOUSE_REDIS_URL', 'http://x', /redis:\/\//],
+    ['GATEHOUSE_REDIS_SENTINELS', '127.0.0.1', /"127\.0\.0\.1" is not host:port/],
+    ['GATEHOUSE_REDIS_SENTINELS', '127.0.0.1:26379,sentinel-b:0', /"sentinel-b:0" is not host:port/],
+    ['GATEHOUSE_REDIS_SENTINELS', ' , ', /at least one sentinel/],
+    ['GATEHOUSE_REDIS_SENTINEL_NAME', 'mymaster', /no effect without GATEHOUSE_REDIS_SENTINELS/],
     ['GATEHOUSE_TRUSTED_PROXIES', 'not-an-ip', /IP/],
     ['GATEHOUSE_TRUSTED_PROXIES', '10.0.0.0/33', /IP/],
     ['GATEHOUSE_TRUSTED_PROXIES', '10.0.0.1, evil.example.com', /IP/],
@@ -99,6 +108,21 @@ describe('loadConfig: invalid settings', () => {
       assert.match(problems[0] ?? '', message);
     });
   }
+
+  test('Redis through Sentinel: a host:port list (IPv6 in brackets) and a name; never together with GATEHOUSE_REDIS_URL', () => {
+    const config = loadConfig({ ...DEV, GATEHOUSE_REDIS_SENTINELS: 'sentinel-a:26379, [::1]:26380', GATEHOUSE_REDIS_SENTINEL_NAME: 'auth' });
+    assert.deepEqual(config.redisSentinel, {
+      sentinels: [
+        { host: 'sentinel-a', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'auth',
+    });
+    assert.equal(loadConfig({ ...DEV, GATEHOUSE_REDIS_SENTINELS: '127.0.0.1:26379' }).redisSentinel?.name, 'mymaster');
+    // Two Redis targets would leave which one holds the revocations to chance.
+    const problems = problemsOf({ ...DEV, GATEHOUSE_REDIS_SENTINELS: '127.0.0.1:26379', GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:6379' });
+    assert.deepEqual(problems, ['GATEHOUSE_REDIS_SENTINELS: set with GATEHOUSE_REDIS_URL; use one or the other']);
+  });
 
   test('production refuses a plain-http issuer', () => {
     const problems = problemsOf({ GATEHOUSE_ENV: 'production', GATEHOUSE_SIGNING_KEYS: '/keys.json', GATEHOUSE_ISSUER: 'http://auth.example.com' });
@@ -311,7 +335,9 @@ describe('loadConfig: defaults and result', () => {
       jwksMaxAgeSeconds: 300,
       keyRotationDays: undefined,
       database: { kind: 'pglite-dir', path: '.gatehouse/db' },
+      databaseStatementTimeoutMs: 5000,
       redisUrl: undefined,
+      redisSentinel: undefined,
       redisKeyPrefix: 'gatehouse:',
       accessTokenTtlSeconds: 900,
       revocationFeedSecrets: [],

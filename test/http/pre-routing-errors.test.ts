@@ -207,6 +207,8 @@ describe('a request that arrives while the server closes', () => {
       await ended;
       const res = assertRefusal(Buffer.concat(chunks).toString('utf8'), 503, 'ERR_SHUTTING_DOWN');
       assert.equal(res.headers.connection, 'close');
+      // Retried at once on another instance: no Retry-After (an unavailable store's 503 has one).
+      assert.equal(res.headers['retry-after'], undefined);
     } finally {
       socket.destroy();
       release();

@@ -19,6 +19,7 @@ describe('database outage', () => {
     assert.equal(res.statusCode, 503, res.body);
     assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
     assert.equal(res.json().code, 'ERR_STORE_UNAVAILABLE');
+    assert.equal(res.headers['retry-after'], '1');
   });
 
   test('the token endpoint answers 503 temporarily_unavailable', async () => {
@@ -31,11 +32,13 @@ describe('database outage', () => {
     assert.equal(res.statusCode, 503, res.body);
     assert.equal(res.json().error, 'temporarily_unavailable');
     assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['retry-after'], '1');
   });
 
   test('registration answers 503 and the log carries no password hash', async () => {
     const res = await t.inject({ method: 'POST', url: '/auth/register', payload: { username: 'outage2', password: TEST_PASSWORD } });
     assert.equal(res.statusCode, 503, res.body);
+    assert.equal(res.headers['retry-after'], '1');
     assert.ok(!t.logs.lines.some((l) => l.includes('$argon2id$')), 'a hash reached the log');
   });
 
@@ -50,5 +53,6 @@ describe('database outage', () => {
     const res = await t.inject({ url: '/me', headers: bearer(token) });
     assert.equal(res.statusCode, 503, res.body);
     assert.equal(res.json().code, 'ERR_STORE_UNAVAILABLE');
+    assert.equal(res.headers['retry-after'], '1');
   });
 });

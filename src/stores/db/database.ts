@@ -8,6 +8,7 @@ import { unreachableStoreError } from '../unreachable-store.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { DatabaseTarget } from '../../config/config.js';
 import { StoreUnavailableError } from '../../errors/errors.js';
+import { SETTINGS } from '../../config/settings.js';
 import { takePrefetchedPgliteArtifacts } from './pglite-artifacts.js';
 import * as schema from './schema.js';
 
@@ -32,12 +33,25 @@ const INITIAL_DATABASE = fileURLToPath(new URL('./initial-database.tgz', import.
 // Any fixed number works; it only has to be the same for every Gatehouse instance.
 const MIGRATION_LOCK_ID = 0x6761_7465;
 
+export interface OpenDatabaseOptions {
+  /** A PostgreSQL connection reported an error (it is dropped; the query in flight answers 503). */
+  readonly onError?: (error: Error) => void;
+  /** PostgreSQL `statement_timeout` of the pooled connections; default GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS's. */
+  readonly statementTimeoutMs?: number;
+}
+
+/** Connections in the pool of one instance. */
+const POOL_SIZE = 10;
+/** The longest a query waits for a pooled connection (one being opened, or one handed back), then 503. */
+const POOL_WAIT_MS = 5000;
+
 /**
  * Opens the configured database and applies the committed migrations. On PostgreSQL the
  * migration runs under an advisory lock, so instances starting together do not race.
  */
-export async function openDatabase(target: DatabaseTarget, onError?: (error: Error) => void): Promise<Database> {
-  if (target.kind === 'postgres') return openPostgres(target.url, onError);
+export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<Database> {
+  if (target.kind === 'postgres')
+    return openPostgres(target.url, options.onError, options.statementTimeoutMs ?? SETTINGS.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS.fallback);
   return openPglite(target.kind === 'pglite-dir' ? target.path : undefined, target.kind === 'pglite-memory' ? target.template : undefined);
 }
 
@@ -118,11 +132,18 @@ async function initialDatabaseFor(dir: string): Promise<{ loadDataDir?: Blob }> 
   return { loadDataDir: new Blob([await readFile(INITIAL_DATABASE)]) };
 }
 
-async function openPostgres(url: string, onError?: (error: Error) => void): Promise<Database> {
+async function openPostgres(url: string, onError: ((error: Error) => void) | undefined, statementTimeoutMs: number): Promise<Database> {
   const { default: pg } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
-  const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  await migratePostgres(pg, url, onError);
+  // Without a statement timeout, a lock held elsewhere (a long transaction, an operator's LOCK
+  // TABLE) holds each query waiting on it, and with it its pooled connection: ten of them and
+  // every request of the instance waits, for as long as the lock is held. With it, PostgreSQL
+  // cancels the statement (57014), the transaction rolls back whole, and the request is a 503 with
+  // Retry-After. Server-side on purpose, not the driver's query_timeout: that gives up on the answer
+  // while the statement goes on, so a COMMIT it timed out may still have committed, and a rotation
+  // answered 503 after it committed is a lost session (see the refresh grant in token-request.ts).
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: POOL_WAIT_MS, statement_timeout: statementTimeoutMs });
   // A client losing its connection emits 'error', and an 'error' nobody listens to ends the process.
   // The pool listens only while a client is idle; a checked-out one (a transaction in flight, a
   // query waiting on a lock) needs its own listener. The query in flight rejects by itself (503);
@@ -145,23 +166,34 @@ async function openPostgres(url: string, onError?: (error: Error) => void): Prom
   // The pool re-emits an idle client's error, which the client's listener above has reported already.
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema });
-  let lockClient: PoolClient;
+  return wrap('postgres', db as unknown as Db, () => pool.end());
+}
+
+/**
+ * Applies the migrations on a connection of their own, outside the pool: it waits on the advisory
+ * lock for as long as another instance migrates, and a migration may rewrite a table, so neither
+ * may be cut short by the pool's statement timeout.
+ */
+async function migratePostgres(pg: typeof import('pg').default, url: string, onError: ((error: Error) => void) | undefined): Promise<void> {
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: POOL_WAIT_MS });
+  // A connection lost mid-migration rejects the query in flight; unheard, its 'error' would end the process.
+  client.on('error', (error) => onError?.(error));
   try {
-    lockClient = await pool.connect();
+    await client.connect();
   } catch (error) {
-    await pool.end();
+    await client.end().catch(() => undefined);
     throw unreachableStoreError('PostgreSQL', url, error, 'GATEHOUSE_DATABASE_URL');
   }
   try {
-    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
   } finally {
-    await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    // Held across many turns: if its connection died, the error listener has handed it back already,
-    // and a second release would throw over the migration's own error.
-    if (checkedOut.has(lockClient)) lockClient.release();
+    // Ending the session releases the advisory lock too, whether the unlock got through or not.
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    await client.end().catch(() => undefined);
   }
-  return wrap('postgres', db as unknown as Db, () => pool.end());
 }
 
 /**

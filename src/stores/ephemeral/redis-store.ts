@@ -2,9 +2,14 @@ import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../errors/errors.js';
 import { assertTtlMs, notACounterError, type ChannelListener, type EphemeralStore, type Subscription } from './ephemeral-store.js';
 
-export interface RedisStoreOptions {
-  /** redis:// or rediss:// URL; may carry credentials, which never reach an error message. */
-  url: string;
+/** Where Redis is: a redis:// or rediss:// URL, or the primary a set of Sentinels names. */
+export type RedisTarget =
+  | { readonly url: string; readonly sentinel?: never }
+  | { readonly sentinel: { readonly sentinels: readonly { readonly host: string; readonly port: number }[]; readonly name: string }; readonly url?: never };
+
+export type RedisStoreOptions = RedisTarget & RedisConnectionOptions;
+
+export interface RedisConnectionOptions {
   /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
   keyPrefix: string;
   /** Called with a redacted reason each time the connection fails; the caller logs it. */
@@ -53,10 +58,10 @@ interface GatehouseScripts {
  */
 export async function createRedisStore(options: RedisStoreOptions): Promise<EphemeralStore> {
   const { keyPrefix } = options;
-  const secrets = credentialsOf(options.url);
+  const secrets = options.url === undefined ? [] : credentialsOf(options.url);
   const redact = (err: unknown): string => describeError(err, secrets);
 
-  const client = new Redis(options.url, {
+  const connection = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -65,15 +70,29 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ephe
     // ioredis arms this timer even for a socket that is already dead, holding the process open.
     disconnectTimeout: 200,
     // Never give up: Redis coming back must heal Gatehouse without a restart.
-    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
-  });
+    retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
+  };
+  // Through Sentinel, each (re)connection asks the sentinels for the current primary, so a lost
+  // primary is followed to the replica they promote; the subscriber connections (duplicates) too.
+  // The failover detector listens for the sentinels' +switch-master and reconnects at once, rather
+  // than when the old primary's connection happens to fail.
+  const client =
+    options.url !== undefined
+      ? new Redis(options.url, connection)
+      : new Redis({
+          ...connection,
+          sentinels: options.sentinel.sentinels.map((s) => ({ host: s.host, port: s.port })),
+          name: options.sentinel.name,
+          failoverDetector: true,
+          sentinelRetryStrategy: (attempt: number) => Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS),
+        });
   client.defineCommand('gatehouseIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
   const scripts = client as Redis & GatehouseScripts;
   // Without a listener ioredis prints every failed reconnect to the console itself.
   client.on('error', (err: unknown) => options.onConnectionError?.(`redis connection error: ${redact(err)}`));
 
   try {
-    await client.connect();
+    await connectWithin(client, CONNECT_TIMEOUT_MS);
   } catch {
     // Already reported through the 'error' listener; the client keeps retrying (see doc comment).
   }
@@ -186,7 +205,7 @@ async function subscribeOnOwnConnection(
     if (from === channel) listener.onMessage(message);
   });
   try {
-    await subscriber.connect();
+    await connectWithin(subscriber, CONNECT_TIMEOUT_MS);
     await subscriber.subscribe(channel);
   } catch (err) {
     subscriber.disconnect();
@@ -247,6 +266,26 @@ async function subscribeOnOwnConnection(
       await quitOrDisconnect(subscriber);
     },
   };
+}
+
+/**
+ * `connect()`, bounded. Through Sentinel it does not settle while no sentinel answers: ioredis
+ * asks them again and again inside the one attempt (letting it give up instead would end the
+ * client for good, with no reconnection), so a start, or a subscription, would wait forever.
+ */
+async function connectWithin(connection: Redis, ms: number): Promise<void> {
+  const connecting = connection.connect();
+  // Settles after the race is lost too; its failure is reported through the 'error' listener.
+  connecting.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not connected within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([connecting, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A polite QUIT when the connection is up, else (or if QUIT fails) a hard disconnect. */
