@@ -82,6 +82,16 @@ export async function handleTokenRequest(
   basic: BasicClientCredentials | undefined,
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
+  return (await issueTokens(deps, params, basic, context)).response;
+}
+
+/** {@link handleTokenRequest}, also naming the client served (its cookie mode decides how the refresh token travels). */
+export async function issueTokens(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  basic: BasicClientCredentials | undefined,
+  context: TokenRequestContext,
+): Promise<{ readonly response: TokenResponse; readonly client: OAuthClient }> {
   // Before the repeated-parameter check, which would call two resources invalid_request.
   const resource = checkResource(deps.resources, params);
   rejectRepeatedParameters(params);
@@ -89,9 +99,11 @@ export async function handleTokenRequest(
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
-  return grantType === 'password'
-    ? passwordGrant(deps, params, client, requested, resource, context)
-    : refreshTokenGrant(deps, params, client, requested, resource, context);
+  const response =
+    grantType === 'password'
+      ? await passwordGrant(deps, params, client, requested, resource, context)
+      : await refreshTokenGrant(deps, params, client, requested, resource, context);
+  return { response, client };
 }
 
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
