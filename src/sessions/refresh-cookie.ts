@@ -19,9 +19,14 @@ export { refreshCookieName };
  */
 export const REFRESH_COOKIE_PATH = '/auth/refresh';
 
+/** The path the cookie is scoped to: `/auth/refresh` under the issuer's path (the mount prefix of a host app). */
+export function refreshCookiePath(issuer: string): string {
+  return `${new URL(issuer).pathname.replace(/\/+$/, '')}${REFRESH_COOKIE_PATH}`;
+}
+
 function attributes(issuer: string): SerializeOptions {
   // Secure exactly when the name is `__Secure-`: the browser keeps such a cookie only then.
-  return { httpOnly: true, secure: issuerCookiesSecure(issuer), sameSite: 'strict', path: REFRESH_COOKIE_PATH };
+  return { httpOnly: true, secure: issuerCookiesSecure(issuer), sameSite: 'strict', path: refreshCookiePath(issuer) };
 }
 
 /** `maxAgeSeconds`: the session's absolute lifetime (the server refuses the token past its session anyway). */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
+import { refreshCookiePath } from '../../src/sessions/refresh-cookie.js';
 import { bearer, startTestApp, TEST_ISSUER, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 const SPA = { id: 'spa', firstParty: true, grantTypes: ['password', 'refresh_token'], refreshTokenCookie: true } as const;
@@ -197,6 +198,12 @@ describe('refresh token in an HttpOnly cookie (client cookie mode)', () => {
     assert.match(res.json<{ refresh_token: string }>().refresh_token, REFRESH_SHAPE);
     assert.equal(res.headers['set-cookie'], undefined);
   });
+});
+
+test('the cookie path follows the issuer path (a host app mounting Gatehouse under a prefix)', () => {
+  assert.equal(refreshCookiePath('https://gatehouse.test'), '/auth/refresh');
+  assert.equal(refreshCookiePath('https://app.test/identity'), '/identity/auth/refresh');
+  assert.equal(refreshCookiePath('https://app.test/identity/'), '/identity/auth/refresh');
 });
 
 describe('refresh cookie over a plain-http development issuer', () => {

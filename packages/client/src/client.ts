@@ -1,13 +1,14 @@
 import type { Me, PasswordChangeRequest, Session, SignInRequest, TokenResponse } from './api-types.js';
 import { GatehouseClientError } from './errors.js';
 import {
+  holderOf,
   isLockWaitTimeout,
+  markLockName,
+  newestMark,
   onPageShown,
   openChannel,
   pageHidden,
-  readMark,
   webLocks,
-  writeMark,
   type ChannelLike,
   type LockManagerLike,
 } from './tab-coordination.js';
@@ -35,8 +36,8 @@ export interface GatehouseClientOptions {
   /** Random spread added before that, so tabs and clients do not refresh in step (default 10 s). */
   readonly refreshJitterMs?: number;
   /**
-   * Coordinate with the other tabs of the origin (Web Locks + BroadcastChannel). Default: when
-   * Web Locks exist. Off: single flight within this client only.
+   * Coordinate with the other tabs of the origin (Web Locks + BroadcastChannel). Default: in
+   * cookie mode when Web Locks exist. Off: single flight within this client only.
    */
   readonly crossTab?: boolean;
 }
@@ -65,6 +66,8 @@ type ChannelMessage =
 const EXPIRY_SKEW_MS = 5_000;
 
 const MIN_PROACTIVE_DELAY_MS = 1_000;
+/** Lock timeouts in a row (each electing one stealer) before a refresh gives up. */
+const MAX_LOCK_ROUNDS = 4;
 
 const randomId = (): string => globalThis.crypto.randomUUID();
 
@@ -91,7 +94,7 @@ export class GatehouseClient {
   readonly #jitterMs: number;
   readonly #locks: LockManagerLike | undefined;
   readonly #channel: ChannelLike | undefined;
-  readonly #names: { readonly lock: string; readonly mark: string };
+  readonly #names: { readonly lock: string; readonly steal: string; readonly mark: string };
   readonly #listeners = new Map<ClientEvent, Set<Listener>>();
   readonly #handoffWaiters = new Set<(tokens: Tokens) => void>();
   readonly #stopWatchingVisibility: () => void;
@@ -100,6 +103,8 @@ export class GatehouseClient {
   #inflight: Promise<string | undefined> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dueWhileHidden = false;
+  /** Lets go of the shared lock that names this tab's token. */
+  #releaseMark: (() => void) | undefined;
 
   constructor(options: GatehouseClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
@@ -112,8 +117,9 @@ export class GatehouseClient {
     this.#aheadMs = options.refreshAheadMs ?? 60_000;
     this.#jitterMs = options.refreshJitterMs ?? 10_000;
     const scope = `gatehouse-client:${this.#clientId ?? 'default'}`;
-    this.#names = { lock: `${scope}:refresh`, mark: `${scope}:last-refresh` };
-    const crossTab = options.crossTab ?? webLocks() !== undefined;
+    this.#names = { lock: `${scope}:refresh`, steal: `${scope}:steal`, mark: `${scope}:token:` };
+    // Only cookie mode shares a refresh token between tabs: in body mode each tab has its own session.
+    const crossTab = options.crossTab ?? (this.#cookieMode && webLocks() !== undefined);
     this.#locks = crossTab ? webLocks() : undefined;
     this.#channel = crossTab ? openChannel(scope) : undefined;
     this.#channel?.addEventListener('message', (event) => this.#onMessage(event.data as ChannelMessage));
@@ -137,7 +143,7 @@ export class GatehouseClient {
     const body: SignInRequest = { ...credentials, ...(this.#clientId === undefined ? {} : { client_id: this.#clientId }) };
     const response = await this.#post('/auth/login', body);
     if (!response.ok) throw await GatehouseClientError.from(response);
-    this.#adopt(await this.#tokensFrom(response), 'signed-in');
+    await this.#adopt(await this.#tokensFrom(response), 'signed-in');
   }
 
   /** Ends the session on the server (clearing the refresh cookie), then here and in every tab. */
@@ -150,7 +156,6 @@ export class GatehouseClient {
       }
     } finally {
       this.#channel?.postMessage({ type: 'signed-out' } satisfies ChannelMessage);
-      writeMark(this.#names.mark, undefined);
       this.#signedOut();
     }
   }
@@ -201,6 +206,7 @@ export class GatehouseClient {
   /** Stops timers and listeners (the tokens stay until the page goes). */
   close(): void {
     clearTimeout(this.#timer);
+    this.#releaseMark?.();
     this.#stopWatchingVisibility();
     this.#channel?.close();
   }
@@ -245,28 +251,41 @@ export class GatehouseClient {
     const locks = this.#locks;
     if (locks === undefined) return this.#spend();
     let running: Promise<string | undefined> | undefined;
-    const underLock = () => (running = this.#refreshUnderLock(stale));
-    try {
-      return await locks.request(this.#names.lock, { signal: AbortSignal.timeout(this.#lockTimeoutMs) }, underLock);
-    } catch (error) {
-      // Stolen from while running: the work goes on without the lock.
-      if (running !== undefined) return running;
-      if (!isLockWaitTimeout(error)) throw error;
-      // The holder has not let go within the timeout (a tab that hung or died holding it): steal.
-      return locks.request(this.#names.lock, { steal: true }, underLock);
+    const underLock = () => (running ??= this.#refreshUnderLock(stale));
+    for (let round = 0; round < MAX_LOCK_ROUNDS; round++) {
+      const holder = await holderOf(locks, this.#names.lock);
+      try {
+        return await locks.request(this.#names.lock, { signal: AbortSignal.timeout(this.#lockTimeoutMs) }, underLock);
+      } catch (error) {
+        // Stolen from while running: the work goes on without the lock.
+        if (running !== undefined) return running;
+        if (!isLockWaitTimeout(error)) throw error;
+      }
+      // A whole timeout without the lock. Stolen only if one tab held it all along (it hung or died
+      // holding it), and by one waiting tab (the one that gets the steal lock): stealing from a tab
+      // that has just got it, or two tabs stealing in turn, would spend the refresh token twice.
+      const stolen = await locks.request(this.#names.steal, { ifAvailable: true }, async (lock) => {
+        if (lock === null || holder === undefined || (await holderOf(locks, this.#names.lock)) !== holder) return undefined;
+        return { token: await locks.request(this.#names.lock, { steal: true }, underLock) };
+      });
+      if (stolen !== undefined) return stolen.token;
     }
+    throw new Error(`the refresh lock stayed held through ${MAX_LOCK_ROUNDS} timeouts`);
   }
 
   async #refreshUnderLock(stale: string | undefined): Promise<string | undefined> {
     const arrived = this.#newerThan(stale);
     if (arrived !== undefined) return arrived;
     // Another tab refreshed after this one got its token: its access token is on the way.
-    const mark = readMark(this.#names.mark);
+    const mark = this.#locks === undefined ? undefined : await newestMark(this.#locks, this.#names.mark);
+    // The token may have come over the channel while the lock manager answered.
+    const meanwhile = this.#newerThan(stale);
+    if (meanwhile !== undefined) return meanwhile;
     if (mark !== undefined && mark.id !== this.#tokens?.mark && mark.expiresAt - Date.now() > EXPIRY_SKEW_MS) {
       const handed = await this.#awaitHandoff(mark.id);
       if (handed !== undefined) return handed.accessToken;
     }
-    return this.#spend();
+    return this.#newerThan(stale) ?? this.#spend();
   }
 
   #awaitHandoff(mark: string): Promise<Tokens | undefined> {
@@ -303,14 +322,13 @@ export class GatehouseClient {
       // invalid_grant (spent, revoked, expired), or no cookie: the session is over.
       await response.body?.cancel();
       this.#channel?.postMessage({ type: 'signed-out' } satisfies ChannelMessage);
-      writeMark(this.#names.mark, undefined);
       this.#signedOut();
       return undefined;
     }
     // Throttled, unavailable, refused as cross-site: not a sign-out; the caller sees the error.
     if (!response.ok) throw await GatehouseClientError.from(response);
     const tokens = await this.#tokensFrom(response);
-    this.#adopt(tokens, 'refreshed');
+    await this.#adopt(tokens, 'refreshed');
     return tokens.accessToken;
   }
 
@@ -319,12 +337,14 @@ export class GatehouseClient {
     return { accessToken: body.access_token, expiresAt: Date.now() + body.expires_in * 1000, refreshToken: body.refresh_token, mark: randomId() };
   }
 
-  /** New tokens of this tab: held, announced to the other tabs, marked, and scheduled for refresh. */
-  #adopt(tokens: Tokens, event: 'signed-in' | 'refreshed'): void {
+  /**
+   * New tokens of this tab: held, marked, announced to the other tabs, scheduled for refresh.
+   * Marked before the refresh lock is let go, so the next tab under it sees the mark.
+   */
+  async #adopt(tokens: Tokens, event: 'signed-in' | 'refreshed'): Promise<void> {
     this.#hold(tokens);
+    await this.#mark(tokens);
     this.#channel?.postMessage({ type: 'tokens', mark: tokens.mark, accessToken: tokens.accessToken, expiresAt: tokens.expiresAt } satisfies ChannelMessage);
-    // After the message: a tab that reads the mark knows the token is already on its way.
-    writeMark(this.#names.mark, { id: tokens.mark, expiresAt: tokens.expiresAt });
     this.#emit(event);
   }
 
@@ -332,6 +352,26 @@ export class GatehouseClient {
     this.#tokens = tokens;
     this.#state = 'signed-in';
     this.#schedule();
+  }
+
+  /** Holds the shared lock named by the token (releasing the previous one); resolves once it is held. */
+  #mark(tokens: Tokens): Promise<void> {
+    this.#releaseMark?.();
+    this.#releaseMark = undefined;
+    const locks = this.#locks;
+    if (locks === undefined) return Promise.resolve();
+    return new Promise((granted) => {
+      locks
+        .request(markLockName(this.#names.mark, { id: tokens.mark, expiresAt: tokens.expiresAt }), { mode: 'shared' }, () => {
+          granted();
+          return new Promise<void>((release) => {
+            // Replaced already while the lock was being granted: let go at once.
+            if (this.#tokens?.mark !== tokens.mark) release();
+            else this.#releaseMark = release;
+          });
+        })
+        .catch(() => granted());
+    });
   }
 
   #onMessage(message: ChannelMessage): void {
@@ -346,7 +386,9 @@ export class GatehouseClient {
       // Cookie mode only shares a refresh token between tabs; in body mode each tab has its own session.
       const wasSignedIn = this.#state === 'signed-in';
       if (this.#cookieMode && this.#tokens?.mark !== message.mark && message.expiresAt > (this.#tokens?.expiresAt ?? 0)) {
-        this.#hold({ accessToken: message.accessToken, expiresAt: message.expiresAt, refreshToken: undefined, mark: message.mark });
+        const tokens = { accessToken: message.accessToken, expiresAt: message.expiresAt, refreshToken: undefined, mark: message.mark };
+        this.#hold(tokens);
+        void this.#mark(tokens);
         this.#emit(wasSignedIn ? 'refreshed' : 'signed-in');
       }
       if (this.#tokens?.mark === message.mark) for (const waiter of [...this.#handoffWaiters]) waiter(this.#tokens);
@@ -356,6 +398,8 @@ export class GatehouseClient {
   #signedOut(): void {
     clearTimeout(this.#timer);
     this.#tokens = undefined;
+    this.#releaseMark?.();
+    this.#releaseMark = undefined;
     if (this.#state === 'signed-out') return;
     this.#state = 'signed-out';
     this.#emit('signed-out');

@@ -5,7 +5,13 @@
  */
 
 export interface LockManagerLike {
-  request<T>(name: string, options: { readonly signal?: AbortSignal; readonly steal?: boolean }, callback: () => Promise<T>): Promise<T>;
+  /** `lock` is null only with `ifAvailable` when another holds it. */
+  request<T>(
+    name: string,
+    options: { readonly signal?: AbortSignal; readonly steal?: boolean; readonly ifAvailable?: boolean; readonly mode?: 'exclusive' | 'shared' },
+    callback: (lock: unknown) => Promise<T>,
+  ): Promise<T>;
+  query(): Promise<{ readonly held?: readonly { readonly name?: string; readonly clientId?: string }[] }>;
 }
 
 export interface ChannelLike {
@@ -14,16 +20,9 @@ export interface ChannelLike {
   close(): void;
 }
 
-interface StorageLike {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-  removeItem(key: string): void;
-}
-
 interface BrowserGlobals {
   readonly navigator?: { readonly locks?: LockManagerLike };
   readonly BroadcastChannel?: new (name: string) => ChannelLike;
-  readonly localStorage?: StorageLike;
   readonly document?: {
     readonly visibilityState?: string;
     addEventListener?(type: 'visibilitychange', listener: () => void): void;
@@ -59,35 +58,37 @@ export function onPageShown(listener: () => void): () => void {
 }
 
 /**
- * The latest refresh of any tab, by its id and when its access token expires: never a token.
- * Read inside the lock, it tells a tab that lost the race that a new access token exists (and is
- * on its way over the BroadcastChannel, whose delivery is not ordered with the lock's release), so
- * it waits for that instead of spending the refresh token a second time.
+ * The latest access token any tab holds, by the id of the refresh (or sign-in) that issued it and
+ * when it expires: never the token itself. Each tab holding a token holds a shared Web Lock named
+ * by it, so the lock manager (which orders lock grants, unlike BroadcastChannel messages or
+ * localStorage, whose copies in other tabs lag) tells a tab that lost the race, inside the refresh
+ * lock, that a newer token exists and whether any tab still holds it.
  */
-export interface RefreshMark {
+export interface TokenMark {
   readonly id: string;
   readonly expiresAt: number;
 }
 
-export function readMark(key: string): RefreshMark | undefined {
-  try {
-    const raw = browser.localStorage?.getItem(key);
-    if (raw === null || raw === undefined) return undefined;
-    const parsed = JSON.parse(raw) as Partial<RefreshMark>;
-    return typeof parsed.id === 'string' && typeof parsed.expiresAt === 'number' ? { id: parsed.id, expiresAt: parsed.expiresAt } : undefined;
-  } catch {
-    // Storage refused (sandboxed frame, privacy mode) or a damaged value: no mark.
-    return undefined;
+export const markLockName = (prefix: string, mark: TokenMark): string => `${prefix}${mark.expiresAt}:${mark.id}`;
+
+/** The newest mark among the held locks, if any. */
+export async function newestMark(locks: LockManagerLike, prefix: string): Promise<TokenMark | undefined> {
+  const snapshot = await locks.query();
+  let newest: TokenMark | undefined;
+  for (const held of snapshot.held ?? []) {
+    const name = held.name ?? '';
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    const colon = rest.indexOf(':');
+    const expiresAt = Number(rest.slice(0, colon));
+    if (colon > 0 && Number.isFinite(expiresAt) && (newest === undefined || expiresAt > newest.expiresAt)) newest = { id: rest.slice(colon + 1), expiresAt };
   }
+  return newest;
 }
 
-export function writeMark(key: string, mark: RefreshMark | undefined): void {
-  try {
-    if (mark === undefined) browser.localStorage?.removeItem(key);
-    else browser.localStorage?.setItem(key, JSON.stringify(mark));
-  } catch {
-    // Without storage the handoff still works; a lost race may then cost one extra rotation.
-  }
+/** Which tab (its Web Locks client id) holds the lock `name`; undefined when it is free. */
+export async function holderOf(locks: LockManagerLike, name: string): Promise<string | undefined> {
+  return (await locks.query()).held?.find((lock) => lock.name === name)?.clientId;
 }
 
 /** Whether a lock request failed while waiting (its timeout), not while running. */
