@@ -200,6 +200,32 @@ describe('refresh token in an HttpOnly cookie (client cookie mode)', () => {
   });
 });
 
+describe('refresh cookie and the per-session refresh limit', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ env: { GATEHOUSE_LIMIT_REFRESH_SESSION: '2/1m' }, overrides: { clients: [SPA] } });
+  });
+  after(() => t.close());
+
+  test('malicious: a session rotating in a loop through the cookie is throttled like one presenting body tokens (429)', async () => {
+    await t.register('cookie-looper');
+    const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'cookie-looper', password: TEST_PASSWORD, client_id: SPA.id } });
+    let cookie = setCookieOf(login).value;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await t.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: { ...SAME_ORIGIN, ...cookieHeader(cookie) },
+        payload: { client_id: SPA.id },
+      });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 200) cookie = setCookieOf(res).value;
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+  });
+});
+
 test('the cookie path follows the issuer path (a host app mounting Gatehouse under a prefix)', () => {
   assert.equal(refreshCookiePath('https://gatehouse.test'), '/auth/refresh');
   assert.equal(refreshCookiePath('https://app.test/identity'), '/identity/auth/refresh');
