@@ -1,6 +1,6 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
+import { start, type Message } from './child-server.js';
 
 /**
  * `npm run bench`: every figure is paired with a baseline measured in the same run on the same
@@ -20,28 +20,6 @@ interface Row {
   readonly target: string;
   /** undefined: informational, no target. */
   readonly pass: boolean | undefined;
-}
-
-type Message = { type: string; [key: string]: unknown };
-
-function start(script: string, env: Record<string, string> = {}): { child: ChildProcess; next: (type: string) => Promise<Message> } {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), {
-    execArgv: ['--import', 'tsx', '--conditions=gatehouse-source'],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const next = (type: string) =>
-    new Promise<Message>((resolve, reject) => {
-      const onMessage = (m: Message) => {
-        if (m.type === type) {
-          child.off('message', onMessage);
-          resolve(m);
-        }
-      };
-      child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`${script} exited with ${String(code)} before ${type}`)));
-    });
-  return { child, next };
 }
 
 function request(child: ChildProcess, send: string, expect: string, next: (t: string) => Promise<Message>): Promise<Message> {
@@ -457,6 +435,7 @@ print(
   ],
 );
 await (await import('./sdk-verify.js')).runSdkVerifyBench();
+await (await import('./client-fetch.js')).runClientFetchBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
 await (await import('./websockets.js')).runWebSocketBench();
 await (await import('./machines.js')).runMachinesBench();

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# CI (.ci/run, after the tests): packs `gatehouse` and `@gatehouse/verify` with npm pack, installs the
+# CI (.ci/run, after the tests): packs `gatehouse`, `@gatehouse/verify` and `@gatehouse/client` with npm pack, installs the
 # tarballs into a fresh project outside the workspace and runs them there with plain node (no tsx):
 #   (a) a JavaScript ESM Fastify app registering the gatehouse plugin and guarding a route;
 #   (b) an Express service verifying Gatehouse tokens through @gatehouse/verify against a running server;
-#   (c) `npx gatehouse users create … --password-stdin` and `npx gatehouse serve`.
+#   (c) `npx gatehouse users create … --password-stdin` and `npx gatehouse serve`;
+#   (d) @gatehouse/client in plain Node against that server.
 # Any failing step exits non-zero. Prints each tarball's size and file count.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,7 +21,7 @@ step() { printf '\n--- package smoke: %s\n' "$*"; }
 step "build and pack"
 node "$root/scripts/build.mjs"
 mkdir -p "$work/tarballs" "$work/app"
-(cd "$root" && npm pack --silent --json --pack-destination "$work/tarballs" . --workspace=packages/verify --include-workspace-root) >"$work/pack.json"
+(cd "$root" && npm pack --silent --json --pack-destination "$work/tarballs" . --workspace=packages/verify --workspace=packages/client --include-workspace-root) >"$work/pack.json"
 node -e '
   for (const p of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")))
     console.log(`${p.name}@${p.version}: ${p.filename}, ${(p.size / 1024).toFixed(1)} kB packed, ${(p.unpackedSize / 1024).toFixed(1)} kB unpacked, ${p.entryCount} files`);
@@ -64,5 +65,8 @@ echo "gatehouse serve is ready; the admin made by 'users create' logs in"
 
 step "(b) Express service with @gatehouse/verify"
 GATEHOUSE_URL="http://127.0.0.1:$port" node express-verify-app.mjs
+
+step "(d) @gatehouse/client in Node"
+GATEHOUSE_URL="http://127.0.0.1:$port" node client-node.mjs
 
 step "passed"

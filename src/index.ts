@@ -26,6 +26,7 @@ export { holdsRole, ownedByCaller, type UserOwned } from './guard/ownership.js';
 export type { BearerPrincipal, Principal, PrincipalShared, PrincipalUser, SchemeName, SessionPrincipal, TicketPrincipal } from './guard/principal.js';
 export type { ScopeDefinition } from './oauth/scope-catalogue.js';
 export type { ResourceServer } from './oauth/resource-servers.js';
+export type { OAuthClient } from './oauth/clients.js';
 // The plugin's `config` option: what the plugin reads from process.env when it is not given.
 export { loadConfig, type Config, type LoadConfigOptions } from './config/config.js';
 export { startupFailureLine } from './errors/startup-failure.js';

@@ -55,7 +55,7 @@ function formatReport(reports: readonly RouteReport[]): string {
 }
 
 /** The deployment's configuration on stores and a key that touch nothing of the deployment. */
-function throwaway(config: Config): Config {
+export function throwaway(config: Config): Config {
   return Object.freeze({
     ...config,
     database: Object.freeze({ kind: 'pglite-memory' as const }),

@@ -111,7 +111,11 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     now: services.now,
     onError: (error) => app.log.warn({ err: error }, 'throttled request not audited'),
   });
-  await app.register(throttlePlugin, { throttle: services.throttle, onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit) });
+  await app.register(throttlePlugin, {
+    throttle: services.throttle,
+    issuer: services.config.issuer,
+    onThrottled: (request, limit) => auditThrottled(auditContextOf(request), limit),
+  });
   await app.register(metricsPlugin, { metrics: services.metrics });
   // After the per-address limit: refusals made before routing are throttled like any request.
   registerPreRoutingRefusals(app, { requireHost: options.plumbing === 'root' });

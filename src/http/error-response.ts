@@ -1,5 +1,6 @@
 import {
   ErrorCodes,
+  CsrfError,
   GatehouseError,
   InsufficientScopeError,
   OAuthError,
@@ -132,7 +133,8 @@ function oauthResponse(error: GatehouseError): ErrorResponse {
       body: { error: 'slow_down', error_description: error.message },
     };
   }
-  const status = error instanceof RequestError || error instanceof ValidationError ? HTTP_STATUS[error.code].status : 500;
+  // A cookie refresh refused by the CSRF layers (/auth/refresh): 403, in the OAuth shape.
+  const status = error instanceof RequestError || error instanceof ValidationError || error instanceof CsrfError ? HTTP_STATUS[error.code].status : 500;
   const description = status === 500 ? 'the server could not process the request' : error.message;
   return {
     status,

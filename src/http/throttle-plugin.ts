@@ -1,3 +1,6 @@
+import { refreshCookieName } from '../sessions/cookie-names.js';
+import { readSessionCookie } from '../sessions/session-cookie.js';
+import { requestFactsOf } from './request-facts.js';
 import type {
   FastifyInstance,
   FastifyRequest,
@@ -34,6 +37,8 @@ export interface ThrottlePluginOptions {
   readonly throttle: Throttle;
   /** Told of every refusal (the audit trail; it dedupes). */
   readonly onThrottled?: (request: FastifyRequest, limit: string) => void;
+  /** The issuer, which names the refresh cookie: a cookie-mode refresh counts against its session like a body one. */
+  readonly issuer?: string;
 }
 
 type Check = (request: FastifyRequest, username?: string) => Promise<Refusal | undefined>;
@@ -49,6 +54,12 @@ function clientIdOf(request: FastifyRequest): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The refresh cookie's value, if one (a repeated one counts as none here; /auth/refresh refuses it). */
+function refreshCookieOf(request: FastifyRequest, issuer: string): string | undefined {
+  const value = readSessionCookie(requestFactsOf(request).header('cookie'), refreshCookieName(issuer));
+  return value === 'malformed' ? undefined : value;
 }
 
 function bodyField(request: FastifyRequest, name: string): string | undefined {
@@ -67,7 +78,7 @@ function bodyField(request: FastifyRequest, name: string): string | undefined {
  * A refusal is a `ThrottledError`: 429 with `Retry-After`, one body for every reason.
  */
 export const throttlePlugin = fp<ThrottlePluginOptions>(
-  async (app: FastifyInstance, { throttle, onThrottled }) => {
+  async (app: FastifyInstance, { throttle, onThrottled, issuer }) => {
     const attempts = new WeakMap<FastifyRequest, LoginAttempt>();
     const refuse = (request: FastifyRequest, refusal: Refusal): ThrottledError => {
       onThrottled?.(request, refusal.limit);
@@ -81,7 +92,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       return undefined;
     };
     const refresh: Check = async (request) => {
-      const token = bodyField(request, 'refresh_token');
+      const token = bodyField(request, 'refresh_token') ?? (issuer === undefined ? undefined : refreshCookieOf(request, issuer));
       return token === undefined ? undefined : throttle.requests.refresh(token);
     };
     const checks: Record<ThrottleRule, Check> = {

@@ -11,6 +11,13 @@ export interface OAuthClient {
    */
   readonly firstParty: boolean;
   readonly grantTypes: readonly GrantType[];
+  /**
+   * Cookie mode, for a browser app on Gatehouse's site: the refresh token is set as an HttpOnly
+   * cookie (`__Secure-gatehouse_refresh`, `SameSite=Strict`, `Path=/auth/refresh`) instead of
+   * returned in the body, so no script of the page can read it; `/auth/refresh` takes it from the
+   * cookie behind the CSRF layers. Off when absent.
+   */
+  readonly refreshTokenCookie?: boolean;
 }
 
 export interface ClientRegistry {

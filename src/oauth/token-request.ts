@@ -86,18 +86,34 @@ export async function handleTokenRequest(
   basic: BasicClientCredentials | undefined,
   context: TokenRequestContext,
 ): Promise<TokenResponse> {
+  return (await issueTokens(deps, params, basic, context)).response;
+}
+
+/**
+ * {@link handleTokenRequest}, also naming the client served (its cookie mode decides how the refresh
+ * token travels); none for a service account, a confidential client outside the registry whose
+ * answer has no refresh token.
+ */
+export async function issueTokens(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  basic: BasicClientCredentials | undefined,
+  context: TokenRequestContext,
+): Promise<{ readonly response: TokenResponse; readonly client: OAuthClient | undefined }> {
   // Before the repeated-parameter check, which would call two resources invalid_request.
   const resource = checkResource(deps.resources, params);
   rejectRepeatedParameters(params);
   const grantType = checkGrantType(params);
   // A confidential client (a service account) is authenticated, not looked up among the public clients.
-  if (grantType === 'client_credentials') return clientCredentialsGrant(deps, params, basic, resource, context);
+  if (grantType === 'client_credentials') return { response: await clientCredentialsGrant(deps, params, basic, resource, context), client: undefined };
   const client = identifyClient(deps.clients, params, basic);
   checkClientMayUseGrant(client, grantType);
   const requested = parseRequestedScope(deps.scopes, params);
-  return grantType === 'password'
-    ? passwordGrant(deps, params, client, requested, resource, context)
-    : refreshTokenGrant(deps, params, client, requested, resource, context);
+  const response =
+    grantType === 'password'
+      ? await passwordGrant(deps, params, client, requested, resource, context)
+      : await refreshTokenGrant(deps, params, client, requested, resource, context);
+  return { response, client };
 }
 
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */

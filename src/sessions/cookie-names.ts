@@ -19,3 +19,9 @@ export const sessionCookieName = named('gatehouse_session', '__Host-');
 
 /** The hosted pages' CSRF secret (the synchronizer token's other half). */
 export const csrfCookieName = named('gatehouse_csrf', '__Host-');
+
+/**
+ * The refresh token of a client in cookie mode (`refreshTokenCookie`). Scoped to `/auth/refresh`,
+ * so `__Secure-`, never `__Host-` (which demands `Path=/`).
+ */
+export const refreshCookieName = named('gatehouse_refresh', '__Secure-');

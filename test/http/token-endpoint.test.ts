@@ -229,12 +229,18 @@ describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {
     });
 
     test('extra fields: 400 ERR_VALIDATION', async () => {
-      for (const extra of [{ grant_type: 'password' }, { client_id: 'partner-app' }, { scope: 'admin' }]) {
+      for (const extra of [{ grant_type: 'password' }, { scope: 'admin' }]) {
         const res = await jsonLogin({ username: 'alice', password: TEST_PASSWORD, ...extra });
         assert.equal(res.statusCode, 400);
         assert.match(String(res.headers['content-type']), /^application\/problem\+json\b/);
         assert.equal(res.json().code, 'ERR_VALIDATION');
       }
+    });
+
+    test('client_id names the client (cookie mode needs it): a third-party one is refused the password as on /auth/token', async () => {
+      const res = await jsonLogin({ username: 'alice', password: TEST_PASSWORD, client_id: 'partner-app' });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().code, 'ERR_OAUTH_UNAUTHORIZED_CLIENT');
     });
 
     test('success: the token response shape, no-store, and a token that works on /me', async () => {

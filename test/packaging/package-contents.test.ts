@@ -13,6 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PACKAGES = [
   { name: 'gatehouse', dir: ROOT },
   { name: '@gatehouse/verify', dir: path.join(ROOT, 'packages/verify') },
+  { name: '@gatehouse/client', dir: path.join(ROOT, 'packages/client') },
 ] as const;
 
 /** Paths no tarball may hold: tests, benches, CI, sources, local state, build bookkeeping. */
@@ -109,6 +110,12 @@ describe('the published packages', () => {
     const verify = JSON.parse(readFileSync(path.join(ROOT, 'packages/verify/package.json'), 'utf8')) as { version: string };
     assert.equal(root.dependencies['@gatehouse/verify'], verify.version);
     assert.equal(root.dependencies.tsx, undefined);
+  });
+
+  it('@gatehouse/client has no runtime dependencies (fetch, Web Locks and BroadcastChannel are the platform)', () => {
+    const client = JSON.parse(readFileSync(path.join(ROOT, 'packages/client/package.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(client.dependencies, undefined);
+    assert.equal(client.peerDependencies, undefined);
   });
 
   it('no published declaration needs @types/pg in a host', () => {

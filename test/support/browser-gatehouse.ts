@@ -10,7 +10,7 @@ export interface ListeningGatehouse {
 }
 
 /** A free port on 127.0.0.1 (the issuer must name the port before the app is built). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

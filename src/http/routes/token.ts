@@ -1,8 +1,12 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PUBLIC } from '../../guard/requirement.js';
-import { handleTokenRequest, type TokenRequestContext } from '../../oauth/token-request.js';
+import { issueTokens, type TokenRequestContext, type TokenRequestParams } from '../../oauth/token-request.js';
+import { identifyClient } from '../../oauth/client-identification.js';
+import { trustedOrigins } from '../../guard/trusted-origins.js';
+import { deliverTokens, refreshTokenOfRequest, serializeRefreshCookie } from '../../sessions/refresh-cookie.js';
+import { requestFactsOf } from '../request-facts.js';
 import { auditContextOf } from '../audit-context.js';
 import { basicCredentials } from '../client-credentials.js';
 import { deviceLabel } from '../../sessions/device-label.js';
@@ -15,7 +19,12 @@ const tokenResponseSchema = z.object({
   token_type: z.literal('Bearer'),
   expires_in: z.number().int(),
   scope: z.string(),
-  refresh_token: z.string().optional().describe('absent for client_credentials (a service account authenticates again instead)'),
+  refresh_token: z
+    .string()
+    .optional()
+    .describe(
+      'absent for client_credentials (a service account authenticates again instead) and for a client in refresh-cookie mode (it is then the Set-Cookie)',
+    ),
 });
 
 // RFC 6749 §3.2: unknown parameters are ignored, so the object is loose; the pipeline checks values.
@@ -34,8 +43,12 @@ const formBody = z.looseObject({
 });
 
 const resource = z.string().max(2048).optional();
-const loginBody = z.object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional(), resource }).strict();
-const refreshBody = z.object({ refresh_token: z.string().max(8192), resource }).strict();
+const clientId = z.string().max(128).optional();
+const loginBody = z
+  .object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional(), resource, client_id: clientId })
+  .strict();
+// refresh_token: absent when a cookie-mode client's cookie carries it.
+const refreshBody = z.object({ refresh_token: z.string().max(8192).optional(), resource, client_id: clientId }).strict();
 /** The JSON endpoints' optional fields, as form parameters: present only when given. */
 const given = (fields: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
@@ -48,11 +61,21 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     },
     onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed'),
   });
+  const { issuer } = services.config;
+  const trusted = trustedOrigins(services.config);
   const contextOf = (request: FastifyRequest): TokenRequestContext => ({
     device: deviceLabel(request.headers['user-agent']),
     ip: request.ip,
     audit: auditContextOf(request),
   });
+  /** Issues, then sends the tokens: a cookie-mode client gets its refresh token as the cookie, not in the body. */
+  const answer = async (request: FastifyRequest, reply: FastifyReply, params: TokenRequestParams, basic?: ReturnType<typeof basicCredentials>) => {
+    const { response, client } = await issueTokens(deps, params, basic, contextOf(request));
+    const { body, cookieToken } = deliverTokens(client, response);
+    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    if (cookieToken !== undefined) reply.header('set-cookie', serializeRefreshCookie(issuer, cookieToken, services.config.sessionTtlSeconds));
+    return reply.send(body);
+  };
 
   // The form parser lives in this scope only: /auth/token is the one endpoint that takes form bodies.
   await app.register(async (formScope) => {
@@ -73,9 +96,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
       async (request, reply) => {
         requireFormBody(request.headers['content-type'], 'token');
-        const response = await handleTokenRequest(deps, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders), contextOf(request));
+        const sent = await answer(request, reply, request.body as Record<string, string>, basicCredentials(request.raw.rawHeaders));
         request.log.info({ event: 'token.issued', grant_type: (request.body as { grant_type?: string }).grant_type }, 'token issued');
-        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+        return sent;
       },
     );
   });
@@ -92,11 +115,11 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       },
     },
     async (request, reply) => {
-      const { username, password, tenant, resource: target } = request.body;
-      const params = { grant_type: 'password', username, password, ...given({ tenant, resource: target }) };
-      const response = await handleTokenRequest(deps, params, undefined, contextOf(request));
+      const { username, password, tenant, resource: target, client_id } = request.body;
+      const params = { grant_type: 'password', username, password, ...given({ tenant, resource: target, client_id }) };
+      const sent = await answer(request, reply, params);
       request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
-      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+      return sent;
     },
   );
 
@@ -108,20 +131,19 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token (JSON; same as grant_type=refresh_token)',
+        description:
+          'The refresh token comes from the body, or, for a client in cookie mode (`client_id` names it), from the HttpOnly refresh cookie; both at once is 400 invalid_request. A request carrying the cookie must pass the CSRF layers (Sec-Fetch-Site, else Origin/Referer): 403 otherwise, and nothing is spent.',
         body: refreshBody,
-        response: { 200: tokenResponseSchema, 400: oauthErrorSchema },
+        response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema, 403: oauthErrorSchema },
       },
     },
     async (request, reply) => {
-      const { refresh_token, resource: target } = request.body;
-      const response = await handleTokenRequest(
-        deps,
-        { grant_type: 'refresh_token', refresh_token, ...given({ resource: target }) },
-        undefined,
-        contextOf(request),
-      );
+      const { refresh_token, resource: target, client_id } = request.body;
+      const client = identifyClient(services.clients, given({ client_id }), undefined);
+      const token = refreshTokenOfRequest(requestFactsOf(request), client, refresh_token, issuer, trusted);
+      const sent = await answer(request, reply, { grant_type: 'refresh_token', refresh_token: token, ...given({ resource: target, client_id }) });
       request.log.info({ event: 'refresh.succeeded' }, 'token refreshed');
-      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+      return sent;
     },
   );
 };
