@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader } from 'jose';
 import { printTable } from './bench-table.js';
+import { runCli } from '../test/cli/cli-process.js';
 import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/support/embedded-server.js';
 import { freePort, hasRedisServer, killRedis, startRedis } from '../test/support/private-redis.js';
@@ -30,7 +30,6 @@ const RACES = Number(process.env.BENCH_CLUSTER_RACES ?? '20');
 const RACERS = 30;
 const CLIENTS = 16;
 const PASSWORD = 'correct horse battery staple';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const json = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -52,18 +51,6 @@ const login = async (base: string, username: string): Promise<Tokens> =>
 
 const refresh = (base: string, token: string): Promise<Response> =>
   fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refresh_token: token }) });
-
-function runToEnd(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function quantiles(samples: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -181,7 +168,7 @@ async function races(bases: readonly string[], username: string): Promise<{ maxS
 async function keyRotation(
   bases: readonly string[],
   username: string,
-  cliEnv: NodeJS.ProcessEnv,
+  cliEnv: Record<string, string>,
 ): Promise<{ requests: number; failed: number; switchedMs: number; newKid: string }> {
   const kidOf = (t: Tokens) => String(decodeProtectedHeader(t.access_token).kid);
   const oldKid = kidOf(await login(bases[0]!, username));
@@ -211,8 +198,8 @@ async function keyRotation(
     return { requests, failed };
   })();
   const t0 = performance.now();
-  const cli = await runToEnd(process.execPath, [path.join(ROOT, 'bin/gatehouse.mjs'), 'keys', 'rotate', '--json'], cliEnv);
-  if (cli.code !== 0) throw new Error(`gatehouse keys rotate: ${String(cli.code)}\n${cli.stdout}${cli.stderr}`);
+  const cli = await runCli(['keys', 'rotate', '--json'], { env: cliEnv });
+  if (cli.status !== 0) throw new Error(`gatehouse keys rotate: ${String(cli.status)}\n${cli.stdout}${cli.stderr}`);
   const newKid = String((JSON.parse(cli.stdout) as { kid: string }).kid);
   // Until every instance signs with the new key, then a few more seconds of load on both keys' tokens.
   for (;;) {
@@ -278,7 +265,7 @@ export async function runClusterBench(): Promise<void> {
       ]);
     }
     const race = await races(bases, username);
-    const cliEnv = { PATH: process.env.PATH ?? '', GATEHOUSE_ENV: 'development', GATEHOUSE_DATA_DIR: dirs[0]!, ...shared };
+    const cliEnv = { GATEHOUSE_ENV: 'development', GATEHOUSE_DATA_DIR: dirs[0]!, ...shared };
     const rotation = await keyRotation(bases, username, cliEnv);
     printTable([
       ['three instances, one PostgreSQL + one Redis', 'result', 'baseline (same run)', 'target', ''],

@@ -1,10 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../src/stores/db/database.js';
+import { rssMb } from './process-memory.js';
 import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/support/embedded-server.js';
 
 /**
@@ -17,8 +18,6 @@ import { startEmbeddedServer, stopServer, type EmbeddedServer } from '../test/su
  */
 const USERS = Number(process.env.BENCH_FOOTPRINT_USERS ?? '10000');
 const LOGINS = Number(process.env.BENCH_FOOTPRINT_LOGINS ?? '50');
-/** Settle time before an RSS reading: the start's garbage collected, the process idle. */
-const SETTLE_MS = 2000;
 const PASSWORD = 'correct horse battery staple';
 const json = { 'content-type': 'application/json' };
 
@@ -34,13 +33,6 @@ async function serve(dir: string): Promise<EmbeddedServer & { readonly ms: numbe
 }
 
 const stop = (child: ChildProcess) => stopServer(child, 'SIGTERM');
-
-async function rssMb(pid: number | undefined): Promise<number> {
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
-  return kb / 1024;
-}
 
 async function diskMb(dir: string): Promise<number> {
   let bytes = 0;

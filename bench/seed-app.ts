@@ -1,10 +1,12 @@
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { printTable } from './bench-table.js';
+import { start } from './child-server.js';
+import { rssMb } from './process-memory.js';
 import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer } from '../test/support/embedded-server.js';
 import { freePort } from '../test/support/private-redis.js';
@@ -24,7 +26,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = 50;
 const LOGIN_CONNECTIONS = 8;
 const REFRESH_CHAINS = 20;
-const SETTLE_MS = 2000;
 const USERNAME = 'seedbench';
 const PASSWORD = 'correct horse battery staple';
 const SEED_DIR = fileURLToPath(new URL('../../shared/anchors/seed-fastapi/', import.meta.url));
@@ -86,12 +87,6 @@ async function startSeed(dbDir: string): Promise<{ child: ChildProcess; base: st
   return { child, base };
 }
 
-async function rssMb(pid: number | undefined, settle: boolean): Promise<number> {
-  if (settle) await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
-}
-
 async function login(t: Target): Promise<{ access_token: string; refresh_token: string }> {
   const res = await fetch(`${t.base}${t.token}`, { method: 'POST', headers: form, body: t.tokenBody });
   if (res.status !== 200) throw new Error(`${t.name} login: ${res.status} ${await res.text()}`);
@@ -130,16 +125,13 @@ async function refreshChains(t: Target, firsts: readonly string[]): Promise<{ co
  * in a directory, without HTTP, tokens or logs (bench/servers/store-rotations.ts), at the chains'
  * concurrency. What `POST /auth/refresh` on the embedded store can never exceed.
  */
-function storeRotationsOnPglite(dir: string): Promise<number> {
-  const child = fork(fileURLToPath(new URL('./servers/store-rotations.ts', import.meta.url)), {
-    execArgv: ['--import', 'tsx', '--conditions=gatehouse-source'],
-    env: { ...process.env, BENCH_DATABASE_URL: path.join(dir, 'ceiling-db'), CONCURRENCY: String(REFRESH_CHAINS), SECONDS: String(SECONDS / 2) },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+async function storeRotationsOnPglite(dir: string): Promise<number> {
+  const { next } = start('./servers/store-rotations.ts', {
+    BENCH_DATABASE_URL: path.join(dir, 'ceiling-db'),
+    CONCURRENCY: String(REFRESH_CHAINS),
+    SECONDS: String(SECONDS / 2),
   });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { perSecond: number }) => resolve(m.perSecond));
-    child.once('exit', (code) => reject(new Error(`store-rotations exited with ${String(code)}`)));
-  });
+  return Number((await next('result')).perSecond);
 }
 
 interface Figures {
@@ -156,7 +148,7 @@ async function measure(targets: readonly [Target, Target]): Promise<[Figures, Fi
   for (const [i, t] of targets.entries()) {
     const reg = await fetch(`${t.base}${t.register}`, { method: 'POST', headers: json, body: JSON.stringify({ username: USERNAME, password: PASSWORD }) });
     if (reg.status !== 201) throw new Error(`${t.name} register: ${reg.status} ${await reg.text()}`);
-    figures[i]!.idleMb = await rssMb(t.pid, true);
+    figures[i]!.idleMb = await rssMb(t.pid);
     const chains: string[] = [];
     for (let c = 0; c < REFRESH_CHAINS; c++) chains.push((await login(t)).refresh_token);
     sessions.push({ access: (await login(t)).access_token, chains });
@@ -169,7 +161,7 @@ async function measure(targets: readonly [Target, Target]): Promise<[Figures, Fi
       const chained = await refreshChains(t, s.chains);
       figures[i]!.refreshes += chained.count;
       s.chains = chained.lasts;
-      figures[i]!.loadedMb = Math.max(figures[i]!.loadedMb, await rssMb(t.pid, false));
+      figures[i]!.loadedMb = Math.max(figures[i]!.loadedMb, await rssMb(t.pid, 0));
     }
   }
   for (const f of figures) {

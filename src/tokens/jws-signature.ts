@@ -1,4 +1,5 @@
-import { KeyObject, sign as cryptoSign, type webcrypto } from 'node:crypto';
+import { sign as cryptoSign, type webcrypto } from 'node:crypto';
+import { toKeyObject } from '@gatehouse/verify/internal';
 import type { SigningAlgorithm } from '../keys/jwk-validation.js';
 
 /**
@@ -9,23 +10,14 @@ import type { SigningAlgorithm } from '../keys/jwk-validation.js';
  * and generates every key; this only turns bytes into a signature. Tests verify what it produces
  * with jose and PyJWT.
  */
-const keyObjects = new WeakMap<webcrypto.CryptoKey, KeyObject>();
-
-function keyObjectOf(key: webcrypto.CryptoKey): KeyObject {
-  let found = keyObjects.get(key);
-  if (found === undefined) {
-    found = KeyObject.from(key);
-    keyObjects.set(key, found);
-  }
-  return found;
-}
 
 const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** `<header>.<payload>.<signature>`, base64url without padding; `header.alg` is `alg`. */
 export function signCompactJws(alg: SigningAlgorithm, key: webcrypto.CryptoKey, header: Readonly<Record<string, unknown>>, payload: object): string {
   const signingInput = `${encode({ ...header, alg })}.${encode(payload)}`;
-  const privateKey = keyObjectOf(key);
+  // The SDK's one conversion, cached per CryptoKey (the verifier converts the public halves with it).
+  const privateKey = toKeyObject(key);
   if (privateKey.type !== 'private') throw new TypeError('a JWS is signed with a private key');
   const data = Buffer.from(signingInput);
   let signature: Buffer;

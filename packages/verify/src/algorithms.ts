@@ -13,7 +13,7 @@ export type PublicKeyLike = KeyObject | webcrypto.CryptoKey;
 
 const keyObjects = new WeakMap<webcrypto.CryptoKey, KeyObject>();
 
-/** The KeyObject behind a key, converted once per CryptoKey (the server's key set holds CryptoKeys). */
+/** The KeyObject behind a key, converted once per CryptoKey (the server's key set holds CryptoKeys; its signer converts its private key with this too). */
 export function toKeyObject(key: PublicKeyLike): KeyObject {
   if (key instanceof KeyObject) return key;
   let found = keyObjects.get(key);

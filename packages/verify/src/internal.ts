@@ -18,3 +18,4 @@ export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type Che
 export { decodeRevocationMessage, RevocationList, type RevocationEntry } from './revocation-feed.js';
 export { freshnessSeconds } from './remote-jwks.js';
 export { isUuid } from './uuid.js';
+export { toKeyObject } from './algorithms.js';
