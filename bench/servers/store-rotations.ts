@@ -33,6 +33,7 @@ try {
         scope: 'profile',
         device: 'bench',
         ip: null,
+        authentication: { methods: ['pwd'], time: Math.floor(Date.now() / 1000) },
       });
       while (performance.now() < deadline) {
         ({ refreshToken } = await exchangeRefreshToken(deps, refreshToken, 'gatehouse-cli'));

@@ -1,3 +1,4 @@
+import type { AuthenticationRequirement } from '@gatehouse/verify/internal';
 /**
  * Typed errors with stable codes. Callers switch on `code`, never on `message`.
  * Messages never contain a token, a password or a hash: they may reach a log.
@@ -28,6 +29,7 @@ export const ErrorCodes = [
   'ERR_MALFORMED_CREDENTIAL',
   'ERR_INVALID_TOKEN',
   'ERR_INSUFFICIENT_SCOPE',
+  'ERR_STEP_UP_REQUIRED',
   'ERR_FORBIDDEN',
   'ERR_CSRF',
   'ERR_OAUTH_INVALID_REQUEST',
@@ -196,6 +198,18 @@ export class InsufficientScopeError extends GatehouseError {
   constructor(requiredScopes: readonly string[], logReason: string) {
     super('ERR_INSUFFICIENT_SCOPE', 'insufficient scope', { logReason });
     this.requiredScopes = requiredScopes;
+  }
+}
+
+/**
+ * RFC 9470: the caller authenticated, but not strongly or recently enough for this route (or this
+ * change: adding a second factor). `requirement` is what would satisfy it; the challenge names it.
+ */
+export class StepUpRequiredError extends GatehouseError {
+  readonly requirement: AuthenticationRequirement;
+  constructor(requirement: AuthenticationRequirement, logReason: string) {
+    super('ERR_STEP_UP_REQUIRED', 'stronger or more recent authentication required', { logReason });
+    this.requirement = requirement;
   }
 }
 

@@ -30,6 +30,12 @@ export interface CredentialScheme<C = unknown> {
   /** The principal it proves. Throws InvalidTokenError (401), StoreUnavailableError (503). */
   authenticate(credential: C, request: RequestFacts): Promise<Principal>;
   /**
+   * The same past every cache, for a scheme whose principal can gain authentication facts after it
+   * was cached (a cookie session stepped up on another instance): the guard asks once before it
+   * refuses a step-up requirement.
+   */
+  authenticateAfresh?(credential: C, request: RequestFacts): Promise<Principal>;
+  /**
    * Whether a request authenticated this way needs the cross-site request checks (CSRF): true for
    * credentials a browser attaches by itself (cookies), false for those a client must add.
    */

@@ -1,4 +1,4 @@
-import type { Principal as TokenPrincipal } from '@gatehouse/verify';
+import type { Authentication, Principal as TokenPrincipal } from '@gatehouse/verify';
 import type { UserRecord } from '../users/user-store.js';
 import type { SchemeName } from './scheme-name.js';
 
@@ -42,6 +42,11 @@ export interface PrincipalShared {
   /** The user's token version when the credential was issued (`tver`). */
   readonly tokenVersion: number;
   readonly user: PrincipalUser;
+  /**
+   * How and when the user proved who he is (`amr`, `auth_time`), for step-up (RFC 9470). Absent
+   * when no user authentication stands behind the credential: an API key, a socket ticket.
+   */
+  readonly authentication?: Authentication;
 }
 
 /**

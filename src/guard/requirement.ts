@@ -1,5 +1,5 @@
-import { ForbiddenError, InsufficientScopeError } from '../errors/errors.js';
-import { refusalOf } from '@gatehouse/verify/internal';
+import { ForbiddenError, InsufficientScopeError, StepUpRequiredError } from '../errors/errors.js';
+import { checkAuthenticationRequirement, refusalOf, type AuthenticationRequirement } from '@gatehouse/verify/internal';
 import type { Policy } from './policy.js';
 import type { Principal } from './principal.js';
 import { DEFAULT_SCHEMES, isSchemeName, type SchemeName } from './scheme-name.js';
@@ -53,6 +53,13 @@ export interface ProtectedRequirement {
   readonly fresh?: boolean;
   /** Load the resource the route acts on and let a named policy decide (ownership, tenant boundary). */
   readonly resource?: ResourceRule;
+  /**
+   * Step-up (RFC 9470): the user must have authenticated at this level (`aal: 2`: two factors), at
+   * most `maxAge` seconds ago (`auth_time`; a refresh never moves it). Otherwise 401
+   * `insufficient_user_authentication` naming what would do; a page redirects to the second-factor
+   * prompt. API keys and other credentials with no user authentication never satisfy it.
+   */
+  readonly authentication?: AuthenticationRequirement;
 }
 
 /**
@@ -76,16 +83,17 @@ export function isSecret(requirement: RouteRequirement): requirement is SecretRe
 }
 
 /**
- * Step 4 of the guard: may this principal pass? The decision is the SDK's `refusalOf`, so a
- * resource server's adapter and Gatehouse decide a requirement alike. Throws InsufficientScopeError
- * or ForbiddenError.
+ * Step 4 of the guard: may this principal pass, at `nowSeconds`? The decision is the SDK's
+ * `refusalOf`, so a resource server's adapter and Gatehouse decide a requirement alike. Throws
+ * InsufficientScopeError, StepUpRequiredError or ForbiddenError.
  */
-export function authorize(principal: Principal, requirement: RouteRequirement): void {
+export function authorize(principal: Principal, requirement: RouteRequirement, nowSeconds: number): void {
   if (isPublic(requirement)) return;
   // A user's token never stands in for a machine secret.
   if (isSecret(requirement)) throw new ForbiddenError(`route requires the ${requirement.secret} secret, not a user`);
-  const refusal = refusalOf(principal, requirement);
+  const refusal = refusalOf(principal, requirement, nowSeconds);
   if (refusal?.kind === 'scope') throw new InsufficientScopeError(refusal.scopes, refusal.reason);
+  if (refusal?.kind === 'authentication') throw new StepUpRequiredError(refusal.requirement, refusal.reason);
   if (refusal !== undefined) throw new ForbiddenError(refusal.reason);
 }
 
@@ -96,7 +104,7 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   if ('secret' in r) return Object.keys(r).length === 1 && (SECRET_SCHEMES as readonly unknown[]).includes(r.secret);
   const stringArray = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0));
   const flag = (v: unknown) => v === undefined || typeof v === 'boolean';
-  const known = ['public', 'schemes', 'page', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource'];
+  const known = ['public', 'schemes', 'page', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource', 'authentication'];
   return (
     Object.keys(r).every((k) => known.includes(k)) &&
     (r.schemes === undefined || isSchemeList(r.schemes)) &&
@@ -106,8 +114,18 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
     (r.match === undefined || r.match === 'all' || r.match === 'any') &&
     flag(r.tenant) &&
     flag(r.fresh) &&
-    (r.resource === undefined || isResourceRule(r.resource))
+    (r.resource === undefined || isResourceRule(r.resource)) &&
+    (r.authentication === undefined || isAuthenticationRequirement(r.authentication))
   );
+}
+
+function isAuthenticationRequirement(value: unknown): boolean {
+  try {
+    checkAuthenticationRequirement(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isSchemeList(value: unknown): boolean {
@@ -140,5 +158,7 @@ export function describeRequirement(requirement: RouteRequirement | undefined): 
   if (requirement.tenant === true) parts.push('tenant');
   if (requirement.resource !== undefined) parts.push(`policy ${requirement.resource.policy.name}`);
   if (requirement.fresh === true) parts.push('fresh');
+  const authentication = requirement.authentication;
+  if (authentication !== undefined) parts.push(`aal${authentication.aal}${authentication.maxAge === undefined ? '' : ` within ${authentication.maxAge}s`}`);
   return parts.length === 0 ? 'authenticated' : `authenticated; ${parts.join('; ')}`;
 }

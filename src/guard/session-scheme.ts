@@ -25,5 +25,9 @@ export function sessionScheme(sessions: Pick<BrowserSessions, 'authenticate'>, i
       if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
       return sessions.authenticate(credential);
     },
+    async authenticateAfresh(credential) {
+      if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
+      return sessions.authenticate(credential, { afresh: true });
+    },
   };
 }

@@ -95,6 +95,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
   await app.register(guardPlugin, {
     authenticator: options.hostAuthenticator ?? services.authenticator,
     ambientCheck: crossSiteCheck(trustedOrigins(services.config)),
+    now: services.now,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),

@@ -3,6 +3,7 @@ import {
   CsrfError,
   GatehouseError,
   InsufficientScopeError,
+  StepUpRequiredError,
   OAuthError,
   PasswordPolicyError,
   RequestError,
@@ -14,6 +15,7 @@ import {
   type FieldIssue,
 } from '../errors/errors.js';
 import type { ErrorStyle } from './fastify-augment.js';
+import { stepUpChallengeParameters } from '@gatehouse/verify/internal';
 
 export const REALM = 'gatehouse';
 
@@ -49,6 +51,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_MALFORMED_CREDENTIAL: { status: 400, title: 'Malformed credential' },
   ERR_INVALID_TOKEN: { status: 401, title: 'Invalid token' },
   ERR_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
+  ERR_STEP_UP_REQUIRED: { status: 401, title: 'Stronger or more recent authentication required' },
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ERR_CSRF: { status: 403, title: 'Cross-site request refused' },
   ERR_OAUTH_INVALID_REQUEST: { status: 400, title: 'Invalid request' },
@@ -78,6 +81,11 @@ function bearerChallenge(error: GatehouseError): string | undefined {
       return error instanceof InsufficientScopeError
         ? `Bearer realm="${REALM}", error="insufficient_scope", scope="${error.requiredScopes.join(' ')}"`
         : `Bearer realm="${REALM}", error="insufficient_scope"`;
+    case 'ERR_STEP_UP_REQUIRED':
+      // RFC 9470 §3: the client asks for a new authentication meeting acr_values / max_age.
+      return error instanceof StepUpRequiredError
+        ? `Bearer realm="${REALM}", error="insufficient_user_authentication", ${stepUpChallengeParameters(error.requirement)}`
+        : `Bearer realm="${REALM}", error="insufficient_user_authentication"`;
     default:
       return undefined;
   }

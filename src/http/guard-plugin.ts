@@ -8,7 +8,7 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { GatehouseError, InvalidTokenError, MalformedCredentialError, MissingCredentialError, NotFoundError } from '../errors/errors.js';
+import { GatehouseError, InvalidTokenError, MalformedCredentialError, MissingCredentialError, NotFoundError, StepUpRequiredError } from '../errors/errors.js';
 import type { Authenticator } from '../guard/authenticator.js';
 import { extractBearerCredential } from '../guard/bearer-credential.js';
 import { bearerScheme } from '../guard/bearer-scheme.js';
@@ -50,6 +50,8 @@ export interface GuardPluginOptions {
    * may accept an ambient scheme (startup fails): a cookie without CSRF checks is never wired.
    */
   readonly ambientCheck?: (request: RequestFacts, jsonEndpoint: boolean) => void;
+  /** The clock step-up requirements (`authentication.maxAge`) are decided with; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 export class UndeclaredRouteError extends Error {
@@ -79,14 +81,17 @@ function acceptedSchemes(requirement: ProtectedRequirement, registry: SchemeRegi
  * is consulted. An explicit `Authorization` header wins: with one present, an ambient credential
  * (the cookie) is ignored even if the header is not one this route accepts.
  */
-async function authenticateWith(schemes: readonly CredentialScheme[], facts: RequestFacts): Promise<{ principal: Principal; scheme: CredentialScheme }> {
+async function authenticateWith(
+  schemes: readonly CredentialScheme[],
+  facts: RequestFacts,
+): Promise<{ principal: Principal; scheme: CredentialScheme; credential: unknown }> {
   for (const scheme of schemes) {
     if (scheme.ambient && facts.header('authorization').length > 0) continue;
     const credential = scheme.read(facts);
     if (credential === undefined) continue;
-    if (!scheme.ambient) return { principal: await scheme.authenticate(credential, facts), scheme };
+    if (!scheme.ambient) return { principal: await scheme.authenticate(credential, facts), scheme, credential };
     try {
-      return { principal: await scheme.authenticate(credential, facts), scheme };
+      return { principal: await scheme.authenticate(credential, facts), scheme, credential };
     } catch (error) {
       // A browser sends a dead cookie without knowing it: the answer is the one for no credential
       // at all, so it reveals nothing about the session (ended, expired, forged); the log says which.
@@ -105,6 +110,11 @@ function signInLocation(request: FastifyRequest): string {
   return `/login?return_to=${encodeURIComponent(request.url)}`;
 }
 
+/** A page's answer to a signed-in caller who must step up: to the second-factor prompt, then back here. */
+function stepUpLocation(request: FastifyRequest): string {
+  return `/login/second-factor?return_to=${encodeURIComponent(request.url)}`;
+}
+
 interface RouteFacts {
   readonly schemes: readonly CredentialScheme[];
   /** The route reads a JSON body (it declares one and is no form-posting page). */
@@ -114,19 +124,31 @@ interface RouteFacts {
 function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options: GuardPluginOptions): onRequestAsyncHookHandler {
   const { schemes, jsonEndpoint } = route;
   const ambientCheck = options.ambientCheck;
+  const now = options.now ?? Date.now;
   if (ambientCheck === undefined && schemes.some((s) => s.ambient))
     throw new TypeError('an ambient credential scheme needs the cross-site checks (ambientCheck)');
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
       const facts = requestFactsOf(request);
-      const { principal: authenticated, scheme } = await authenticateWith(schemes, facts);
+      const { principal: authenticated, scheme, credential } = await authenticateWith(schemes, facts);
       if (scheme.ambient) ambientCheck?.(facts, jsonEndpoint);
-      const principal = requirement.fresh === true ? await refreshPrincipal(authenticated, options.fresh) : authenticated;
-      authorize(principal, requirement);
-      request.principal = principal;
+      const decide = async (found: Principal): Promise<Principal> => {
+        const principal = requirement.fresh === true ? await refreshPrincipal(found, options.fresh) : found;
+        authorize(principal, requirement, Math.floor(now() / 1000));
+        return principal;
+      };
+      try {
+        request.principal = await decide(authenticated);
+      } catch (error) {
+        // A cached cookie session may predate a step-up made on another instance: one fresh read decides.
+        if (!(error instanceof StepUpRequiredError) || scheme.authenticateAfresh === undefined) throw error;
+        request.principal = await decide(await scheme.authenticateAfresh(credential, facts));
+      }
     } catch (error) {
       if (requirement.page === true && unauthenticated(error)) return reply.header('cache-control', 'no-store').redirect(signInLocation(request), 303);
+      if (requirement.page === true && error instanceof StepUpRequiredError)
+        return reply.header('cache-control', 'no-store').redirect(stepUpLocation(request), 303);
       return sendError(request, reply, error);
     }
     return undefined;

@@ -11,6 +11,7 @@ import {
 import type { SessionGrant, StartSessionInput } from '../sessions/refresh-families.js';
 import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from '../tokens/access-token-issuer.js';
 import type { RefreshTokenFacts } from '../sessions/refresh-token-facts.js';
+import { authenticationOf, type SessionRecord } from '../sessions/session-store.js';
 import type { UserRecord } from '../users/user-store.js';
 import { identifyClient, presentedClientSecret, type BasicClientCredentials } from './client-identification.js';
 import { authenticateServiceAccount, clientCredentialsToken, type ClientCredentialsDeps } from './client-credentials-grant.js';
@@ -159,10 +160,11 @@ async function passwordGrant(
       ...(resource === undefined ? {} : { resource: resource.identifier }),
       device: context.device,
       ip: context.ip,
+      authentication: { methods: ['pwd'], time: Math.floor(deps.now() / 1000) },
     },
     context.audit,
   );
-  return respond(deps, { user, client, sessionId: session.id, tenantId, tenantRoles, scopes: granted, refreshToken, resource });
+  return respond(deps, { user, client, session, tenantId, tenantRoles, scopes: granted, refreshToken, resource });
 }
 
 /** RFC 6749 §6: rotation; the scope may narrow, never widen, and never exceeds what the user holds now. */
@@ -198,7 +200,7 @@ async function refreshTokenGrant(
     named === undefined
       ? await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit)
       : await deps.exchangeRefreshToken(presented, client.id, requested ?? [], context.audit, named.identifier);
-  return respond(deps, { user, client, sessionId: session.id, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
+  return respond(deps, { user, client, session, tenantId: session.tenantId, tenantRoles, scopes: granted, refreshToken, resource }, issue);
 }
 
 /** RFC 6749 §4.4: a service account's short-lived access token; no refresh token, no session. */
@@ -222,7 +224,8 @@ async function clientCredentialsGrant(
 interface Grant {
   readonly user: UserRecord;
   readonly client: OAuthClient;
-  readonly sessionId: string;
+  /** Its id is the tokens' `sid`; its authentication facts their `amr` and `auth_time`. */
+  readonly session: Pick<SessionRecord, 'id' | 'authMethods' | 'authTime'>;
   readonly tenantId: string | null;
   readonly tenantRoles: readonly string[];
   readonly scopes: readonly string[];
@@ -237,7 +240,8 @@ async function respond(deps: TokenRequestDeps, grant: Grant, issue: IssueAccessT
     subject: user.id,
     clientId: grant.client.id,
     scopes: grant.scopes,
-    sessionId: grant.sessionId,
+    sessionId: grant.session.id,
+    authentication: authenticationOf(grant.session),
     tokenVersion: user.tokenVersion,
     roles: [...user.roles, ...grant.tenantRoles],
     ...(grant.tenantId === null ? {} : { tenantId: grant.tenantId }),

@@ -11,13 +11,15 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import type { UserRecord, UserStore } from '../users/user-store.js';
 import type { SessionPolicy } from './refresh-families.js';
 import { generateSessionCookie, parseSessionCookieValue, sessionSecretMatches } from './session-cookie.js';
-import type { CookieSessionRecord, SessionRecord, SessionStore } from './session-store.js';
+import { authenticationColumns, authenticationOf, type CookieSessionRecord, type SessionRecord, type SessionStore } from './session-store.js';
 
 export interface BrowserSessions {
   /** Password sign-in → a new cookie session (new id every time; the cookie session presented, if any, is ended). Same refusals as the password grant (InvalidGrantError, no account oracle). */
   signIn(input: SignInInput): Promise<{ cookieValue: string; session: SessionRecord; maxAgeSeconds: number }>;
-  /** Cookie value → principal, or InvalidTokenError (ended, expired, forged, wrong secret, user disabled/locked/deleted/token version moved). StoreUnavailableError when revocation state is not current. */
-  authenticate(cookieValue: string): Promise<SessionPrincipal>;
+  /**
+   * `afresh`: past the row cache, for a step-up the cached row may not know of yet (made on another instance).
+   * Cookie value → principal, or InvalidTokenError (ended, expired, forged, wrong secret, user disabled/locked/deleted/token version moved). StoreUnavailableError when revocation state is not current. */
+  authenticate(cookieValue: string, options?: { readonly afresh?: boolean }): Promise<SessionPrincipal>;
   /** Ends the session of this cookie (idempotent; unknown/forged → no-op). */
   signOut(cookieValue: string, audit: AuditContext): Promise<void>;
 }
@@ -245,6 +247,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
           lastUsedAt: now,
           expiresAt: new Date(now.getTime() + deps.policy.absoluteTtlMs),
           idleExpiresAt: new Date(now.getTime() + Math.min(deps.policy.idleTtlMs, deps.policy.absoluteTtlMs)),
+          ...authenticationColumns({ methods: ['pwd'], time: Math.floor(now.getTime() / 1000) }),
         },
         cookie.secretDigest,
         // The version read with the password: a bump racing this sign-in ends the new session at once.
@@ -260,8 +263,12 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       return { cookieValue: cookie.value, session, maxAgeSeconds: Math.floor(deps.policy.absoluteTtlMs / 1000) };
     },
 
-    async authenticate(cookieValue) {
+    async authenticate(cookieValue, options) {
       const now = deps.now();
+      if (options?.afresh === true) {
+        const parsed = parseSessionCookieValue(cookieValue);
+        if (parsed !== undefined) cache.delete(parsed.sessionId);
+      }
       const entry = await liveSession(cookieValue, now);
       const { session } = entry;
       const user = await deps.users.findById(session.userId);
@@ -281,6 +288,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
         tokenVersion: session.tokenVersion,
         user: principalUserOf(user),
         expiresAt: Math.floor(session.expiresAt.getTime() / 1000),
+        authentication: authenticationOf(session),
       });
     },
 

@@ -3,7 +3,8 @@ import { auditRecord, NO_AUDIT_CONTEXT, type AuditContext } from '../audit/audit
 import { InvalidGrantError, InvalidScopeError, InvalidTargetError } from '../errors/errors.js';
 import { digestRefreshToken, generateRefreshToken, isRefreshTokenShaped } from './refresh-token.js';
 import type { RefreshTokenFacts, RefreshTokenFactsCache } from './refresh-token-facts.js';
-import type { SessionRecord, SessionStore } from './session-store.js';
+import type { Authentication } from '@gatehouse/verify/internal';
+import { authenticationColumns, type SessionRecord, type SessionStore } from './session-store.js';
 import { openSuccessor, sealSuccessor } from './successor-seal.js';
 
 export interface SessionPolicy {
@@ -42,6 +43,8 @@ export interface StartSessionInput {
   readonly resource?: string | null;
   readonly device: string;
   readonly ip: string | null;
+  /** What the user proved to start it: `{ methods: ['pwd'], time }` after a password. */
+  readonly authentication: Authentication;
 }
 
 export interface SessionGrant {
@@ -55,10 +58,12 @@ export async function startSession(deps: RefreshFamilyDeps, input: StartSessionI
   const refreshToken = generateRefreshToken();
   const digest = digestRefreshToken(refreshToken);
   const id = randomUUID();
+  const { authentication, ...facts } = input;
   const session = await deps.sessions.create(
     {
       id,
-      ...input,
+      ...facts,
+      ...authenticationColumns(authentication),
       createdAt: now,
       lastUsedAt: now,
       expiresAt: new Date(now.getTime() + deps.policy.absoluteTtlMs),

@@ -1,3 +1,4 @@
+import type { Authentication } from '@gatehouse/verify/internal';
 import type { AuditRecord } from '../audit/audit-event.js';
 
 /** `refresh`: a refresh-token family (OAuth clients); `cookie`: a browser session (no refresh tokens). */
@@ -21,6 +22,20 @@ export interface SessionRecord {
   readonly idleExpiresAt: Date;
   readonly revokedAt: Date | null;
   readonly revokedReason: string | null;
+  /** RFC 8176 methods the user proved for this session (its tokens' `amr`). */
+  readonly authMethods: readonly string[];
+  /** When (`auth_time`): the sign-in, or the last step-up within the session. */
+  readonly authTime: Date;
+}
+
+/** A session's authentication facts as tokens and principals carry them. */
+export function authenticationOf(session: Pick<SessionRecord, 'authMethods' | 'authTime'>): Authentication {
+  return { methods: session.authMethods, time: Math.floor(session.authTime.getTime() / 1000) };
+}
+
+/** The columns that record `authentication`, for a new session or a step-up. */
+export function authenticationColumns(authentication: Authentication): { authMethods: string[]; authTime: Date } {
+  return { authMethods: [...authentication.methods], authTime: new Date(authentication.time * 1000) };
 }
 
 export type NewSession = Omit<SessionRecord, 'revokedAt' | 'revokedReason' | 'resource' | 'kind'> & { readonly resource?: string | null };
@@ -104,4 +119,10 @@ export interface SessionStore {
   findByRefreshDigest(digest: string): Promise<SessionRecord | undefined>;
   /** The user's live sessions at `now` (not revoked, not expired), refresh and cookie alike, newest first. */
   listActive(userId: string, now: Date): Promise<SessionRecord[]>;
+  /**
+   * A step-up within the session: the user proved `authentication` (new methods, a new time) at
+   * `now`. Only while the session is live (not revoked, not expired); false: nothing changed. The
+   * audit rows are written only when it changed.
+   */
+  recordAuthentication(sessionId: string, authentication: Authentication, now: Date, audit?: readonly AuditRecord[]): Promise<boolean>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KeySet } from '../keys/key-set.js';
-import { ACCESS_TOKEN_TYP } from '@gatehouse/verify/internal';
+import { ACCESS_TOKEN_TYP, ACR_VALUES, assuranceLevelOf, type Authentication } from '@gatehouse/verify/internal';
 import { signCompactJws } from './jws-signature.js';
 
 export interface AccessTokenIssuerOptions {
@@ -25,6 +25,8 @@ export interface IssueAccessTokenInput {
   readonly roles: readonly string[];
   /** RFC 8707: the resource server the token is for (`aud`); default the issuer's own audience. */
   readonly audience?: string;
+  /** How and when the user authenticated (`amr`, `acr`, `auth_time`); none for a client-credentials token. */
+  readonly authentication?: Authentication;
 }
 
 export interface IssuedAccessToken {
@@ -78,10 +80,16 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
         tver: input.tokenVersion,
         roles: [...new Set(input.roles)],
         ...(input.tenantId === undefined ? {} : { tid: input.tenantId }),
+        ...(input.authentication === undefined ? {} : authenticationClaims(input.authentication)),
       };
       const token = signCompactJws(signer.alg, signer.key, { kid: signer.kid, typ: ACCESS_TOKEN_TYP }, claims);
       return { token, tokenId, expiresIn: options.ttlSeconds, expiresAt: exp, scope };
     };
   };
   return { prepare, issue: (input) => prepare()(input) };
+}
+
+/** RFC 8176 `amr`, the level it reaches as `acr`, OIDC `auth_time`. */
+function authenticationClaims(authentication: Authentication): { amr: string[]; acr: string; auth_time: number } {
+  return { amr: [...authentication.methods], acr: ACR_VALUES[assuranceLevelOf(authentication.methods)], auth_time: authentication.time };
 }

@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ForbiddenError, InsufficientScopeError } from '../../src/errors/errors.js';
+import { ForbiddenError, InsufficientScopeError, StepUpRequiredError } from '../../src/errors/errors.js';
 import type { Principal } from '../../src/guard/principal.js';
-import { AUTHENTICATED, authorize, isValidRequirement, PUBLIC } from '../../src/guard/requirement.js';
+import {
+  AUTHENTICATED,
+  authorize as authorizeAt,
+  describeRequirement,
+  isValidRequirement,
+  PUBLIC,
+  type RouteRequirement,
+} from '../../src/guard/requirement.js';
 
-function principal(scopes: string[], roles: string[] = [], tenantId?: string): Principal {
+/** Seconds since the epoch at which the checks decide. */
+const NOW = 1_800_000_000;
+const authorize = (p: Principal, requirement: RouteRequirement): void => authorizeAt(p, requirement, NOW);
+
+function principal(scopes: string[], roles: string[] = [], tenantId?: string, authentication?: { methods: string[]; time: number }): Principal {
   const subject = '00000000-0000-4000-8000-000000000000';
   return {
     via: 'bearer',
+    ...(authentication === undefined ? {} : { authentication }),
     subject,
     ...(tenantId === undefined ? {} : { tenantId }),
     tokenVersion: 0,
@@ -74,5 +86,53 @@ describe('authorize: tenant', () => {
 
   test('a token acting in a tenant passes', () => {
     authorize(principal(['a'], [], '7d1f1c2e-5a0b-4c4e-9f51-1b2c3d4e5f60'), { scopes: ['a'], tenant: true });
+  });
+});
+
+describe('authorize: step-up (RFC 9470)', () => {
+  const AAL2_FRESH: RouteRequirement = { authentication: { aal: 2, maxAge: 300 } };
+  const stepUp = (e: unknown) => e instanceof StepUpRequiredError && e.requirement.aal === 2 && e.requirement.maxAge === 300;
+
+  test('a password alone (AAL1) on an AAL2 route is refused with the requirement to meet', () => {
+    assert.throws(() => authorize(principal([], [], undefined, { methods: ['pwd'], time: NOW }), AAL2_FRESH), stepUp);
+  });
+
+  test('an OTP alone or a key without user verification is one factor, not two', () => {
+    assert.throws(() => authorize(principal([], [], undefined, { methods: ['otp'], time: NOW }), AAL2_FRESH), stepUp);
+    assert.throws(() => authorize(principal([], [], undefined, { methods: ['hwk'], time: NOW }), AAL2_FRESH), stepUp);
+    assert.throws(
+      () => authorize(principal([], [], undefined, { methods: ['pwd', 'pin'], time: NOW }), AAL2_FRESH),
+      stepUp,
+      'two knowledge factors are one kind',
+    );
+  });
+
+  test('two factors authenticated longer ago than maxAge are refused: elevation expires', () => {
+    assert.throws(() => authorize(principal([], [], undefined, { methods: ['pwd', 'otp'], time: NOW - 301 }), AAL2_FRESH), stepUp);
+  });
+
+  test('no authentication facts (an API key, a client-credentials token) never satisfy a step-up route, even AAL1', () => {
+    assert.throws(() => authorize(principal([]), AAL2_FRESH), stepUp);
+    assert.throws(() => authorize(principal([]), { authentication: { aal: 1 } }), StepUpRequiredError);
+  });
+
+  test('a scope refusal comes before the step-up: stepping up cannot grant a scope', () => {
+    assert.throws(() => authorize(principal([], [], undefined, { methods: ['pwd'], time: NOW }), { scopes: ['admin'], ...AAL2_FRESH }), InsufficientScopeError);
+  });
+
+  test('password + TOTP, a passkey with user verification, or mfa within maxAge pass', () => {
+    authorize(principal([], [], undefined, { methods: ['pwd', 'otp'], time: NOW - 300 }), AAL2_FRESH);
+    authorize(principal([], [], undefined, { methods: ['hwk', 'user'], time: NOW }), AAL2_FRESH);
+    authorize(principal([], [], undefined, { methods: ['mfa'], time: NOW }), AAL2_FRESH);
+    authorize(principal([], [], undefined, { methods: ['pwd'], time: NOW - 10 }), { authentication: { aal: 1, maxAge: 60 } });
+  });
+
+  test('declarations are checked: level 1 or 2, maxAge a positive whole number, no other keys', () => {
+    assert.equal(isValidRequirement(AAL2_FRESH), true);
+    assert.equal(isValidRequirement({ authentication: { aal: 3 } }), false);
+    assert.equal(isValidRequirement({ authentication: { aal: 2, maxAge: 0 } }), false);
+    assert.equal(isValidRequirement({ authentication: { aal: 2, maxAge: 1.5 } }), false);
+    assert.equal(isValidRequirement({ authentication: { aal: 2, max_age: 300 } }), false, 'a misspelt key would silently demand nothing');
+    assert.equal(describeRequirement(AAL2_FRESH), 'authenticated; aal2 within 300s');
   });
 });

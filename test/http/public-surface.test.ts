@@ -37,7 +37,9 @@ const GATEHOUSE_EXPORTS = [
 ];
 
 const VERIFY_EXPORTS = [
+  'ACR_VALUES',
   'ALGORITHMS',
+  'assuranceLevelOf',
   'InvalidTokenError',
   'KeysUnavailableError',
   'RevocationsStaleError',

@@ -176,11 +176,29 @@ describe('POST /auth/token (RFC 6749 §4.3 password grant)', () => {
   });
 
   describe('the access token (RFC 9068)', () => {
-    test('claims: iss, sub, aud, exp - iat = 900, jti, client_id, scope, sid; header typ at+jwt and kid', async () => {
+    test('claims: iss, sub, aud, exp - iat = 900, jti, client_id, scope, sid, amr, acr, auth_time; header typ at+jwt and kid', async () => {
       const body = assertTokenResponse(await login());
       assert.equal(body.expires_in, 900);
       const claims = decodeJwt(body.access_token);
-      assert.deepEqual(Object.keys(claims).sort(), ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'roles', 'scope', 'sid', 'sub', 'tver']);
+      assert.deepEqual(Object.keys(claims).sort(), [
+        'acr',
+        'amr',
+        'aud',
+        'auth_time',
+        'client_id',
+        'exp',
+        'iat',
+        'iss',
+        'jti',
+        'roles',
+        'scope',
+        'sid',
+        'sub',
+        'tver',
+      ]);
+      assert.deepEqual(claims.amr, ['pwd'], 'RFC 8176: a password');
+      assert.equal(claims.acr, 'urn:gatehouse:aal1');
+      assert.equal(claims.auth_time, claims.iat, 'a login authenticates when it issues');
       assert.equal(claims.tver, 0, 'a new user is at token version 0');
       assert.equal(claims.iss, TEST_ISSUER);
       assert.equal(claims.sub, alice.id);

@@ -47,6 +47,8 @@ const SESSION: SessionRecord = Object.freeze({
   lastUsedAt: new Date(0),
   expiresAt: new Date(0),
   idleExpiresAt: new Date(0),
+  authMethods: ['pwd'],
+  authTime: new Date(0),
   revokedAt: null,
   revokedReason: null,
 });
@@ -182,7 +184,9 @@ describe('handleTokenRequest: what is issued', () => {
       scope: 'profile',
       device: 'test device',
       ip: '127.0.0.1',
+      authentication: { methods: ['pwd'], time: 0 },
     });
+    assert.deepEqual(calls.issue[0]?.authentication, { methods: ['pwd'], time: 0 }, "the session's facts become amr and auth_time");
   });
 
   test('never more than the user holds: a scope only admins hold is refused for a plain user', async () => {

@@ -234,6 +234,8 @@ describe('startRevocations', () => {
         lastUsedAt: new Date(now),
         expiresAt: new Date(now + 60 * MINUTE),
         idleExpiresAt: new Date(now + 30 * MINUTE),
+        authMethods: ['pwd'],
+        authTime: new Date(0),
       },
       randomUUID().replaceAll('-', '').padEnd(64, '0'),
     );

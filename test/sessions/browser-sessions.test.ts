@@ -58,6 +58,8 @@ function harness(overrides: Partial<BrowserSessionDeps> = {}): Harness {
       lastUsedAt: new Date(T0),
       expiresAt: new Date(T0 + 120 * MINUTE),
       idleExpiresAt: new Date(T0 + 30 * MINUTE),
+      authMethods: ['pwd'],
+      authTime: new Date(0),
       revokedAt: null,
       revokedReason: null,
       secretDigest,

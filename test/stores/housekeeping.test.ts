@@ -75,6 +75,8 @@ function fixtures(db: Db, userId: string): Fixtures {
         lastUsedAt: new Date(NOW - DAY),
         expiresAt: new Date(spec.expiresAt ?? NOW + DAY),
         idleExpiresAt: new Date(spec.idleExpiresAt ?? Math.min(spec.expiresAt ?? NOW + DAY, NOW + HOUR)),
+        authMethods: ['pwd'],
+        authTime: new Date(0),
         revokedAt: spec.revokedAt === undefined ? null : new Date(spec.revokedAt),
         revokedReason: spec.revokedAt === undefined ? null : 'logout',
       }));

@@ -196,7 +196,7 @@ describe('PostgreSQL faults', { skip: testStoreProfile === 'real' ? false : 'rea
     return Promise.all(
       Array.from({ length: count }, async () => {
         const { session, refreshToken } = await deps.startSession(
-          { userId, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null },
+          { userId, clientId: 'gatehouse-cli', tenantId: null, scope: 'profile', device: 'race', ip: null, authentication: { methods: ['pwd'], time: 0 } },
           NO_AUDIT_CONTEXT,
         );
         const access = await t.services.issueAccessToken({

@@ -40,6 +40,8 @@ describe('SessionStore contract (drizzle)', () => {
       lastUsedAt: new Date(T0),
       expiresAt: new Date(T0 + HOUR),
       idleExpiresAt: new Date(T0 + IDLE),
+      authMethods: ['pwd'],
+      authTime: new Date(0),
       ...overrides,
     };
     const first = digest();
@@ -389,6 +391,8 @@ describe('SessionStore contract (drizzle)', () => {
         lastUsedAt: new Date(T0),
         expiresAt: new Date(T0 + HOUR),
         idleExpiresAt: new Date(T0 + IDLE),
+        authMethods: ['pwd'],
+        authTime: new Date(0),
         ...overrides,
       };
       await store.createCookieSession(session, cookieDigest, version);
@@ -434,6 +438,8 @@ describe('SessionStore contract (drizzle)', () => {
         lastUsedAt: new Date(T0),
         expiresAt: new Date(T0 + HOUR),
         idleExpiresAt: new Date(T0 + IDLE),
+        authMethods: ['pwd'],
+        authTime: new Date(0),
       };
       await assert.rejects(db.insert(sessions).values({ ...base, id: randomUUID(), kind: 'cookie', tokenVersion: 0 }));
       await assert.rejects(db.insert(sessions).values({ ...base, id: randomUUID(), kind: 'refresh', cookieSecretDigest: cookieDigest }));

@@ -28,6 +28,12 @@ export interface AccessTokenClaims {
    * (RFC 9068 §2.2.3.1 / RFC 7643 `roles`). A route asking for a fresh check re-reads them.
    */
   readonly roles?: readonly string[];
+  /** RFC 8176 methods the user authenticated with (e.g. `pwd`, `otp`); absent on client-credentials tokens. */
+  readonly amr?: readonly string[];
+  /** The assurance level those methods reach (`urn:gatehouse:aal1` or `aal2`). */
+  readonly acr?: string;
+  /** When the user authenticated, seconds since the epoch; a refresh keeps it. */
+  readonly auth_time?: number;
 }
 
 export function scopesOf(claims: Pick<AccessTokenClaims, 'scope'>): ReadonlySet<string> {

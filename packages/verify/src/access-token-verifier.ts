@@ -1,6 +1,7 @@
 import { ACCESS_TOKEN_TYP, type AccessTokenClaims } from './access-token-claims.js';
 import { isAlgorithm, toKeyObject, verifySignature, type Algorithm, type PublicKeyLike } from './algorithms.js';
 import { InvalidTokenError } from './errors.js';
+import { isMethodList } from './authentication.js';
 import { isUuid } from './uuid.js';
 import { createVerificationCache, type VerificationCache } from './verification-cache.js';
 
@@ -269,7 +270,7 @@ function isRoleList(value: unknown): value is string[] {
 }
 
 function checkGatehouseClaims(payload: Json, maxLifetimeSeconds: number): AccessTokenClaims {
-  const { sub, jti, exp, iat, client_id, scope, sid, tver, tid, roles } = payload;
+  const { sub, jti, exp, iat, client_id, scope, sid, tver, tid, roles, amr, acr, auth_time } = payload;
   if (typeof sub !== 'string' || !isUuid(sub)) throw new InvalidTokenError('sub is not a user id');
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw new InvalidTokenError('jti invalid');
   if (typeof client_id !== 'string' || client_id.length === 0) throw new InvalidTokenError('client_id invalid');
@@ -278,6 +279,16 @@ function checkGatehouseClaims(payload: Json, maxLifetimeSeconds: number): Access
   if (tver !== undefined && !(typeof tver === 'number' && Number.isSafeInteger(tver) && tver >= 0)) throw new InvalidTokenError('tver invalid');
   if (tid !== undefined && !(typeof tid === 'string' && isUuid(tid))) throw new InvalidTokenError('tid is not a tenant id');
   if (roles !== undefined && !isRoleList(roles)) throw new InvalidTokenError('roles is not a list of role names');
+  if (amr !== undefined && !isMethodList(amr)) throw new InvalidTokenError('amr is not a list of method names');
+  if (acr !== undefined && !(typeof acr === 'string' && acr.length > 0 && acr.length <= 64)) throw new InvalidTokenError('acr invalid');
+  // The issuer stamps auth_time from its own clock before iat, so a later one is forged.
+  if (
+    auth_time !== undefined &&
+    !(typeof auth_time === 'number' && Number.isSafeInteger(auth_time) && auth_time >= 0 && typeof iat === 'number' && auth_time <= iat)
+  ) {
+    throw new InvalidTokenError('auth_time invalid');
+  }
+  if ((amr === undefined) !== (auth_time === undefined)) throw new InvalidTokenError('amr and auth_time come together');
   if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > maxLifetimeSeconds) {
     throw new InvalidTokenError('lifetime longer than this issuer grants');
   }
@@ -296,5 +307,8 @@ function checkGatehouseClaims(payload: Json, maxLifetimeSeconds: number): Access
   if (typeof tver === 'number') claims.tver = tver;
   if (typeof tid === 'string') claims.tid = tid;
   if (roles !== undefined) claims.roles = Object.freeze([...roles]);
+  if (amr !== undefined) claims.amr = Object.freeze([...(amr as string[])]);
+  if (typeof acr === 'string') claims.acr = acr;
+  if (typeof auth_time === 'number') claims.auth_time = auth_time;
   return Object.freeze(claims);
 }

@@ -13,3 +13,4 @@ export { importJwks, staticKeySource, type JsonWebKeySet } from './jwks.js';
 export { type CatchUpOptions, type CatchUpEvent } from './revocation-catch-up.js';
 export { redisRevocationFeed, type RevocationFeed, type RedisFeedOptions } from './revocation-feed.js';
 export type { Checks, ProblemBody, AdapterOptions } from './requirement.js';
+export { ACR_VALUES, assuranceLevelOf, type Authentication, type AuthenticationRequirement, type AssuranceLevel } from './authentication.js';

@@ -18,4 +18,14 @@ export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type Che
 export { decodeRevocationMessage, RevocationList, type RevocationEntry } from './revocation-feed.js';
 export { freshnessSeconds } from './remote-jwks.js';
 export { isUuid } from './uuid.js';
+export {
+  ACR_VALUES,
+  assuranceLevelOf,
+  checkAuthenticationRequirement,
+  stepUpChallengeParameters,
+  stepUpRefusal,
+  type AssuranceLevel,
+  type Authentication,
+  type AuthenticationRequirement,
+} from './authentication.js';
 export { toKeyObject } from './algorithms.js';

@@ -1,4 +1,5 @@
 import { scopesOf, type AccessTokenClaims } from './access-token-claims.js';
+import type { Authentication } from './authentication.js';
 
 /**
  * What every Gatehouse principal holds, whatever credential it came by. Today that is a bearer
@@ -20,6 +21,11 @@ export interface PrincipalCore {
   readonly tokenId: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
+  /**
+   * How and when the user authenticated (`amr`, `auth_time`); absent when no user authenticated
+   * (a client-credentials token, an API key) or the token predates the claims.
+   */
+  readonly authentication?: Authentication;
 }
 
 /** Who is calling, as a verified Gatehouse access token says. Frozen; shared by cached verifications. */
@@ -77,5 +83,6 @@ export function toPrincipal(claims: AccessTokenClaims): Principal {
   };
   if (claims.tid !== undefined) principal.tenantId = claims.tid;
   if (claims.sid !== undefined) principal.sessionId = claims.sid;
+  if (claims.amr !== undefined && claims.auth_time !== undefined) principal.authentication = Object.freeze({ methods: claims.amr, time: claims.auth_time });
   return Object.freeze(principal);
 }

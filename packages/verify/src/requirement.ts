@@ -1,3 +1,10 @@
+import {
+  checkAuthenticationRequirement,
+  stepUpChallengeParameters,
+  stepUpRefusal,
+  type Authentication,
+  type AuthenticationRequirement,
+} from './authentication.js';
 import { readBearerCredential, type CredentialSource } from './bearer-credential.js';
 import { VerificationError } from './errors.js';
 import type { Principal } from './principal.js';
@@ -15,6 +22,11 @@ export interface Checks {
   readonly roles?: readonly string[];
   /** The token must be bound to a tenant (`tid`). */
   readonly tenant?: true;
+  /**
+   * RFC 9470 step-up: the user must have authenticated at this level (2: two factors), at most
+   * `maxAge` seconds ago. Refused with 401 `insufficient_user_authentication`.
+   */
+  readonly authentication?: AuthenticationRequirement;
 }
 
 export interface ProblemBody {
@@ -47,6 +59,7 @@ export interface CheckedPrincipal {
   readonly scopes: ReadonlySet<string>;
   readonly roles: readonly string[];
   readonly tenantId?: string | undefined;
+  readonly authentication?: Authentication | undefined;
 }
 
 /**
@@ -58,17 +71,22 @@ export interface CheckedRequirement {
   readonly match?: 'all' | 'any' | undefined;
   readonly roles?: readonly string[] | undefined;
   readonly tenant?: boolean | undefined;
+  readonly authentication?: AuthenticationRequirement | undefined;
 }
 
 /** Which check refuses the principal, and why (for the log); undefined when all pass. */
 export type Refusal =
-  { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string } | { readonly kind: 'role' | 'tenant'; readonly reason: string };
+  | { readonly kind: 'scope'; readonly scopes: readonly string[]; readonly reason: string }
+  | { readonly kind: 'role' | 'tenant'; readonly reason: string }
+  | { readonly kind: 'authentication'; readonly requirement: AuthenticationRequirement; readonly reason: string };
 
 /**
  * The declarative checks, decided once for the server's guard and every adapter: scopes all (or
- * any) → roles any-of → tenant. Pure; each caller turns a refusal into its own response.
+ * any) → roles any-of → tenant → authentication (level and age, at `nowSeconds`). Pure; each
+ * caller turns a refusal into its own response. The authentication comes last: stepping up cannot
+ * grant a missing scope, so a caller refused for both is told the one that is final.
  */
-export function refusalOf(principal: CheckedPrincipal, checks: CheckedRequirement): Refusal | undefined {
+export function refusalOf(principal: CheckedPrincipal, checks: CheckedRequirement, nowSeconds: number = Math.floor(Date.now() / 1000)): Refusal | undefined {
   const scopes = checks.scopes ?? [];
   if (scopes.length > 0) {
     const ok = checks.match === 'any' ? scopes.some((s) => principal.scopes.has(s)) : scopes.every((s) => principal.scopes.has(s));
@@ -77,6 +95,10 @@ export function refusalOf(principal: CheckedPrincipal, checks: CheckedRequiremen
   const roles = checks.roles ?? [];
   if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) return { kind: 'role', reason: `missing role (any of ${roles.join(' ')})` };
   if (checks.tenant === true && principal.tenantId === undefined) return { kind: 'tenant', reason: 'token acts in no tenant' };
+  if (checks.authentication !== undefined) {
+    const reason = stepUpRefusal(principal.authentication, checks.authentication, nowSeconds);
+    if (reason !== undefined) return { kind: 'authentication', requirement: checks.authentication, reason };
+  }
   return undefined;
 }
 
@@ -91,6 +113,7 @@ export function compileChecks(checks: Checks = {}): Checks {
   list('roles', checks.roles);
   if (checks.match !== undefined && checks.match !== 'all' && checks.match !== 'any') throw new TypeError('match must be "all" or "any"');
   if (checks.tenant !== undefined && checks.tenant !== true) throw new TypeError('tenant must be true or absent');
+  if (checks.authentication !== undefined) return Object.freeze({ ...checks, authentication: checkAuthenticationRequirement(checks.authentication) });
   return Object.freeze({ ...checks });
 }
 
@@ -138,6 +161,16 @@ export async function authenticate(verifier: Verifier, source: CredentialSource,
       refusal.reason,
     );
     return { ...outcome, body: { ...outcome.body, required_scopes: refusal.scopes } };
+  }
+  if (refusal?.kind === 'authentication') {
+    return refuse(
+      401,
+      'ERR_STEP_UP_REQUIRED',
+      'Stronger or more recent authentication required',
+      'stronger or more recent authentication required',
+      { 'www-authenticate': `${realm}, error="insufficient_user_authentication", ${stepUpChallengeParameters(refusal.requirement)}` },
+      refusal.reason,
+    );
   }
   if (refusal !== undefined) return refuse(403, 'ERR_FORBIDDEN', 'Forbidden', 'forbidden', {}, refusal.reason);
   return { ok: true, principal };

@@ -2,7 +2,15 @@ import { and, desc, eq, getTableColumns, gt, isNull, ne, sql, type SQL } from 'd
 import type { AuditRecord } from '../../audit/audit-event.js';
 import { insertAudit } from './drizzle-audit-log.js';
 import { alias } from 'drizzle-orm/pg-core';
-import type { CookieSessionRecord, NewSession, RotationOutcome, RotationRequest, SessionRecord, SessionStore } from '../../sessions/session-store.js';
+import {
+  authenticationColumns,
+  type CookieSessionRecord,
+  type NewSession,
+  type RotationOutcome,
+  type RotationRequest,
+  type SessionRecord,
+  type SessionStore,
+} from '../../sessions/session-store.js';
 import { SCOPE_TOKEN } from '../../oauth/scope-catalogue.js';
 import { runQuery, type Db } from './database.js';
 import { refreshTokens, sessions } from './schema.js';
@@ -39,6 +47,8 @@ function toSession(row: Record<string, unknown>): SessionRecord {
     idleExpiresAt: date(row.idle_expires_at) as Date,
     revokedAt: date(row.revoked_at),
     revokedReason: row.revoked_reason === null ? null : String(row.revoked_reason),
+    authMethods: (row.auth_methods as string[]).map(String),
+    authTime: date(row.auth_time) as Date,
   };
 }
 
@@ -157,7 +167,10 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
     create: (session: NewSession, firstDigest: string, audit = []) =>
       runQuery(() =>
         db.transaction(async (tx) => {
-          const [row] = await tx.insert(sessions).values(session).returning(recordColumns);
+          const [row] = await tx
+            .insert(sessions)
+            .values({ ...session, authMethods: [...session.authMethods] })
+            .returning(recordColumns);
           await tx.insert(refreshTokens).values({ digest: firstDigest, sessionId: session.id, generation: 0, createdAt: session.createdAt });
           await insertAudit(tx, audit);
           return row as SessionRecord;
@@ -169,7 +182,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
         db.transaction(async (tx) => {
           const [row] = await tx
             .insert(sessions)
-            .values({ ...session, kind: 'cookie', cookieSecretDigest: secretDigest, tokenVersion: version })
+            .values({ ...session, authMethods: [...session.authMethods], kind: 'cookie', cookieSecretDigest: secretDigest, tokenVersion: version })
             .returning(recordColumns);
           await insertAudit(tx, audit);
           return row as SessionRecord;
@@ -266,6 +279,21 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
           .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
           .orderBy(desc(sessions.createdAt));
         return rows as SessionRecord[];
+      }),
+
+    recordAuthentication: (sessionId, authentication, now, audit = []) =>
+      runQuery(async () => {
+        if (!isUuid(sessionId)) return false;
+        return db.transaction(async (tx) => {
+          // Conditional, like touchIdle: a revoked or expired session is never elevated.
+          const updated = await tx
+            .update(sessions)
+            .set(authenticationColumns(authentication))
+            .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+            .returning({ id: sessions.id });
+          if (updated.length === 1) await insertAudit(tx, audit);
+          return updated.length === 1;
+        });
       }),
 
     find: (sessionId) =>

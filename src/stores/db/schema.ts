@@ -132,6 +132,13 @@ export const sessions = pgTable(
      * version moves past it (role or tenant change, logout everywhere, password change); null otherwise.
      */
     tokenVersion: integer('token_version'),
+    /**
+     * RFC 8176 methods the user proved for this session (`amr` of its tokens): `{pwd}` after a
+     * password, `{pwd,otp}` after a second factor, `{hwk,user}` for a passkey with user verification.
+     */
+    authMethods: text('auth_methods').array().notNull(),
+    /** When the user proved them (`auth_time`): sign-in or a later step-up; a refresh never moves it. */
+    authTime: timestamp('auth_time', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
