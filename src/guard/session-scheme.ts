@@ -6,6 +6,11 @@ import type { CredentialScheme } from './credential-scheme.js';
 /** What `read` hands on for a duplicated or oversized cookie, so the log can say so. */
 const MALFORMED = Symbol('malformed session cookie');
 
+function wellFormed(credential: string | typeof MALFORMED): string {
+  if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
+  return credential;
+}
+
 /**
  * The browser's session cookie (`__Host-gatehouse_session`, or `gatehouse_session` on a plain-http
  * development issuer). Ambient: the browser attaches it by itself, so the guard ignores it when an
@@ -21,13 +26,7 @@ export function sessionScheme(sessions: Pick<BrowserSessions, 'authenticate'>, i
       const value = readSessionCookie(request.header('cookie'), name);
       return value === 'malformed' ? MALFORMED : value;
     },
-    async authenticate(credential) {
-      if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
-      return sessions.authenticate(credential);
-    },
-    async authenticateAfresh(credential) {
-      if (credential === MALFORMED) throw new InvalidTokenError('duplicated or oversized cookie');
-      return sessions.authenticate(credential, { afresh: true });
-    },
+    authenticate: (credential) => sessions.authenticate(wellFormed(credential)),
+    authenticateAfresh: (credential) => sessions.authenticate(wellFormed(credential), { afresh: true }),
   };
 }

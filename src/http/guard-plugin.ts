@@ -121,6 +121,13 @@ interface RouteFacts {
   readonly jsonEndpoint: boolean;
 }
 
+/** Steps 2b–3: the fresh re-read if declared, then authorization; the principal that passed. */
+async function decide(found: Principal, requirement: ProtectedRequirement, fresh: FreshPrincipalDeps, now: () => number): Promise<Principal> {
+  const principal = requirement.fresh === true ? await refreshPrincipal(found, fresh) : found;
+  authorize(principal, requirement, Math.floor(now() / 1000));
+  return principal;
+}
+
 function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options: GuardPluginOptions): onRequestAsyncHookHandler {
   const { schemes, jsonEndpoint } = route;
   const ambientCheck = options.ambientCheck;
@@ -133,17 +140,12 @@ function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options:
       const facts = requestFactsOf(request);
       const { principal: authenticated, scheme, credential } = await authenticateWith(schemes, facts);
       if (scheme.ambient) ambientCheck?.(facts, jsonEndpoint);
-      const decide = async (found: Principal): Promise<Principal> => {
-        const principal = requirement.fresh === true ? await refreshPrincipal(found, options.fresh) : found;
-        authorize(principal, requirement, Math.floor(now() / 1000));
-        return principal;
-      };
       try {
-        request.principal = await decide(authenticated);
+        request.principal = await decide(authenticated, requirement, options.fresh, now);
       } catch (error) {
         // A cached cookie session may predate a step-up made on another instance: one fresh read decides.
         if (!(error instanceof StepUpRequiredError) || scheme.authenticateAfresh === undefined) throw error;
-        request.principal = await decide(await scheme.authenticateAfresh(credential, facts));
+        request.principal = await decide(await scheme.authenticateAfresh(credential, facts), requirement, options.fresh, now);
       }
     } catch (error) {
       if (requirement.page === true && unauthenticated(error)) return reply.header('cache-control', 'no-store').redirect(signInLocation(request), 303);

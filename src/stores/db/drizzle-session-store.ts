@@ -22,6 +22,9 @@ import { isUuid } from '../../ids/uuid.js';
  */
 const { cookieSecretDigest, tokenVersion, ...recordColumns } = getTableColumns(sessions);
 
+/** A session row live at `now`: not revoked, within its absolute and idle expiry (the SQL side of `deadSession`). */
+const liveAt = (now: Date): SQL | undefined => and(isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now));
+
 function deadSession(session: SessionRecord, now: Date): string | undefined {
   if (session.revokedAt !== null) return `session revoked (${session.revokedReason ?? 'unknown'})`;
   if (session.expiresAt <= now) return 'session past its absolute expiry';
@@ -276,7 +279,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
         const rows = await db
           .select(recordColumns)
           .from(sessions)
-          .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+          .where(and(eq(sessions.userId, userId), liveAt(now)))
           .orderBy(desc(sessions.createdAt));
         return rows as SessionRecord[];
       }),
@@ -289,7 +292,7 @@ export function createDrizzleSessionStore(db: Db): SessionStore {
           const updated = await tx
             .update(sessions)
             .set(authenticationColumns(authentication))
-            .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+            .where(and(eq(sessions.id, sessionId), liveAt(now)))
             .returning({ id: sessions.id });
           if (updated.length === 1) await insertAudit(tx, audit);
           return updated.length === 1;
