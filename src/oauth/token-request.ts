@@ -116,6 +116,26 @@ export async function issueTokens(
   return { response, client };
 }
 
+/**
+ * A sign-in proved otherwise than by a password (a passkey): the client, scope, resource and
+ * tenant checks and the answer of the password grant, the user from `authenticate` (which
+ * throws LoginRefusedError as a wrong password would; it is audited alike).
+ */
+export async function issueTokensForSignIn(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  authenticate: () => Promise<UserRecord>,
+  context: TokenRequestContext,
+): Promise<{ readonly response: TokenResponse; readonly client: OAuthClient }> {
+  const resource = checkResource(deps.resources, params);
+  rejectRepeatedParameters(params);
+  const client = identifyClient(deps.clients, params, undefined);
+  // A first-party sign-in like the password grant: the same clients may use it.
+  checkClientMayUseGrant(client, 'password');
+  const requested = parseRequestedScope(deps.scopes, params);
+  return { response: await signInGrant(deps, params, client, requested, resource, context, authenticate), client };
+}
+
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
 async function passwordGrant(
   deps: TokenRequestDeps,
@@ -127,13 +147,26 @@ async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
+  return signInGrant(deps, params, client, requested, resource, context, () => deps.verifyPassword(username, password));
+}
+
+/** The user `authenticate` proves, in the tenant asked for: a new session and its tokens. */
+async function signInGrant(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  client: OAuthClient,
+  requested: readonly string[] | undefined,
+  resource: ResourceServer | undefined,
+  context: TokenRequestContext,
+  authenticate: () => Promise<UserRecord>,
+): Promise<TokenResponse> {
   const requestedTenant = single(params, 'tenant');
   if (requestedTenant !== undefined && (requestedTenant.length === 0 || requestedTenant.length > 64))
     throw new InvalidRequestError('malformed tenant parameter');
   let user: UserRecord;
   let tenant: TenantMembership | undefined;
   try {
-    user = await deps.verifyPassword(username, password);
+    user = await authenticate();
     tenant = selectTenant(await deps.membershipsOfUser(user.id), requestedTenant, user.id);
   } catch (error) {
     if (error instanceof LoginRefusedError) {

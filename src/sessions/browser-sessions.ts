@@ -15,7 +15,12 @@ import type { CookieSessionRecord, SessionRecord, SessionStore } from './session
 
 export interface BrowserSessions {
   /** Password sign-in → a new cookie session (new id every time; the cookie session presented, if any, is ended). Same refusals as the password grant (InvalidGrantError, no account oracle). */
-  signIn(input: SignInInput): Promise<{ cookieValue: string; session: SessionRecord; maxAgeSeconds: number }>;
+  signIn(input: SignInInput): Promise<SignedIn>;
+  /**
+   * The same sign-in proved otherwise than by a password (a passkey): `authenticate` yields the
+   * user or throws LoginRefusedError, which is audited and answered as a wrong password.
+   */
+  signInProven(input: ProvenSignInInput): Promise<SignedIn>;
   /** Cookie value → principal, or InvalidTokenError (ended, expired, forged, wrong secret, user disabled/locked/deleted/token version moved). StoreUnavailableError when revocation state is not current. */
   authenticate(cookieValue: string): Promise<SessionPrincipal>;
   /** Ends the session of this cookie (idempotent; unknown/forged → no-op). */
@@ -31,6 +36,16 @@ export interface SignInInput {
   /** The session cookie the browser sent with the sign-in, if any: it ends (session fixation). */
   readonly presentedCookie?: string | undefined;
   readonly audit: AuditContext;
+}
+
+export interface SignedIn {
+  readonly cookieValue: string;
+  readonly session: SessionRecord;
+  readonly maxAgeSeconds: number;
+}
+
+export interface ProvenSignInInput extends Omit<SignInInput, 'username' | 'password'> {
+  readonly authenticate: () => Promise<UserRecord>;
 }
 
 export interface BrowserSessionDeps {
@@ -206,15 +221,17 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     await deps.revocations.revokeSession(session.id, reason, now, [record]);
   };
 
-  return {
-    async signIn(input) {
+  const browserSessions: BrowserSessions = {
+    signIn: ({ username, password, ...rest }) => browserSessions.signInProven({ ...rest, authenticate: () => deps.verifyPassword(username, password) }),
+
+    async signInProven(input) {
       const { tenant } = input;
       if (tenant !== undefined && (tenant.length === 0 || tenant.length > 64)) throw new InvalidRequestError('malformed tenant parameter');
       let user: UserRecord;
       let tenantRoles: readonly string[];
       let tenantId: string | null;
       try {
-        user = await deps.verifyPassword(input.username, input.password);
+        user = await input.authenticate();
         const membership = selectTenant(await deps.tenants.membershipsOfUser(user.id), tenant, user.id);
         tenantRoles = membership?.roles ?? [];
         tenantId = membership?.tenant.id ?? null;
@@ -288,4 +305,5 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       await end(cookieValue, 'sign_out', audit, new Date(deps.now()));
     },
   };
+  return browserSessions;
 }
