@@ -58,6 +58,9 @@ import { openMailer } from './mail/open-mailer.js';
 import { createBackgroundWork, type BackgroundWork } from './recovery/background-work.js';
 import type { EmailCodeStore } from './recovery/email-code-store.js';
 import { createDrizzleEmailCodeStore } from './stores/db/drizzle-email-code-store.js';
+import { createPasskeys, type Passkeys } from './passkeys/passkeys.js';
+import type { SecondFactorPresence } from './guard/factor-change.js';
+import { createDrizzlePasskeyStore } from './stores/db/drizzle-passkey-store.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -117,6 +120,10 @@ export interface GatehouseServices {
   readonly emailCodes: EmailCodeStore;
   /** Jobs a request starts without waiting (mailing a code): the answer never depends on their outcome. */
   readonly backgroundWork: BackgroundWork;
+  /** WebAuthn passkeys: registration and sign-in ceremonies, list, removal (src/passkeys). */
+  readonly passkeys: Passkeys;
+  /** Whether a user has a second factor: decides what a factor change asks for (guard/factor-change.ts). */
+  readonly secondFactors: SecondFactorPresence;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
   prepareAccessToken(): IssueAccessToken;
@@ -402,6 +409,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     now,
     events,
   });
+  const passkeys = createPasskeys({
+    store: createDrizzlePasskeyStore(database.db),
+    ephemeral,
+    // Past the cache: a sign-in decides on the account as the database holds it now.
+    users: uncachedUsers,
+    issuer: config.issuer,
+    requireVerifiedEmail: config.emailVerification === 'required',
+    now,
+  });
   const services: GatehouseServices = {
     config,
     database,
@@ -435,6 +451,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     mailer,
     emailCodes: createDrizzleEmailCodeStore(database.db),
     backgroundWork,
+    passkeys,
+    secondFactors: { enrolled: (userId) => passkeys.hasPasskey(userId) },
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),

@@ -64,7 +64,12 @@ export type AuditEventType =
   /** A confirmation code mailed (reason `registration`, `resend` or `change`), or not (a failure reason as for resets). */
   | 'email.confirmation_requested'
   | 'email.confirmed'
-  | 'email.confirmation_refused';
+  | 'email.confirmation_refused'
+  // Passkeys (src/passkeys): the reason is `passkey:<id>` (Gatehouse's id, never the public key).
+  | 'passkey.registered'
+  | 'passkey.removed'
+  /** A passkey's assertion accepted for a sign-in (its counter moved); the session's own event follows. Refusals are `login.failed` with a `passkey_…` reason. */
+  | 'passkey.signed_in';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

@@ -357,6 +357,7 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   MAIL_REQUEST_IP: 'password-reset and confirmation-resend requests per client address',
   MAIL_ACCOUNT:
     'mails with a code per account and kind (reset, confirmation); past it a request is answered as usual (202) and no mail goes, so the answer tells nothing',
+  PASSKEY_OPTIONS_IP: 'passkey sign-in challenges asked for per client address (`POST /auth/passkeys/options`)',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

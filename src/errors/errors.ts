@@ -15,6 +15,7 @@ export const ErrorCodes = [
   'ERR_PASSWORD_CHANGED_CONCURRENTLY',
   'ERR_INVALID_CODE',
   'ERR_EMAIL_TAKEN',
+  'ERR_PASSKEY_REFUSED',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -139,6 +140,17 @@ export class InvalidCodeError extends GatehouseError {
 export class EmailTakenError extends GatehouseError {
   constructor() {
     super('ERR_EMAIL_TAKEN', 'this address is already confirmed for another account');
+  }
+}
+
+/**
+ * A passkey registration that did not verify: a challenge unknown, used, expired or of another
+ * ceremony or user, another origin or RP ID, no user verification, a credential registered
+ * already. One message for all; the log says which.
+ */
+export class PasskeyRefusedError extends GatehouseError {
+  constructor(logReason: string) {
+    super('ERR_PASSKEY_REFUSED', 'the passkey could not be registered; start again', { logReason });
   }
 }
 
@@ -278,14 +290,33 @@ export class InvalidGrantError extends OAuthError {
  */
 export class LoginRefusedError extends InvalidGrantError {
   readonly reason:
-    'unknown_user' | 'wrong_password' | 'account_disabled' | 'account_locked' | 'password_too_long' | 'not_a_member' | 'service_account' | 'email_unverified';
+    | 'unknown_user'
+    | 'wrong_password'
+    | 'account_disabled'
+    | 'account_locked'
+    | 'password_too_long'
+    | 'not_a_member'
+    | 'service_account'
+    | 'email_unverified'
+    | PasskeyRefusal;
   readonly subjectId: string | null;
-  constructor(reason: LoginRefusedError['reason'], subjectId: string | null) {
-    super(reason.replaceAll('_', ' '));
+  /** `detail`: more for the log (a passkey verification's own message), never for the client. */
+  constructor(reason: LoginRefusedError['reason'], subjectId: string | null, detail?: string) {
+    super(detail === undefined ? reason.replaceAll('_', ' ') : `${reason.replaceAll('_', ' ')}: ${detail}`);
     this.reason = reason;
     this.subjectId = subjectId;
   }
 }
+
+/** Why a passkey sign-in was refused (src/passkeys/passkey-sign-in.ts); the client reads a wrong password. */
+export type PasskeyRefusal =
+  | 'passkey_challenge_unknown'
+  | 'passkey_wrong_ceremony'
+  | 'passkey_unknown_credential'
+  | 'passkey_user_mismatch'
+  | 'passkey_verification_failed'
+  | 'passkey_counter_not_increased'
+  | 'passkey_used_concurrently';
 
 export class InvalidClientError extends OAuthError {
   readonly error = 'invalid_client';

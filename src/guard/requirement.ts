@@ -60,6 +60,13 @@ export interface ProtectedRequirement {
    * prompt. API keys and other credentials with no user authentication never satisfy it.
    */
   readonly authentication?: AuthenticationRequirement;
+  /**
+   * The route changes how the user authenticates (a factor added or removed, recovery codes
+   * regenerated, the email address changed): the guard asks for a recent sign-in, with two factors
+   * once the user has a second one (guard/factor-change.ts). Decided per request, since it depends
+   * on the user's factors; not combined with an explicit `authentication`.
+   */
+  readonly factorChange?: boolean;
 }
 
 /**
@@ -104,7 +111,7 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
   if ('secret' in r) return Object.keys(r).length === 1 && (SECRET_SCHEMES as readonly unknown[]).includes(r.secret);
   const stringArray = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0));
   const flag = (v: unknown) => v === undefined || typeof v === 'boolean';
-  const known = ['public', 'schemes', 'page', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource', 'authentication'];
+  const known = ['public', 'schemes', 'page', 'scopes', 'match', 'roles', 'tenant', 'fresh', 'resource', 'authentication', 'factorChange'];
   return (
     Object.keys(r).every((k) => known.includes(k)) &&
     (r.schemes === undefined || isSchemeList(r.schemes)) &&
@@ -115,7 +122,9 @@ export function isValidRequirement(value: unknown): value is RouteRequirement {
     flag(r.tenant) &&
     flag(r.fresh) &&
     (r.resource === undefined || isResourceRule(r.resource)) &&
-    (r.authentication === undefined || isAuthenticationRequirement(r.authentication))
+    (r.authentication === undefined || isAuthenticationRequirement(r.authentication)) &&
+    flag(r.factorChange) &&
+    !(r.factorChange === true && r.authentication !== undefined)
   );
 }
 
@@ -160,5 +169,6 @@ export function describeRequirement(requirement: RouteRequirement | undefined): 
   if (requirement.fresh === true) parts.push('fresh');
   const authentication = requirement.authentication;
   if (authentication !== undefined) parts.push(`aal${authentication.aal}${authentication.maxAge === undefined ? '' : ` within ${authentication.maxAge}s`}`);
+  if (requirement.factorChange === true) parts.push('factor change');
   return parts.length === 0 ? 'authenticated' : `authenticated; ${parts.join('; ')}`;
 }

@@ -32,6 +32,7 @@ import { tenantAdminRoutes } from './routes/tenant-admin.js';
 import { eventRoutes } from './routes/events.js';
 import { logoutRoutes } from './routes/logout.js';
 import { meRoutes } from './routes/me.js';
+import { passkeyRoutes } from './routes/passkeys.js';
 import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
 import { passwordResetRoutes } from './routes/password-reset.js';
@@ -96,6 +97,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
     authenticator: options.hostAuthenticator ?? services.authenticator,
     ambientCheck: crossSiteCheck(trustedOrigins(services.config)),
     now: services.now,
+    secondFactors: services.secondFactors,
     fresh: { users: services.uncachedUsers, tenants: services.tenants, scopes: services.scopes },
     secrets: {
       'revocation-feed': services.config.revocationFeedSecrets.length === 0 ? undefined : createSharedSecretCheck(services.config.revocationFeedSecrets),
@@ -155,6 +157,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         emailRoutes,
         revocationFeedRoutes,
         wsTicketRoutes,
+        passkeyRoutes,
       ]) {
         await scope.register(routes, { services });
       }

@@ -37,6 +37,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_PASSWORD_CHANGED_CONCURRENTLY: { status: 409, title: 'Password changed concurrently' },
   ERR_INVALID_CODE: { status: 400, title: 'Invalid code' },
   ERR_EMAIL_TAKEN: { status: 409, title: 'Email address taken' },
+  ERR_PASSKEY_REFUSED: { status: 400, title: 'Passkey refused' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },

@@ -15,6 +15,7 @@ import { bearerScheme } from '../guard/bearer-scheme.js';
 import type { CredentialScheme, RequestFacts, SchemeRegistry } from '../guard/credential-scheme.js';
 import type { Principal } from '../guard/principal.js';
 import { SCHEME_NAMES } from '../guard/scheme-name.js';
+import { factorChangeRequirement, type SecondFactorPresence } from '../guard/factor-change.js';
 import { refreshPrincipal, type FreshPrincipalDeps } from '../guard/fresh-principal.js';
 import { enforcePolicy } from '../guard/policy.js';
 import {
@@ -52,6 +53,8 @@ export interface GuardPluginOptions {
   readonly ambientCheck?: (request: RequestFacts, jsonEndpoint: boolean) => void;
   /** The clock step-up requirements (`authentication.maxAge`) are decided with; default `Date.now`. */
   readonly now?: () => number;
+  /** For routes declaring `factorChange: true` (startup fails without it when one does). */
+  readonly secondFactors?: SecondFactorPresence;
 }
 
 export class UndeclaredRouteError extends Error {
@@ -122,10 +125,20 @@ interface RouteFacts {
 }
 
 /** Steps 2b–3: the fresh re-read if declared, then authorization; the principal that passed. */
-async function decide(found: Principal, requirement: ProtectedRequirement, fresh: FreshPrincipalDeps, now: () => number): Promise<Principal> {
-  const principal = requirement.fresh === true ? await refreshPrincipal(found, fresh) : found;
-  authorize(principal, requirement, Math.floor(now() / 1000));
+async function decide(found: Principal, requirement: ProtectedRequirement, options: GuardPluginOptions, now: () => number): Promise<Principal> {
+  const principal = requirement.fresh === true ? await refreshPrincipal(found, options.fresh) : found;
+  authorize(principal, await effectiveRequirement(principal, requirement, options.secondFactors), Math.floor(now() / 1000));
   return principal;
+}
+
+/** A factor change's step-up requirement depends on the user's factors: read them, then it is a plain requirement. */
+async function effectiveRequirement(
+  principal: Principal,
+  requirement: ProtectedRequirement,
+  secondFactors: SecondFactorPresence | undefined,
+): Promise<ProtectedRequirement> {
+  if (requirement.factorChange !== true || secondFactors === undefined) return requirement;
+  return { ...requirement, authentication: factorChangeRequirement(await secondFactors.enrolled(principal.subject)) };
 }
 
 function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options: GuardPluginOptions): onRequestAsyncHookHandler {
@@ -134,6 +147,8 @@ function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options:
   const now = options.now ?? Date.now;
   if (ambientCheck === undefined && schemes.some((s) => s.ambient))
     throw new TypeError('an ambient credential scheme needs the cross-site checks (ambientCheck)');
+  if (requirement.factorChange === true && options.secondFactors === undefined)
+    throw new TypeError("a factorChange route needs to know the users' second factors (secondFactors)");
   // The layers, in order; each is its own module and none knows about the others.
   return async function guard(request, reply) {
     try {
@@ -141,11 +156,11 @@ function guardFor(requirement: ProtectedRequirement, route: RouteFacts, options:
       const { principal: authenticated, scheme, credential } = await authenticateWith(schemes, facts);
       if (scheme.ambient) ambientCheck?.(facts, jsonEndpoint);
       try {
-        request.principal = await decide(authenticated, requirement, options.fresh, now);
+        request.principal = await decide(authenticated, requirement, options, now);
       } catch (error) {
         // A cached cookie session may predate a step-up made on another instance: one fresh read decides.
         if (!(error instanceof StepUpRequiredError) || scheme.authenticateAfresh === undefined) throw error;
-        request.principal = await decide(await scheme.authenticateAfresh(credential, facts), requirement, options.fresh, now);
+        request.principal = await decide(await scheme.authenticateAfresh(credential, facts), requirement, options, now);
       }
     } catch (error) {
       if (requirement.page === true && unauthenticated(error)) return reply.header('cache-control', 'no-store').redirect(signInLocation(request), 303);

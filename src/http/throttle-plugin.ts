@@ -23,7 +23,7 @@ import { sendError } from './error-handler.js';
  * What a route counts. `token` is the OAuth token endpoint: `login` for the password grant (and,
  * by client_id, for the client-credentials grant), `refresh` for the refresh-token grant.
  */
-export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke', 'ws_ticket', 'mail_request'] as const;
+export const THROTTLE_RULES = ['login', 'token', 'refresh', 'register', 'password_change', 'revoke', 'ws_ticket', 'mail_request', 'passkey_options'] as const;
 export type ThrottleRule = (typeof THROTTLE_RULES)[number];
 
 declare module 'fastify' {
@@ -109,6 +109,7 @@ export const throttlePlugin = fp<ThrottlePluginOptions>(
       revoke: async (request) => throttle.requests.revoke(request.ip),
       ws_ticket: async (request) => (request.principal === null ? undefined : throttle.requests.wsTicket(request.principal.subject)),
       mail_request: async (request) => throttle.requests.mailRequest(request.ip),
+      passkey_options: async (request) => throttle.requests.passkeyOptions(request.ip),
     };
 
     const recordFailure: onErrorAsyncHookHandler = async (request, _reply, error) => {

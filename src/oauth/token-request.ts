@@ -117,6 +117,27 @@ export async function issueTokens(
   return { response, client };
 }
 
+/**
+ * A sign-in proved otherwise than by a password alone (a passkey, a second factor): the client,
+ * scope, resource and tenant checks and the answer of the password grant, the user from
+ * `proof.authenticate` (which throws LoginRefusedError as a wrong password would; it is audited
+ * alike), the session recording `proof.methods` (RFC 8176) as how the user authenticated.
+ */
+export async function issueTokensForSignIn(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  proof: SignInProof,
+  context: TokenRequestContext,
+): Promise<{ readonly response: TokenResponse; readonly client: OAuthClient }> {
+  const resource = checkResource(deps.resources, params);
+  rejectRepeatedParameters(params);
+  const client = identifyClient(deps.clients, params, undefined);
+  // A first-party sign-in like the password grant: the same clients may use it.
+  checkClientMayUseGrant(client, 'password');
+  const requested = parseRequestedScope(deps.scopes, params);
+  return { response: await signInGrant(deps, params, client, requested, resource, context, proof), client };
+}
+
 /** RFC 6749 §4.3: a login starts a new session (refresh-token family). */
 async function passwordGrant(
   deps: TokenRequestDeps,
@@ -128,13 +149,31 @@ async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
+  return signInGrant(deps, params, client, requested, resource, context, { methods: ['pwd'], authenticate: () => deps.verifyPassword(username, password) });
+}
+
+export interface SignInProof {
+  readonly authenticate: () => Promise<UserRecord>;
+  readonly methods: readonly string[];
+}
+
+/** The user `proof` proves, in the tenant asked for: a new session and its tokens. */
+async function signInGrant(
+  deps: TokenRequestDeps,
+  params: TokenRequestParams,
+  client: OAuthClient,
+  requested: readonly string[] | undefined,
+  resource: ResourceServer | undefined,
+  context: TokenRequestContext,
+  proof: SignInProof,
+): Promise<TokenResponse> {
   const requestedTenant = single(params, 'tenant');
   if (requestedTenant !== undefined && (requestedTenant.length === 0 || requestedTenant.length > 64))
     throw new InvalidRequestError('malformed tenant parameter');
   let user: UserRecord;
   let tenant: TenantMembership | undefined;
   try {
-    user = await deps.verifyPassword(username, password);
+    user = await proof.authenticate();
     tenant = selectTenant(await deps.membershipsOfUser(user.id), requestedTenant, user.id);
   } catch (error) {
     if (error instanceof LoginRefusedError) {
@@ -160,7 +199,7 @@ async function passwordGrant(
       ...(resource === undefined ? {} : { resource: resource.identifier }),
       device: context.device,
       ip: context.ip,
-      authentication: { methods: ['pwd'], time: Math.floor(deps.now() / 1000) },
+      authentication: { methods: proof.methods, time: Math.floor(deps.now() / 1000) },
     },
     context.audit,
   );

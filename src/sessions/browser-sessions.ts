@@ -15,7 +15,13 @@ import { authenticationColumns, authenticationOf, type CookieSessionRecord, type
 
 export interface BrowserSessions {
   /** Password sign-in → a new cookie session (new id every time; the cookie session presented, if any, is ended). Same refusals as the password grant (InvalidGrantError, no account oracle). */
-  signIn(input: SignInInput): Promise<{ cookieValue: string; session: SessionRecord; maxAgeSeconds: number }>;
+  signIn(input: SignInInput): Promise<SignedIn>;
+  /**
+   * The same sign-in proved otherwise than by a password alone (a passkey, a second factor):
+   * `authenticate` yields the user or throws LoginRefusedError, which is audited and answered as a
+   * wrong password; `methods` are what the session records as how the user authenticated (RFC 8176).
+   */
+  signInProven(input: ProvenSignInInput): Promise<SignedIn>;
   /**
    * `afresh`: past the row cache, for a step-up the cached row may not know of yet (made on another instance).
    * Cookie value → principal, or InvalidTokenError (ended, expired, forged, wrong secret, user disabled/locked/deleted/token version moved). StoreUnavailableError when revocation state is not current. */
@@ -33,6 +39,17 @@ export interface SignInInput {
   /** The session cookie the browser sent with the sign-in, if any: it ends (session fixation). */
   readonly presentedCookie?: string | undefined;
   readonly audit: AuditContext;
+}
+
+export interface SignedIn {
+  readonly cookieValue: string;
+  readonly session: SessionRecord;
+  readonly maxAgeSeconds: number;
+}
+
+export interface ProvenSignInInput extends Omit<SignInInput, 'username' | 'password'> {
+  readonly authenticate: () => Promise<UserRecord>;
+  readonly methods: readonly string[];
 }
 
 export interface BrowserSessionDeps {
@@ -208,15 +225,18 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     await deps.revocations.revokeSession(session.id, reason, now, [record]);
   };
 
-  return {
-    async signIn(input) {
+  const browserSessions: BrowserSessions = {
+    signIn: ({ username, password, ...rest }) =>
+      browserSessions.signInProven({ ...rest, methods: ['pwd'], authenticate: () => deps.verifyPassword(username, password) }),
+
+    async signInProven(input) {
       const { tenant } = input;
       if (tenant !== undefined && (tenant.length === 0 || tenant.length > 64)) throw new InvalidRequestError('malformed tenant parameter');
       let user: UserRecord;
       let tenantRoles: readonly string[];
       let tenantId: string | null;
       try {
-        user = await deps.verifyPassword(input.username, input.password);
+        user = await input.authenticate();
         const membership = selectTenant(await deps.tenants.membershipsOfUser(user.id), tenant, user.id);
         tenantRoles = membership?.roles ?? [];
         tenantId = membership?.tenant.id ?? null;
@@ -247,7 +267,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
           lastUsedAt: now,
           expiresAt: new Date(now.getTime() + deps.policy.absoluteTtlMs),
           idleExpiresAt: new Date(now.getTime() + Math.min(deps.policy.idleTtlMs, deps.policy.absoluteTtlMs)),
-          ...authenticationColumns({ methods: ['pwd'], time: Math.floor(now.getTime() / 1000) }),
+          ...authenticationColumns({ methods: input.methods, time: Math.floor(now.getTime() / 1000) }),
         },
         cookie.secretDigest,
         // The version read with the password: a bump racing this sign-in ends the new session at once.
@@ -296,4 +316,5 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       await end(cookieValue, 'sign_out', audit, new Date(deps.now()));
     },
   };
+  return browserSessions;
 }

@@ -18,6 +18,7 @@ export const LIMIT_NAMES = [
   'WS_TICKET',
   'MAIL_REQUEST_IP',
   'MAIL_ACCOUNT',
+  'PASSKEY_OPTIONS_IP',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -54,6 +55,8 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   MAIL_REQUEST_IP: '30/15m',
   // Issue 18: one mail per account per minute, whatever the number of addresses asking.
   MAIL_ACCOUNT: '1/1m',
+  // Each asks the ephemeral store to keep a challenge for 5 minutes: a person asks a few times.
+  PASSKEY_OPTIONS_IP: '60/1m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

@@ -12,6 +12,7 @@ export interface RequestLimiters {
   readonly wsTicketUser?: Limiter | undefined;
   readonly mailRequestIp?: Limiter | undefined;
   readonly mailAccount?: Limiter | undefined;
+  readonly passkeyOptionsIp?: Limiter | undefined;
 }
 
 export interface RequestLimitDeps {
@@ -45,6 +46,8 @@ export interface RequestLimits {
    * never answered as 429: a refusal only for existing accounts would tell which exist.
    */
   accountMail(kind: string, userId: string): Promise<Refusal | undefined>;
+  /** Passkey sign-in challenges per client address (each is kept 5 minutes in the ephemeral store). */
+  passkeyOptions(ip: string): Promise<Refusal | undefined>;
 }
 
 /** Distinct addresses whose key is kept; past it the cache starts over. */
@@ -68,6 +71,7 @@ export function createRequestLimits(limiters: RequestLimiters, deps: RequestLimi
     register: perAddress(limiters.registerIp),
     revoke: perAddress(limiters.revokeIp),
     mailRequest: perAddress(limiters.mailRequestIp),
+    passkeyOptions: perAddress(limiters.passkeyOptionsIp),
     async accountMail(kind, userId) {
       return limiters.mailAccount?.consume(throttleKey(`mail-${kind}`, userId));
     },

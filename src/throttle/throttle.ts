@@ -87,6 +87,7 @@ export function createThrottle(options: ThrottleOptions): Throttle {
         wsTicketUser: limiter('WS_TICKET'),
         mailRequestIp: limiter('MAIL_REQUEST_IP'),
         mailAccount: limiter('MAIL_ACCOUNT'),
+        passkeyOptionsIp: limiter('PASSKEY_OPTIONS_IP'),
       },
       options,
     ),

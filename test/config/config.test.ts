@@ -361,6 +361,7 @@ describe('loadConfig: defaults and result', () => {
         GLOBAL_IP: { count: 1200, windowSeconds: 60 },
         MAIL_REQUEST_IP: { count: 30, windowSeconds: 900 },
         MAIL_ACCOUNT: { count: 1, windowSeconds: 60 },
+        PASSKEY_OPTIONS_IP: { count: 60, windowSeconds: 60 },
       },
       passwordMinLength: 15,
       smtp: undefined,

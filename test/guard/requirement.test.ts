@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ForbiddenError, InsufficientScopeError, StepUpRequiredError } from '../../src/errors/errors.js';
+import { factorChangeRequirement } from '../../src/guard/factor-change.js';
 import type { Principal } from '../../src/guard/principal.js';
 import {
   AUTHENTICATED,
@@ -134,5 +135,14 @@ describe('authorize: step-up (RFC 9470)', () => {
     assert.equal(isValidRequirement({ authentication: { aal: 2, maxAge: 1.5 } }), false);
     assert.equal(isValidRequirement({ authentication: { aal: 2, max_age: 300 } }), false, 'a misspelt key would silently demand nothing');
     assert.equal(describeRequirement(AAL2_FRESH), 'authenticated; aal2 within 300s');
+  });
+
+  test('a factor change asks for a recent sign-in, with two factors once the user has a second one', () => {
+    assert.deepEqual(factorChangeRequirement(false), { aal: 1, maxAge: 300 });
+    assert.deepEqual(factorChangeRequirement(true), { aal: 2, maxAge: 300 });
+    assert.equal(isValidRequirement({ factorChange: true }), true);
+    assert.equal(isValidRequirement({ factorChange: 'yes' }), false);
+    assert.equal(isValidRequirement({ factorChange: true, authentication: { aal: 1 } }), false, 'one rule, never two that could disagree');
+    assert.equal(describeRequirement({ factorChange: true }), 'authenticated; factor change');
   });
 });

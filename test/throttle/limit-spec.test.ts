@@ -92,6 +92,7 @@ describe('parseLimitSpec: values', () => {
       WS_TICKET: '60/1m',
       MAIL_REQUEST_IP: '30/15m',
       MAIL_ACCOUNT: '1/1m',
+      PASSKEY_OPTIONS_IP: '60/1m',
     });
   });
 });

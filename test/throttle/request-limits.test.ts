@@ -17,6 +17,7 @@ const ALL_OFF: Limits = {
   GLOBAL_IP: null,
   MAIL_REQUEST_IP: null,
   MAIL_ACCOUNT: null,
+  PASSKEY_OPTIONS_IP: null,
 };
 
 /** A throttle with only the given limits on, sessions looked up in `sessions` (digest → id), on a clock. */

@@ -7379,6 +7379,488 @@ export interface paths {
       };
     };
   };
+  '/auth/passkeys/options': {
+    /**
+     * Start a passkey sign-in: options for navigator.credentials.get()
+     * @description No username: the authenticator offers its passkeys for this site. The challenge is single use, good for 5 minutes, and only for `POST /auth/passkeys/verify`.
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': Record<string, never>;
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              allowCredentials?: {
+                id: string;
+                transports?: string[];
+                /** @description public-key */
+                type: string;
+              }[];
+              challenge: string;
+              rpId?: string;
+              timeout?: number;
+              /** @enum {string} */
+              userVerification?: 'discouraged' | 'preferred' | 'required';
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/auth/passkeys/verify': {
+    /**
+     * Finish a passkey sign-in: tokens (as the password grant answers) or, `mode: "cookie"`, a browser session
+     * @description The session counts as two factors (`amr` `["hwk","user"]`): the passkey and the user verification it did. An unknown passkey, a used challenge, a failed check and a disabled account all read as a wrong password.
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            client_id?: string;
+            /**
+             * @description `cookie`: a browser cookie session (Set-Cookie) instead of tokens; default `tokens`
+             * @enum {string}
+             */
+            mode?: 'tokens' | 'cookie';
+            resource?: string;
+            response: {
+              /** @enum {string} */
+              authenticatorAttachment?: 'platform' | 'cross-platform';
+              /** @description `getClientExtensionResults()`; not read */
+              clientExtensionResults: {
+                [key: string]: unknown;
+              };
+              id: string;
+              rawId: string;
+              response: {
+                authenticatorData: string;
+                clientDataJSON: string;
+                signature: string;
+                userHandle?: string;
+              };
+              /** @enum {string} */
+              type: 'public-key';
+            };
+            tenant?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json':
+              | {
+                  access_token: string;
+                  expires_in: number;
+                  /** @description absent for client_credentials (a service account authenticates again instead) and for a client in refresh-cookie mode (it is then the Set-Cookie) */
+                  refresh_token?: string;
+                  scope: string;
+                  /** @enum {string} */
+                  token_type: 'Bearer';
+                }
+              | {
+                  session: {
+                    /** Format: date-time */
+                    expires_at: string;
+                    /** Format: uuid */
+                    id: string;
+                  };
+                };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
   '/auth/password-reset': {
     /** Mail a password-reset link to the account (always 202, whether it exists or not) */
     post: {
@@ -10651,6 +11133,1016 @@ export interface paths {
         };
         /** @description No such route or resource, or one that is not the caller's. */
         404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/passkeys': {
+    /**
+     * Your passkeys, oldest first
+     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    get: {
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              backed_up: boolean;
+              /** Format: date-time */
+              created_at: string;
+              /**
+               * @description multiDevice: a synced passkey
+               * @enum {string}
+               */
+              device_type: 'singleDevice' | 'multiDevice';
+              /** Format: uuid */
+              id: string;
+              label: string;
+              last_used_at: string | null;
+              transports: string[];
+            }[];
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Finish registering a passkey: the credential navigator.credentials.create() returned
+     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            label?: string;
+            response: {
+              /** @enum {string} */
+              authenticatorAttachment?: 'platform' | 'cross-platform';
+              /** @description `getClientExtensionResults()`; not read */
+              clientExtensionResults: {
+                [key: string]: unknown;
+              };
+              id: string;
+              rawId: string;
+              response: {
+                attestationObject: string;
+                authenticatorData?: string;
+                clientDataJSON: string;
+                publicKey?: string;
+                publicKeyAlgorithm?: number;
+                transports?: string[];
+              };
+              /** @enum {string} */
+              type: 'public-key';
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Created. */
+        201: {
+          content: {
+            'application/json': {
+              backed_up: boolean;
+              /** Format: date-time */
+              created_at: string;
+              /**
+               * @description multiDevice: a synced passkey
+               * @enum {string}
+               */
+              device_type: 'singleDevice' | 'multiDevice';
+              /** Format: uuid */
+              id: string;
+              label: string;
+              last_used_at: string | null;
+              transports: string[];
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/passkeys/{id}': {
+    /**
+     * Remove one of your passkeys
+     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Done; no body. */
+        204: {
+          content: {
+            'application/json': unknown;
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A path parameter is longer than 100 characters. */
+        414: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/passkeys/options': {
+    /**
+     * Start registering a passkey: options for navigator.credentials.create()
+     * @description A discoverable credential with user verification for RP ID `gatehouse.example`, your passkeys excluded. The challenge is single use, good for 5 minutes, and only for `POST /me/passkeys` by you.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': Record<string, never>;
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              attestation?: 'none' | 'indirect' | 'direct' | 'enterprise';
+              authenticatorSelection?: {
+                /** @enum {string} */
+                authenticatorAttachment?: 'platform' | 'cross-platform';
+                requireResidentKey?: boolean;
+                /** @enum {string} */
+                residentKey?: 'discouraged' | 'preferred' | 'required';
+                /** @enum {string} */
+                userVerification?: 'discouraged' | 'preferred' | 'required';
+              };
+              challenge: string;
+              excludeCredentials?: {
+                id: string;
+                transports?: string[];
+                /** @description public-key */
+                type: string;
+              }[];
+              extensions?: {
+                credProps?: boolean;
+              };
+              hints?: string[];
+              pubKeyCredParams: {
+                alg: number;
+                /** @enum {string} */
+                type: 'public-key';
+              }[];
+              rp: {
+                id?: string;
+                name: string;
+              };
+              timeout?: number;
+              user: {
+                displayName: string;
+                id: string;
+                name: string;
+              };
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
           headers: {
             'X-Request-Id': components['headers']['X-Request-Id'];
           };

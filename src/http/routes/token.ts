@@ -14,7 +14,7 @@ import type { GatehouseServices } from '../../services.js';
 import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
 import { oauthErrorSchema, problemSchema } from './problem-schema.js';
 
-const tokenResponseSchema = z.object({
+export const tokenResponseSchema = z.object({
   access_token: z.string(),
   token_type: z.literal('Bearer'),
   expires_in: z.number().int(),

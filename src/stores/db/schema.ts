@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `username_key` is the NFKC, case-folded form: the uniqueness rule lives in the database so two
@@ -319,5 +319,40 @@ export const emailCodes = pgTable(
     index('email_codes_expires_at_idx').on(t.expiresAt),
     check('email_codes_purpose_check', sql`${t.purpose} IN ('password_reset', 'email_verification', 'email_change')`),
     check('email_codes_fingerprint_check', sql`(${t.purpose} = 'password_reset') = (${t.passwordFingerprint} IS NOT NULL)`),
+  ],
+);
+
+/**
+ * Passkeys (WebAuthn credentials, src/passkeys): the public key an authenticator made for this
+ * site, never a secret. `credential_id` (base64url, as the browser names it) is unique across
+ * users: an assertion names only the credential, and it must lead to one account. `sign_count` is
+ * the authenticator's signature counter (0 for those that keep none); a non-zero counter that does
+ * not move on is a cloned authenticator and is refused.
+ */
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: uuid('id').primaryKey(),
+    credentialId: text('credential_id').notNull().unique('passkeys_credential_id_unique'),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The COSE public key, base64url. */
+    publicKey: text('public_key').notNull(),
+    /** A uint32 in WebAuthn: past PostgreSQL's integer. */
+    signCount: bigint('sign_count', { mode: 'number' }).notNull(),
+    transports: text('transports').array().notNull(),
+    aaguid: text('aaguid').notNull(),
+    /** `singleDevice` or `multiDevice` (a synced passkey). */
+    deviceType: text('device_type').notNull(),
+    backedUp: boolean('backed_up').notNull(),
+    label: text('label').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('passkeys_user_idx').on(t.userId),
+    check('passkeys_device_type_check', sql`${t.deviceType} IN ('singleDevice', 'multiDevice')`),
+    check('passkeys_sign_count_check', sql`${t.signCount} >= 0`),
   ],
 );
