@@ -23,6 +23,8 @@ export interface LoginPage {
   readonly mailOn?: boolean;
   /** A word after a registration that must confirm its address first. */
   readonly notice?: string;
+  /** Where a passkey sign-in goes (checked like return_to); the button shows only with JavaScript. */
+  readonly passkeyTarget?: string;
 }
 
 export interface RegisterPage {
@@ -63,6 +65,15 @@ export interface AccountPage {
   readonly events: readonly AccountEvent[];
   readonly notice?: string;
   readonly passwordError?: string;
+  /** The user's passkeys (managed by /assets/passkeys.js: adding one needs navigator.credentials). */
+  readonly passkeys?: readonly AccountPasskey[];
+}
+
+export interface AccountPasskey {
+  readonly id: string;
+  readonly label: string;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
 }
 
 export interface ForgotPasswordPage {
@@ -186,6 +197,12 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
       createdAtText: when(s.createdAt),
       lastUsedAt: s.lastUsedAt.toISOString(),
       lastUsedAtText: when(s.lastUsedAt),
+    })),
+    passkeys: (d.passkeys ?? []).map((p) => ({
+      id: p.id,
+      label: p.label,
+      createdAtText: when(p.createdAt),
+      lastUsedAtText: p.lastUsedAt === null ? 'never' : when(p.lastUsedAt),
     })),
     events: d.events.map((e) => ({
       at: e.occurredAt.toISOString(),

@@ -5,6 +5,8 @@ import { usernameKey } from '../../src/users/username.js';
 import { startTestApp, TEST_ISSUER, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** The pages with passkey buttons (/login, /account) may also run their one same-origin script and fetch from here; never inline script. */
+const SCRIPT_CSP = PAGE_CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';");
 // What a browser sends with a form posted from one of our own pages (Fetch Metadata, layer 1).
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' };
 
@@ -140,7 +142,8 @@ describe('hosted pages over HTTP', () => {
     for (const url of ['/login', '/register', '/logout', '/login?return_to=%2Faccount']) {
       const res = await t.inject({ method: 'GET', url });
       assert.equal(res.statusCode, 200, url);
-      assert.equal(res.headers['content-security-policy'], PAGE_CSP, url);
+      assert.equal(res.headers['content-security-policy'], url.startsWith('/login') ? SCRIPT_CSP : PAGE_CSP, url);
+      assert.doesNotMatch(String(res.headers['content-security-policy']), /unsafe-inline|unsafe-eval/, url);
       assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.equal(res.headers['cache-control'], 'no-store', url);
       assert.match(res.headers['content-type'] as string, /^text\/html; charset=utf-8/);
@@ -202,7 +205,7 @@ describe('hosted pages over HTTP', () => {
       assert.ok(session !== undefined);
       const account = await t.inject({ method: 'GET', url: '/account', headers: { cookie: session.split(';')[0]! } });
       assert.equal(account.statusCode, 200);
-      assert.equal(account.headers['content-security-policy'], PAGE_CSP);
+      assert.equal(account.headers['content-security-policy'], SCRIPT_CSP);
       assert.equal(account.headers['cache-control'], 'no-store');
     }
   });
@@ -270,7 +273,7 @@ describe('hosted pages over HTTP', () => {
     after(() => trusting.close());
     await trusting.register('goes-back');
     const { cookie, token, page } = await formSession(trusting, '/login');
-    assert.equal(page.headers['content-security-policy'], PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${app}`));
+    assert.equal(page.headers['content-security-policy'], SCRIPT_CSP.replace("form-action 'self'", `form-action 'self' ${app}`));
     const res = await trusting.inject({
       method: 'POST',
       url: '/login',

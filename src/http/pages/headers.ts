@@ -10,14 +10,23 @@ import type { FastifyInstance } from 'fastify';
  * follows a form submission, so a sign-in that returns to a trusted app would otherwise be blocked.
  */
 export function pageHeaders(formTargets: readonly string[] = []): Readonly<Record<string, string>> {
-  const formAction = ["'self'", ...formTargets].join(' ');
   return Object.freeze({
-    'content-security-policy': `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': pageCsp(formTargets, false),
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
     // The pages' forms and links are same-origin; a return_to URL of another app leaks nothing more.
     'referrer-policy': 'same-origin',
   });
+}
+
+/**
+ * The pages' CSP; `script`: the pages with passkey buttons (/login, /account) may run the one
+ * same-origin script, `/assets/passkeys.js`, and fetch from their own origin. Still no inline script.
+ */
+export function pageCsp(formTargets: readonly string[], script: boolean): string {
+  const formAction = ["'self'", ...formTargets].join(' ');
+  const scripts = script ? " script-src 'self'; connect-src 'self';" : '';
+  return `default-src 'none';${scripts} style-src 'self'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
 /** Sets `headers` on every answer of `scope` (after the app-wide set, which it overrides); computed once. */

@@ -10,7 +10,7 @@ import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { registerPageAssets } from './assets.js';
 import { createPageCsrf, type PageCsrf } from './csrf.js';
-import { pageHeaders, registerPageHeaders } from './headers.js';
+import { pageCsp, pageHeaders, registerPageHeaders } from './headers.js';
 
 /** What every hosted page route uses: rendering, the form checks, return_to, the session cookie. */
 export interface PageKit {
@@ -32,6 +32,8 @@ export interface PageKit {
   sessionCookieOf(request: FastifyRequest): string | undefined;
   setSessionCookie(reply: FastifyReply, value: string, maxAgeSeconds: number): FastifyReply;
   clearSessionCookie(reply: FastifyReply): FastifyReply;
+  /** This answer may run `/assets/passkeys.js` (pages with passkey buttons only). */
+  allowPasskeyScript(reply: FastifyReply): FastifyReply;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function preparePageScope(
   const csrf = createPageCsrf(issuer);
   const renderer = createPageRenderer();
   const cookieName = sessionCookieName(issuer);
+  const scriptCsp = pageCsp(config.allowedOrigins, true);
   return {
     trust,
     csrf,
@@ -70,5 +73,6 @@ export async function preparePageScope(
     },
     setSessionCookie: (reply, value, maxAgeSeconds) => reply.header('set-cookie', serializeSessionCookie(issuer, value, maxAgeSeconds)),
     clearSessionCookie: (reply) => reply.header('set-cookie', clearSessionCookie(issuer)),
+    allowPasskeyScript: (reply) => reply.header('content-security-policy', scriptCsp),
   };
 }

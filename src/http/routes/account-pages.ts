@@ -39,12 +39,14 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   const renderAccount = async (request: FastifyRequest, reply: FastifyReply, status: number, extra: Pick<AccountPage, 'notice' | 'passwordError'>) => {
     const principal = request.principal!;
-    const [sessions, events] = await Promise.all([
+    const [sessions, events, passkeys] = await Promise.all([
       listDeviceSessions(sessionDeps, principal),
       services.audit.list({ subjectId: principal.subject, limit: RECENT_EVENTS }),
+      services.passkeys.list(principal.subject),
     ]);
     const { user } = principal;
-    return kit.send(reply, status, 'account', {
+    return kit.send(kit.allowPasskeyScript(reply), status, 'account', {
+      passkeys,
       csrfToken: kit.csrf.tokenFor(request, reply),
       profile: {
         id: user.id,

@@ -51,7 +51,12 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
   };
 
   app.get('/login', { config: { auth: PUBLIC, ...PAGE }, schema: { hide: true, querystring: returnToQuery } }, async (request, reply) =>
-    kit.send(reply, 200, 'login', { csrfToken: kit.csrf.tokenFor(request, reply), mailOn, ...returnToOf(request.query.return_to) }),
+    kit.send(kit.allowPasskeyScript(reply), 200, 'login', {
+      csrfToken: kit.csrf.tokenFor(request, reply),
+      mailOn,
+      passkeyTarget: kit.target(request.query.return_to),
+      ...returnToOf(request.query.return_to),
+    }),
   );
 
   app.post(
@@ -70,7 +75,7 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
         }
         const body = request.body as z.infer<typeof loginForm> | undefined;
         request.log.info({ err_code: error.code, reason: error.logReason, status: 401 }, 'sign-in refused');
-        kit.send(reply, 401, 'login', {
+        kit.send(kit.allowPasskeyScript(reply), 401, 'login', {
           csrfToken: kit.csrf.tokenFor(request, reply),
           error: SIGN_IN_REFUSED,
           mailOn,
