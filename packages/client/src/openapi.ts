@@ -11446,7 +11446,9 @@ export interface paths {
     };
     /**
      * Finish registering a passkey: the credential navigator.credentials.create() returned
-     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     * @description Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
      */
     post: {
       requestBody: {
@@ -11719,7 +11721,9 @@ export interface paths {
   '/me/passkeys/{id}': {
     /**
      * Remove one of your passkeys
-     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     * @description Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
      */
     delete: {
       parameters: {
@@ -11977,9 +11981,9 @@ export interface paths {
   '/me/passkeys/options': {
     /**
      * Start registering a passkey: options for navigator.credentials.create()
-     * @description A discoverable credential with user verification for RP ID `gatehouse.example`, your passkeys excluded. The challenge is single use, good for 5 minutes, and only for `POST /me/passkeys` by you.
+     * @description A discoverable credential with user verification for RP ID `gatehouse.example`, your passkeys excluded. The challenge is single use, good for 5 minutes, and only for `POST /me/passkeys` by you. Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
      *
-     * Requires: authenticated; via bearer session; scopes all(profile).
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
      */
     post: {
       requestBody: {
