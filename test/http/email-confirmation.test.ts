@@ -20,6 +20,7 @@ describe('email confirmation and change over SMTP', () => {
   let sink: SmtpSink;
   let t: TestApp;
   let strict: TestApp;
+  let clock = Date.now();
   const codes: string[] = [];
   let seen = 0;
 
@@ -48,7 +49,7 @@ describe('email confirmation and change over SMTP', () => {
   before(async () => {
     sink = await startSmtpSink();
     const env = { GATEHOUSE_SMTP_URL: sink.url, GATEHOUSE_LIMIT_MAIL_ACCOUNT: '1000/1m', GATEHOUSE_LIMIT_MAIL_REQUEST_IP: '1000/15m' };
-    t = await startTestApp({ env });
+    t = await startTestApp({ env, overrides: { now: () => clock } });
     strict = await startTestApp({ env: { ...env, GATEHOUSE_EMAIL_VERIFICATION: 'required' } });
   });
   after(async () => {
@@ -128,6 +129,25 @@ describe('email confirmation and change over SMTP', () => {
       const { access_token } = await t.login('xena');
       const missing = await t.inject({ method: 'POST', url: '/me/email', headers: bearer(access_token), payload: { email: 'xena.new@example.com' } });
       assert.equal(missing.statusCode, 400);
+    });
+
+    test('malicious: a change of address needs a sign-in within 5 minutes (a factor change): an older session is 401 ERR_STEP_UP_REQUIRED, nothing mailed', async () => {
+      const { access_token } = await t.login('xena');
+      clock += 301_000;
+      try {
+        const res = await t.inject({
+          method: 'POST',
+          url: '/me/email',
+          headers: bearer(access_token),
+          payload: { email: 'xena.stolen@example.com', current_password: TEST_PASSWORD },
+        });
+        assert.equal(res.statusCode, 401);
+        assert.equal(res.json().code, 'ERR_STEP_UP_REQUIRED');
+        assert.match(String(res.headers['www-authenticate']), /error="insufficient_user_authentication", acr_values="urn:gatehouse:aal1", max_age=300/);
+      } finally {
+        clock -= 301_000;
+      }
+      assert.deepEqual(await newMails(), []);
     });
 
     test("change to an address another account confirmed: the same 202, no link, the owner is told, the requester's address stays", async () => {

@@ -10791,7 +10791,9 @@ export interface paths {
   '/me/email': {
     /**
      * Change your email address: prove your password; the new address confirms, the old one is told
-     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     * @description Needs a sign-in within the last 5 minutes, made with two factors once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
      */
     post: {
       requestBody: {

@@ -90,10 +90,13 @@ export const emailRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
   app.post(
     '/me/email',
     {
-      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'] }, throttle: 'password_change' },
+      // A factor change: the address is where password resets go, so a stolen session must not move it.
+      config: { auth: { schemes: ['bearer', 'session'], scopes: ['profile'], factorChange: true }, throttle: 'password_change' },
       schema: {
         tags: ['me'],
         summary: 'Change your email address: prove your password; the new address confirms, the old one is told',
+        description:
+          'Needs a sign-in within the last 5 minutes, made with two factors once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.',
         body: z.object({ email: z.string().max(320), current_password: z.string().max(4096) }).strict(),
         response: { 202: accepted, 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema },
       },
