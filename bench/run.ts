@@ -438,6 +438,7 @@ await (await import('./sdk-verify.js')).runSdkVerifyBench();
 await (await import('./client-fetch.js')).runClientFetchBench();
 await (await import('./ephemeral-flood.js')).runEphemeralFloodBench();
 await (await import('./websockets.js')).runWebSocketBench();
+await (await import('./second-factors.js')).runSecondFactorBench();
 await (await import('./machines.js')).runMachinesBench();
 await (await import('./embedded-footprint.js')).runEmbeddedFootprintBench();
 await (await import('./seed-app.js')).runSeedAppBench();
