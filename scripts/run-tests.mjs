@@ -2,30 +2,31 @@
 // `npm test`: runs every test/**/*.test.ts and examples/*/test/**/*.test.ts twice, once per store profile.
 //   1. embedded: in-process PGlite and memory stores (GATEHOUSE_TEST_STORES=embedded; real-store URLs removed).
 //   2. real:     PostgreSQL and Redis (GATEHOUSE_TEST_STORES=real), when both
-//                GATEHOUSE_TEST_DATABASE_URL and GATEHOUSE_TEST_REDIS_URL are set.
+//                GATEHOUSE_TEST_DATABASE_URL and GATEHOUSE_TEST_REDIS_URL are set. Only the files
+//                that can tell the passes apart run again: those reaching one of those settings
+//                through their modules (scripts/store-settings-reach.mjs); the others (unit tests,
+//                the CLI tests on their own PGlite directory) ran the same code in pass 1. Both
+//                lists are printed.
 // GATEHOUSE_TEST_REQUIRE_REAL=1 (CI) turns a missing real-store setup into a failure instead of a skip.
 //
 // Usage: npm test [-- <path>… ] [-- --test-name-pattern=…]
 //   A path argument keeps only test files at or under it; an argument starting with "-" is passed
 //   to `node --test` as is.
-// Files run slowest first (their wall times per pass in scripts/test-durations.tsv; files not in it
-// first of all), so the pass does not end on one long file while the other workers idle. After each
-// pass the slowest files are printed; GATEHOUSE_TEST_RECORD_DURATIONS=1 on a full run rewrites the tsv.
+// After each pass its slowest files are printed (the wall time of each file's process).
 // The last line of output is always `tests: <P> passed, <F> failed[, <S> skipped]`, where failed
 // counts failed and cancelled tests of both passes.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { passSettingChain } from './store-settings-reach.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DB_VAR = 'GATEHOUSE_TEST_DATABASE_URL';
 const REDIS_VAR = 'GATEHOUSE_TEST_REDIS_URL';
 const REACH_TIMEOUT_MS = 3_000;
-const DURATIONS = path.join(root, 'scripts/test-durations.tsv');
-const PASSES = ['embedded', 'real'];
 
 /** test/**\/*.test.ts, relative to the repository root with "/" separators, sorted. */
 function collectTestFiles() {
@@ -52,32 +53,13 @@ function applyFilters(files, filters) {
   return files.filter((file) => prefixes.some((p) => p === '' || file === p || file.startsWith(`${p}/`)));
 }
 
-/** scripts/test-durations.tsv: `<embedded ms>\t<real ms>\t<file>` per line → Map(pass → Map(file → ms)). */
-function readDurations() {
-  const byPass = new Map(PASSES.map((p) => [p, new Map()]));
-  if (!existsSync(DURATIONS)) return byPass;
-  for (const line of readFileSync(DURATIONS, 'utf8').split('\n')) {
-    const [embedded, real, file] = line.split('\t');
-    if (file === undefined || line.startsWith('#')) continue;
-    byPass.get('embedded').set(file, Number(embedded));
-    byPass.get('real').set(file, Number(real));
-  }
-  return byPass;
-}
-
-/** Slowest first by the recorded wall times of this pass; files without one (new) before all. */
-function slowestFirst(files, durations) {
-  const known = (f) => durations.has(f) && Number.isFinite(durations.get(f));
-  return [...files].sort((a, b) => (known(b) ? durations.get(b) : Infinity) - (known(a) ? durations.get(a) : Infinity) || a.localeCompare(b));
-}
-
-/** What scripts/test-file-durations.mjs wrote: Map(file → ms). */
-function readFileDurations(file) {
+/** The `<ms>\t<file>` lines scripts/test-pass-reporter.mjs wrote: Map(file → ms). */
+function readFileDurations(reportFile) {
   const measured = new Map();
-  if (!existsSync(file)) return measured;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  if (!existsSync(reportFile)) return measured;
+  for (const line of readFileSync(reportFile, 'utf8').split('\n')) {
     const [ms, name] = line.split('\t');
-    if (name !== undefined) measured.set(name, Number(ms));
+    if (name !== undefined && !line.startsWith('#')) measured.set(name, Number(ms));
   }
   return measured;
 }
@@ -87,6 +69,22 @@ function printSlowest(name, measured, count = 12) {
   if (rows.length === 0) return;
   console.log(`\n${name} pass, slowest files (wall time of each file's process):`);
   for (const [file, ms] of rows) console.log(`${(ms / 1000).toFixed(1).padStart(7)} s  ${file}`);
+}
+
+/** Files whose modules reach a pass setting run in both passes (`twice`); the others only in the embedded one. */
+function splitByPassSettings(files) {
+  const twice = [];
+  const once = [];
+  for (const file of files) (passSettingChain(root, path.join(root, file)) === undefined ? once : twice).push(file);
+  return { twice, once };
+}
+
+function printOnceOnly(once) {
+  if (once.length === 0) return;
+  console.log(
+    `\n${once.length} file(s) ran in the embedded pass only: none of their modules reads GATEHOUSE_TEST_STORES, _DATABASE_URL or _REDIS_URL, so the real pass would run them unchanged:`,
+  );
+  for (const file of once) console.log(`  ${file}`);
 }
 
 const isSet = (name) => (process.env[name] ?? '') !== '';
@@ -139,8 +137,7 @@ async function checkRedis(url) {
 }
 
 /** Runs `node --test` once; returns the TAP summary counts, the per-file wall times and the exit status. */
-function runPass(name, files, nodeArgs, env, tapFile) {
-  const durationsFile = `${tapFile}.durations`;
+function runPass(name, files, nodeArgs, env, reportFile) {
   console.log(`\n=== ${name} pass (GATEHOUSE_TEST_STORES=${name}): ${files.length} test file(s) ===\n`);
   const args = [
     // Tests import the workspace packages' TypeScript sources (package.json "gatehouse-source" condition).
@@ -151,10 +148,8 @@ function runPass(name, files, nodeArgs, env, tapFile) {
     '--test-concurrency=2',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${tapFile}`,
-    `--test-reporter=${path.join(root, 'scripts/test-file-durations.mjs')}`,
-    `--test-reporter-destination=${durationsFile}`,
+    `--test-reporter=${path.join(root, 'scripts/test-pass-reporter.mjs')}`,
+    `--test-reporter-destination=${reportFile}`,
     ...nodeArgs,
     ...files,
   ];
@@ -162,18 +157,18 @@ function runPass(name, files, nodeArgs, env, tapFile) {
     const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
     child.on('error', (err) => resolve({ name, exit: `spawn failed: ${reason(err)}`, counts: undefined, durations: new Map() }));
     child.on('close', (code, signal) => {
-      const durations = readFileDurations(durationsFile);
+      const durations = readFileDurations(reportFile);
       printSlowest(name, durations);
-      resolve({ name, exit: signal ?? code, counts: readTapSummary(tapFile), durations });
+      resolve({ name, exit: signal ?? code, counts: readSummary(reportFile), durations });
     });
   });
 }
 
-/** Node's TAP reporter ends with `# tests N`, `# pass N`, `# fail N`, `# cancelled N`, `# skipped N`, `# todo N`. */
-function readTapSummary(tapFile) {
+/** The run's closing diagnostics, as scripts/test-pass-reporter.mjs wrote them: `# tests N`, `# pass N`, `# fail N`, `# cancelled N`, `# skipped N`, `# todo N`. */
+function readSummary(reportFile) {
   let text;
   try {
-    text = readFileSync(tapFile, 'utf8');
+    text = readFileSync(reportFile, 'utf8');
   } catch {
     return undefined;
   }
@@ -202,15 +197,6 @@ function describePass(result) {
   return { ok, line: `${name}: ${counts.pass} passed, ${counts.fail} failed${extras.length > 0 ? `, ${extras.join(', ')}` : ''}${ok ? '' : ' — FAILED'}` };
 }
 
-/** Rewrites scripts/test-durations.tsv from this run's passes (a pass that did not run keeps its old numbers). */
-function writeDurations(files, results, recorded) {
-  const measured = new Map(results.map((r) => [r.name, r.durations]));
-  const cell = (pass, file) => measured.get(pass)?.get(file) ?? recorded.get(pass).get(file) ?? '';
-  const lines = files.map((file) => `${cell('embedded', file)}\t${cell('real', file)}\t${file}`);
-  writeFileSync(DURATIONS, `# <embedded ms>\t<real ms>\t<file>: wall times of one run (GATEHOUSE_TEST_RECORD_DURATIONS=1 npm test); npm test runs the slowest first\n${lines.join('\n')}\n`);
-  console.log(`\nwrote ${path.relative(root, DURATIONS)}`);
-}
-
 async function main() {
   const cli = process.argv.slice(2);
   const nodeArgs = cli.filter((a) => a.startsWith('-'));
@@ -218,7 +204,6 @@ async function main() {
 
   const all = collectTestFiles();
   const files = applyFilters(all, filters);
-  const recorded = readDurations();
   if (files.length === 0) {
     console.error(filters.length > 0 ? `no test files under: ${filters.join(', ')}` : 'no test files found (test/**/*.test.ts)');
     return 1;
@@ -262,15 +247,17 @@ async function main() {
     });
     if (made.status === 0) embeddedEnv.GATEHOUSE_TEST_PGLITE_TEMPLATE = template;
     else console.log('(no PGlite template: each embedded test database runs initdb and the migrations)');
-    results.push(await runPass('embedded', slowestFirst(files, recorded.get('embedded')), nodeArgs, embeddedEnv, path.join(tmp, 'embedded.tap')));
+    results.push(await runPass('embedded', files, nodeArgs, embeddedEnv, path.join(tmp, 'embedded.report')));
     if (runReal) {
-      results.push(await runPass('real', slowestFirst(files, recorded.get('real')), nodeArgs, { ...process.env, GATEHOUSE_TEST_STORES: 'real' }, path.join(tmp, 'real.tap')));
+      const { twice, once } = splitByPassSettings(files);
+      printOnceOnly(once);
+      if (twice.length > 0) {
+        results.push(await runPass('real', twice, nodeArgs, { ...process.env, GATEHOUSE_TEST_STORES: 'real' }, path.join(tmp, 'real.report')));
+      } else console.log('\n=== real pass: none of these files reads a store setting; nothing to run again ===');
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-
-  if (['1', 'true'].includes(process.env.GATEHOUSE_TEST_RECORD_DURATIONS ?? '') && filters.length === 0) writeDurations(all, results, recorded);
 
   console.log('');
   let ok = true;
