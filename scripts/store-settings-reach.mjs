@@ -1,6 +1,6 @@
 // Which test files can tell the two passes of scripts/run-tests.mjs apart. A pass differs from the
-// other only in GATEHOUSE_TEST_STORES, GATEHOUSE_TEST_DATABASE_URL and GATEHOUSE_TEST_REDIS_URL
-// (test/support/test-stores.ts reads them); a file none of whose modules mentions one of them runs
+// other only in GATEHOUSE_TEST_STORES, GATEHOUSE_TEST_DATABASE_URL, GATEHOUSE_TEST_REDIS_URL and
+// GATEHOUSE_TEST_PGLITE_TEMPLATE (test/support/test-stores.ts reads them); a file none of whose modules mentions one of them runs
 // the same code against the same stores in both, so the real pass would repeat it for nothing.
 //
 // The walk is deliberately generous, so it errs towards running a file twice: every string literal
@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const PASS_SETTING = /\bGATEHOUSE_TEST_(?:STORES|DATABASE_URL|REDIS_URL)\b/;
+const PASS_SETTING = /\bGATEHOUSE_TEST_(?:STORES|DATABASE_URL|REDIS_URL|PGLITE_TEMPLATE)\b/;
 const FILE_LITERAL = /['"`]((?:\.{1,2}\/|(?:src|test|examples|bench|scripts|packages)\/)[^'"`\s${}]+)['"`]/g;
 
 const isFile = (p) => existsSync(p) && statSync(p).isFile();
@@ -26,7 +26,7 @@ function resolveLiteral(root, from, literal) {
 
 /**
  * How `file` (absolute) reaches a pass setting: the chain of modules from it to the first one that
- * mentions GATEHOUSE_TEST_STORES/_DATABASE_URL/_REDIS_URL, relative to `root`; undefined when none does.
+ * mentions one of those settings, relative to `root`; undefined when none does.
  */
 export function passSettingChain(root, file, seen = new Set()) {
   if (seen.has(file)) return undefined;
