@@ -61,7 +61,8 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /reset-password': 'the hosted form of POST /auth/password-reset/complete (the mailed code), plus the synchronizer token',
   'POST /confirm-email': 'the hosted form of POST /auth/email/confirm (the mailed code), plus the synchronizer token',
   'POST /auth/passkeys/options': 'a passkey sign-in challenge (single use, 5 minutes); creates nothing else; throttled per address',
-  'POST /auth/passkeys/verify': 'passkey sign-in: the credential is the signed assertion in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
+  'POST /auth/passkeys/verify':
+    'passkey sign-in: the credential is the signed assertion in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
