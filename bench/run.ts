@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
+import { registerBenchUser } from './bench-user.js';
 import { start, type Message } from './child-server.js';
 
 /**
@@ -133,14 +134,7 @@ async function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
     const bases = { off: String((await servers.off.next('ready')).address), on: String((await servers.on.next('ready')).address) };
     const body = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-    for (const base of Object.values(bases)) {
-      const reg = await fetch(`${base}/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'bench', password: PASSWORD }),
-      });
-      if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
-    }
+    for (const base of Object.values(bases)) await registerBenchUser(base, 'bench', PASSWORD);
     const done = { off: 0, on: 0 };
     const half = Math.max(1, SECONDS / 2);
     for (const mode of ['off', 'on', 'off', 'on'] as const) {

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { registerBenchUser } from './bench-user.js';
 import { start } from './child-server.js';
 import { printTable } from './bench-table.js';
 import { checkoutOf, commitBefore, sharedPackagesDiffer } from './build-before.js';
@@ -33,14 +34,7 @@ export async function loginsBeforeAndAfterSecondFactors(): Promise<{ before: num
   const servers = { before: start(`${checkout.dir}/bench/servers/gatehouse.ts`), now: start('./servers/gatehouse.ts') };
   try {
     const bases = { before: String((await servers.before.next('ready')).address), now: String((await servers.now.next('ready')).address) };
-    for (const base of Object.values(bases)) {
-      const reg = await fetch(`${base}/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'bench', password: PASSWORD }),
-      });
-      if (reg.status !== 201) throw new Error(`register: ${reg.status}`);
-    }
+    for (const base of Object.values(bases)) await registerBenchUser(base, 'bench', PASSWORD);
     const done = { before: 0, now: 0 };
     const half = Math.max(1, SECONDS / 2);
     for (const build of ['before', 'now', 'before', 'now'] as const) done[build] += await loginsPerSecond(bases[build], half);
