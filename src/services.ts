@@ -61,6 +61,12 @@ import { createDrizzleEmailCodeStore } from './stores/db/drizzle-email-code-stor
 import { createPasskeys, type Passkeys } from './passkeys/passkeys.js';
 import type { SecondFactorPresence } from './guard/factor-change.js';
 import { createDrizzlePasskeyStore } from './stores/db/drizzle-passkey-store.js';
+import { createDrizzleFactorStore } from './stores/db/drizzle-factor-store.js';
+import type { FactorDeps } from './factors/factors.js';
+import { lazyFactorKek } from './factors/factor-kek.js';
+import { assertSealedFactorsOpen } from './factors/sealed-factor-check.js';
+import { createMfaChallenges } from './factors/mfa-challenge.js';
+import { createMfaSignIn, type MfaSignIn } from './factors/mfa-sign-in.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -124,6 +130,10 @@ export interface GatehouseServices {
   readonly passkeys: Passkeys;
   /** Whether a user has a second factor: decides what a factor change asks for (guard/factor-change.ts). */
   readonly secondFactors: SecondFactorPresence;
+  /** Second factors (TOTP, recovery codes): their store, the KEK that seals them, the code throttle. */
+  readonly factors: FactorDeps;
+  /** The password step's MFA challenge and the factor step that spends it (src/factors/mfa-sign-in.ts). */
+  readonly mfaSignIn: MfaSignIn;
   issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken>;
   /** Takes the signing key now (503 if the key set is stale); the function returned signs with it. */
   prepareAccessToken(): IssueAccessToken;
@@ -270,6 +280,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       throw error;
     }
   }
+  const factorStore = createDrizzleFactorStore(database.db);
+  const factorKek = lazyFactorKek(config);
+  try {
+    // Like stored keys: a server that could not open its users' TOTP secrets does not start.
+    if (config.needs === 'server') await assertSealedFactorsOpen(factorStore, factorKek);
+  } catch (error) {
+    await storedKeys?.close();
+    await Promise.allSettled([ephemeral.close(), database.close()]);
+    throw error;
+  }
   const uncachedUsers = createDrizzleUserStore(database.db);
   const cachedUsers = createCachedUserStore(uncachedUsers, overrides.now === undefined ? {} : { now: overrides.now });
   const rawSessions = createDrizzleSessionStore(database.db);
@@ -385,6 +405,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     idleTtlMs: config.sessionIdleTtlSeconds * 1000,
     graceMs: config.refreshGraceSeconds * 1000,
   };
+  const factors: FactorDeps = { store: factorStore, kek: factorKek, throttle: throttle.secondFactor, issuer: config.issuer, now };
+  const mfaSignIn = createMfaSignIn({
+    challenges: createMfaChallenges({ store: ephemeral, now }),
+    factors: factorStore,
+    secondFactor: { factors: factorStore, kek: factorKek, throttle: throttle.secondFactor, now },
+    // Past the cache: the password hash and token version bound to the challenge are compared as they are now.
+    users: uncachedUsers,
+    recordAudit: (record) => audit.record(record),
+    now,
+  });
   const browserSessions = createBrowserSessions({
     sessions: rawSessions,
     revocations,
@@ -452,7 +482,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     emailCodes: createDrizzleEmailCodeStore(database.db),
     backgroundWork,
     passkeys,
-    secondFactors: { enrolled: (userId) => passkeys.hasPasskey(userId) },
+    // A passkey or a confirmed TOTP factor: either makes a factor change ask for a two-factor sign-in.
+    secondFactors: {
+      enrolled: async (userId) => (await passkeys.hasPasskey(userId)) || (await factorStore.hasConfirmed(userId)),
+    },
+    factors,
+    mfaSignIn,
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
     tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),

@@ -69,7 +69,21 @@ export type AuditEventType =
   | 'passkey.registered'
   | 'passkey.removed'
   /** A passkey's assertion accepted for a sign-in (its counter moved); the session's own event follows. Refusals are `login.failed` with a `passkey_…` reason. */
-  | 'passkey.signed_in';
+  | 'passkey.signed_in'
+  // Second factors (src/factors): never a secret, a code or a challenge; the reason is the factor id or the method.
+  /** A TOTP factor created, unconfirmed (reason: the factor id). */
+  | 'factor.enrolled'
+  /** Confirmed by its first code (reason: the factor id); the first one also generates recovery codes. */
+  | 'factor.confirmed'
+  | 'factor.removed'
+  /** A new set of recovery codes (reason `first_factor` or `regenerated`); the old set is gone. */
+  | 'recovery_codes.generated'
+  /** A right password of an account with a second factor: a challenge issued (reason: `tokens` or `cookie`). */
+  | 'mfa.challenged'
+  /** The factor step passed (reason `otp` or `recovery_code`). */
+  | 'mfa.succeeded'
+  /** The factor step refused (reason: challenge_unknown_used_or_expired, wrong_code, replayed_code, password_changed_since, …). */
+  | 'mfa.failed';
 
 /** Where a request came from, as the HTTP layer saw it. */
 export interface AuditContext {

@@ -206,9 +206,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   if (signingKeySource === 'store' && gatehouseEnv === 'production' && needs === 'server' && rawKek === '') {
     problems.push('GATEHOUSE_KEY_ENCRYPTION_KEY: required in production with GATEHOUSE_KEY_SOURCE=store (base64url of 32 random bytes)');
   }
-  if (signingKeySource === 'file' && rawKek !== '') {
-    problems.push('GATEHOUSE_KEY_ENCRYPTION_KEY: has no effect unless GATEHOUSE_KEY_SOURCE=store');
-  }
+  // With `file` keys it still seals the TOTP secrets (src/factors/factor-kek.ts), so it is not refused there.
   const jwksMaxAgeSeconds = read('GATEHOUSE_JWKS_MAX_AGE_SECONDS');
   const keyRotationDays = read('GATEHOUSE_KEY_ROTATION_DAYS');
   if (keyRotationDays !== undefined && signingKeySource === 'file')

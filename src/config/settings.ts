@@ -180,8 +180,9 @@ export const SETTINGS = {
   GATEHOUSE_KEY_ENCRYPTION_KEY: setting('GATEHOUSE_KEY_ENCRYPTION_KEY', {
     fallback: undefined as string | undefined,
     secret: true,
-    shown: 'production: required with `store` by `serve` and `keys`; development: generated in `GATEHOUSE_DATA_DIR/key-encryption-key` (mode 0600)',
-    doc: 'with `store`: base64url of ≥ 32 random bytes that seals the private keys (AES-256-GCM); placeholders and repeated bytes are refused; never logged; setting it says production',
+    shown:
+      'production: required with `store` by `serve` and `keys`, and for TOTP second factors (without it enrolment is refused); development: generated in `GATEHOUSE_DATA_DIR/key-encryption-key` (mode 0600), used for TOTP whatever `GATEHOUSE_KEY_SOURCE` is',
+    doc: 'base64url of ≥ 32 random bytes that seals the stored private keys (with `store`) and the TOTP secrets (AES-256-GCM); placeholders and repeated bytes are refused; never logged; `serve` refuses to start while confirmed TOTP factors exist that it does not open; setting it says production',
   }),
   GATEHOUSE_JWKS_MAX_AGE_SECONDS: setting('GATEHOUSE_JWKS_MAX_AGE_SECONDS', {
     schema: wholeNumber(0, 86_400, 'must be a whole number of seconds from 0 to 86400', 'must be at most 86400 seconds (a day)'),
@@ -358,6 +359,7 @@ const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   MAIL_ACCOUNT:
     'mails with a code per account and kind (reset, confirmation); past it a request is answered as usual (202) and no mail goes, so the answer tells nothing',
   PASSKEY_OPTIONS_IP: 'passkey sign-in challenges asked for per client address (`POST /auth/passkeys/options`)',
+  OTP_USER: 'wrong second-factor codes (TOTP or recovery) per account, blocked with backoff like failed logins',
 };
 
 /** GATEHOUSE_LIMIT_<NAME>, one per throttling limit, its default from DEFAULT_LIMITS. */

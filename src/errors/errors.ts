@@ -16,6 +16,8 @@ export const ErrorCodes = [
   'ERR_INVALID_CODE',
   'ERR_EMAIL_TAKEN',
   'ERR_PASSKEY_REFUSED',
+  'ERR_MFA_REQUIRED',
+  'ERR_TOTP_UNAVAILABLE',
   'ERR_NOT_FOUND',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
@@ -260,11 +262,13 @@ export type OAuthErrorValue =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   /** RFC 8707 §2 */
-  | 'invalid_target';
+  | 'invalid_target'
+  /** A password sign-in of an account with a second factor: the answer carries the MFA challenge. */
+  | 'mfa_required';
 
 export abstract class OAuthError extends GatehouseError {
   abstract readonly error: OAuthErrorValue;
-  abstract readonly status: 400 | 401;
+  abstract readonly status: 400 | 401 | 403;
 }
 
 export class InvalidRequestError extends OAuthError {
@@ -374,6 +378,34 @@ export class InvalidTargetError extends OAuthError {
   readonly status = 400;
   constructor(logReason: string) {
     super('ERR_OAUTH_INVALID_TARGET', 'the requested resource is invalid or unknown', { logReason });
+  }
+}
+
+/**
+ * The password was right and the account has a second factor: no session and no token yet, only
+ * `challenge` (`ghm_…`, single use, minutes), which the factor step (the MFA grant, the JSON
+ * `/auth/login/mfa`, a second `POST /auth/session`) exchanges with a code for what the password
+ * step would have given. Only who knows the password gets this answer.
+ */
+export class MfaRequiredError extends OAuthError {
+  readonly error = 'mfa_required';
+  readonly status = 403;
+  readonly challenge: string;
+  /** Whole seconds the challenge lives. */
+  readonly expiresIn: number;
+  constructor(challenge: string, expiresIn: number) {
+    super('ERR_MFA_REQUIRED', 'a second factor is required: present the mfa_challenge with a one-time code', { logReason: 'second factor required' });
+    this.challenge = challenge;
+    this.expiresIn = expiresIn;
+  }
+}
+
+/** Production without GATEHOUSE_KEY_ENCRYPTION_KEY: TOTP secrets would have nothing to be sealed under. */
+export class TotpUnavailableError extends GatehouseError {
+  constructor() {
+    super('ERR_TOTP_UNAVAILABLE', 'TOTP is not available on this server (no key-encryption key is configured)', {
+      logReason: 'GATEHOUSE_KEY_ENCRYPTION_KEY is not set: TOTP enrolment refused',
+    });
   }
 }
 

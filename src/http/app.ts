@@ -35,6 +35,7 @@ import { meRoutes } from './routes/me.js';
 import { passkeyRoutes } from './routes/passkeys.js';
 import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
+import { factorRoutes } from './routes/factors.js';
 import { passwordResetRoutes } from './routes/password-reset.js';
 import { emailRoutes } from './routes/email.js';
 import { revokeRoutes } from './routes/revoke.js';
@@ -153,6 +154,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         serviceAccountRoutes,
         tenantAdminRoutes,
         passwordRoutes,
+        factorRoutes,
         passwordResetRoutes,
         emailRoutes,
         revocationFeedRoutes,

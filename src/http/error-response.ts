@@ -4,6 +4,7 @@ import {
   GatehouseError,
   InsufficientScopeError,
   StepUpRequiredError,
+  MfaRequiredError,
   OAuthError,
   PasswordPolicyError,
   RequestError,
@@ -38,6 +39,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, { status: number; title: st
   ERR_INVALID_CODE: { status: 400, title: 'Invalid code' },
   ERR_EMAIL_TAKEN: { status: 409, title: 'Email address taken' },
   ERR_PASSKEY_REFUSED: { status: 400, title: 'Passkey refused' },
+  ERR_MFA_REQUIRED: { status: 403, title: 'Second factor required' },
+  ERR_TOTP_UNAVAILABLE: { status: 409, title: 'TOTP not available' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
@@ -118,12 +121,18 @@ function retryAfter(error: GatehouseError): Record<string, string> {
   return {};
 }
 
+/** The challenge an MFA user's password step answers with (both error styles carry it). */
+function mfaChallenge(error: GatehouseError): Record<string, string | number> {
+  return error instanceof MfaRequiredError ? { mfa_challenge: error.challenge, expires_in: error.expiresIn } : {};
+}
+
 /** RFC 6749 §5.2 body for the token endpoint; request-shape failures become `invalid_request`. */
 function oauthResponse(error: GatehouseError): ErrorResponse {
   const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' };
   if (error instanceof OAuthError) {
     const headers = error.status === 401 ? { ...noStore, 'www-authenticate': `Basic realm="${REALM}"` } : noStore;
-    return { status: error.status, contentType: 'application/json', headers, body: { error: error.error, error_description: error.message } };
+    const body = { error: error.error, error_description: error.message, ...mfaChallenge(error) };
+    return { status: error.status, contentType: 'application/json', headers, body };
   }
   if (error instanceof StoreUnavailableError || error instanceof ShuttingDownError) {
     return {
@@ -169,6 +178,7 @@ export function toErrorResponse(error: GatehouseError, style: ErrorStyle, reques
   };
   if (issues !== undefined) body.errors = issues;
   if (error instanceof InsufficientScopeError) body.required_scopes = error.requiredScopes;
+  Object.assign(body, mfaChallenge(error));
   const headers = { ...(challenge === undefined ? {} : { 'www-authenticate': challenge }), ...retryAfter(error) };
   return { status, contentType: 'application/problem+json', headers, body };
 }

@@ -57,46 +57,69 @@ export class KeyUnsealError extends Error {
 // The kid and alg are authenticated data: a row cannot take another row's ciphertext.
 const aad = (kid: string, alg: string): Buffer => Buffer.from(`gatehouse signing key ${FORMAT}\0${kid}\0${alg}`, 'utf8');
 
-/** `v1.<kek id>.<iv>.<ciphertext‖tag>`, base64url parts: AES-256-GCM over the private JWK's JSON. */
-export function sealPrivateJwk(kek: KeyEncryptionKey, jwk: JWK & { kid: string; alg: string }): string {
+/**
+ * `v1.<kek id>.<iv>.<ciphertext‖tag>`, base64url parts: AES-256-GCM over `plain`, with `associated`
+ * authenticated (what the sealed value belongs to, so it cannot be moved to another row). Shared by
+ * the stored signing keys and the TOTP secrets (src/factors).
+ */
+export function sealUnderKek(kek: KeyEncryptionKey, associated: Buffer, plain: Buffer): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', kek.bytes, iv);
-  cipher.setAAD(aad(jwk.kid, jwk.alg));
-  const body = Buffer.concat([cipher.update(JSON.stringify(jwk), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  cipher.setAAD(associated);
+  const body = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   return [FORMAT, kek.id, iv.toString('base64url'), body.toString('base64url')].join('.');
+}
+
+/** What {@link openUnderKek} found: the plaintext, or why it did not open (`kekId`: the KEK it was sealed under). */
+export type Unsealed =
+  { readonly plain: Buffer } | { readonly problem: 'malformed' } | { readonly problem: 'wrong_kek'; readonly kekId: string } | { readonly problem: 'tampered' };
+
+/** Opens what {@link sealUnderKek} sealed with the same associated data. */
+export function openUnderKek(kek: KeyEncryptionKey, associated: Buffer, sealed: string): Unsealed {
+  const parts = sealed.split('.');
+  const [format, kekId, ivText, bodyText] = parts;
+  if (parts.length !== 4 || format !== FORMAT || kekId === undefined || ivText === undefined || bodyText === undefined) return { problem: 'malformed' };
+  if (kekId !== kek.id) return { problem: 'wrong_kek', kekId };
+  const iv = Buffer.from(ivText, 'base64url');
+  const body = Buffer.from(bodyText, 'base64url');
+  try {
+    if (iv.length !== IV_BYTES || body.length <= TAG_BYTES) throw new Error('short');
+    const decipher = createDecipheriv('aes-256-gcm', kek.bytes, iv);
+    decipher.setAAD(associated);
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    return { plain: Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]) };
+  } catch {
+    return { problem: 'tampered' };
+  }
+}
+
+/** `v1.<kek id>.<iv>.<ciphertext‖tag>`, base64url parts: AES-256-GCM over the private JWK's JSON. */
+export function sealPrivateJwk(kek: KeyEncryptionKey, jwk: JWK & { kid: string; alg: string }): string {
+  return sealUnderKek(kek, aad(jwk.kid, jwk.alg), Buffer.from(JSON.stringify(jwk), 'utf8'));
 }
 
 /** Opens what {@link sealPrivateJwk} sealed for this kid and alg, or throws {@link KeyUnsealError}. */
 export function openPrivateJwk(kek: KeyEncryptionKey, kid: string, alg: string, sealed: string): JWK & { kid: string; alg: string } {
-  const parts = sealed.split('.');
-  const [format, kekId, ivText, bodyText] = parts;
-  if (parts.length !== 4 || format !== FORMAT || ivText === undefined || bodyText === undefined) {
-    throw new KeyUnsealError(kid, 'malformed', `signing key ${kid}: the sealed private key is not in the ${FORMAT} format`);
+  const opened = openUnderKek(kek, aad(kid, alg), sealed);
+  if ('problem' in opened) {
+    switch (opened.problem) {
+      case 'malformed':
+        throw new KeyUnsealError(kid, 'malformed', `signing key ${kid}: the sealed private key is not in the ${FORMAT} format`);
+      case 'wrong_kek':
+        throw new KeyUnsealError(
+          kid,
+          'wrong_kek',
+          `signing key ${kid} was sealed under key-encryption key ${opened.kekId}, but ${KEK_VARIABLE} is ${kek.id}: wrong ${KEK_VARIABLE}`,
+        );
+      case 'tampered':
+        throw new KeyUnsealError(
+          kid,
+          'tampered',
+          `signing key ${kid}: the sealed private key fails authentication (altered in the store, or moved from another row)`,
+        );
+    }
   }
-  if (kekId !== kek.id) {
-    throw new KeyUnsealError(
-      kid,
-      'wrong_kek',
-      `signing key ${kid} was sealed under key-encryption key ${kekId}, but ${KEK_VARIABLE} is ${kek.id}: wrong ${KEK_VARIABLE}`,
-    );
-  }
-  const iv = Buffer.from(ivText, 'base64url');
-  const body = Buffer.from(bodyText, 'base64url');
-  let plain: string;
-  try {
-    if (iv.length !== IV_BYTES || body.length <= TAG_BYTES) throw new Error('short');
-    const decipher = createDecipheriv('aes-256-gcm', kek.bytes, iv);
-    decipher.setAAD(aad(kid, alg));
-    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-  } catch {
-    throw new KeyUnsealError(
-      kid,
-      'tampered',
-      `signing key ${kid}: the sealed private key fails authentication (altered in the store, or moved from another row)`,
-    );
-  }
-  const jwk = JSON.parse(plain) as JWK & { kid: string; alg: string };
+  const jwk = JSON.parse(opened.plain.toString('utf8')) as JWK & { kid: string; alg: string };
   if (jwk.kid !== kid || jwk.alg !== alg) throw new KeyUnsealError(kid, 'tampered', `signing key ${kid}: the sealed private key names another kid or alg`);
   return jwk;
 }

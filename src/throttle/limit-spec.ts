@@ -19,6 +19,7 @@ export const LIMIT_NAMES = [
   'MAIL_REQUEST_IP',
   'MAIL_ACCOUNT',
   'PASSKEY_OPTIONS_IP',
+  'OTP_USER',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];
@@ -57,6 +58,9 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, string>> = {
   MAIL_ACCOUNT: '1/1m',
   // Each asks the ephemeral store to keep a challenge for 5 minutes: a person asks a few times.
   PASSKEY_OPTIONS_IP: '60/1m',
+  // A six-digit code with ±1 step has 3 winners in a million: 5 wrong codes, then a block doubling
+  // from 15 minutes, keeps a guesser's odds below one in ten thousand a day.
+  OTP_USER: '5/15m',
 };
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;

@@ -3,6 +3,7 @@ import { createMemoryStore, type MemoryStore, type WhenFull } from '../stores/ep
 import { Limiter } from './limiter.js';
 import type { LimitName, Limits } from './limit-spec.js';
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.js';
+import { createSecondFactorThrottle, type SecondFactorThrottle } from './second-factor-throttle.js';
 import { createRequestLimits, type RequestLimitDeps, type RequestLimits } from './request-limits.js';
 
 export interface ThrottleOptions extends RequestLimitDeps {
@@ -25,6 +26,8 @@ export interface Throttle {
   readonly limits: Limits;
   readonly login: LoginThrottle;
   readonly requests: RequestLimits;
+  /** Wrong second-factor codes per account (GATEHOUSE_LIMIT_OTP_USER). */
+  readonly secondFactor: SecondFactorThrottle;
   close(): Promise<void>;
 }
 
@@ -40,7 +43,7 @@ export const DEFAULT_LOCAL_CAPACITY = 100_000;
  * key the fresh budget that each of the flood's own new keys had anyway, so theirs evict the entry
  * closest to expiry and a flood of new addresses never refuses anyone else.
  */
-const GUARDS: ReadonlySet<LimitName> = new Set<LimitName>(['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'PASSWORD_CHANGE_USER']);
+const GUARDS: ReadonlySet<LimitName> = new Set<LimitName>(['LOGIN_USER_IP', 'LOGIN_USER', 'LOGIN_IP', 'PASSWORD_CHANGE_USER', 'OTP_USER']);
 
 /**
  * Every limit of GATEHOUSE_LIMIT_*; a limit set to `off` is absent. Each limit has its own
@@ -91,6 +94,7 @@ export function createThrottle(options: ThrottleOptions): Throttle {
       },
       options,
     ),
+    secondFactor: createSecondFactorThrottle(limiter('OTP_USER')),
     close: async () => {
       await Promise.all(localStores.map((s) => s.close()));
     },

@@ -362,6 +362,7 @@ describe('loadConfig: defaults and result', () => {
         MAIL_REQUEST_IP: { count: 30, windowSeconds: 900 },
         MAIL_ACCOUNT: { count: 1, windowSeconds: 60 },
         PASSKEY_OPTIONS_IP: { count: 60, windowSeconds: 60 },
+        OTP_USER: { count: 5, windowSeconds: 900 },
       },
       passwordMinLength: 15,
       smtp: undefined,

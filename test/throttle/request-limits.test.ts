@@ -7,6 +7,7 @@ import { createThrottle } from '../../src/throttle/throttle.js';
 const ALL_OFF: Limits = {
   API_KEY: null,
   WS_TICKET: null,
+  OTP_USER: null,
   LOGIN_USER_IP: null,
   LOGIN_USER: null,
   LOGIN_IP: null,

@@ -1,7 +1,8 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PUBLIC, type RouteRequirement } from '../../guard/requirement.js';
+import { PUBLIC } from '../../guard/requirement.js';
+import { CHANGES_FACTORS, FACTOR_CHANGE_NOTE, SIGNED_IN } from './factor-change-routes.js';
 import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { issueTokensForSignIn } from '../../oauth/token-request.js';
 import { PASSKEY_METHODS } from '../../passkeys/passkey-sign-in.js';
@@ -105,12 +106,6 @@ const verifyBody = z
   })
   .strict();
 const signedInSchema = z.object({ session: z.object({ id: z.uuid(), expires_at: z.iso.datetime() }) });
-
-const SIGNED_IN: RouteRequirement = Object.freeze({ schemes: ['bearer', 'session'] as const, scopes: ['profile'] });
-/** Adding or removing a passkey: a sign-in within 5 minutes, with two factors once the user has one. */
-const CHANGES_FACTORS: RouteRequirement = Object.freeze({ ...SIGNED_IN, factorChange: true });
-const FACTOR_CHANGE_NOTE =
-  ' Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.';
 
 const viewOf = (p: PasskeyRecord): z.infer<typeof passkeyView> => ({
   id: p.id,

@@ -356,3 +356,42 @@ export const passkeys = pgTable(
     check('passkeys_sign_count_check', sql`${t.signCount} >= 0`),
   ],
 );
+
+/**
+ * Second factors (src/factors). `totp` only for now: the RFC 6238 secret sealed with AES-256-GCM
+ * under the key-encryption key, bound to the factor's id, so a copy of the database cannot compute
+ * codes and a row cannot borrow another's ciphertext. `last_step` is the last accepted time step:
+ * a code is accepted only by the compare-and-set that moves it forward, so one code is accepted
+ * once, whichever instance sees it first. Unconfirmed (`confirmed_at` null) factors do not count
+ * as a second factor until a first code proves the user's authenticator holds the secret.
+ */
+export const factors = pgTable(
+  'factors',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    label: text('label').notNull(),
+    sealedSecret: text('sealed_secret').notNull(),
+    lastStep: bigint('last_step', { mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    confirmedAt: timestamp('confirmed_at', { withTimezone: true, mode: 'date' }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('factors_user_idx').on(t.userId), check('factors_kind_check', sql`${t.kind} IN ('totp')`)],
+);
+
+/** One-time recovery codes (src/factors/recovery-codes.ts): SHA-256 digests only; a row is deleted when used. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    digest: text('digest').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('recovery_codes_user_idx').on(t.userId)],
+);
