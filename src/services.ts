@@ -432,6 +432,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         username,
         password,
       ),
+    challengeSecondFactor: async (user, tenant, context) => {
+      const step = { clientId: BROWSER_CLIENT_ID, requestedScopes: null, tenant: tenant ?? null, resource: null, yields: 'cookie' } as const;
+      const challenge = await mfaSignIn.challengeIfRequired(user, step, context);
+      if (challenge !== undefined) throw challenge;
+    },
     recordAudit: (record) => audit.record(record),
     policy: sessionPolicy,
     clientId: BROWSER_CLIENT_ID,
@@ -536,6 +541,7 @@ function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks)
     startSession: (input, audit) => startSession(families, input, audit),
     exchangeRefreshToken: (token, clientId, scopes, audit, resource) => exchangeRefreshToken(families, token, clientId, scopes, audit, resource),
     sessionOfRefreshToken: (token) => sessionOfRefreshToken(families, token),
+    mfa: services.mfaSignIn,
     recordAudit: (record) => services.audit.record(record),
     authenticateApiKey: (key, audit) => services.apiKeys.authenticate(key, audit),
     apiKeyLimit: (keyId) => services.throttle.requests.apiKey(keyId),

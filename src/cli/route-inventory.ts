@@ -61,6 +61,10 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
   'POST /reset-password': 'the hosted form of POST /auth/password-reset/complete (the mailed code), plus the synchronizer token',
   'POST /confirm-email': 'the hosted form of POST /auth/email/confirm (the mailed code), plus the synchronizer token',
   'POST /auth/passkeys/options': 'a passkey sign-in challenge (single use, 5 minutes); creates nothing else; throttled per address',
+  'POST /auth/login/mfa':
+    'second step of a password login: the credential is the single-use MFA challenge of the password step plus a code; codes throttled per account',
+  'POST /auth/session/mfa':
+    'second step of a browser sign-in: the single-use MFA challenge of POST /auth/session plus a code; codes throttled per account; the CSRF layers guard it',
   'POST /auth/passkeys/verify':
     'passkey sign-in: the credential is the signed assertion in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
 };

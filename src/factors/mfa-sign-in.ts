@@ -6,6 +6,12 @@ import type { FactorStore } from './factor-store.js';
 import type { MfaChallengeBinding, MfaChallenges } from './mfa-challenge.js';
 import { verifySecondFactor, type SecondFactorDeps, type SecondFactorProof } from './second-factor.js';
 
+/**
+ * What a sign-in with a password and a second code records (RFC 8176): `otp` for a TOTP code and
+ * for a recovery code alike, which is a one-time password kept on paper. Two factors: AAL2.
+ */
+export const PASSWORD_AND_CODE_METHODS: readonly string[] = Object.freeze(['pwd', 'otp']);
+
 export interface MfaSignInDeps {
   readonly challenges: MfaChallenges;
   readonly factors: Pick<FactorStore, 'hasConfirmed'>;

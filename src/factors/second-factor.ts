@@ -9,6 +9,14 @@ import { matchingStep } from './totp.js';
 /** What the user typed at the factor step: a code from the authenticator app, or a recovery code. */
 export type SecondFactorProof = { readonly otp: string } | { readonly recoveryCode: string };
 
+/** The proof among the fields a request gave: exactly one of them, else undefined (the caller answers 400). */
+export function secondFactorProofOf(fields: { readonly otp?: string | undefined; readonly recoveryCode?: string | undefined }): SecondFactorProof | undefined {
+  const { otp, recoveryCode } = fields;
+  if (otp !== undefined && recoveryCode === undefined) return { otp };
+  if (recoveryCode !== undefined && otp === undefined) return { recoveryCode };
+  return undefined;
+}
+
 export interface SecondFactorDeps {
   readonly factors: Pick<FactorStore, 'listOfUser' | 'acceptStep' | 'consumeRecoveryCode'>;
   /** Undefined in production without GATEHOUSE_KEY_ENCRYPTION_KEY: no TOTP code can then be checked. */

@@ -36,6 +36,7 @@ import { passkeyRoutes } from './routes/passkeys.js';
 import { pageRoutes } from './routes/pages.js';
 import { passwordRoutes } from './routes/password.js';
 import { factorRoutes } from './routes/factors.js';
+import { stepUpRoutes } from './routes/step-up.js';
 import { passwordResetRoutes } from './routes/password-reset.js';
 import { emailRoutes } from './routes/email.js';
 import { revokeRoutes } from './routes/revoke.js';
@@ -155,6 +156,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
         tenantAdminRoutes,
         passwordRoutes,
         factorRoutes,
+        stepUpRoutes,
         passwordResetRoutes,
         emailRoutes,
         revocationFeedRoutes,

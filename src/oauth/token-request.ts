@@ -13,6 +13,8 @@ import type { IssueAccessToken, IssuedAccessToken, IssueAccessTokenInput } from 
 import type { RefreshTokenFacts } from '../sessions/refresh-token-facts.js';
 import { authenticationOf, type SessionRecord } from '../sessions/session-store.js';
 import type { UserRecord } from '../users/user-store.js';
+import { PASSWORD_AND_CODE_METHODS, type MfaSignIn } from '../factors/mfa-sign-in.js';
+import { secondFactorProofOf } from '../factors/second-factor.js';
 import { identifyClient, presentedClientSecret, type BasicClientCredentials } from './client-identification.js';
 import { authenticateServiceAccount, clientCredentialsToken, type ClientCredentialsDeps } from './client-credentials-grant.js';
 import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
@@ -58,6 +60,8 @@ export interface TokenRequestDeps extends ClientCredentialsDeps {
   ) => Promise<SessionGrant>;
   /** The session of a refresh token, read without spending it; undefined for a malformed or unknown token. */
   readonly sessionOfRefreshToken: (token: string) => Promise<RefreshTokenFacts | undefined>;
+  /** After a right password: the MFA challenge of a user with a second factor; the factor step that spends it (src/factors). */
+  readonly mfa: Pick<MfaSignIn, 'challengeIfRequired' | 'complete'>;
   /** Failed logins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly now: () => number;
@@ -74,6 +78,12 @@ export interface TokenRequestContext {
 }
 
 export const SUPPORTED_GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials'];
+/**
+ * The factor step of a password sign-in with a second factor (an extension grant, RFC 6749 §4.5):
+ * `mfa_challenge` from the password step's `mfa_required` answer, and `otp` or `recovery_code`.
+ * The tokens are what the password step asked for (its scope, tenant and resource).
+ */
+export const MFA_GRANT = 'urn:gatehouse:params:oauth:grant-type:mfa';
 /** RFC 8414 `token_endpoint_auth_methods_supported`: public clients (`none`) and service accounts (a key as the secret). */
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 
@@ -105,6 +115,12 @@ export async function issueTokens(
   const resource = checkResource(deps.resources, params);
   rejectRepeatedParameters(params);
   const grantType = checkGrantType(params);
+  if (grantType === MFA_GRANT) {
+    const client = identifyClient(deps.clients, params, basic);
+    // The second half of a password sign-in: the clients that may use the password grant may finish it.
+    checkClientMayUseGrant(client, 'password');
+    return { response: await mfaGrant(deps, params, client, context), client };
+  }
   // A confidential client (a service account) is authenticated, not looked up among the public clients.
   if (grantType === 'client_credentials') return { response: await clientCredentialsGrant(deps, params, basic, resource, context), client: undefined };
   const client = identifyClient(deps.clients, params, basic);
@@ -149,12 +165,47 @@ async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = requireParam(params, 'username');
   const password = requireParam(params, 'password');
-  return signInGrant(deps, params, client, requested, resource, context, { methods: ['pwd'], authenticate: () => deps.verifyPassword(username, password) });
+  const tenant = single(params, 'tenant');
+  return signInGrant(deps, params, client, requested, resource, context, {
+    methods: ['pwd'],
+    authenticate: () => deps.verifyPassword(username, password),
+    secondFactor: async (user) => {
+      const step = {
+        clientId: client.id,
+        requestedScopes: requested === undefined ? null : [...requested],
+        tenant: tenant ?? null,
+        resource: resource?.identifier ?? null,
+        yields: 'tokens',
+      } as const;
+      const challenge = await deps.mfa.challengeIfRequired(user, step, context.audit);
+      if (challenge !== undefined) throw challenge;
+    },
+  });
+}
+
+/** The factor step: the challenge spent with a code, then the sign-in the password step asked for, with both factors recorded. */
+async function mfaGrant(deps: TokenRequestDeps, params: TokenRequestParams, client: OAuthClient, context: TokenRequestContext): Promise<TokenResponse> {
+  const challenge = requireParam(params, 'mfa_challenge');
+  const proof = secondFactorProofOf({ otp: single(params, 'otp'), recoveryCode: single(params, 'recovery_code') });
+  if (proof === undefined) throw new InvalidRequestError('exactly one of otp and recovery_code is required');
+  const done = await deps.mfa.complete(challenge, proof, { clientId: client.id, yields: 'tokens' }, context.audit);
+  const resource = done.step.resource === null ? undefined : deps.resources.find(done.step.resource);
+  if (done.step.resource !== null && resource === undefined) throw new InvalidTargetError('the resource of the password step is no longer registered');
+  const stepParams = done.step.tenant === null ? {} : { tenant: done.step.tenant };
+  return signInGrant(deps, stepParams, client, done.step.requestedScopes ?? undefined, resource, context, {
+    methods: PASSWORD_AND_CODE_METHODS,
+    authenticate: async () => done.user,
+  });
 }
 
 export interface SignInProof {
   readonly authenticate: () => Promise<UserRecord>;
   readonly methods: readonly string[];
+  /**
+   * After the user and the tenant are known: throws MfaRequiredError (a challenge, no session)
+   * for a user who has a second factor to present as well. None: the proof is complete.
+   */
+  readonly secondFactor?: (user: UserRecord) => Promise<void>;
 }
 
 /** The user `proof` proves, in the tenant asked for: a new session and its tokens. */
@@ -175,6 +226,7 @@ async function signInGrant(
   try {
     user = await proof.authenticate();
     tenant = selectTenant(await deps.membershipsOfUser(user.id), requestedTenant, user.id);
+    await proof.secondFactor?.(user);
   } catch (error) {
     if (error instanceof LoginRefusedError) {
       // Never the attempted username: people type passwords into that field.
@@ -262,13 +314,14 @@ async function clientCredentialsGrant(
 
 interface Grant {
   readonly user: UserRecord;
-  readonly client: OAuthClient;
+  readonly client: Pick<OAuthClient, 'id'>;
   /** Its id is the tokens' `sid`; its authentication facts their `amr` and `auth_time`. */
   readonly session: Pick<SessionRecord, 'id' | 'authMethods' | 'authTime'>;
   readonly tenantId: string | null;
   readonly tenantRoles: readonly string[];
   readonly scopes: readonly string[];
-  readonly refreshToken: string;
+  /** None after a step-up: the session's refresh token is not rotated, only a new access token issued. */
+  readonly refreshToken: string | undefined;
   /** RFC 8707: the token's audience; undefined: Gatehouse's own. */
   readonly resource: ResourceServer | undefined;
 }
@@ -286,11 +339,31 @@ async function respond(deps: TokenRequestDeps, grant: Grant, issue: IssueAccessT
     ...(grant.tenantId === null ? {} : { tenantId: grant.tenantId }),
     ...(grant.resource === undefined ? {} : { audience: grant.resource.identifier }),
   });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope, refresh_token: grant.refreshToken };
+  const response = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope } as const;
+  return grant.refreshToken === undefined ? response : { ...response, refresh_token: grant.refreshToken };
 }
 
-function checkGrantType(params: TokenRequestParams): GrantType {
+/**
+ * A new access token of a live session after a step-up: what a refresh would give (the session's
+ * scope as far as the user still holds it, its tenant and resource, its authentication as now
+ * recorded), without spending its refresh token. InvalidGrantError when the session's user or
+ * tenant no longer stands.
+ */
+export async function accessTokenOfSession(deps: TokenRequestDeps, session: SessionRecord): Promise<TokenResponse> {
+  const user = await deps.findUser(session.userId);
+  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
+  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
+  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
+  const resource = session.resource === null ? undefined : deps.resources.find(session.resource);
+  if (session.resource !== null && resource === undefined) throw new InvalidTargetError("the session's resource is no longer registered");
+  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
+  const scopes = session.scope.split(' ').filter((s) => s.length > 0 && held.has(s));
+  return respond(deps, { user, client: { id: session.clientId }, session, tenantId: session.tenantId, tenantRoles, scopes, refreshToken: undefined, resource });
+}
+
+function checkGrantType(params: TokenRequestParams): GrantType | typeof MFA_GRANT {
   const grantType = requireParam(params, 'grant_type');
+  if (grantType === MFA_GRANT) return MFA_GRANT;
   if (!(SUPPORTED_GRANTS as readonly string[]).includes(grantType)) throw new UnsupportedGrantTypeError();
   return grantType as GrantType;
 }

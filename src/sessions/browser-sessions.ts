@@ -50,6 +50,8 @@ export interface SignedIn {
 export interface ProvenSignInInput extends Omit<SignInInput, 'username' | 'password'> {
   readonly authenticate: () => Promise<UserRecord>;
   readonly methods: readonly string[];
+  /** After the user and tenant are known: throws (MfaRequiredError) when a second factor must be presented too. */
+  readonly secondFactor?: (user: UserRecord) => Promise<void>;
 }
 
 export interface BrowserSessionDeps {
@@ -61,6 +63,11 @@ export interface BrowserSessionDeps {
   readonly scopes: Pick<ScopeCatalogue, 'scopesForRoles'>;
   /** users/password-login.ts, as the password grant uses it (same refusals, dummy hash for unknown users). */
   readonly verifyPassword: (username: string, password: string) => Promise<UserRecord>;
+  /**
+   * After a right password, the user and tenant known: throws MfaRequiredError (a challenge, no
+   * session) for a user with a second factor (src/factors/mfa-sign-in.ts); resolves otherwise.
+   */
+  readonly challengeSecondFactor: (user: UserRecord, tenant: string | undefined, audit: AuditContext) => Promise<void>;
   /** Failed sign-ins change nothing, so their audit rows are written on their own. */
   readonly recordAudit: (record: AuditRecord) => Promise<void>;
   readonly policy: Pick<SessionPolicy, 'absoluteTtlMs' | 'idleTtlMs'>;
@@ -227,7 +234,12 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
 
   const browserSessions: BrowserSessions = {
     signIn: ({ username, password, ...rest }) =>
-      browserSessions.signInProven({ ...rest, methods: ['pwd'], authenticate: () => deps.verifyPassword(username, password) }),
+      browserSessions.signInProven({
+        ...rest,
+        methods: ['pwd'],
+        authenticate: () => deps.verifyPassword(username, password),
+        secondFactor: (user) => deps.challengeSecondFactor(user, rest.tenant, rest.audit),
+      }),
 
     async signInProven(input) {
       const { tenant } = input;
@@ -240,6 +252,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
         const membership = selectTenant(await deps.tenants.membershipsOfUser(user.id), tenant, user.id);
         tenantRoles = membership?.roles ?? [];
         tenantId = membership?.tenant.id ?? null;
+        await input.secondFactor?.(user);
       } catch (error) {
         if (error instanceof LoginRefusedError) {
           // Never the attempted username: people type passwords into that field.

@@ -93,6 +93,13 @@ function fakeDeps(options: { definitions?: Parameters<typeof createScopeCatalogu
     async findUser(id) {
       return id === USER.id ? USER : undefined;
     },
+    // No user here has a second factor: test/http/mfa-sign-in.test.ts drives the factor step end to end.
+    mfa: {
+      challengeIfRequired: async () => undefined,
+      complete: async () => {
+        throw new InvalidGrantError('no challenge here');
+      },
+    },
     async membershipsOfUser(userId) {
       return userId === USER.id ? (options.memberships ?? []) : [];
     },

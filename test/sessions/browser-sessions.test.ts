@@ -104,6 +104,7 @@ function harness(overrides: Partial<BrowserSessionDeps> = {}): Harness {
     tenants: { membershipsOfUser: async () => [], membership: async () => undefined },
     scopes: { scopesForRoles: () => new Set(['profile']) },
     verifyPassword: async () => USER,
+    challengeSecondFactor: async () => {},
     recordAudit: async () => {},
     policy: { absoluteTtlMs: 120 * MINUTE, idleTtlMs: 30 * MINUTE },
     clientId: 'gatehouse-web',

@@ -10,6 +10,10 @@ import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { problemSchema } from './problem-schema.js';
+import { ValidationError } from '../../errors/errors.js';
+import { finishCookieMfaSignIn } from '../../factors/cookie-mfa-sign-in.js';
+import { secondFactorProofOf } from '../../factors/second-factor.js';
+import { BROWSER_CLIENT_ID } from '../../oauth/clients.js';
 
 // A repeated form field arrives as an array and fails here (400), like any other wrong shape.
 const signInBody = z
@@ -17,6 +21,14 @@ const signInBody = z
     username: z.string().max(256),
     password: z.string().max(4096),
     tenant: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+const mfaBody = z
+  .object({
+    mfa_challenge: z.string().max(128),
+    otp: z.string().max(16).optional(),
+    recovery_code: z.string().max(64).optional(),
   })
   .strict();
 
@@ -50,7 +62,7 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         schema: {
           tags: ['auth'],
           summary: 'Browser sign-in: a new cookie session (Set-Cookie), the session the browser came with ends',
-          description: `Sets \`${cookieName}\` (HttpOnly, SameSite=Lax, Path=/${cookieName.startsWith('__Host-') ? ', Secure' : ''}; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same.`,
+          description: `Sets \`${cookieName}\` (HttpOnly, SameSite=Lax, Path=/${cookieName.startsWith('__Host-') ? ', Secure' : ''}; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same. An account with a second factor gets 403 ERR_MFA_REQUIRED with \`mfa_challenge\` and no cookie: \`POST /auth/session/mfa\` finishes the sign-in.`,
           consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: signInBody,
           response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
@@ -68,6 +80,44 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
           audit: auditContextOf(request),
         });
         request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id }, 'browser signed in');
+        return reply
+          .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
+          .header('set-cookie', serializeSessionCookie(issuer, cookieValue, maxAgeSeconds))
+          .send({ session: { id: session.id, expires_at: session.expiresAt.toISOString() } });
+      },
+    );
+
+    scope.post(
+      '/auth/session/mfa',
+      {
+        config: { auth: PUBLIC },
+        onRequest: crossSite,
+        schema: {
+          tags: ['auth'],
+          summary: 'Browser sign-in, second step: the MFA challenge and a code → the cookie session',
+          description:
+            'Exactly one of `otp` and `recovery_code`. The challenge must come from `POST /auth/session` (a token-endpoint challenge does not open a cookie session); it is single use, a wrong code leaves it 4 more tries and counts against GATEHOUSE_LIMIT_OTP_USER. Every refusal is the same 401.',
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: mfaBody,
+          response: { 200: signedInSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema, 429: problemSchema },
+        },
+      },
+      async (request, reply) => {
+        const { mfa_challenge, otp, recovery_code } = request.body;
+        const proof = secondFactorProofOf({ otp, recoveryCode: recovery_code });
+        if (proof === undefined) throw new ValidationError([{ field: 'otp', message: 'exactly one of otp and recovery_code is required' }]);
+        const { cookieValue, session, maxAgeSeconds } = await finishCookieMfaSignIn(
+          { mfa: services.mfaSignIn, browserSessions: services.browserSessions, clientId: BROWSER_CLIENT_ID },
+          {
+            challenge: mfa_challenge,
+            proof,
+            device: deviceLabel(request.headers['user-agent']),
+            ip: request.ip,
+            presentedCookie: presentedCookie(request),
+            audit: auditContextOf(request),
+          },
+        );
+        request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id, second_factor: true }, 'browser signed in');
         return reply
           .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
           .header('set-cookie', serializeSessionCookie(issuer, cookieValue, maxAgeSeconds))

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PUBLIC } from '../../guard/requirement.js';
-import { issueTokens, type TokenRequestContext, type TokenRequestParams } from '../../oauth/token-request.js';
+import { issueTokens, MFA_GRANT, type TokenRequestContext, type TokenRequestParams } from '../../oauth/token-request.js';
 import { identifyClient } from '../../oauth/client-identification.js';
 import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { deliverTokens, refreshTokenOfRequest, serializeRefreshCookie } from '../../sessions/refresh-cookie.js';
@@ -40,12 +40,24 @@ const formBody = z.looseObject({
   refresh_token: z.string().max(8192).optional(),
   // RFC 8707 §2: an absolute URI. Repeats reach the pipeline as an array, which answers invalid_target.
   resource: z.union([z.string().max(2048), z.array(z.string().max(2048)).max(8)]).optional(),
+  // The MFA grant (MFA_GRANT): the challenge of the password step and one code.
+  mfa_challenge: z.string().max(128).optional(),
+  otp: z.string().max(16).optional(),
+  recovery_code: z.string().max(64).optional(),
 });
 
 const resource = z.string().max(2048).optional();
 const clientId = z.string().max(128).optional();
 const loginBody = z
   .object({ username: z.string().max(256), password: z.string().max(4096), tenant: z.string().max(64).optional(), resource, client_id: clientId })
+  .strict();
+const mfaLoginBody = z
+  .object({
+    mfa_challenge: z.string().max(128).describe('from the 403 ERR_MFA_REQUIRED answer of the password step'),
+    otp: z.string().max(16).optional().describe('the code of the authenticator app'),
+    recovery_code: z.string().max(64).optional().describe('or one recovery code'),
+    client_id: clientId,
+  })
   .strict();
 // refresh_token: absent when a cookie-mode client's cookie carries it.
 const refreshBody = z.object({ refresh_token: z.string().max(8192).optional(), resource, client_id: clientId }).strict();
@@ -86,12 +98,13 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
         config: { auth: PUBLIC, errorStyle: 'oauth', throttle: 'token' },
         schema: {
           tags: ['auth'],
-          summary: 'OAuth 2 token endpoint (password RFC 6749 §4.3, refresh_token §6, client_credentials §4.4)',
-          description:
-            'client_credentials: a service account is a confidential client, `client_id` its id and `client_secret` one of its API keys, by `client_secret_basic` or `client_secret_post` (never both). The answer has no refresh token.',
+          summary: 'OAuth 2 token endpoint (password RFC 6749 §4.3, refresh_token §6, client_credentials §4.4, the MFA grant)',
+          description: `client_credentials: a service account is a confidential client, \`client_id\` its id and \`client_secret\` one of its API keys, by \`client_secret_basic\` or \`client_secret_post\` (never both). The answer has no refresh token.
+
+password, for an account with a second factor: 403 \`{"error":"mfa_required","mfa_challenge":"ghm_…","expires_in":300}\` and no token. The factor step is \`grant_type=${MFA_GRANT}\` with \`mfa_challenge\` and \`otp\` (the authenticator app's code) or \`recovery_code\`, from the same client: it answers what the password step asked for (scope, tenant, resource). The challenge is single use; a wrong code leaves it 4 more tries; any other refusal, a password change or a log-out-everywhere meanwhile spends it (400 invalid_grant, whatever failed).`,
           consumes: ['application/x-www-form-urlencoded'],
           body: formBody,
-          response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema },
+          response: { 200: tokenResponseSchema, 400: oauthErrorSchema, 401: oauthErrorSchema, 403: oauthErrorSchema },
         },
       },
       async (request, reply) => {
@@ -110,8 +123,10 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       schema: {
         tags: ['auth'],
         summary: 'JSON login for first-party apps (same result as the password grant)',
+        description:
+          'For an account with a second factor: 403 ERR_MFA_REQUIRED with `mfa_challenge` and `expires_in`, and no token; `POST /auth/login/mfa` finishes the sign-in.',
         body: loginBody,
-        response: { 200: tokenResponseSchema, 400: problemSchema, 401: problemSchema },
+        response: { 200: tokenResponseSchema, 400: problemSchema, 401: problemSchema, 403: problemSchema },
       },
     },
     async (request, reply) => {
@@ -119,6 +134,27 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
       const params = { grant_type: 'password', username, password, ...given({ tenant, resource: target, client_id }) };
       const sent = await answer(request, reply, params);
       request.log.info({ event: 'login.succeeded', grant_type: 'json' }, 'token issued');
+      return sent;
+    },
+  );
+
+  app.post(
+    '/auth/login/mfa',
+    {
+      config: { auth: PUBLIC },
+      schema: {
+        tags: ['auth'],
+        summary: 'JSON login, second step: the MFA challenge and a code → the tokens (same as the MFA grant)',
+        description:
+          'Exactly one of `otp` and `recovery_code`. The challenge is single use and bound to the client of the password step; a wrong code leaves it 4 more tries, and counts against GATEHOUSE_LIMIT_OTP_USER (429 past it). Every refusal is the same 401, whatever failed.',
+        body: mfaLoginBody,
+        response: { 200: tokenResponseSchema, 400: problemSchema, 401: problemSchema, 429: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const { mfa_challenge, otp, recovery_code, client_id } = request.body;
+      const sent = await answer(request, reply, { grant_type: MFA_GRANT, mfa_challenge, ...given({ otp, recovery_code, client_id }) });
+      request.log.info({ event: 'login.succeeded', grant_type: 'json_mfa' }, 'token issued');
       return sent;
     },
   );

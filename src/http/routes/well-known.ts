@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { PUBLIC } from '../../guard/requirement.js';
-import { SUPPORTED_GRANTS, TOKEN_ENDPOINT_AUTH_METHODS } from '../../oauth/token-request.js';
+import { MFA_GRANT, SUPPORTED_GRANTS, TOKEN_ENDPOINT_AUTH_METHODS } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 
 export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }> = async (app, { services }) => {
@@ -13,7 +13,7 @@ export const wellKnownRoutes: FastifyPluginAsyncZod<{ services: GatehouseService
       issuer,
       token_endpoint: `${issuer}/auth/token`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
-      grant_types_supported: [...SUPPORTED_GRANTS],
+      grant_types_supported: [...SUPPORTED_GRANTS, MFA_GRANT],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
       revocation_endpoint: `${issuer}/auth/revoke`,
