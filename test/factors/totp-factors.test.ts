@@ -8,6 +8,7 @@ import { ThrottledError, TotpUnavailableError } from '../../src/errors/errors.js
 import { auditEvents, factors, recoveryCodes } from '../../src/stores/db/schema.js';
 import { authenticatorOf, type Authenticator } from '../support/totp-authenticator.js';
 import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
+import { twoFactorLogin } from '../support/mfa-login.js';
 
 const STEP_MS = 30_000;
 /** The middle of a time step: ±1 step is then exactly one step either way. */
@@ -39,15 +40,21 @@ describe('TOTP factors and recovery codes (/me/factors, /me/recovery-codes)', ()
   };
   const confirm = (token: string, factorId: string, code: string) =>
     t.inject({ method: 'POST', url: `/me/factors/${factorId}/confirm`, headers: bearer(token), payload: { code } });
-  /** A new user with a confirmed TOTP factor; the clock is then one step past the confirming code. */
+  /**
+   * A new user with a confirmed TOTP factor and the access token of a fresh two-factor sign-in
+   * (factor changes ask for one); the clock is then one step past the last accepted code.
+   */
   const enrolled = async (): Promise<Enrolled> => {
     users += 1;
-    const { id } = await t.register(`totp-user-${users}`);
-    const { access_token: token } = await t.login(`totp-user-${users}`);
-    const started = await enrol(token);
+    const username = `totp-user-${users}`;
+    const { id } = await t.register(username);
+    const { access_token: firstToken } = await t.login(username);
+    const started = await enrol(firstToken);
     const app = authenticatorOf(started.otpauth_uri);
-    const res = await confirm(token, started.id, app.codeAt(clock));
+    const res = await confirm(firstToken, started.id, app.codeAt(clock));
     assert.equal(res.statusCode, 200, res.body);
+    clock += STEP_MS;
+    const { access_token: token } = await twoFactorLogin(t, username, app.codeAt(clock));
     clock += STEP_MS;
     return { id, token, factorId: started.id, app, recoveryCodes: res.json().recovery_codes };
   };
@@ -221,7 +228,11 @@ describe('TOTP factors and recovery codes (/me/factors, /me/recovery-codes)', ()
       assert.equal(list.factors[0].id, started.id);
       assert.equal(list.recovery_codes_left, 10);
       assert.ok(list.factors[0].confirmed_at !== null);
-      assert.equal((await t.inject({ method: 'DELETE', url: `/me/factors/${started.id}`, headers: bearer(token) })).statusCode, 204);
+      // Removing it takes a two-factor sign-in now.
+      assert.equal((await t.inject({ method: 'DELETE', url: `/me/factors/${started.id}`, headers: bearer(token) })).statusCode, 401);
+      clock += STEP_MS;
+      const { access_token: twoFactor } = await twoFactorLogin(t, `totp-user-${users}`, authenticatorOf(started.otpauth_uri).codeAt(clock));
+      assert.equal((await t.inject({ method: 'DELETE', url: `/me/factors/${started.id}`, headers: bearer(twoFactor) })).statusCode, 204);
       assert.equal(await t.services.factors.store.hasConfirmed(id), false);
       assert.equal(await t.services.factors.store.recoveryCodesLeft(id), 0, 'the last factor takes the recovery codes with it');
       const events = (await t.services.audit.list({ subjectId: id, limit: 50 })).map((r) => r.event);

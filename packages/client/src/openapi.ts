@@ -56,6 +56,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -79,6 +81,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -102,6 +106,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -123,6 +129,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -144,6 +152,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -166,6 +176,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -187,6 +199,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -209,6 +223,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -269,6 +285,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -292,6 +310,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -315,6 +335,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -336,6 +358,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -357,6 +381,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -379,6 +405,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -400,6 +428,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -422,6 +452,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -485,6 +517,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -508,6 +542,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -531,6 +567,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -552,6 +590,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -573,6 +613,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -594,6 +636,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -615,6 +659,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -636,6 +682,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -658,6 +706,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -679,6 +729,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -701,6 +753,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -743,6 +797,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -766,6 +822,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -789,6 +847,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -810,6 +870,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -831,6 +893,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -852,6 +916,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -873,6 +939,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -894,6 +962,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -916,6 +986,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -937,6 +1009,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -959,6 +1033,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1015,6 +1091,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1038,6 +1116,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1061,6 +1141,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1082,6 +1164,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1103,6 +1187,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1124,6 +1210,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1145,6 +1233,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1166,6 +1256,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1188,6 +1280,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1209,6 +1303,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1231,6 +1327,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1283,6 +1381,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1306,6 +1406,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1329,6 +1431,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1350,6 +1454,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1371,6 +1477,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1392,6 +1500,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1414,6 +1524,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1435,6 +1547,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1457,6 +1571,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1520,6 +1636,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1543,6 +1661,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1566,6 +1686,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1587,6 +1709,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1608,6 +1732,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1629,6 +1755,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1650,6 +1778,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1671,6 +1801,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1693,6 +1825,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1714,6 +1848,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1736,6 +1872,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1779,6 +1917,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1802,6 +1942,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1825,6 +1967,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1846,6 +1990,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1867,6 +2013,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1888,6 +2036,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1909,6 +2059,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1930,6 +2082,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1952,6 +2106,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1973,6 +2129,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -1995,6 +2153,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2046,6 +2206,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2069,6 +2231,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2092,6 +2256,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2113,6 +2279,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2134,6 +2302,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2156,6 +2326,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2177,6 +2349,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2199,6 +2373,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2247,6 +2423,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2270,6 +2448,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2293,6 +2473,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2314,6 +2496,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2335,6 +2519,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2356,6 +2542,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2377,6 +2565,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2398,6 +2588,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2420,6 +2612,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2441,6 +2635,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2463,6 +2659,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2523,6 +2721,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2546,6 +2746,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2569,6 +2771,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2590,6 +2794,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2611,6 +2817,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2632,6 +2840,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2654,6 +2864,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2675,6 +2887,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2697,6 +2911,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2745,6 +2961,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2768,6 +2986,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2791,6 +3011,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2812,6 +3034,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2833,6 +3057,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2854,6 +3080,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2875,6 +3103,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2896,6 +3126,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2918,6 +3150,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2939,6 +3173,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -2961,6 +3197,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3002,6 +3240,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3025,6 +3265,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3048,6 +3290,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3069,6 +3313,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3090,6 +3336,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3111,6 +3359,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3132,6 +3382,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3153,6 +3405,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3175,6 +3429,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3196,6 +3452,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3218,6 +3476,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3273,6 +3533,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3296,6 +3558,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3319,6 +3583,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3340,6 +3606,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3361,6 +3629,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3382,6 +3652,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3403,6 +3675,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3424,6 +3698,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3446,6 +3722,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3467,6 +3745,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3489,6 +3769,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3538,6 +3820,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3561,6 +3845,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3584,6 +3870,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3605,6 +3893,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3626,6 +3916,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3647,6 +3939,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3668,6 +3962,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3689,6 +3985,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3711,6 +4009,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3732,6 +4032,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3754,6 +4056,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3811,6 +4115,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3834,6 +4140,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3857,6 +4165,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3878,6 +4188,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3899,6 +4211,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3921,6 +4235,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3942,6 +4258,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -3964,6 +4282,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4016,6 +4336,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4039,6 +4361,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4062,6 +4386,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4083,6 +4409,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4104,6 +4432,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4125,6 +4455,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4147,6 +4479,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4168,6 +4502,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4190,6 +4526,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4230,6 +4568,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4253,6 +4593,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4276,6 +4618,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4297,6 +4641,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4318,6 +4664,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4339,6 +4687,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4360,6 +4710,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4381,6 +4733,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4403,6 +4757,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4424,6 +4780,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4446,6 +4804,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4498,6 +4858,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4521,6 +4883,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4544,6 +4908,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4565,6 +4931,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4586,6 +4954,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4607,6 +4977,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4628,6 +5000,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4649,6 +5023,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4671,6 +5047,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4692,6 +5070,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4714,6 +5094,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4766,6 +5148,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4789,6 +5173,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4812,6 +5198,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4833,6 +5221,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4854,6 +5244,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4875,6 +5267,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4896,6 +5290,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4917,6 +5313,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4939,6 +5337,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4960,6 +5360,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -4982,6 +5384,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5034,6 +5438,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5057,6 +5463,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5080,6 +5488,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5101,6 +5511,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5122,6 +5534,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5143,6 +5557,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5164,6 +5580,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5185,6 +5603,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5207,6 +5627,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5228,6 +5650,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5250,6 +5674,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5292,6 +5718,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5315,6 +5743,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5338,6 +5768,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5359,6 +5791,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5380,6 +5814,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5401,6 +5837,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5422,6 +5860,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5443,6 +5883,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5465,6 +5907,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5486,6 +5930,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5508,6 +5954,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5567,6 +6015,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5590,6 +6040,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5613,6 +6065,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5634,6 +6088,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5655,6 +6111,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5676,6 +6134,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5697,6 +6157,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5718,6 +6180,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5740,6 +6204,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5761,6 +6227,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5783,6 +6251,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5836,6 +6306,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5859,6 +6331,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5882,6 +6356,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5903,6 +6379,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5924,6 +6402,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5945,6 +6425,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5966,6 +6448,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -5987,6 +6471,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6009,6 +6495,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6030,6 +6518,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6052,6 +6542,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6104,6 +6596,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6127,6 +6621,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6150,6 +6646,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6171,6 +6669,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6192,6 +6692,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6213,6 +6715,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6234,6 +6738,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6255,6 +6761,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6277,6 +6785,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6298,6 +6808,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6320,6 +6832,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6361,6 +6875,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6382,6 +6898,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6403,6 +6921,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6424,6 +6944,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6445,6 +6967,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6466,6 +6990,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6488,6 +7014,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6509,6 +7037,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6531,6 +7061,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6576,6 +7108,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6597,6 +7131,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6618,6 +7154,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6639,6 +7177,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6660,6 +7200,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6682,6 +7224,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6703,6 +7247,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6725,6 +7271,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6737,7 +7285,10 @@ export interface paths {
     };
   };
   '/auth/login': {
-    /** JSON login for first-party apps (same result as the password grant) */
+    /**
+     * JSON login for first-party apps (same result as the password grant)
+     * @description For an account with a second factor: 403 ERR_MFA_REQUIRED with `mfa_challenge` and `expires_in`, and no token; `POST /auth/login/mfa` finishes the sign-in.
+     */
     post: {
       requestBody: {
         content: {
@@ -6778,6 +7329,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6801,6 +7354,31 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6822,6 +7400,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6843,6 +7423,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6864,6 +7446,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6885,6 +7469,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6907,6 +7493,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6928,6 +7516,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6950,6 +7540,256 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/auth/login/mfa': {
+    /**
+     * JSON login, second step: the MFA challenge and a code → the tokens (same as the MFA grant)
+     * @description Exactly one of `otp` and `recovery_code`. The challenge is single use and bound to the client of the password step; a wrong code leaves it 4 more tries, and counts against GATEHOUSE_LIMIT_OTP_USER (429 past it). Every refusal is the same 401, whatever failed.
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            client_id?: string;
+            /** @description from the 403 ERR_MFA_REQUIRED answer of the password step */
+            mfa_challenge: string;
+            /** @description the code of the authenticator app */
+            otp?: string;
+            /** @description or one recovery code */
+            recovery_code?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              access_token: string;
+              expires_in: number;
+              /** @description absent for client_credentials (a service account authenticates again instead) and for a client in refresh-cookie mode (it is then the Set-Cookie) */
+              refresh_token?: string;
+              scope: string;
+              /** @enum {string} */
+              token_type: 'Bearer';
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -6987,6 +7827,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7010,6 +7852,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7031,6 +7875,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7052,6 +7898,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7073,6 +7921,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7094,6 +7944,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7116,6 +7968,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7137,6 +7991,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7159,6 +8015,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7196,6 +8054,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7219,6 +8079,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7240,6 +8102,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7261,6 +8125,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7282,6 +8148,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7303,6 +8171,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7325,6 +8195,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7346,6 +8218,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7368,6 +8242,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7422,6 +8298,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7443,6 +8321,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7464,6 +8344,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7485,6 +8367,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7506,6 +8390,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7528,6 +8414,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7549,6 +8437,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7571,6 +8461,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7657,6 +8549,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7680,6 +8574,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7701,6 +8597,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7722,6 +8620,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7743,6 +8643,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7764,6 +8666,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7785,6 +8689,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7807,6 +8713,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7828,6 +8736,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7850,6 +8760,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7896,6 +8808,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7917,6 +8831,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7938,6 +8854,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7959,6 +8877,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -7980,6 +8900,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8002,6 +8924,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8023,6 +8947,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8045,6 +8971,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8087,6 +9015,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8108,6 +9038,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8129,6 +9061,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8150,6 +9084,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8171,6 +9107,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8193,6 +9131,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8214,6 +9154,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8236,6 +9178,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8286,6 +9230,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8300,6 +9246,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8312,6 +9260,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8324,6 +9274,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8336,6 +9288,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8348,6 +9302,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8360,6 +9316,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8373,6 +9331,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8385,6 +9345,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8398,6 +9360,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8443,6 +9407,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8464,6 +9430,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8485,6 +9453,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8506,6 +9476,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8527,6 +9499,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8548,6 +9522,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8570,6 +9546,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8591,6 +9569,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8613,6 +9593,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8653,6 +9635,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8667,6 +9651,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8679,6 +9665,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8691,6 +9679,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8703,6 +9693,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8715,6 +9707,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8728,6 +9722,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8740,6 +9736,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8753,6 +9751,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -8762,7 +9762,7 @@ export interface paths {
   '/auth/session': {
     /**
      * Browser sign-in: a new cookie session (Set-Cookie), the session the browser came with ends
-     * @description Sets `__Host-gatehouse_session` (HttpOnly, SameSite=Lax, Path=/, Secure; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same.
+     * @description Sets `__Host-gatehouse_session` (HttpOnly, SameSite=Lax, Path=/, Secure; Max-Age = the session's absolute lifetime). Takes JSON or an HTML form. A wrong password, an unknown user, a disabled or locked account and a tenant one is not a member of all read the same. An account with a second factor gets 403 ERR_MFA_REQUIRED with `mfa_challenge` and no cookie: `POST /auth/session/mfa` finishes the sign-in.
      */
     post: {
       requestBody: {
@@ -8806,6 +9806,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8829,6 +9831,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8850,6 +9854,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8871,6 +9877,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8892,6 +9900,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8913,6 +9923,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8934,6 +9946,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8956,6 +9970,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8977,6 +9993,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -8999,6 +10017,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9031,6 +10051,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9052,6 +10074,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9073,6 +10097,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9094,6 +10120,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9115,6 +10143,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9136,6 +10166,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9158,6 +10190,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9179,6 +10213,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9201,6 +10237,553 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/auth/session/mfa': {
+    /**
+     * Browser sign-in, second step: the MFA challenge and a code → the cookie session
+     * @description Exactly one of `otp` and `recovery_code`. The challenge must come from `POST /auth/session` (a token-endpoint challenge does not open a cookie session); it is single use, a wrong code leaves it 4 more tries and counts against GATEHOUSE_LIMIT_OTP_USER. Every refusal is the same 401.
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            mfa_challenge: string;
+            otp?: string;
+            recovery_code?: string;
+          };
+          'application/x-www-form-urlencoded': {
+            mfa_challenge: string;
+            otp?: string;
+            recovery_code?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              session: {
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: uuid */
+                id: string;
+              };
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/auth/step-up': {
+    /**
+     * Step up: a code of your second factor makes this session's sign-in two-factor (AAL2) as of now
+     * @description Exactly one of `otp` and `recovery_code`; each code is accepted once, and wrong ones count against GATEHOUSE_LIMIT_OTP_USER (429 past it). A wrong code is 400 ERR_INVALID_CODE. The elevation is `auth_time`-based: a route asking for a sign-in within 5 minutes stops accepting it 5 minutes later.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description the code of the authenticator app */
+            otp?: string;
+            /** @description or one recovery code */
+            recovery_code?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              /** @description bearer callers only: a new access token carrying the step-up (the refresh token is unchanged) */
+              access_token?: string;
+              acr: string;
+              amr: string[];
+              auth_time: number;
+              expires_in?: number;
+              scope?: string;
+              /** @enum {string} */
+              token_type?: 'Bearer';
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9214,8 +10797,10 @@ export interface paths {
   };
   '/auth/token': {
     /**
-     * OAuth 2 token endpoint (password RFC 6749 §4.3, refresh_token §6, client_credentials §4.4)
+     * OAuth 2 token endpoint (password RFC 6749 §4.3, refresh_token §6, client_credentials §4.4, the MFA grant)
      * @description client_credentials: a service account is a confidential client, `client_id` its id and `client_secret` one of its API keys, by `client_secret_basic` or `client_secret_post` (never both). The answer has no refresh token.
+     *
+     * password, for an account with a second factor: 403 `{"error":"mfa_required","mfa_challenge":"ghm_…","expires_in":300}` and no token. The factor step is `grant_type=urn:gatehouse:params:oauth:grant-type:mfa` with `mfa_challenge` and `otp` (the authenticator app's code) or `recovery_code`, from the same client: it answers what the password step asked for (scope, tenant, resource). The challenge is single use; a wrong code leaves it 4 more tries; any other refusal, a password change or a log-out-everywhere meanwhile spends it (400 invalid_grant, whatever failed).
      */
     post: {
       requestBody: {
@@ -9224,7 +10809,10 @@ export interface paths {
             client_id?: string;
             client_secret?: string;
             grant_type?: string;
+            mfa_challenge?: string;
+            otp?: string;
             password?: string;
+            recovery_code?: string;
             refresh_token?: string;
             resource?: string | string[];
             scope?: string;
@@ -9257,6 +10845,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9271,6 +10861,22 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/json': {
+              error: string;
+              error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9283,6 +10889,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9295,6 +10903,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9307,6 +10917,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9319,6 +10931,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9332,6 +10946,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9344,6 +10960,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9357,6 +10975,8 @@ export interface paths {
             'application/json': {
               error: string;
               error_description?: string;
+              expires_in?: number;
+              mfa_challenge?: string;
             };
           };
         };
@@ -9396,6 +11016,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9419,6 +11041,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9442,6 +11066,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9463,6 +11089,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9484,6 +11112,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9505,6 +11135,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9526,6 +11158,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9548,6 +11182,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9569,6 +11205,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9591,6 +11229,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9636,6 +11276,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9659,6 +11301,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9682,6 +11326,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9703,6 +11349,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9724,6 +11372,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9746,6 +11396,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9767,6 +11419,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9789,6 +11443,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9836,6 +11492,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9859,6 +11517,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9882,6 +11542,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9903,6 +11565,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9924,6 +11588,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9946,6 +11612,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9967,6 +11635,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -9989,6 +11659,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10047,6 +11719,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10070,6 +11744,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10093,6 +11769,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10114,6 +11792,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10135,6 +11815,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10156,6 +11838,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10177,6 +11861,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10199,6 +11885,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10220,6 +11908,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10242,6 +11932,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10284,6 +11976,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10307,6 +12001,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10330,6 +12026,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10351,6 +12049,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10372,6 +12072,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10393,6 +12095,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10414,6 +12118,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10435,6 +12141,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10457,6 +12165,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10478,6 +12188,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10500,6 +12212,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10561,6 +12275,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10584,6 +12300,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10607,6 +12325,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10628,6 +12348,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10649,6 +12371,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10670,6 +12394,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10691,6 +12417,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10712,6 +12440,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10734,6 +12464,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10755,6 +12487,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10777,6 +12511,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10828,6 +12564,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10851,6 +12589,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10874,6 +12614,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10895,6 +12637,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10916,6 +12660,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10937,6 +12683,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10958,6 +12706,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -10980,6 +12730,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11001,6 +12753,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11023,6 +12777,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11079,6 +12835,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11102,6 +12860,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11125,6 +12885,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11146,6 +12908,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11167,6 +12931,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11189,6 +12955,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11210,6 +12978,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11232,6 +13002,1159 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/factors': {
+    /**
+     * Your second factors (never a secret) and how many recovery codes are left
+     * @description Requires: authenticated; via bearer session; scopes all(profile).
+     */
+    get: {
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              factors: {
+                confirmed_at: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'totp';
+                label: string;
+                last_used_at: string | null;
+              }[];
+              recovery_codes_left: number;
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Conflicts with the current state (a name taken, a concurrent change). */
+        409: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/factors/{id}': {
+    /**
+     * Remove a second factor (the last one takes the recovery codes with it)
+     * @description Requires: authenticated; via bearer session; scopes all(profile); factor change.
+     */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Done; no body. */
+        204: {
+          content: {
+            'application/json': unknown;
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Conflicts with the current state (a name taken, a concurrent change). */
+        409: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A path parameter is longer than 100 characters. */
+        414: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/factors/{id}/confirm': {
+    /**
+     * Confirm a TOTP enrolment with a first code; the first factor also returns the recovery codes (once)
+     * @description A wrong code is 400 ERR_INVALID_CODE and counts against GATEHOUSE_LIMIT_OTP_USER. Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            code: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              /** @description shown this once: only their digests are kept */
+              recovery_codes?: string[];
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Conflicts with the current state (a name taken, a concurrent change). */
+        409: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A path parameter is longer than 100 characters. */
+        414: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/factors/totp': {
+    /**
+     * Start a TOTP enrolment: the otpauth URI and its QR code (SVG); confirm it with a first code
+     * @description Refused with 409 ERR_TOTP_UNAVAILABLE in production without GATEHOUSE_KEY_ENCRYPTION_KEY. A pending enrolment replaces the previous one. Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
+     */
+    post: {
+      requestBody: {
+        content: {
+          'application/json': {
+            label?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Created. */
+        201: {
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              otpauth_uri: string;
+              qr_svg: string;
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Conflicts with the current state (a name taken, a concurrent change). */
+        409: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11283,6 +14206,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11306,6 +14231,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11329,6 +14256,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11350,6 +14279,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11371,6 +14302,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11393,6 +14326,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11414,6 +14349,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11436,6 +14373,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11514,6 +14453,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11537,6 +14478,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11560,6 +14503,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11581,6 +14526,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11602,6 +14549,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11623,6 +14572,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11644,6 +14595,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11666,6 +14619,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11687,6 +14642,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11709,6 +14666,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11753,6 +14712,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11776,6 +14737,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11799,6 +14762,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11820,6 +14785,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11841,6 +14808,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11862,6 +14831,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11883,6 +14854,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11904,6 +14877,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11926,6 +14901,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11947,6 +14924,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -11969,6 +14948,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12051,6 +15032,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12074,6 +15057,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12097,6 +15082,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12118,6 +15105,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12139,6 +15128,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12160,6 +15151,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12181,6 +15174,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12203,6 +15198,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12224,6 +15221,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12246,6 +15245,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12291,6 +15292,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12314,6 +15317,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12337,6 +15342,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12358,6 +15365,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12379,6 +15388,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12400,6 +15411,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12421,6 +15434,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12442,6 +15457,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12464,6 +15481,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12485,6 +15504,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12507,6 +15528,288 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
+  '/me/recovery-codes': {
+    /**
+     * A new set of 10 recovery codes (shown once); the old set stops working
+     * @description 403 ERR_FORBIDDEN without a confirmed second factor. Needs a sign-in within the last 5 minutes, made with two factors (a passkey, or a password and a code) once you have a second factor; otherwise 401 `ERR_STEP_UP_REQUIRED` with an RFC 9470 challenge.
+     *
+     * Requires: authenticated; via bearer session; scopes all(profile); factor change.
+     */
+    post: {
+      responses: {
+        /** @description Success. */
+        200: {
+          content: {
+            'application/json': {
+              /** @description shown this once: only their digests are kept */
+              recovery_codes: string[];
+            };
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Conflicts with the current state (a name taken, a concurrent change). */
+        409: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12553,6 +15856,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12576,6 +15881,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12599,6 +15906,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12620,6 +15929,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12641,6 +15952,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12663,6 +15976,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12684,6 +15999,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12706,6 +16023,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12748,6 +16067,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12771,6 +16092,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12794,6 +16117,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12815,6 +16140,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12836,6 +16163,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12857,6 +16186,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12878,6 +16209,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12899,6 +16232,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12921,6 +16256,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12942,6 +16279,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -12964,6 +16303,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13026,6 +16367,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13049,6 +16392,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13070,6 +16415,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13091,6 +16438,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13112,6 +16461,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13134,6 +16485,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13155,6 +16508,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
@@ -13177,6 +16532,8 @@ export interface paths {
                 field: string;
                 message: string;
               }[];
+              expires_in?: number;
+              mfa_challenge?: string;
               request_id: string;
               required_scopes?: string[];
               status: number;
