@@ -8,15 +8,18 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const git = (...args: string[]) => execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).trim();
 
 /**
- * The commit before the first-parent commit on this branch that added `path`: "the build before
- * the feature" for a before/after row. BENCH_BEFORE_REF overrides it. Undefined outside a git
+ * The commit before the first first-parent commit on this branch that added one of `paths`: "the
+ * build before the feature" for a before/after row. BENCH_BEFORE_REF overrides it. Undefined outside a git
  * checkout with that history (a tarball): the row is then skipped with a notice.
  */
-export function commitBefore(path: string): string | undefined {
+export function commitBefore(...paths: readonly string[]): string | undefined {
   const override = process.env.BENCH_BEFORE_REF;
   try {
     if (override !== undefined) return git('rev-parse', '--verify', `${override}^{commit}`);
-    const added = git('log', '--first-parent', '--diff-filter=A', '--format=%H', '--', path).split('\n').filter(Boolean).at(-1);
+    const added = git('log', '--first-parent', '--diff-filter=A', '--format=%H', '--', ...paths)
+      .split('\n')
+      .filter(Boolean)
+      .at(-1);
     return added === undefined ? undefined : git('rev-parse', '--verify', `${added}^1`);
   } catch {
     return undefined;

@@ -76,6 +76,8 @@ export type AuditEventType =
   /** Confirmed by its first code (reason: the factor id); the first one also generates recovery codes. */
   | 'factor.confirmed'
   | 'factor.removed'
+  /** An administrator removed every TOTP factor and recovery code of the account (a lost authenticator). */
+  | 'factor.reset_by_admin'
   /** A new set of recovery codes (reason `first_factor` or `regenerated`); the old set is gone. */
   | 'recovery_codes.generated'
   /** A right password of an account with a second factor: a challenge issued (reason: `tokens` or `cookie`). */

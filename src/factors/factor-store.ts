@@ -38,6 +38,8 @@ export interface FactorStore {
   confirm(id: string, userId: string, step: number, at: Date, recoveryDigests: readonly string[] | undefined, audit: readonly AuditRecord[]): Promise<boolean>;
   /** Deletes the factor; with the user's last confirmed factor gone, the recovery codes go too. False when there was none. */
   remove(id: string, userId: string, audit: readonly AuditRecord[]): Promise<boolean>;
+  /** Deletes every factor and recovery code of the user, with `audit`, in one transaction; how many factors went. */
+  removeAllOfUser(userId: string, audit: readonly AuditRecord[]): Promise<number>;
   /** One confirmed factor (id, sealed secret) per KEK id its secret names: what `serve` opens at start. */
   sealedSamples(): Promise<readonly { readonly id: string; readonly sealedSecret: string }[]>;
   /** The user's recovery codes become exactly `digests` (the old set is gone), with `audit`, in one transaction. */

@@ -137,3 +137,18 @@ export async function regenerateRecoveryCodes(deps: Pick<FactorDeps, 'store' | '
   await deps.store.replaceRecoveryCodes(userId, digests, now, [record]);
   return codes;
 }
+
+/**
+ * An administrator's answer to a user who lost the authenticator and the recovery codes: every
+ * TOTP factor and recovery code of the account goes (audited with who did it), so the password
+ * signs in alone again. Passkeys stay: each is listed and removed on its own. How many factors went.
+ */
+export async function resetSecondFactors(
+  deps: Pick<FactorDeps, 'store' | 'now'>,
+  actor: { readonly userId: string | null; readonly context: AuditContext },
+  userId: string,
+): Promise<number> {
+  const now = new Date(deps.now());
+  const record = auditRecord(actor.context, { event: 'factor.reset_by_admin', outcome: 'success', actorId: actor.userId, subjectId: userId }, now);
+  return deps.store.removeAllOfUser(userId, [record]);
+}

@@ -265,6 +265,29 @@ describe('sign-in with a second factor: the MFA challenge, the factor step, step
     });
   });
 
+  describe('an administrator resets a lost authenticator (DELETE /admin/users/{id}/factors)', () => {
+    test('malicious: the user himself, without admin:users, cannot; an administrator can, and the password signs in alone again', async () => {
+      const u = await withTotp();
+      const { access_token: own } = await twoFactorLogin(t, u.username, nextCode(u));
+      const self = await t.inject({ method: 'DELETE', url: `/admin/users/${u.id}/factors`, headers: bearer(own) });
+      assert.equal(self.statusCode, 403);
+      assert.equal(await t.services.factors.store.hasConfirmed(u.id), true);
+      users += 1;
+      const { id: adminId } = await t.register(`mfa-admin-${users}`);
+      await t.services.userDirectory.changeRole(adminId, { grant: 'admin' });
+      const { access_token: adminToken } = await t.login(`mfa-admin-${users}`);
+      const reset = await t.inject({ method: 'DELETE', url: `/admin/users/${u.id}/factors`, headers: bearer(adminToken) });
+      assert.equal(reset.statusCode, 204, reset.body);
+      assert.equal(await t.services.factors.store.hasConfirmed(u.id), false);
+      assert.equal(await t.services.factors.store.recoveryCodesLeft(u.id), 0);
+      assert.deepEqual(decodeJwt((await t.login(u.username)).access_token).amr, ['pwd']);
+      const [row] = await auditOf(u.id, 'factor.reset_by_admin');
+      assert.equal(row?.actorId, adminId);
+      const unknown = await t.inject({ method: 'DELETE', url: '/admin/users/00000000-0000-4000-8000-000000000000/factors', headers: bearer(adminToken) });
+      assert.equal(unknown.statusCode, 404);
+    });
+  });
+
   describe('step-up (POST /auth/step-up)', () => {
     const regenerate = (headers: Record<string, string>) => t.inject({ method: 'POST', url: '/me/recovery-codes', headers });
 

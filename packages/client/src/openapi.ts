@@ -5397,6 +5397,286 @@ export interface paths {
       };
     };
   };
+  '/admin/users/{id}/factors': {
+    /**
+     * Remove every TOTP factor and recovery code of the account (a lost authenticator); its passkeys stay
+     * @description Requires: authenticated; scopes all(admin:users); fresh.
+     */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Done; no body. */
+        204: {
+          content: {
+            'application/json': unknown;
+          };
+        };
+        /** @description Invalid input: a field, parameter, body or header that does not have the expected shape or is not well-formed text. */
+        400: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No credential, or one that is invalid, expired or revoked. */
+        401: {
+          headers: {
+            /** @description Bearer realm="gatehouse" with error= when a token was presented */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Authenticated, but not allowed: a missing scope or role, another tenant, or a policy refusal. */
+        403: {
+          headers: {
+            /** @description Bearer error="insufficient_scope" with the required scope, when a scope is missing */
+            'WWW-Authenticate'?: string;
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description No such route or resource, or one that is not the caller's. */
+        404: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body is larger than GATEHOUSE_BODY_LIMIT. */
+        413: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A path parameter is longer than 100 characters. */
+        414: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The body's content type is not accepted here. */
+        415: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description An Expect header other than 100-continue. */
+        417: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description Too many requests (from this address, for this account or this session); wait Retry-After seconds. */
+        429: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description The request headers are too large. */
+        431: {
+          headers: {
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+        /** @description A store did not answer in time (with Retry-After: wait that many seconds), or this instance is shutting down (retry at once, on another instance). */
+        503: {
+          headers: {
+            'Retry-After': components['headers']['Retry-After'];
+            'X-Request-Id': components['headers']['X-Request-Id'];
+          };
+          content: {
+            'application/problem+json': {
+              code: string;
+              detail: string;
+              errors?: {
+                field: string;
+                message: string;
+              }[];
+              expires_in?: number;
+              mfa_challenge?: string;
+              request_id: string;
+              required_scopes?: string[];
+              status: number;
+              title: string;
+              type: string;
+            };
+          };
+        };
+      };
+    };
+  };
   '/admin/users/{id}/lock': {
     /**
      * Lock the account: no login, no refresh, every token dies

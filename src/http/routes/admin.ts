@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { changeUserRole, changeUserStatus, deleteUser, forceLogout, listUsers, readUser, type StatusChange } from '../../admin/user-admin.js';
 import type { AuditEventType } from '../../audit/audit-event.js';
+import { resetSecondFactors } from '../../factors/factors.js';
 import type { GatehouseServices } from '../../services.js';
 import type { UserRecord } from '../../users/user-store.js';
 import { adminActorOf, logAdminAction } from '../admin-actor.js';
@@ -104,6 +105,25 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
     async (request, reply) => {
       await forceLogout(deps, adminActorOf(request), request.params.id);
       logAdminAction(request, 'logout', request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete(
+    '/admin/users/:id/factors',
+    {
+      config: USERS,
+      schema: {
+        tags: ['admin'],
+        summary: 'Remove every TOTP factor and recovery code of the account (a lost authenticator); its passkeys stay',
+        params: idParams,
+        response: { 204: z.void(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const user = await readUser(deps, request.params.id);
+      await resetSecondFactors(services.factors, adminActorOf(request), user.id);
+      logAdminAction(request, 'factors_reset', user.id);
       return reply.code(204).send();
     },
   );

@@ -95,6 +95,16 @@ export function createDrizzleFactorStore(db: Db): FactorStore {
         }),
       );
     },
+    async removeAllOfUser(userId, audit) {
+      return runQuery(() =>
+        db.transaction(async (tx) => {
+          const rows = await tx.delete(factors).where(eq(factors.userId, userId)).returning({ id: factors.id });
+          await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+          await insertAudit(tx, audit);
+          return rows.length;
+        }),
+      );
+    },
     async sealedSamples() {
       const kekId = sql`split_part(${factors.sealedSecret}, '.', 2)`;
       return runQuery(() =>
