@@ -83,6 +83,9 @@ describe('sign-in with a second factor: the MFA challenge, the factor step, step
       assert.equal(cookie.json().code, 'ERR_MFA_REQUIRED');
       assert.equal(cookie.headers['set-cookie'], undefined);
       assert.equal((await sessionsOf(u.id)).length, before, 'no session was started');
+      for (const secret of [challenge, json.json().mfa_challenge, cookie.json().mfa_challenge]) {
+        assert.ok(!t.logs.lines.some((line) => line.includes(secret)), 'a challenge never reaches the log');
+      }
       // A wrong password is still the same 401 as for any account: the challenge tells nothing to who lacks the password.
       const wrong = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: u.username, password: 'not the password at all' } });
       assert.equal(wrong.statusCode, 401);

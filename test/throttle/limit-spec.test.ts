@@ -93,6 +93,7 @@ describe('parseLimitSpec: values', () => {
       MAIL_REQUEST_IP: '30/15m',
       MAIL_ACCOUNT: '1/1m',
       PASSKEY_OPTIONS_IP: '60/1m',
+      OTP_USER: '5/15m',
     });
   });
 });
