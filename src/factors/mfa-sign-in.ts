@@ -60,7 +60,9 @@ export function createMfaSignIn(deps: MfaSignInDeps): MfaSignIn {
   };
   return {
     async challengeIfRequired(user, step, audit) {
-      if (user.passwordHash === null || !(await deps.factors.hasConfirmed(user.id))) return undefined;
+      if (user.passwordHash === null) return undefined;
+      // Read with the account at sign-in; when the record came from elsewhere, asked of the store.
+      if (!(user.hasSecondFactor ?? (await deps.factors.hasConfirmed(user.id)))) return undefined;
       const { challenge, expiresIn } = await deps.challenges.issue({
         ...step,
         userId: user.id,

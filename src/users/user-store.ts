@@ -20,6 +20,13 @@ export interface UserRecord {
   /** Access tokens carrying an older version (`tver`) are dead: see `revokeAllTokens`. */
   readonly tokenVersion: number;
   readonly createdAt: Date;
+  /**
+   * Whether the account has a confirmed TOTP factor, read in the same statement as the record by
+   * `findByUsernameKey` (every password sign-in's lookup), so a sign-in of an account without one
+   * costs no second query. Absent from the other reads: unknown, and whoever needs it asks the
+   * factor store (src/factors/mfa-sign-in.ts does).
+   */
+  readonly hasSecondFactor?: boolean;
 }
 
 export interface NewUser {

@@ -63,8 +63,12 @@ export function createDrizzleUserStore(db: Db): UserStore {
       return row === undefined ? undefined : toUserRecord(row);
     },
     async findByUsernameKey(key) {
-      const [row] = await runQuery(() => db.select().from(users).where(eq(users.usernameKey, key)).limit(1));
-      return row === undefined ? undefined : toUserRecord(row);
+      // The sign-in's one read: the account and whether a second factor must follow the password.
+      // Anything but a plain false reads as "has one": a driver surprise fails closed, not open.
+      // Spelled out: drizzle renders a column inside sql`` unqualified, and "user_id" = "id" would compare two columns of factors.
+      const hasSecondFactor = sql<boolean>`exists (select 1 from "factors" where "factors"."user_id" = "users"."id" and "factors"."confirmed_at" is not null)`;
+      const [row] = await runQuery(() => db.select({ user: users, hasSecondFactor }).from(users).where(eq(users.usernameKey, key)).limit(1));
+      return row === undefined ? undefined : Object.freeze({ ...toUserRecord(row.user), hasSecondFactor: row.hasSecondFactor !== false });
     },
     async findByVerifiedEmailKey(key) {
       const [row] = await runQuery(() =>
