@@ -1,3 +1,4 @@
+import { resetSecondFactors } from '../factors/factors.js';
 import { changeUserRole, changeUserStatus, deleteUser, forceLogout, listUsers, type UserAdminDeps } from '../admin/user-admin.js';
 import { loadConfig } from '../config/config.js';
 import { ADMIN_ROLE } from '../oauth/scope-catalogue.js';
@@ -29,6 +30,7 @@ subcommands:
   lock <user>            like disable, as a security lock
   unlock <user>          lift the lock
   logout <user>          end every session and token of the account
+  reset-factors <user>   remove every TOTP factor and recovery code (a lost authenticator)
   grant <user> <role>    grant a role (admin); revoke <user> <role> takes it away, tokens included
   delete <user> --yes    delete the account and its sessions; its audit rows stay
 
@@ -168,7 +170,7 @@ async function show(argv: readonly string[], io: CliIo): Promise<number> {
   });
 }
 
-type Action = 'disable' | 'enable' | 'lock' | 'unlock' | 'logout' | 'delete';
+type Action = 'disable' | 'enable' | 'lock' | 'unlock' | 'logout' | 'reset-factors' | 'delete';
 
 const ACTION_TEXT: Record<Action, { done: string; what: string }> = {
   disable: { done: 'disabled', what: 'No login, no refresh; every session and access token of the account dies at once.' },
@@ -176,6 +178,10 @@ const ACTION_TEXT: Record<Action, { done: string; what: string }> = {
   lock: { done: 'locked', what: 'Like disable, marked as a security lock.' },
   unlock: { done: 'unlocked', what: 'Lifts the lock. Sessions and tokens revoked by it stay revoked.' },
   logout: { done: 'logged out', what: 'Ends every session of the account; every access token it holds dies at once.' },
+  'reset-factors': {
+    done: 'second factors removed from',
+    what: 'Removes every TOTP factor and recovery code of the account (a lost authenticator): the password signs in alone again. Passkeys stay.',
+  },
   delete: { done: 'deleted', what: 'Deletes the account and its sessions; its tokens die, its audit rows stay. Needs --yes.' },
 };
 
@@ -195,6 +201,7 @@ async function act(action: Action, argv: readonly string[], io: CliIo): Promise<
     const deps = adminDeps(services);
     const user = await resolveUser(services.users, parsed.positionals[0]!, kind);
     if (action === 'logout') await forceLogout(deps, CLI_ACTOR, user.id);
+    else if (action === 'reset-factors') await resetSecondFactors(services.factors, CLI_ACTOR, user.id);
     else if (action === 'delete') await deleteUser(deps, CLI_ACTOR, user.id);
     else await changeUserStatus(deps, CLI_ACTOR, user.id, action);
     io.stdout.write(`${ACTION_TEXT[action].done} ${user.username} ${user.id}\n`);
@@ -235,6 +242,7 @@ export async function usersCommand(argv: readonly string[], io: CliIo): Promise<
     case 'lock':
     case 'unlock':
     case 'logout':
+    case 'reset-factors':
     case 'delete':
       return act(subcommand, rest, io);
     case 'grant':

@@ -10,6 +10,7 @@ import { UsageError } from '../../src/cli/arguments.js';
 import type { CliIo } from '../../src/cli/cli-services.js';
 import { usernameKey } from '../../src/users/username.js';
 import { lines, runCli, tempDeployment } from './cli-process.js';
+import { authenticatorOf } from '../support/totp-authenticator.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -86,11 +87,37 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
   });
 
   test('--help on every subcommand: exit 0, the usage and the exit codes on stdout', async () => {
-    for (const sub of ['create', 'list', 'show', 'disable', 'enable', 'lock', 'unlock', 'logout', 'delete', 'grant', 'revoke']) {
+    for (const sub of ['create', 'list', 'show', 'disable', 'enable', 'lock', 'unlock', 'logout', 'reset-factors', 'delete', 'grant', 'revoke']) {
       const io = fakeIo(deployment.env);
       assert.equal(await usersCommand([sub, '--help'], io), 0);
       assert.match(io.out(), new RegExp(`^usage: gatehouse users ${sub}`), sub);
       assert.match(io.out(), /3 {2}no such user/, sub);
+    }
+  });
+
+  test('users reset-factors: a user who lost the authenticator signs in with the password alone again', async () => {
+    const opened = await openApp(deployment.env);
+    try {
+      const registered = await opened.app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'totp-lost', password: PASSWORD } });
+      assert.equal(registered.statusCode, 201, registered.body);
+      const token = (await login(opened.app, 'totp-lost', PASSWORD)).json().access_token as string;
+      const auth = { authorization: `Bearer ${token}` };
+      const started = (await opened.app.inject({ method: 'POST', url: '/me/factors/totp', headers: auth, payload: {} })).json();
+      const code = authenticatorOf(started.otpauth_uri).codeAt(Date.now());
+      const confirmed = await opened.app.inject({ method: 'POST', url: `/me/factors/${started.id}/confirm`, headers: auth, payload: { code } });
+      assert.equal(confirmed.statusCode, 200, confirmed.body);
+      assert.equal((await login(opened.app, 'totp-lost', PASSWORD)).statusCode, 403, 'a second factor is asked for');
+    } finally {
+      await opened.close();
+    }
+    const io = fakeIo(deployment.env);
+    assert.equal(await usersCommand(['reset-factors', 'totp-lost'], io), 0);
+    assert.match(io.out(), /^second factors removed from totp-lost /);
+    const reopened = await openApp(deployment.env);
+    try {
+      assert.equal((await login(reopened.app, 'totp-lost', PASSWORD)).statusCode, 200);
+    } finally {
+      await reopened.close();
     }
   });
 
