@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, sessions } from '../../src/stores/db/schema.js';
+import { NO_AUDIT_CONTEXT } from '../../src/audit/audit-event.js';
+import { InvalidGrantError } from '../../src/errors/errors.js';
 import { authenticatorOf, type Authenticator } from '../support/totp-authenticator.js';
 import { factorStep, passwordStep, twoFactorLogin } from '../support/mfa-login.js';
 import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
@@ -180,6 +182,24 @@ describe('sign-in with a second factor: the MFA challenge, the factor step, step
       });
       assert.equal(asCookie.statusCode, 401);
       assert.equal(asCookie.headers['set-cookie'], undefined);
+    });
+
+    test('a challenge made for a cookie session does not yield tokens even to the same client (and back)', async () => {
+      const u = await withTotp();
+      const user = (await t.services.users.findById(u.id))!;
+      const step = { clientId: 'gatehouse-web', requestedScopes: null, tenant: null, resource: null } as const;
+      for (const [made, asked] of [
+        ['cookie', 'tokens'],
+        ['tokens', 'cookie'],
+      ] as const) {
+        const issued = await t.services.mfaSignIn.challengeIfRequired(user, { ...step, yields: made }, NO_AUDIT_CONTEXT);
+        assert.ok(issued !== undefined);
+        await assert.rejects(
+          t.services.mfaSignIn.complete(issued.challenge, { otp: nextCode(u) }, { clientId: 'gatehouse-web', yields: asked }, NO_AUDIT_CONTEXT),
+          InvalidGrantError,
+        );
+      }
+      assert.equal((await auditOf(u.id, 'mfa.failed')).filter((r) => r.reason === 'challenge_of_another_client').length, 2);
     });
 
     test('brute force of the code: past GATEHOUSE_LIMIT_OTP_USER even the right code is 429, never a 500', async () => {
