@@ -95,32 +95,6 @@ describe('gatehouse users (the real CLI, a PGlite database on disk shared betwee
     }
   });
 
-  test('users reset-factors: a user who lost the authenticator signs in with the password alone again', async () => {
-    const opened = await openApp(deployment.env);
-    try {
-      const registered = await opened.app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'totp-lost', password: PASSWORD } });
-      assert.equal(registered.statusCode, 201, registered.body);
-      const token = (await login(opened.app, 'totp-lost', PASSWORD)).json().access_token as string;
-      const auth = { authorization: `Bearer ${token}` };
-      const started = (await opened.app.inject({ method: 'POST', url: '/me/factors/totp', headers: auth, payload: {} })).json();
-      const code = authenticatorOf(started.otpauth_uri).codeAt(Date.now());
-      const confirmed = await opened.app.inject({ method: 'POST', url: `/me/factors/${started.id}/confirm`, headers: auth, payload: { code } });
-      assert.equal(confirmed.statusCode, 200, confirmed.body);
-      assert.equal((await login(opened.app, 'totp-lost', PASSWORD)).statusCode, 403, 'a second factor is asked for');
-    } finally {
-      await opened.close();
-    }
-    const io = fakeIo(deployment.env);
-    assert.equal(await usersCommand(['reset-factors', 'totp-lost'], io), 0);
-    assert.match(io.out(), /^second factors removed from totp-lost /);
-    const reopened = await openApp(deployment.env);
-    try {
-      assert.equal((await login(reopened.app, 'totp-lost', PASSWORD)).statusCode, 200);
-    } finally {
-      await reopened.close();
-    }
-  });
-
   test('users create alice --admin: the first admin, whose password login yields the admin scopes over HTTP', async () => {
     const created = await runCli(['users', 'create', 'alice', '--admin', '--password-stdin', '--json'], { env: deployment.env, input: `${PASSWORD}\n` });
     assert.equal(created.status, 0, created.stderr);
@@ -206,5 +180,39 @@ describe('gatehouse users create: look-alike names and context passwords (a depl
     });
     assert.equal(result.status, 1, result.stderr);
     assert.deepEqual(lines(result.stderr), ['gatehouse: password must not be mostly the name of this service or of the account [ERR_PASSWORD_POLICY]']);
+  });
+});
+
+describe('gatehouse users reset-factors (a deployment of its own)', () => {
+  let own: Awaited<ReturnType<typeof tempDeployment>>;
+  before(async () => {
+    own = await tempDeployment();
+  });
+  after(() => own.cleanup());
+
+  test('users reset-factors: a user who lost the authenticator signs in with the password alone again', async () => {
+    const opened = await openApp(own.env);
+    try {
+      const registered = await opened.app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'totp-lost', password: PASSWORD } });
+      assert.equal(registered.statusCode, 201, registered.body);
+      const token = (await login(opened.app, 'totp-lost', PASSWORD)).json().access_token as string;
+      const auth = { authorization: `Bearer ${token}` };
+      const started = (await opened.app.inject({ method: 'POST', url: '/me/factors/totp', headers: auth, payload: {} })).json();
+      const code = authenticatorOf(started.otpauth_uri).codeAt(Date.now());
+      const confirmed = await opened.app.inject({ method: 'POST', url: `/me/factors/${started.id}/confirm`, headers: auth, payload: { code } });
+      assert.equal(confirmed.statusCode, 200, confirmed.body);
+      assert.equal((await login(opened.app, 'totp-lost', PASSWORD)).statusCode, 403, 'a second factor is asked for');
+    } finally {
+      await opened.close();
+    }
+    const io = fakeIo(own.env);
+    assert.equal(await usersCommand(['reset-factors', 'totp-lost'], io), 0);
+    assert.match(io.out(), /^second factors removed from totp-lost /);
+    const reopened = await openApp(own.env);
+    try {
+      assert.equal((await login(reopened.app, 'totp-lost', PASSWORD)).statusCode, 200);
+    } finally {
+      await reopened.close();
+    }
   });
 });
