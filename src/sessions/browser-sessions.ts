@@ -90,6 +90,11 @@ interface CachedSession {
   /** The roles held in the session's tenant; empty for a session bound to no tenant. */
   readonly tenantRoles: readonly string[];
   readonly loadedAt: number;
+  /**
+   * The principal last built from this row and `user` (the user store's record, the very object):
+   * it is a function of the two, so while both are the same objects it is reused, not rebuilt.
+   */
+  built?: { readonly user: UserRecord; readonly principal: SessionPrincipal };
 }
 
 /**
@@ -310,7 +315,8 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       if (user.lockedAt !== null) throw new InvalidTokenError('subject is locked');
       if (session.tokenVersion < user.tokenVersion) throw new InvalidTokenError('token version moved past the session');
       await renewIdle(entry, now);
-      return Object.freeze({
+      if (entry.built?.user === user) return entry.built.principal;
+      const principal: SessionPrincipal = Object.freeze({
         via: 'session',
         subject: session.userId,
         scopes: new Set(session.scope.split(' ').filter((s) => s.length > 0)),
@@ -323,6 +329,8 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
         expiresAt: Math.floor(session.expiresAt.getTime() / 1000),
         authentication: authenticationOf(session),
       });
+      entry.built = { user, principal };
+      return principal;
     },
 
     async signOut(cookieValue, audit) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCookie, stringifySetCookie, type SerializeOptions } from 'cookie';
 import { issuerCookiesSecure, sessionCookieName } from './cookie-names.js';
 
@@ -51,7 +51,11 @@ export function clearSessionCookie(issuer: string): string {
 export function readSessionCookie(cookieHeaders: readonly string[], name: string): string | undefined | 'malformed' {
   let found: string | undefined;
   for (const header of cookieHeaders) {
+    // Most requests carry no such name at all: nothing to split and parse.
+    if (!header.includes(name)) continue;
     for (const pair of header.split(';')) {
+      // Only a pair that names it can be it (the library still parses it, whitespace and all).
+      if (!pair.includes(name)) continue;
       // One pair at a time, so a repeat of the name is seen (parsing the header whole keeps the first).
       const value = parseCookie(pair, { decode: (raw) => raw })[name];
       if (value === undefined) continue;
@@ -92,12 +96,13 @@ export function generateSessionCookie(sessionId: string): NewSessionCookie {
  * (The same reasoning as the refresh-token digests.)
  */
 export function digestSessionSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time comparison of the presented secret's digest with the stored one. */
 export function sessionSecretMatches(secret: string, storedDigest: string): boolean {
-  const presented = Buffer.from(digestSessionSecret(secret), 'hex');
+  // On every cookie request: the one-shot hash into a Buffer, no Hash object nor hex round trip.
+  const presented = hash('sha256', secret, 'buffer');
   const stored = Buffer.from(storedDigest, 'hex');
   // Both are 32 bytes when the store holds a real digest; a damaged row simply never matches.
   return presented.length === stored.length && timingSafeEqual(presented, stored);

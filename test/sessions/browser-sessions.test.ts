@@ -212,6 +212,21 @@ describe('browser sessions: authenticate', () => {
     assert.equal(h.reads, 1, 'served from the cache until the renewal');
   });
 
+  test('the principal is reused while the row and the user record are the same; a new user record (a role granted) gives a new one', async () => {
+    let user: UserRecord = USER;
+    const h = harness({ users: { findById: async (id) => (id === USER.id ? user : undefined) } });
+    const sessions = createBrowserSessions(h.deps);
+    const first = await sessions.authenticate(h.cookie);
+    assert.equal(await sessions.authenticate(h.cookie), first);
+    user = { ...USER, roles: [...USER.roles, 'admin'] };
+    const after = await sessions.authenticate(h.cookie);
+    assert.notEqual(after, first);
+    assert.ok(after.roles.includes('admin'));
+    // Still checked on every request, reused principal or not.
+    h.revoked = 'session revoked';
+    await assert.rejects(sessions.authenticate(h.cookie), InvalidTokenError);
+  });
+
   test('the principal: via session, the session scopes, global roles, the expiry in seconds', async () => {
     const h = harness();
     const principal = await createBrowserSessions(h.deps).authenticate(h.cookie);
