@@ -65,6 +65,8 @@ export const EXPECTED_PUBLIC_WRITES: Readonly<Record<string, string>> = {
     'second step of a password login: the credential is the single-use MFA challenge of the password step plus a code; codes throttled per account',
   'POST /auth/session/mfa':
     'second step of a browser sign-in: the single-use MFA challenge of POST /auth/session plus a code; codes throttled per account; the CSRF layers guard it',
+  'POST /login/second-factor':
+    'the hosted form of POST /auth/session/mfa: the single-use MFA challenge of POST /login plus a code, plus the synchronizer token; codes throttled per account',
   'POST /auth/passkeys/verify':
     'passkey sign-in: the credential is the signed assertion in the body; throttled like /auth/login; the CSRF layers guard it (login CSRF)',
 };

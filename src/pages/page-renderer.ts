@@ -2,8 +2,9 @@
  * The hosted pages as HTML strings (no Fastify here; src/http/routes/pages.ts sends them).
  * Templates are files under ./templates rendered by Eta with autoEscape on, so every `<%= %>`
  * interpolation is HTML-escaped by the library: the only raw output (`<%~ %>`) is a layout's body
- * and an include, both rendered by Eta itself. The pages carry no script and no inline style
- * (CSP `default-src 'none'; style-src 'self'`); their one stylesheet is /assets/gatehouse.css.
+ * and an include, both rendered by Eta itself. The pages carry no inline script and no inline style
+ * (CSP `default-src 'none'; style-src 'self'`); their one stylesheet is /assets/gatehouse.css, and
+ * the pages with passkey buttons load their one script, /assets/passkeys.js (CSP `script-src 'self'`).
  */
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
@@ -98,6 +99,27 @@ export interface ConfirmEmailPage {
   readonly done?: boolean;
 }
 
+/**
+ * The second step of a sign-in (`challenge`: the password step's MFA challenge, carried by the
+ * form) or, `stepUp`, a signed-in session proving a second factor again before something sensitive.
+ */
+export interface SecondFactorPage {
+  readonly csrfToken: string;
+  readonly stepUp: boolean;
+  /** Where the code form posts. */
+  readonly action: '/login/second-factor' | '/login/step-up';
+  readonly challenge?: string;
+  /** Already checked; carried through the form. */
+  readonly returnTo?: string;
+  readonly error?: string;
+  /** The account has a confirmed TOTP factor (and so recovery codes): the code form shows. */
+  readonly totp: boolean;
+  /** The account has a passkey: the passkey button shows (with JavaScript). */
+  readonly passkey: boolean;
+  /** Where a passkey sign-in or a new sign-in goes afterwards (checked like return_to). */
+  readonly target: string;
+}
+
 export interface LogoutPage {
   readonly csrfToken: string;
 }
@@ -121,6 +143,7 @@ export interface PageData {
   readonly 'forgot-password': ForgotPasswordPage;
   readonly 'reset-password': ResetPasswordPage;
   readonly 'confirm-email': ConfirmEmailPage;
+  readonly 'second-factor': SecondFactorPage;
   readonly error: ErrorPage;
 }
 
@@ -215,6 +238,7 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
   'forgot-password': (d) => d,
   'reset-password': (d) => ({ ...d, done: d.done ?? false }),
   'confirm-email': (d) => ({ ...d, done: d.done ?? false }),
+  'second-factor': (d) => ({ ...d, passkeyTarget: d.target, signInHref: `/login?return_to=${encodeURIComponent(d.target)}` }),
   error: (d) => ({
     ...d,
     retryAfterText: d.retryAfterSeconds === undefined ? undefined : seconds(d.retryAfterSeconds),

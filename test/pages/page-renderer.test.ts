@@ -29,6 +29,7 @@ const samples: { readonly [P in PageName]: PageData[P] } = {
   'forgot-password': { csrfToken: TOKEN, notice: 'If the account exists, a link is on its way.' },
   'reset-password': { csrfToken: TOKEN, code: 'A'.repeat(43), passwordMinLength: 15, error: 'Password not accepted: too short.' },
   'confirm-email': { csrfToken: TOKEN, code: 'B'.repeat(43) },
+  'second-factor': { csrfToken: TOKEN, stepUp: false, action: '/login/second-factor', challenge: 'ghm_sample', returnTo: '/account', totp: true, passkey: true, target: '/account' },
   error: { status: 429, title: 'Too many attempts', detail: 'Wait a little.', retryAfterSeconds: 30, requestId: 'r-1' },
 };
 const render = <P extends PageName>(page: P, data: PageData[P]) => renderer.render(page, data);
@@ -60,7 +61,7 @@ describe('pages: what a page carries and what it must not', () => {
     for (const page of pages) {
       const out = html(page);
       const scripts = out.match(/<script[^>]*>[^<]*<\/script>|<script/gi) ?? [];
-      assert.deepEqual(scripts, page === 'login' || page === 'account' ? [PASSKEY_SCRIPT] : [], page);
+      assert.deepEqual(scripts, page === 'login' || page === 'account' || page === 'second-factor' ? [PASSKEY_SCRIPT] : [], page);
       assert.doesNotMatch(out.replace(PASSKEY_SCRIPT, ''), /<script|<style|\sstyle=|\son[a-z]+=/i, page);
       assert.deepEqual(out.match(/<link [^>]*>/g), ['<link rel="stylesheet" href="/assets/gatehouse.css">'], page);
       for (const [, url] of out.matchAll(/\s(?:src|href|action)="([^"]*)"/g)) assert.match(url!, /^\/(?!\/)/, `${page}: ${url}`);

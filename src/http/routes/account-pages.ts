@@ -14,7 +14,7 @@ import type { PageKit } from '../pages/page-kit.js';
 import { ownAuditEventView } from './audit-view.js';
 
 /** Signed in with the browser's session cookie only; without one, a 303 to the sign-in page and back. */
-const SIGNED_IN: RouteRequirement = Object.freeze({ schemes: ['session'] as const, page: true, scopes: ['profile'] });
+export const SIGNED_IN_PAGE: RouteRequirement = Object.freeze({ schemes: ['session'] as const, page: true, scopes: ['profile'] });
 const PAGE = { errorStyle: 'page' } as const;
 const RECENT_EVENTS = 20;
 
@@ -70,14 +70,14 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
   /** After the browser's own session ended: no cookie left to show, so to the sign-in page. */
   const signedOut = (reply: FastifyReply) => kit.clearSessionCookie(reply).redirect('/login', 303);
 
-  app.get('/account', { config: { auth: SIGNED_IN, ...PAGE }, schema: { hide: true, querystring: accountQuery } }, async (request, reply) =>
+  app.get('/account', { config: { auth: SIGNED_IN_PAGE, ...PAGE }, schema: { hide: true, querystring: accountQuery } }, async (request, reply) =>
     renderAccount(request, reply, 200, request.query.done === undefined ? {} : { notice: NOTICES[request.query.done] }),
   );
 
   app.post(
     '/account/password',
     {
-      config: { auth: SIGNED_IN, throttle: 'password_change', ...PAGE },
+      config: { auth: SIGNED_IN_PAGE, throttle: 'password_change', ...PAGE },
       schema: { hide: true, body: passwordForm },
       onRequest: kit.refuseCrossSite,
       preHandler: kit.checkForm,
@@ -103,7 +103,7 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   app.post(
     '/account/sessions/end-all',
-    { config: { auth: SIGNED_IN, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, onRequest: kit.refuseCrossSite, preHandler: kit.checkForm },
+    { config: { auth: SIGNED_IN_PAGE, ...PAGE }, schema: { hide: true, body: tokenOnlyForm }, onRequest: kit.refuseCrossSite, preHandler: kit.checkForm },
     async (request, reply) => {
       const principal = request.principal!;
       const sessions = await logoutEverywhere(sessionDeps, principal, auditContextOf(request));
@@ -115,7 +115,7 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
   app.post(
     '/account/sessions/:id/end',
     {
-      config: { auth: SIGNED_IN, ...PAGE },
+      config: { auth: SIGNED_IN_PAGE, ...PAGE },
       schema: { hide: true, params: sessionParams, body: tokenOnlyForm },
       onRequest: kit.refuseCrossSite,
       preHandler: kit.checkForm,

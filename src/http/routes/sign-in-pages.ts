@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { InvalidGrantError, InvalidRequestError, PasswordPolicyError, UsernameTakenError, ValidationError } from '../../errors/errors.js';
+import { InvalidGrantError, InvalidRequestError, MfaRequiredError, PasswordPolicyError, UsernameTakenError, ValidationError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import type { GatehouseServices } from '../../services.js';
 import { deviceLabel } from '../../sessions/device-label.js';
@@ -10,6 +10,7 @@ import { auditContextOf } from '../audit-context.js';
 import { mailRegistrationConfirmation } from './email.js';
 import { sendError } from '../error-handler.js';
 import type { PageKit } from '../pages/page-kit.js';
+import { sendSignInCodePage } from './second-factor-pages.js';
 
 // Shapes and bounds only (the core's rules name the field); a repeated field is an array and fails here.
 const returnToQuery = z.object({ return_to: z.string().max(4096).optional() }).strict();
@@ -88,8 +89,15 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
     },
     async (request, reply) => {
       const { username, password, tenant, return_to } = request.body;
-      // The form always sends the optional field; empty means none.
-      return signIn(request, reply, { username, password, tenant: tenant === '' ? undefined : tenant }, return_to);
+      try {
+        // The form always sends the optional field; empty means none.
+        return await signIn(request, reply, { username, password, tenant: tenant === '' ? undefined : tenant }, return_to);
+      } catch (error) {
+        if (!(error instanceof MfaRequiredError)) throw error;
+        // The password was right; the code step comes next, on its own page, with no cookie yet.
+        request.log.info({ event: 'mfa.challenged' }, 'sign-in needs the second factor');
+        return sendSignInCodePage(kit, request, reply, 200, { challenge: error.challenge, returnTo: return_to });
+      }
     },
   );
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ACR_VALUES, assuranceLevelOf } from '@gatehouse/verify';
 import { ForbiddenError, InvalidTokenError, ValidationError } from '../../errors/errors.js';
 import { secondFactorProofOf } from '../../factors/second-factor.js';
-import { stepUp } from '../../factors/step-up.js';
+import { stepUp, type StepUpDeps } from '../../factors/step-up.js';
 import { accessTokenOfSession } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
 import { auditContextOf } from '../audit-context.js';
@@ -27,6 +27,16 @@ const steppedUp = z.object({
   scope: z.string().optional(),
 });
 
+/** What `stepUp` needs, from the services: shared by this route and the hosted step-up form. */
+export function stepUpDepsOf(services: GatehouseServices): StepUpDeps {
+  return {
+    secondFactor: { factors: services.factors.store, kek: services.factors.kek, throttle: services.factors.throttle, now: services.now },
+    sessions: services.sessions,
+    recordAudit: (record) => services.audit.record(record),
+    now: services.now,
+  };
+}
+
 /**
  * RFC 9470 step-up: the signed-in user presents a code of his second factor and his session
  * records a two-factor authentication now. A bearer caller gets a new access token with it; a
@@ -38,12 +48,7 @@ export const stepUpRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }
     onSecurityEvent: () => {},
     onRehashFailed: (error) => app.log.warn({ err: error }, 'password rehash failed'),
   });
-  const deps = {
-    secondFactor: { factors: services.factors.store, kek: services.factors.kek, throttle: services.factors.throttle, now: services.now },
-    sessions: services.sessions,
-    recordAudit: (record: Parameters<GatehouseServices['audit']['record']>[0]) => services.audit.record(record),
-    now: services.now,
-  };
+  const deps = stepUpDepsOf(services);
 
   app.post(
     '/auth/step-up',
