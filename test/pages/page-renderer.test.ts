@@ -29,7 +29,16 @@ const samples: { readonly [P in PageName]: PageData[P] } = {
   'forgot-password': { csrfToken: TOKEN, notice: 'If the account exists, a link is on its way.' },
   'reset-password': { csrfToken: TOKEN, code: 'A'.repeat(43), passwordMinLength: 15, error: 'Password not accepted: too short.' },
   'confirm-email': { csrfToken: TOKEN, code: 'B'.repeat(43) },
-  'second-factor': { csrfToken: TOKEN, stepUp: false, action: '/login/second-factor', challenge: 'ghm_sample', returnTo: '/account', totp: true, passkey: true, target: '/account' },
+  'second-factor': {
+    csrfToken: TOKEN,
+    stepUp: false,
+    action: '/login/second-factor',
+    challenge: 'ghm_sample',
+    returnTo: '/account',
+    totp: true,
+    passkey: true,
+    target: '/account',
+  },
   error: { status: 429, title: 'Too many attempts', detail: 'Wait a little.', retryAfterSeconds: 30, requestId: 'r-1' },
 };
 const render = <P extends PageName>(page: P, data: PageData[P]) => renderer.render(page, data);
