@@ -52,8 +52,8 @@ async function seed(dir: string): Promise<void> {
       SELECT gen_random_uuid(), 'user' || i, 'user' || i, (SELECT password_hash FROM users WHERE username_key = 'seed')
       FROM generate_series(1, ${USERS}) AS i`);
     await db.execute(sql`
-      INSERT INTO sessions (id, user_id, client_id, scope, device, created_at, last_used_at, expires_at, idle_expires_at)
-      SELECT gen_random_uuid(), id, 'gatehouse', '', 'bench', now(), now(), now() + interval '30 days', now() + interval '14 days'
+      INSERT INTO sessions (id, user_id, client_id, scope, device, created_at, last_used_at, expires_at, idle_expires_at, auth_methods, auth_time)
+      SELECT gen_random_uuid(), id, 'gatehouse', '', 'bench', now(), now(), now() + interval '30 days', now() + interval '14 days', ARRAY['pwd'], now()
       FROM users WHERE username_key LIKE 'user%'`);
     await db.execute(sql`
       INSERT INTO refresh_tokens (digest, session_id, generation, created_at)
