@@ -72,6 +72,24 @@ export async function enrolTotp(
 }
 
 /**
+ * An unconfirmed factor's enrolment shown again (after a wrong first code), from its sealed
+ * secret; NotFoundError when it is not the user's or is confirmed already (its secret is then
+ * never shown again).
+ */
+export async function pendingEnrolment(
+  deps: Pick<FactorDeps, 'store' | 'kek' | 'issuer'>,
+  user: { readonly id: string; readonly username: string },
+  factorId: string,
+): Promise<TotpEnrolment> {
+  const factor = await deps.store.find(factorId, user.id);
+  if (factor === undefined || factor.confirmedAt !== null) throw new NotFoundError('no pending enrolment of this user');
+  const kek = await deps.kek();
+  if (kek === undefined) throw new TotpUnavailableError();
+  const uri = otpauthUri(openTotpSecret(kek, factor.id, factor.sealedSecret), new URL(deps.issuer).host, user.username);
+  return { id: factor.id, otpauthUri: uri, qrSvg: await qrCodeSvg(uri) };
+}
+
+/**
  * Confirms an enrolment with a first code (throttled like every code). The user's first confirmed
  * factor also generates the recovery codes, returned once; a later one returns none.
  */

@@ -108,14 +108,22 @@ async function authenticateWith(
 const unauthenticated = (error: unknown) =>
   error instanceof MissingCredentialError || error instanceof InvalidTokenError || error instanceof MalformedCredentialError;
 
+/**
+ * Where a page comes back to: itself for a GET; for a refused form post, which a redirect cannot
+ * replay, nowhere named (the pages then go to /account, where the forms are), and the user posts again.
+ */
+function returnToQuery(request: FastifyRequest): string {
+  return request.method === 'GET' || request.method === 'HEAD' ? `?return_to=${encodeURIComponent(request.url)}` : '';
+}
+
 /** A page's answer to a caller who is not signed in: to the sign-in page, then back here. */
 function signInLocation(request: FastifyRequest): string {
-  return `/login?return_to=${encodeURIComponent(request.url)}`;
+  return `/login${returnToQuery(request)}`;
 }
 
 /** A page's answer to a signed-in caller who must step up: to the second-factor prompt, then back here. */
 function stepUpLocation(request: FastifyRequest): string {
-  return `/login/second-factor?return_to=${encodeURIComponent(request.url)}`;
+  return `/login/second-factor${returnToQuery(request)}`;
 }
 
 interface RouteFacts {

@@ -68,6 +68,33 @@ export interface AccountPage {
   readonly passwordError?: string;
   /** The user's passkeys (managed by /assets/passkeys.js: adding one needs navigator.credentials). */
   readonly passkeys?: readonly AccountPasskey[];
+  /** The confirmed authenticator apps (TOTP) and how many recovery codes are left; plain forms, no script. */
+  readonly totp?: { readonly factors: readonly AccountFactor[]; readonly recoveryCodesLeft: number };
+}
+
+export interface AccountFactor {
+  readonly id: string;
+  readonly label: string;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
+}
+
+/** Setting up an authenticator app: the QR code and the secret (shown to the signed-in user only), and the confirming form. */
+export interface TotpSetupPage {
+  readonly csrfToken: string;
+  readonly factorId: string;
+  /** The qrcode library's SVG: paths only, checked by the route before it is embedded. */
+  readonly qrSvg: string;
+  /** The base32 secret, for typing into an app that cannot scan. */
+  readonly secret: string;
+  readonly error?: string;
+}
+
+/** Recovery codes, shown this once. */
+export interface RecoveryCodesPage {
+  readonly codes: readonly string[];
+  /** After the first authenticator app was confirmed (else: a new set replaced the old one). */
+  readonly first: boolean;
 }
 
 export interface AccountPasskey {
@@ -144,6 +171,8 @@ export interface PageData {
   readonly 'reset-password': ResetPasswordPage;
   readonly 'confirm-email': ConfirmEmailPage;
   readonly 'second-factor': SecondFactorPage;
+  readonly 'totp-setup': TotpSetupPage;
+  readonly 'recovery-codes': RecoveryCodesPage;
   readonly error: ErrorPage;
 }
 
@@ -183,6 +212,16 @@ const EVENT_LABELS: Readonly<Record<string, string>> = {
   'email.confirmation_requested': 'Email confirmation asked for',
   'email.confirmed': 'Email address confirmed',
   'email.confirmation_refused': 'Email confirmation link refused',
+  'factor.enrolled': 'Authenticator app set-up started',
+  'factor.confirmed': 'Authenticator app added',
+  'factor.removed': 'Authenticator app removed',
+  'factor.reset_by_admin': 'Authenticator apps removed by an administrator',
+  'recovery_codes.generated': 'New recovery codes',
+  'mfa.succeeded': 'Second factor accepted',
+  'mfa.failed': 'Second factor refused',
+  'passkey.registered': 'Passkey added',
+  'passkey.removed': 'Passkey removed',
+  'passkey.signed_in': 'Signed in with a passkey',
 };
 
 const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
@@ -227,6 +266,15 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
       createdAtText: when(p.createdAt),
       lastUsedAtText: p.lastUsedAt === null ? 'never' : when(p.lastUsedAt),
     })),
+    totp: {
+      factors: (d.totp?.factors ?? []).map((f) => ({
+        id: f.id,
+        label: f.label,
+        createdAtText: when(f.createdAt),
+        lastUsedAtText: f.lastUsedAt === null ? 'never' : when(f.lastUsedAt),
+      })),
+      recoveryCodesLeft: d.totp?.recoveryCodesLeft ?? 0,
+    },
     events: d.events.map((e) => ({
       at: e.occurredAt.toISOString(),
       atText: when(e.occurredAt),
@@ -238,6 +286,8 @@ const views: { readonly [P in PageName]: (data: PageData[P]) => object } = {
   'forgot-password': (d) => d,
   'reset-password': (d) => ({ ...d, done: d.done ?? false }),
   'confirm-email': (d) => ({ ...d, done: d.done ?? false }),
+  'totp-setup': (d) => ({ ...d, secretGroups: d.secret.match(/.{1,4}/g)?.join(' ') ?? d.secret }),
+  'recovery-codes': (d) => d,
   'second-factor': (d) => ({ ...d, passkeyTarget: d.target, signInHref: `/login?return_to=${encodeURIComponent(d.target)}` }),
   error: (d) => ({
     ...d,

@@ -12,6 +12,7 @@ import { passwordChangeDeps } from './password.js';
 import { auditContextOf } from '../audit-context.js';
 import type { PageKit } from '../pages/page-kit.js';
 import { ownAuditEventView } from './audit-view.js';
+import { listFactors } from '../../factors/factors.js';
 
 /** Signed in with the browser's session cookie only; without one, a 303 to the sign-in page and back. */
 export const SIGNED_IN_PAGE: RouteRequirement = Object.freeze({ schemes: ['session'] as const, page: true, scopes: ['profile'] });
@@ -29,7 +30,12 @@ const passwordForm = z
   .strict();
 const sessionParams = z.object({ id: z.string().max(64) });
 /** What a redirect back to /account may announce: fixed words, never text from the URL. */
-const NOTICES = { password_changed: 'Your password was changed. Your other sessions were signed out.', session_ended: 'That session was signed out.' } as const;
+const NOTICES = {
+  password_changed: 'Your password was changed. Your other sessions were signed out.',
+  session_ended: 'That session was signed out.',
+  totp_added: 'Your authenticator app was added.',
+  factor_removed: 'That authenticator app was removed.',
+} as const;
 const accountQuery = z.object({ done: z.enum(Object.keys(NOTICES) as [keyof typeof NOTICES]).optional() }).strict();
 
 /** The account page: profile, sessions (sign out one, or all), password change, recent security events. */
@@ -39,14 +45,17 @@ export const accountPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServi
 
   const renderAccount = async (request: FastifyRequest, reply: FastifyReply, status: number, extra: Pick<AccountPage, 'notice' | 'passwordError'>) => {
     const principal = request.principal!;
-    const [sessions, events, passkeys] = await Promise.all([
+    const [sessions, events, passkeys, factors, recoveryCodesLeft] = await Promise.all([
       listDeviceSessions(sessionDeps, principal),
       services.audit.list({ subjectId: principal.subject, limit: RECENT_EVENTS }),
       services.passkeys.list(principal.subject),
+      listFactors(services.factors, principal.subject),
+      services.factors.store.recoveryCodesLeft(principal.subject),
     ]);
     const { user } = principal;
     return kit.send(kit.allowPasskeyScript(reply), status, 'account', {
       passkeys,
+      totp: { factors: factors.filter((f) => f.confirmedAt !== null), recoveryCodesLeft },
       csrfToken: kit.csrf.tokenFor(request, reply),
       profile: {
         id: user.id,
