@@ -46,9 +46,21 @@ async function helloServer(script: string): Promise<number> {
   }
 }
 
-async function rawArgon2(): Promise<number> {
+async function rawArgon2(): Promise<{ perSecond: number; cpuMsPerVerify: number }> {
   const { next } = start('./servers/raw-argon2.ts', { CONCURRENCY: String(LOGIN_CONNECTIONS), SECONDS: String(SECONDS) });
-  return Number((await next('result')).perSecond);
+  const result = await next('result');
+  return { perSecond: Number(result.perSecond), cpuMsPerVerify: Number(result.cpuMsPerVerify) };
+}
+
+interface CpuReading {
+  readonly processMs: number;
+  readonly loopCpuMs: number;
+  readonly loopWaitMs: number;
+}
+
+async function cpuOf(child: ChildProcess, next: (t: string) => Promise<Message>): Promise<CpuReading> {
+  const m = await request(child, 'read-cpu', 'cpu', next);
+  return { processMs: Number(m.processMs), loopCpuMs: Number(m.loopCpuMs), loopWaitMs: Number(m.loopWaitMs) };
 }
 
 /** `Set-Cookie` of a sign-in → the `name=value` a browser sends back. */
@@ -62,6 +74,10 @@ interface GatehouseFigures {
   readonly me: number;
   readonly logins: number;
   readonly loopP99: number;
+  /** Per login during the logins load: the whole process's CPU, the event loop's, and the loop's wait for a core. */
+  readonly loginProcessCpuMs: number;
+  readonly loginLoopCpuMs: number;
+  readonly loginLoopWaitMs: number;
   /** Issue 12: `GET /me` with the session cookie and with a bearer token, loaded in turn. */
   readonly meCookie: number;
   readonly meBearer: number;
@@ -83,8 +99,11 @@ async function gatehouse(): Promise<GatehouseFigures> {
     const token = (await (await fetch(`${base}/auth/token`, { method: 'POST', headers: formHeaders, body: form })).json()) as { access_token: string };
     const me = await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { authorization: `Bearer ${token.access_token}` } });
     await request(child, 'reset-delay', 'delay-reset', next);
+    const cpuBefore = await cpuOf(child, next);
     const logins = await load({ url: `${base}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: formHeaders, body: form });
+    const cpuAfter = await cpuOf(child, next);
     const delay = await request(child, 'read-delay', 'delay', next);
+    const perLogin = (key: keyof CpuReading) => (cpuAfter[key] - cpuBefore[key]) / logins.requests.total;
     // The browser's paths beside their bearer twins, each pair loaded in turn (A B A B) so a drift
     // in the machine's speed hits both alike. Sec-Fetch-Site: what a browser sends on its own page.
     const signInBody = JSON.stringify({ username: 'bench', password: PASSWORD });
@@ -109,6 +128,9 @@ async function gatehouse(): Promise<GatehouseFigures> {
       me: me.requests.average,
       logins: logins.requests.average,
       loopP99: Number(delay.p99Ms),
+      loginProcessCpuMs: perLogin('processMs'),
+      loginLoopCpuMs: perLogin('loopCpuMs'),
+      loginLoopWaitMs: perLogin('loopWaitMs'),
       meCookie: rate(done.meCookie),
       meBearer: rate(done.meBearer),
       signIns: rate(done.signIns),
@@ -366,11 +388,31 @@ print(
       value: g.logins,
       unit: '/s',
       baselineName: 'raw argon2id verify',
-      baseline: argon,
+      baseline: argon.perSecond,
       target: '>= 0.9x',
-      pass: g.logins / argon >= 0.9,
+      pass: g.logins / argon.perSecond >= 0.9,
     },
     { name: 'event-loop p99 during logins', value: g.loopP99, unit: 'ms', baselineName: '', baseline: 0, target: '< 20 ms', pass: g.loopP99 < 20 },
+    // Why the logins row is where it is: the cores are shared, so every CPU-ms a login spends outside
+    // argon2 is taken from the hashes. If CPU were the only limit, logins ÷ raw ≤ argon2 ÷ (argon2 + rest).
+    {
+      name: '  CPU per login, whole server process',
+      value: g.loginProcessCpuMs,
+      unit: 'ms',
+      baselineName: 'raw argon2id, CPU per verify',
+      baseline: argon.cpuMsPerVerify,
+      target: 'explains the row above',
+      pass: undefined,
+    },
+    {
+      name: '  of which the event loop (PGlite, HTTP, JWT, log)',
+      value: g.loginLoopCpuMs,
+      unit: `ms (waited ${g.loginLoopWaitMs.toFixed(1)} ms for a core)`,
+      baselineName: 'raw argon2id, CPU per verify',
+      baseline: argon.cpuMsPerVerify,
+      target: `ceiling ${(argon.cpuMsPerVerify / (argon.cpuMsPerVerify + g.loginLoopCpuMs)).toFixed(2)}x`,
+      pass: undefined,
+    },
     {
       name: 'GET /me, session cookie',
       value: g.meCookie,

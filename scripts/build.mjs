@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build` (also `prepare` and `npm start`): every package's src/ → its dist/ with tsc -b, then the
 // runtime files the compiled code reads beside itself through import.meta.url (the common-passwords
-// list, the drizzle migrations, the hosted pages' templates and stylesheet). tsc -b skips projects
+// list, the argon2 worker thread's entry, the drizzle migrations, the hosted pages' templates and stylesheet). tsc -b skips projects
 // that are up to date, so a run with nothing changed costs about the time to start tsc.
 import { spawnSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Files under src/ that are read at run time relative to the module that reads them. */
-const ASSETS = ['passwords/common-passwords.txt', 'stores/db/migrations', 'pages/templates', 'pages/assets'];
+const ASSETS = ['passwords/common-passwords.txt', 'passwords/argon2-worker.cjs', 'stores/db/migrations', 'pages/templates', 'pages/assets'];
 
 // typescript's exports map hides bin/; the workspace root always holds it (a devDependency).
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');

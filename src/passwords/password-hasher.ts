@@ -1,12 +1,15 @@
 /**
  * Password hashing: argon2id for every new hash, verification of argon2 and legacy bcrypt hashes,
- * and the rehash-on-login decision. Only the async native APIs are used: they run on the libuv
- * threadpool, so a login never blocks the event loop.
+ * and the rehash-on-login decision. Nothing hashes on the event loop: argon2 runs on the
+ * low-priority threads of argon2-threads.ts, legacy bcrypt on the libuv threadpool.
  */
 import { randomUUID } from 'node:crypto';
-import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { createArgon2Threads } from './argon2-threads.js';
+
+/** One set of hashing threads per process, as the threadpool it replaces was. */
+const argon2 = createArgon2Threads();
 
 export interface PasswordHasherOptions {
   /** Argon2 `m`, in KiB. Default 19456 (19 MiB), the OWASP Password Storage Cheat Sheet minimum. */
@@ -86,7 +89,7 @@ export class PasswordHasher {
   async hash(password: string): Promise<string> {
     // NFKC so that the same visible password typed on another keyboard or OS (full-width forms,
     // composed vs decomposed accents) yields the same bytes (NIST SP 800-63B-4 §3.1.1.2).
-    return argon2Hash(password.normalize('NFKC'), { ...this.#params });
+    return argon2.hash(password.normalize('NFKC'), this.#params);
   }
 
   /**
@@ -98,7 +101,7 @@ export class PasswordHasher {
     const candidate = password.normalize('NFKC');
     try {
       if (parseArgon2(storedHash) !== undefined) {
-        return await argon2Verify(storedHash, candidate);
+        return await argon2.verify(storedHash, candidate);
       }
       if (BCRYPT.test(storedHash)) {
         // bcrypt ignores everything after the 72nd byte, so the legacy hash of a 72-byte prefix

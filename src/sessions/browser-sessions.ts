@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { auditRecord, type AuditContext, type AuditRecord } from '../audit/audit-event.js';
 import { InvalidRequestError, InvalidTokenError, LoginRefusedError } from '../errors/errors.js';
 import type { SessionPrincipal } from '../guard/principal.js';
@@ -95,6 +95,12 @@ interface CachedSession {
    * it is a function of the two, so while both are the same objects it is reused, not rebuilt.
    */
   built?: { readonly user: UserRecord; readonly principal: SessionPrincipal };
+  /**
+   * The secret that matched this row's digest, so the row's later requests compare bytes in
+   * constant time instead of hashing again. It lives only in this process, as long as the row
+   * (at most `cacheMs`); the store still holds the digest alone.
+   */
+  matchedSecret?: Buffer;
 }
 
 /**
@@ -160,6 +166,17 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     return undefined;
   };
 
+  /** The presented secret against the row: the digest once per cached row, then the bytes that matched it. */
+  const secretMatches = (entry: CachedSession, secret: string): boolean => {
+    // Shape-checked base64url (parseSessionCookieValue): ASCII, always 43 bytes.
+    const presented = Buffer.from(secret, 'latin1');
+    const known = entry.matchedSecret;
+    if (known !== undefined) return presented.length === known.length && timingSafeEqual(presented, known);
+    if (!sessionSecretMatches(secret, entry.session.secretDigest)) return false;
+    entry.matchedSecret = presented;
+    return true;
+  };
+
   /** The live session of this cookie with its tenant roles; InvalidTokenError naming the failed check. */
   const liveSession = async (cookieValue: string, now: number): Promise<CachedSession> => {
     const parsed = parseSessionCookieValue(cookieValue);
@@ -169,7 +186,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
     entry ??= await load(parsed.sessionId);
     if (entry === undefined) throw new InvalidTokenError('unknown session');
     const { session } = entry;
-    if (!sessionSecretMatches(parsed.secret, session.secretDigest)) throw new InvalidTokenError('wrong secret');
+    if (!secretMatches(entry, parsed.secret)) throw new InvalidTokenError('wrong secret');
     // Every request, cached row or not (see `cacheMs`). The jti is no token's: access-token jtis are UUIDs.
     deps.revocations.assertNotRevoked({ jti: `cookie-session:${session.id}`, sid: session.id, sub: session.userId, tver: session.tokenVersion });
     let dead = revokedReason(session, now);

@@ -47,6 +47,8 @@ export function clearSessionCookie(issuer: string): string {
  * planting a second one must not get to choose which the server reads) or is oversized. Values are
  * taken raw, not percent-decoded: there is exactly one spelling of a valid value.
  */
+const RAW_VALUES = { decode: (raw: string) => raw };
+
 // oxlint-disable-next-line typescript/no-redundant-type-constituents -- the shared signature (interfaces.md); a real value 'malformed' fails the shape check anyway
 export function readSessionCookie(cookieHeaders: readonly string[], name: string): string | undefined | 'malformed' {
   let found: string | undefined;
@@ -57,7 +59,7 @@ export function readSessionCookie(cookieHeaders: readonly string[], name: string
       // Only a pair that names it can be it (the library still parses it, whitespace and all).
       if (!pair.includes(name)) continue;
       // One pair at a time, so a repeat of the name is seen (parsing the header whole keeps the first).
-      const value = parseCookie(pair, { decode: (raw) => raw })[name];
+      const value = parseCookie(pair, RAW_VALUES)[name];
       if (value === undefined) continue;
       if (found !== undefined || value.length > MAX_SESSION_COOKIE_LENGTH) return 'malformed';
       found = value;

@@ -199,6 +199,9 @@ describe('browser sessions over HTTP (POST/DELETE /auth/session, the session sch
       assert.deepEqual(shape(res), shape(none), label);
     }
     assert.equal(await meStatus(good), 200, 'the good cookie still works');
+    // Now the row is cached and its secret has matched once: a wrong secret is still refused.
+    assert.deepEqual(shape(await me(variants['wrong secret']!)), shape(none), 'wrong secret against a cached row');
+    assert.equal(await meStatus(good), 200, 'the good cookie works after that');
     // The client learns nothing; the log names the check that failed.
     const reasons = t.logs.records().map((r) => r.reason);
     for (const reason of ['session: wrong secret', 'session: unknown session', 'session: malformed cookie value']) {
