@@ -110,6 +110,10 @@ async function gatehouse(): Promise<GatehouseFigures> {
     const browser = { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' };
     const cookie = sessionCookieOf(await fetch(`${base}/auth/session`, { method: 'POST', headers: browser, body: signInBody }));
     const half = Math.max(1, SECONDS / 2);
+    // The bearer twins were just loaded for 10 s each; the browser's paths get a warm-up of their
+    // own, so the first measured slot is not also the one that compiles them.
+    await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { cookie }, duration: 2 });
+    await load({ url: `${base}/auth/session`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: browser, body: signInBody, duration: 2 });
     const done = { meCookie: 0, meBearer: 0, signIns: 0, grantLogins: 0 };
     for (let round = 0; round < 2; round++) {
       done.meCookie += (await load({ url: `${base}/me`, connections: CONNECTIONS, headers: { cookie }, duration: half })).requests.total;
@@ -407,10 +411,10 @@ print(
     {
       name: '  of which the event loop (PGlite, HTTP, JWT, log)',
       value: g.loginLoopCpuMs,
-      unit: `ms (waited ${g.loginLoopWaitMs.toFixed(1)} ms for a core)`,
+      unit: 'ms',
       baselineName: 'raw argon2id, CPU per verify',
       baseline: argon.cpuMsPerVerify,
-      target: `ceiling ${(argon.cpuMsPerVerify / (argon.cpuMsPerVerify + g.loginLoopCpuMs)).toFixed(2)}x`,
+      target: `ceiling ${(argon.cpuMsPerVerify / (argon.cpuMsPerVerify + g.loginLoopCpuMs)).toFixed(2)}x; waited ${g.loginLoopWaitMs.toFixed(1)} ms for a core`,
       pass: undefined,
     },
     {

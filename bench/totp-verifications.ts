@@ -6,7 +6,7 @@ import { Secret, TOTP, URI } from 'otpauth';
 import { NO_AUDIT_CONTEXT } from '../src/audit/audit-event.js';
 import { loadConfig } from '../src/config/config.js';
 import { confirmTotp, enrolTotp } from '../src/factors/factors.js';
-import { verifySecondFactor } from '../src/factors/second-factor.js';
+import { secondFactorDepsOf, verifySecondFactor } from '../src/factors/second-factor.js';
 import { generateSigningJwk } from '../src/keys/development-keys.js';
 import { createServices } from '../src/services.js';
 import { perSecond } from './bench-table.js';
@@ -38,7 +38,7 @@ export async function totpVerificationsPerSecond(): Promise<{ readonly service: 
     }
     clock += STEP_MS;
     const codes = enrolled.map(({ app }) => app.generate({ timestamp: clock }));
-    const deps = { factors: services.factors.store, kek: services.factors.kek, throttle: services.factors.throttle, now: () => clock };
+    const deps = secondFactorDepsOf(services.factors);
     const service = await perSecond(USERS, async (i) => {
       const outcome = await verifySecondFactor(deps, enrolled[i]!.userId, { otp: codes[i]! });
       if (!outcome.accepted) throw new Error(`bench: code of user ${i} refused (${outcome.reason})`);

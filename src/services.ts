@@ -67,6 +67,7 @@ import { lazyFactorKek } from './factors/factor-kek.js';
 import { assertSealedFactorsOpen } from './factors/sealed-factor-check.js';
 import { createMfaChallenges } from './factors/mfa-challenge.js';
 import { createMfaSignIn, type MfaSignIn } from './factors/mfa-sign-in.js';
+import { secondFactorDepsOf } from './factors/second-factor.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. No Fastify in here. */
 export interface GatehouseServices {
@@ -409,7 +410,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const mfaSignIn = createMfaSignIn({
     challenges: createMfaChallenges({ store: ephemeral, now }),
     factors: factorStore,
-    secondFactor: { factors: factorStore, kek: factorKek, throttle: throttle.secondFactor, now },
+    secondFactor: secondFactorDepsOf(factors),
     // Past the cache: the password hash and token version bound to the challenge are compared as they are now.
     users: uncachedUsers,
     recordAudit: (record) => audit.record(record),

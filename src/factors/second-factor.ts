@@ -5,6 +5,7 @@ import type { FactorStore } from './factor-store.js';
 import { digestRecoveryCode } from './recovery-codes.js';
 import { openTotpSecret } from './totp-secret.js';
 import { matchingStep } from './totp.js';
+import type { FactorDeps } from './factors.js';
 
 /** What the user typed at the factor step: a code from the authenticator app, or a recovery code. */
 export type SecondFactorProof = { readonly otp: string } | { readonly recoveryCode: string };
@@ -24,6 +25,11 @@ export interface SecondFactorDeps {
   readonly throttle: SecondFactorThrottle;
   /** Epoch ms. */
   readonly now: () => number;
+}
+
+/** The one place that turns the factors' deps (services.factors) into what the code checks need. */
+export function secondFactorDepsOf(factors: Pick<FactorDeps, 'store' | 'kek' | 'throttle' | 'now'>): SecondFactorDeps {
+  return { factors: factors.store, kek: factors.kek, throttle: factors.throttle, now: factors.now };
 }
 
 export type SecondFactorOutcome =

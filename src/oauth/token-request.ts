@@ -258,6 +258,26 @@ async function signInGrant(
   return respond(deps, { user, client, session, tenantId, tenantRoles, scopes: granted, refreshToken, resource });
 }
 
+/**
+ * What still stands behind a session's next access token, read now: its user (live, neither
+ * disabled nor locked), the user's roles in its tenant (leaving the tenant ends the session: its
+ * roles there are gone, and so is its right to a token naming it), its resource (still registered)
+ * and the scopes those roles hold for that resource. InvalidGrantError or InvalidTargetError when
+ * any of it is gone.
+ */
+async function standingOfSession(
+  deps: TokenRequestDeps,
+  session: Pick<SessionRecord, 'userId' | 'tenantId' | 'resource'>,
+): Promise<{ user: UserRecord; tenantRoles: readonly string[]; resource: ResourceServer | undefined; held: ReadonlySet<string> }> {
+  const user = await deps.findUser(session.userId);
+  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
+  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
+  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
+  const resource = session.resource === null ? undefined : deps.resources.find(session.resource);
+  if (session.resource !== null && resource === undefined) throw new InvalidTargetError("the session's resource is no longer registered");
+  return { user, tenantRoles, resource, held: heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource) };
+}
+
 /** RFC 6749 §6: rotation; the scope may narrow, never widen, and never exceeds what the user holds now. */
 async function refreshTokenGrant(
   deps: TokenRequestDeps,
@@ -274,14 +294,7 @@ async function refreshTokenGrant(
   // only local work is left.
   const known = await deps.sessionOfRefreshToken(presented);
   if (known === undefined) throw new InvalidGrantError('unknown or malformed refresh token');
-  const user = await deps.findUser(known.userId);
-  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
-  // Leaving the tenant ends the session: its roles there are gone, and so is its right to a token naming it.
-  const tenantRoles = known.tenantId === null ? [] : await deps.tenantRolesOf(known.tenantId, user.id);
-  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
-  const resource = known.resource === null ? undefined : deps.resources.find(known.resource);
-  if (known.resource !== null && resource === undefined) throw new InvalidTargetError("the session's resource is no longer registered");
-  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
+  const { user, tenantRoles, resource, held } = await standingOfSession(deps, known);
   const granted = (requested ?? known.scope.split(' ').filter((s) => s.length > 0)).filter((s) => held.has(s));
   // As at login: a token for a resource carries at least one of its scopes.
   if (resource !== undefined && granted.length === 0) throw new InvalidScopeError("none of the resource's scopes is held any more");
@@ -350,13 +363,7 @@ async function respond(deps: TokenRequestDeps, grant: Grant, issue: IssueAccessT
  * tenant no longer stands.
  */
 export async function accessTokenOfSession(deps: TokenRequestDeps, session: SessionRecord): Promise<TokenResponse> {
-  const user = await deps.findUser(session.userId);
-  if (user === undefined || user.disabledAt !== null || user.lockedAt !== null) throw new InvalidGrantError('session user missing, disabled or locked');
-  const tenantRoles = session.tenantId === null ? [] : await deps.tenantRolesOf(session.tenantId, user.id);
-  if (tenantRoles === undefined) throw new InvalidGrantError('no longer a member of the session tenant');
-  const resource = session.resource === null ? undefined : deps.resources.find(session.resource);
-  if (session.resource !== null && resource === undefined) throw new InvalidTargetError("the session's resource is no longer registered");
-  const held = heldFor(deps.scopes.scopesForRoles(user.roles, tenantRoles), resource);
+  const { user, tenantRoles, resource, held } = await standingOfSession(deps, session);
   const scopes = session.scope.split(' ').filter((s) => s.length > 0 && held.has(s));
   return respond(deps, { user, client: { id: session.clientId }, session, tenantId: session.tenantId, tenantRoles, scopes, refreshToken: undefined, resource });
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ACR_VALUES, assuranceLevelOf } from '@gatehouse/verify';
 import { ForbiddenError, InvalidTokenError, ValidationError } from '../../errors/errors.js';
-import { secondFactorProofOf } from '../../factors/second-factor.js';
+import { secondFactorDepsOf, secondFactorProofOf } from '../../factors/second-factor.js';
 import { stepUp, type StepUpDeps } from '../../factors/step-up.js';
 import { accessTokenOfSession } from '../../oauth/token-request.js';
 import type { GatehouseServices } from '../../services.js';
@@ -30,7 +30,7 @@ const steppedUp = z.object({
 /** What `stepUp` needs, from the services: shared by this route and the hosted step-up form. */
 export function stepUpDepsOf(services: GatehouseServices): StepUpDeps {
   return {
-    secondFactor: { factors: services.factors.store, kek: services.factors.kek, throttle: services.factors.throttle, now: services.now },
+    secondFactor: secondFactorDepsOf(services.factors),
     sessions: services.sessions,
     recordAudit: (record) => services.audit.record(record),
     now: services.now,
