@@ -21,7 +21,7 @@ import type { ClientRegistry, GrantType, OAuthClient } from './clients.js';
 import { rejectRepeatedParameters, requireParam, single, type FormParameters } from './form-parameters.js';
 import { resourceIdentifierProblem, type ResourceRegistry, type ResourceServer } from './resource-servers.js';
 import { SCOPE_TOKEN, type ScopeCatalogue } from './scope-catalogue.js';
-import { selectTenant } from '../tenants/tenant-selection.js';
+import { membershipsAtSignIn, selectTenant } from '../tenants/tenant-selection.js';
 import type { TenantMembership } from '../tenants/tenant-store.js';
 
 /** Form parameters as parsed: a repeated parameter arrives as an array. */
@@ -225,7 +225,7 @@ async function signInGrant(
   let tenant: TenantMembership | undefined;
   try {
     user = await proof.authenticate();
-    tenant = selectTenant(await deps.membershipsOfUser(user.id), requestedTenant, user.id);
+    tenant = selectTenant(await membershipsAtSignIn(user, deps.membershipsOfUser), requestedTenant, user.id);
     await proof.secondFactor?.(user);
   } catch (error) {
     if (error instanceof LoginRefusedError) {

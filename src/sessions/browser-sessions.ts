@@ -6,7 +6,7 @@ import { principalUserOf } from '../guard/principal.js';
 import type { ServiceEventSink } from '../observability/service-events.js';
 import type { ScopeCatalogue } from '../oauth/scope-catalogue.js';
 import type { Revocations } from '../revocation/revocations.js';
-import { selectTenant } from '../tenants/tenant-selection.js';
+import { membershipsAtSignIn, selectTenant } from '../tenants/tenant-selection.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { UserRecord, UserStore } from '../users/user-store.js';
 import type { SessionPolicy } from './refresh-families.js';
@@ -271,7 +271,7 @@ export function createBrowserSessions(deps: BrowserSessionDeps): BrowserSessions
       let tenantId: string | null;
       try {
         user = await input.authenticate();
-        const membership = selectTenant(await deps.tenants.membershipsOfUser(user.id), tenant, user.id);
+        const membership = selectTenant(await membershipsAtSignIn(user, (id) => deps.tenants.membershipsOfUser(id)), tenant, user.id);
         tenantRoles = membership?.roles ?? [];
         tenantId = membership?.tenant.id ?? null;
         await input.secondFactor?.(user);

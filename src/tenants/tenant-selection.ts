@@ -14,3 +14,14 @@ export function selectTenant(memberships: readonly TenantMembership[], requested
   if (found === undefined) throw new LoginRefusedError('not_a_member', subjectId);
   return found;
 }
+
+/**
+ * The user's memberships for a sign-in's tenant choice: none to read when the record the sign-in
+ * looked up already says the user is in no tenant (`hasMemberships`, drizzle-user-store.ts).
+ */
+export async function membershipsAtSignIn(
+  user: { readonly id: string; readonly hasMemberships?: boolean },
+  membershipsOf: (userId: string) => Promise<readonly TenantMembership[]>,
+): Promise<readonly TenantMembership[]> {
+  return user.hasMemberships === false ? [] : membershipsOf(user.id);
+}

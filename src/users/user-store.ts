@@ -27,6 +27,11 @@ export interface UserRecord {
    * factor store (src/factors/mfa-sign-in.ts does).
    */
   readonly hasSecondFactor?: boolean;
+  /**
+   * Whether the account is a member of any tenant, read in that same statement, so the sign-in of
+   * an account in no tenant skips reading its memberships. Absent elsewhere: unknown, read them.
+   */
+  readonly hasMemberships?: boolean;
 }
 
 export interface NewUser {

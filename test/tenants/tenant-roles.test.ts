@@ -47,6 +47,13 @@ describe('tenant roles never read as global roles', () => {
       assert.deepEqual(token.roles, []);
     });
 
+    test("the sign-in's lookup says whether the account is in any tenant, so a sign-in of one in none reads no memberships", async () => {
+      assert.equal((await t.services.users.findByUsernameKey('tina'))?.hasMemberships, true, 'a member of acme');
+      await t.register('nomad');
+      assert.equal((await t.services.users.findByUsernameKey('nomad'))?.hasMemberships, false, 'in no tenant');
+      assert.equal((await t.services.users.findById(userId))?.hasMemberships, undefined, 'other reads do not say: unknown');
+    });
+
     test('a tenant role grants its tenant scope and shows in roles; the global scope stays out of reach', async () => {
       await changeMemberRole(deps, OPERATOR, 'acme', userId, 'clerk', true);
       const tokens = await t.login('tina');

@@ -67,8 +67,12 @@ export function createDrizzleUserStore(db: Db): UserStore {
       // Anything but a plain false reads as "has one": a driver surprise fails closed, not open.
       // Spelled out: drizzle renders a column inside sql`` unqualified, and "user_id" = "id" would compare two columns of factors.
       const hasSecondFactor = sql<boolean>`exists (select 1 from "factors" where "factors"."user_id" = "users"."id" and "factors"."confirmed_at" is not null)`;
-      const [row] = await runQuery(() => db.select({ user: users, hasSecondFactor }).from(users).where(eq(users.usernameKey, key)).limit(1));
-      return row === undefined ? undefined : Object.freeze({ ...toUserRecord(row.user), hasSecondFactor: row.hasSecondFactor !== false });
+      // Likewise, anything but a plain false reads as "has memberships": the store is then asked for them.
+      const hasMemberships = sql<boolean>`exists (select 1 from "memberships" where "memberships"."user_id" = "users"."id")`;
+      const [row] = await runQuery(() => db.select({ user: users, hasSecondFactor, hasMemberships }).from(users).where(eq(users.usernameKey, key)).limit(1));
+      return row === undefined
+        ? undefined
+        : Object.freeze({ ...toUserRecord(row.user), hasSecondFactor: row.hasSecondFactor !== false, hasMemberships: row.hasMemberships !== false });
     },
     async findByVerifiedEmailKey(key) {
       const [row] = await runQuery(() =>
