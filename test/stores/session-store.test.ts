@@ -73,6 +73,48 @@ describe('SessionStore contract (drizzle)', () => {
     );
   });
 
+  test('create answers the session as find reads it, and writes its audit rows in the same statement', async () => {
+    const id = randomUUID();
+    const session: NewSession = {
+      id,
+      userId,
+      clientId: CLIENT,
+      tenantId: null,
+      scope: 'profile',
+      resource: 'https://api.example.test',
+      device: 'bench',
+      ip: null,
+      createdAt: new Date(T0),
+      lastUsedAt: new Date(T0),
+      expiresAt: new Date(T0 + HOUR),
+      idleExpiresAt: new Date(T0 + IDLE),
+      authMethods: ['hwk', 'user'],
+      authTime: new Date(T0 - MINUTE),
+    };
+    const audit = [0, 1].map((i) => ({
+      occurredAt: new Date(T0 + i),
+      event: 'login.succeeded' as const,
+      outcome: 'success' as const,
+      reason: null,
+      actorId: userId,
+      subjectId: userId,
+      sessionId: id,
+      ip: '192.0.2.7',
+      userAgent: `agent ${i}`,
+      requestId: `req-${i}`,
+    }));
+    const created = await store.create(session, digest(), audit);
+    assert.deepEqual(created, await store.find(id));
+    const written = (await t.services.audit.list({ subjectId: userId, limit: 50 })).filter((r) => r.sessionId === id);
+    assert.deepEqual(written.map((r) => r.userAgent).sort(), ['agent 0', 'agent 1']);
+    // A first token that collides with an existing one fails the whole statement: no session, no audit row.
+    const taken = (await rows(id))[0]!.digest;
+    const other = randomUUID();
+    await assert.rejects(store.create({ ...session, id: other }, taken, [{ ...audit[0]!, sessionId: other }]));
+    assert.equal(await store.find(other), undefined);
+    assert.equal((await t.services.audit.list({ subjectId: userId, limit: 50 })).filter((r) => r.sessionId === other).length, 0);
+  });
+
   describe('rotate', () => {
     test('unknown digest → unknown, nothing written', async () => {
       const next = digest();
