@@ -106,7 +106,10 @@ describe('SessionStore contract (drizzle)', () => {
     const created = await store.create(session, digest(), audit);
     assert.deepEqual(created, await store.find(id));
     const written = (await t.services.audit.list({ subjectId: userId, limit: 50 })).filter((r) => r.sessionId === id);
-    assert.deepEqual(written.map((r) => r.userAgent).sort(), ['agent 0', 'agent 1']);
+    assert.deepEqual(
+      written.map((r) => String(r.userAgent)).sort((a, b) => a.localeCompare(b)),
+      ['agent 0', 'agent 1'],
+    );
     // A first token that collides with an existing one fails the whole statement: no session, no audit row.
     const taken = (await rows(id))[0]!.digest;
     const other = randomUUID();

@@ -11,9 +11,8 @@ import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { problemSchema } from './problem-schema.js';
 import { ValidationError } from '../../errors/errors.js';
-import { finishCookieMfaSignIn } from '../../factors/cookie-mfa-sign-in.js';
+import { cookieMfaSignInOf } from '../cookie-mfa-request.js';
 import { secondFactorProofOf } from '../../factors/second-factor.js';
-import { BROWSER_CLIENT_ID } from '../../oauth/clients.js';
 
 // A repeated form field arrives as an array and fails here (400), like any other wrong shape.
 const signInBody = z
@@ -106,18 +105,11 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
         const { mfa_challenge, otp, recovery_code } = request.body;
         const proof = secondFactorProofOf({ otp, recoveryCode: recovery_code });
         if (proof === undefined) throw new ValidationError([{ field: 'otp', message: 'exactly one of otp and recovery_code is required' }]);
-        const { cookieValue, session, maxAgeSeconds } = await finishCookieMfaSignIn(
-          { mfa: services.mfaSignIn, browserSessions: services.browserSessions, clientId: BROWSER_CLIENT_ID },
-          {
-            challenge: mfa_challenge,
-            proof,
-            device: deviceLabel(request.headers['user-agent']),
-            ip: request.ip,
-            presentedCookie: presentedCookie(request),
-            audit: auditContextOf(request),
-          },
-        );
-        request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id, second_factor: true }, 'browser signed in');
+        const { cookieValue, session, maxAgeSeconds } = await cookieMfaSignInOf(services, request, {
+          challenge: mfa_challenge,
+          proof,
+          presentedCookie: presentedCookie(request),
+        });
         return reply
           .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
           .header('set-cookie', serializeSessionCookie(issuer, cookieValue, maxAgeSeconds))

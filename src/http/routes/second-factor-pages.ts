@@ -2,13 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidCodeError, InvalidGrantError } from '../../errors/errors.js';
-import { finishCookieMfaSignIn } from '../../factors/cookie-mfa-sign-in.js';
+import { cookieMfaSignInOf } from '../cookie-mfa-request.js';
 import type { SecondFactorProof } from '../../factors/second-factor.js';
 import { stepUp } from '../../factors/step-up.js';
 import { PUBLIC } from '../../guard/requirement.js';
-import { BROWSER_CLIENT_ID } from '../../oauth/clients.js';
 import type { GatehouseServices } from '../../services.js';
-import { deviceLabel } from '../../sessions/device-label.js';
 import { auditContextOf } from '../audit-context.js';
 import type { PageKit } from '../pages/page-kit.js';
 import { SIGNED_IN_PAGE } from './account-pages.js';
@@ -96,17 +94,7 @@ export const secondFactorPageRoutes: FastifyPluginAsyncZod<{ services: Gatehouse
       const { challenge, code, return_to } = request.body;
       let signedIn;
       try {
-        signedIn = await finishCookieMfaSignIn(
-          { mfa: services.mfaSignIn, browserSessions: services.browserSessions, clientId: BROWSER_CLIENT_ID },
-          {
-            challenge,
-            proof: proofOfCode(code),
-            device: deviceLabel(request.headers['user-agent']),
-            ip: request.ip,
-            presentedCookie: kit.sessionCookieOf(request),
-            audit: auditContextOf(request),
-          },
-        );
+        signedIn = await cookieMfaSignInOf(services, request, { challenge, proof: proofOfCode(code), presentedCookie: kit.sessionCookieOf(request) });
       } catch (error) {
         // ThrottledError and the rest go to the error pages (429 with Retry-After).
         if (!(error instanceof InvalidGrantError)) throw error;
@@ -114,8 +102,7 @@ export const secondFactorPageRoutes: FastifyPluginAsyncZod<{ services: Gatehouse
         // A wrong code gave the challenge back: the same one serves the next try.
         return sendSignInCodePage(kit, request, reply, 400, { challenge, returnTo: return_to, error: CODE_REFUSED });
       }
-      const { cookieValue, session, maxAgeSeconds } = signedIn;
-      request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id, second_factor: true }, 'browser signed in');
+      const { cookieValue, maxAgeSeconds } = signedIn;
       return kit.setSessionCookie(reply, cookieValue, maxAgeSeconds).redirect(kit.target(return_to), 303);
     },
   );
