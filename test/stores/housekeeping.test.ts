@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { asc, eq, sql } from 'drizzle-orm';
 import { openDatabase, type Db } from '../../src/stores/db/database.js';
 import { purgeExpired, type PurgeCounts, type PurgeOptions } from '../../src/stores/db/drizzle-housekeeping.js';
-import { auditEvents, refreshTokens, revokedAccessTokens, sessions, users } from '../../src/stores/db/schema.js';
+import { createDrizzleEmailCodeStore } from '../../src/stores/db/drizzle-email-code-store.js';
+import { auditEvents, emailCodes, refreshTokens, revokedAccessTokens, sessions, users } from '../../src/stores/db/schema.js';
 import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
 import { createTestStores } from '../support/test-stores.js';
 
@@ -15,7 +16,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const TTL = 15 * MINUTE;
 const OPTIONS: PurgeOptions = { accessTokenTtlMs: TTL, graceMs: 0 };
-const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0, auditEvents: 0, deletedUsers: 0 };
+const NONE: PurgeCounts = { sessions: 0, refreshTokens: 0, revokedAccessTokens: 0, sealsCleared: 0, auditEvents: 0, deletedUsers: 0, emailCodes: 0 };
 
 interface TokenSpec {
   readonly spentAt?: number;
@@ -34,7 +35,7 @@ let shared: { db: Db; userId: string; close(): Promise<void> } | undefined;
 /** The database of this pass (PGlite or PostgreSQL), emptied of sessions and deny-list entries: purges are global. */
 async function withDb(run: (db: Db, fixtures: Fixtures) => Promise<void>): Promise<void> {
   assert.ok(shared !== undefined);
-  await shared.db.execute(sql`TRUNCATE refresh_tokens, sessions, revoked_access_tokens`);
+  await shared.db.execute(sql`TRUNCATE refresh_tokens, sessions, revoked_access_tokens, email_codes`);
   await run(shared.db, fixtures(shared.db, shared.userId));
 }
 
@@ -199,6 +200,26 @@ describe('purgeExpired (housekeeping)', () => {
       // The window turned off (0): no seal may outlive it.
       assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), { ...NONE, sealsCleared: 1 });
       assert.deepEqual(await seals(), [null, null, null]);
+    });
+  });
+
+  test('email codes go once expired; a live one stays and can still be used', async () => {
+    await withDb(async (db) => {
+      assert.ok(shared !== undefined);
+      const userId = shared.userId;
+      const code = (digest: string, expiresAt: number) => ({
+        digest,
+        userId,
+        purpose: 'email_verification',
+        email: 'keeper@example.test',
+        createdAt: new Date(expiresAt - HOUR),
+        expiresAt: new Date(expiresAt),
+      });
+      await db.insert(emailCodes).values([code('expired', NOW - SECOND), code('live', NOW + HOUR)]);
+      assert.deepEqual(await purgeExpired(db, new Date(NOW), OPTIONS), { ...NONE, emailCodes: 1 });
+      const store = createDrizzleEmailCodeStore(db);
+      assert.equal((await store.consume('live', 'email_verification', new Date(NOW)))?.digest, 'live');
+      assert.deepEqual(await db.select({ digest: emailCodes.digest }).from(emailCodes), []);
     });
   });
 

@@ -42,6 +42,8 @@ export interface PurgeCounts {
   readonly auditEvents: number;
   /** Deleted accounts' tombstones older than a day (longer than any access token lives). */
   readonly deletedUsers: number;
+  /** Email codes (password reset, confirmation) past their expiry: no read of a code ever returns one. */
+  readonly emailCodes: number;
 }
 
 /**
@@ -52,7 +54,8 @@ export interface PurgeCounts {
  *   max(retention, access-token lifetime + 120 s), and their refresh tokens;
  * - deny-list entries of access tokens expired more than 120 s ago;
  * - sealed successors (the value only, not the row) of tokens spent longer ago than the grace window;
- * - audit rows older than the audit retention, when one is given.
+ * - audit rows older than the audit retention, when one is given;
+ * - deleted accounts' tombstones older than a day, and email codes past their expiry.
  *
  * Spent refresh tokens of live sessions are kept: a later presentation must still be seen as reuse.
  * Statements repeat their condition on the rows they change: under READ COMMITTED that condition is
@@ -135,7 +138,17 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
       AND deleted_at < ${tombstoneCutoff}
       RETURNING 1`,
     );
-    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents, deletedUsers };
+    // Every read of an email code asks for an unexpired one, so an expired code is only weight.
+    const codeCutoff = at(0);
+    const emailCodes = await inBatches(
+      db,
+      batchSize,
+      (limit) => sql`
+      DELETE FROM email_codes WHERE digest IN (SELECT digest FROM email_codes WHERE expires_at < ${codeCutoff} LIMIT ${limit})
+      AND expires_at < ${codeCutoff}
+      RETURNING 1`,
+    );
+    return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents, deletedUsers, emailCodes };
   });
 }
 
