@@ -1,6 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { REVOCATION_SLACK_MS } from '../../revocation/revocation-entry.js';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { runQuery, type Db } from './database.js';
+import {
+  auditEvents as auditEventsTable,
+  deletedUsers as deletedUsersTable,
+  emailCodes as emailCodesTable,
+  revokedAccessTokens as revokedAccessTokensTable,
+} from './schema.js';
 
 const DAY = 86_400_000;
 /**
@@ -97,16 +104,17 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
       AND ${deadSession(sql`sessions`)}
       RETURNING 1`,
     );
-    const denyCutoff = at(SKEW_MS);
-    const revokedAccessTokens = await inBatches(
-      db,
-      batchSize,
-      (limit) => sql`
-      DELETE FROM revoked_access_tokens WHERE jti IN (
-        SELECT jti FROM revoked_access_tokens WHERE expires_at < ${denyCutoff} LIMIT ${limit})
-      AND expires_at < ${denyCutoff}
-      RETURNING 1`,
-    );
+    /** Rows of `table` whose `column` is before `cutoff`, batched by `key`, the condition repeated on each row it deletes. */
+    const deleteOlder = (table: PgTable, key: PgColumn, column: PgColumn, cutoff: SQL): Promise<number> =>
+      inBatches(
+        db,
+        batchSize,
+        (limit) => sql`
+        DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${column} < ${cutoff} LIMIT ${limit})
+        AND ${column} < ${cutoff}
+        RETURNING 1`,
+      );
+    const revokedAccessTokens = await deleteOlder(revokedAccessTokensTable, revokedAccessTokensTable.jti, revokedAccessTokensTable.expiresAt, at(SKEW_MS));
     // Also with the window at 0: seals written before it was turned off must not outlive it.
     const sealCutoff = at(options.graceMs);
     const sealsCleared = await inBatches(
@@ -121,33 +129,11 @@ export async function purgeExpired(db: Db, now: Date, options: PurgeOptions): Pr
     let auditEvents = 0;
     if (options.auditRetentionMs !== undefined) {
       const auditCutoff = at(milliseconds('auditRetentionMs', options.auditRetentionMs));
-      auditEvents = await inBatches(
-        db,
-        batchSize,
-        (limit) => sql`
-        DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < ${auditCutoff} LIMIT ${limit})
-        RETURNING 1`,
-      );
+      auditEvents = await deleteOlder(auditEventsTable, auditEventsTable.id, auditEventsTable.occurredAt, auditCutoff);
     }
-    const tombstoneCutoff = at(DELETED_USER_MEMORY_MS);
-    const deletedUsers = await inBatches(
-      db,
-      batchSize,
-      (limit) => sql`
-      DELETE FROM deleted_users WHERE id IN (SELECT id FROM deleted_users WHERE deleted_at < ${tombstoneCutoff} LIMIT ${limit})
-      AND deleted_at < ${tombstoneCutoff}
-      RETURNING 1`,
-    );
+    const deletedUsers = await deleteOlder(deletedUsersTable, deletedUsersTable.id, deletedUsersTable.deletedAt, at(DELETED_USER_MEMORY_MS));
     // Every read of an email code asks for an unexpired one, so an expired code is only weight.
-    const codeCutoff = at(0);
-    const emailCodes = await inBatches(
-      db,
-      batchSize,
-      (limit) => sql`
-      DELETE FROM email_codes WHERE digest IN (SELECT digest FROM email_codes WHERE expires_at < ${codeCutoff} LIMIT ${limit})
-      AND expires_at < ${codeCutoff}
-      RETURNING 1`,
-    );
+    const emailCodes = await deleteOlder(emailCodesTable, emailCodesTable.digest, emailCodesTable.expiresAt, at(0));
     return { sessions, refreshTokens, revokedAccessTokens, sealsCleared, auditEvents, deletedUsers, emailCodes };
   });
 }
