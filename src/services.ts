@@ -376,6 +376,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     scopes,
     revocations,
     audit,
+    accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
     now,
     announceChanged: (keyId) => ephemeral.publish(API_KEY_CHANNEL, keyId),
     onEvent: (e) => events.emit({ ...e, level: 'warn' }),

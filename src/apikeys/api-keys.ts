@@ -8,6 +8,7 @@ import type { UserRecord, UserStore } from '../users/user-store.js';
 import type { ApiKeyPeppers, PepperedDigest } from './api-key-peppers.js';
 import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from './api-key-store.js';
 import { mintApiKey, parseApiKey } from './api-key-token.js';
+import { apiKeyRevocationId } from '@gatehouse/verify/internal';
 
 export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 86_400;
 /** How long an instance trusts a cached key row; a revocation reaches it sooner through the feed. */
@@ -15,8 +16,8 @@ export const API_KEY_CACHE_MS = 60_000;
 /** Last use is written at most this often per key (never a write per request). */
 export const LAST_USE_INTERVAL_MS = 60_000;
 const CACHE_CAPACITY = 10_000;
-/** What the revocation list calls a key: never a UUID, so it cannot collide with an access token's jti. */
-export const apiKeyRevocationId = (keyId: string): string => `apikey:${keyId}`;
+/** What the revocation list calls a key (the SDK's, which matches a client-credentials token's `akid` with it). */
+export { apiKeyRevocationId };
 
 /** A key as its owner may see it: never the secret, never the digest. */
 export interface ApiKeyView {
@@ -61,6 +62,11 @@ export interface ApiKeysDeps {
   readonly scopes: Pick<ScopeCatalogue, 'scopesForRoles'>;
   readonly revocations: Pick<Revocations, 'assertNotRevoked' | 'revokeAccessToken'>;
   readonly audit: Pick<AuditLog, 'record'>;
+  /**
+   * The access-token lifetime: a revoked key's entry is kept that long, because a client-credentials
+   * token granted with the key a moment before carries it (`akid`) and dies with it.
+   */
+  readonly accessTokenTtlMs: number;
   readonly now: () => number;
   /**
    * Tells every instance to drop its cached row of the key (`forget`): a rotation with an overlap
@@ -184,7 +190,7 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
   /** The key is dead on every instance: durable row first, then the feed entry for their caches. */
   async function announceRevoked(keyId: string, at: Date): Promise<void> {
     cache.delete(keyId);
-    const exp = Math.ceil((at.getTime() + API_KEY_CACHE_MS) / 1000);
+    const exp = Math.ceil((at.getTime() + Math.max(API_KEY_CACHE_MS, deps.accessTokenTtlMs)) / 1000);
     await deps.revocations.revokeAccessToken({ jti: apiKeyRevocationId(keyId), exp }, at);
   }
 
@@ -300,9 +306,11 @@ export function createApiKeys(deps: ApiKeysDeps): ApiKeys {
       if (owner.disabledAt !== null) throw new InvalidTokenError('api key owner is disabled');
       if (owner.lockedAt !== null) throw new InvalidTokenError('api key owner is locked');
       await recordUse(row, context, new Date(now));
+      const endsAt = Math.min(row.revokedAt?.getTime() ?? Infinity, row.expiresAt?.getTime() ?? Infinity);
       return Object.freeze({
         via: 'api_key',
         keyId: row.id,
+        ...(endsAt === Infinity ? {} : { keyEndsAt: endsAt }),
         subject: owner.id,
         // At every use: what the key names and the owner still holds, nothing more.
         scopes: new Set(row.scopes.filter((s) => held.scopes.has(s))),

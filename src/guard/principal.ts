@@ -72,6 +72,11 @@ export interface SessionPrincipal extends PrincipalShared {
 export interface ApiKeyPrincipal extends PrincipalShared {
   readonly via: 'api_key';
   readonly keyId: string;
+  /**
+   * When the key stops working (epoch ms): its expiry, or the end of a rotation's overlap. A
+   * client-credentials token granted with the key expires by then.
+   */
+  readonly keyEndsAt?: number;
   readonly clientId: 'api-key';
 }
 
@@ -87,6 +92,8 @@ export interface TicketPrincipal extends PrincipalShared {
   readonly origin: string;
   /** The bearer token's `jti`, when a bearer token asked for the ticket (its revocation closes the socket). */
   readonly tokenId?: string;
+  /** The API key of the client-credentials token that asked for the ticket (its revocation closes the socket). */
+  readonly apiKeyId?: string;
   /** The session's absolute expiry (seconds since the epoch), when bound to a session: the socket closes then. */
   readonly expiresAt?: number;
 }

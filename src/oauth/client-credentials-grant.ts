@@ -67,6 +67,9 @@ export function clientCredentialsToken(
     scopes,
     tokenVersion: principal.tokenVersion,
     roles: principal.roles,
+    // Revoking the key revokes the token; the token never outlives the key.
+    apiKeyId: principal.keyId,
+    ...(principal.keyEndsAt === undefined ? {} : { notAfter: principal.keyEndsAt }),
     ...(principal.tenantId === undefined ? {} : { tenantId: principal.tenantId }),
     ...(audience === undefined ? {} : { audience }),
   };

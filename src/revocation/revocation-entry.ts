@@ -1,5 +1,4 @@
-import { decodeRevocationMessage, type RevocationEntry } from '@gatehouse/verify/internal';
-import type { AccessTokenClaims } from '@gatehouse/verify';
+import { decodeRevocationMessage, type RevocableClaims, type RevocationEntry } from '@gatehouse/verify/internal';
 
 /**
  * One fact that makes access tokens invalid before their `exp` (per token, per session, per user
@@ -9,7 +8,8 @@ import type { AccessTokenClaims } from '@gatehouse/verify';
 export type { RevocationEntry };
 
 /** Why a token is revoked, for the log; undefined when it is not. */
-export type RevocationCheck = (claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>) => string | undefined;
+export type RevocationCheck = (claims: RevocableClaims) => string | undefined;
+export type { RevocableClaims };
 
 /**
  * How long past a token's `exp` (or a session's last possible token) a revocation is kept: more

@@ -4,7 +4,7 @@ import type { SessionStore } from '../sessions/session-store.js';
 import type { EphemeralStore, Subscription } from '../stores/ephemeral/ephemeral-store.js';
 import type { AccessTokenClaims } from '@gatehouse/verify';
 import type { UserStore } from '../users/user-store.js';
-import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocationEntry } from './revocation-entry.js';
+import { decodeEntries, encodeEntries, REVOCATION_SLACK_MS, type RevocableClaims, type RevocationEntry } from './revocation-entry.js';
 import { RevocationList } from './revocation-list.js';
 import { coalescedReload } from '../stores/coalesced-reload.js';
 import type { RevocationStore } from './revocation-store.js';
@@ -87,7 +87,7 @@ export interface RevocationUnit extends RevocationWrites {
  */
 export interface Revocations extends RevocationWrites {
   /** Throws InvalidTokenError for a revoked token, StoreUnavailableError when the state is not current. */
-  assertNotRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>): void;
+  assertNotRevoked(claims: RevocableClaims): void;
   state(): RevocationState;
   /**
    * A change and the revocations it causes as one transaction (a password change and the other

@@ -1,7 +1,9 @@
 import { InvalidTokenError } from '../errors/errors.js';
 import type { TicketPrincipal } from '../guard/principal.js';
+import { apiKeyRevocationId } from '@gatehouse/verify/internal';
 import type { RevocationEntry } from '../revocation/revocation-entry.js';
 import type { Revocations } from '../revocation/revocations.js';
+import { ticketRevocationClaims } from './ws-tickets.js';
 
 /**
  * The close codes Gatehouse's sockets use (RFC 6455 §7.4; 4000–4999 are the application's own).
@@ -75,6 +77,9 @@ export function createOpenSockets(deps: OpenSocketsDeps): OpenSockets {
   const bySession = new Index();
   const byUser = new Index();
   const byToken = new Index();
+  // A client-credentials token's socket dies with the API key: its entry travels as a token's.
+  const tokenKeyOf = (p: TicketPrincipal): string | undefined => (p.apiKeyId === undefined ? undefined : apiKeyRevocationId(p.apiKeyId));
+  const byKey = new Index();
   const intervalMs = deps.checkIntervalMs ?? 500;
   let timer: NodeJS.Timeout | undefined;
 
@@ -88,6 +93,7 @@ export function createOpenSockets(deps: OpenSocketsDeps): OpenSockets {
     bySession.delete(socket.principal.sessionId, socket);
     byUser.delete(socket.principal.subject, socket);
     byToken.delete(socket.principal.tokenId, socket);
+    byKey.delete(tokenKeyOf(socket.principal), socket);
     if (all.size === 0 && timer !== undefined) {
       clearInterval(timer);
       timer = undefined;
@@ -99,12 +105,7 @@ export function createOpenSockets(deps: OpenSocketsDeps): OpenSockets {
     const p = socket.principal;
     if (p.expiresAt !== undefined && p.expiresAt * 1000 <= now) return 'session expired';
     try {
-      deps.revocations.assertNotRevoked({
-        jti: p.tokenId ?? `ws-ticket:${p.sessionId ?? p.subject}`,
-        sub: p.subject,
-        tver: p.tokenVersion,
-        ...(p.sessionId === undefined ? {} : { sid: p.sessionId }),
-      });
+      deps.revocations.assertNotRevoked(ticketRevocationClaims(p));
     } catch (error) {
       if (error instanceof InvalidTokenError) return 'credential revoked';
     }
@@ -123,7 +124,10 @@ export function createOpenSockets(deps: OpenSocketsDeps): OpenSockets {
     if (entry.kind === 'session') for (const socket of bySession.get(entry.id)) end(socket, 'session ended');
     else if (entry.kind === 'user') {
       for (const socket of byUser.get(entry.id)) if (socket.principal.tokenVersion < entry.version) end(socket, 'credentials revoked');
-    } else if (entry.kind === 'token') for (const socket of byToken.get(entry.id)) end(socket, 'token revoked');
+    } else if (entry.kind === 'token') {
+      for (const socket of byToken.get(entry.id)) end(socket, 'token revoked');
+      for (const socket of byKey.get(entry.id)) end(socket, 'api key revoked');
+    }
   };
   const unwatch = deps.revocations.watchEntries(onEntry);
 
@@ -138,6 +142,7 @@ export function createOpenSockets(deps: OpenSocketsDeps): OpenSockets {
       bySession.add(socket.principal.sessionId, socket);
       byUser.add(socket.principal.subject, socket);
       byToken.add(socket.principal.tokenId, socket);
+      byKey.add(tokenKeyOf(socket.principal), socket);
       if (timer === undefined) {
         timer = setInterval(check, intervalMs);
         // The sockets keep the process alive, not their watch.

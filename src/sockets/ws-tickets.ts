@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ForbiddenError, InvalidTokenError } from '../errors/errors.js';
 import { principalUserOf, type BearerPrincipal, type SessionPrincipal, type TicketPrincipal } from '../guard/principal.js';
+import type { RevocableClaims } from '../revocation/revocation-entry.js';
 import type { Revocations } from '../revocation/revocations.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { EphemeralStore } from '../stores/ephemeral/ephemeral-store.js';
@@ -31,6 +32,7 @@ const bindingSchema = z
     clientId: z.string(),
     tokenVersion: z.number().int(),
     tokenId: z.string().optional(),
+    apiKeyId: z.string().optional(),
     via: z.enum(['bearer', 'session']),
     origin: z.string(),
     /** The ticket's own expiry, epoch ms. */
@@ -125,6 +127,7 @@ export function createWsTickets(deps: WsTicketDeps): WsTickets {
         clientId: principal.clientId,
         tokenVersion: principal.tokenVersion,
         ...(principal.via === 'bearer' ? { tokenId: principal.tokenId } : {}),
+        ...(principal.via === 'bearer' && principal.apiKeyId !== undefined ? { apiKeyId: principal.apiKeyId } : {}),
         via: principal.via,
         origin,
         expiresAt: now + ttlMs,
@@ -146,13 +149,7 @@ export function createWsTickets(deps: WsTicketDeps): WsTickets {
       // Cross-site WebSocket hijacking: a page elsewhere must not open a socket with this ticket.
       if (origin !== binding.origin) throw new ForbiddenError('ticket bound to another origin');
       // As the guard checks a token (guard/authenticator.ts): the account as it stands now.
-      deps.revocations.assertNotRevoked({
-        // A cookie session's ticket has no token of its own; no access-token jti looks like this.
-        jti: binding.tokenId ?? `ws-ticket:${binding.sessionId ?? binding.userId}`,
-        sub: binding.userId,
-        tver: binding.tokenVersion,
-        ...(binding.sessionId === undefined ? {} : { sid: binding.sessionId }),
-      });
+      deps.revocations.assertNotRevoked(ticketRevocationClaims({ ...binding, subject: binding.userId }));
       const user = await deps.users.findById(binding.userId);
       if (user === undefined) throw new InvalidTokenError('subject no longer exists');
       if (user.disabledAt !== null) throw new InvalidTokenError('subject is disabled');
@@ -171,9 +168,31 @@ export function createWsTickets(deps: WsTicketDeps): WsTickets {
         clientId: binding.clientId,
         tokenVersion: binding.tokenVersion,
         ...(binding.tokenId === undefined ? {} : { tokenId: binding.tokenId }),
+        ...(binding.apiKeyId === undefined ? {} : { apiKeyId: binding.apiKeyId }),
         ...(binding.sessionExpiresAt === undefined ? {} : { expiresAt: Math.floor(binding.sessionExpiresAt / 1000) }),
         user: principalUserOf(user),
       });
     },
+  };
+}
+
+/**
+ * What a ticket's socket dies of, as the revocation list matches it: the token that asked for the
+ * ticket, its session, the user's token version, the API key of a client-credentials token.
+ */
+export function ticketRevocationClaims(t: {
+  readonly subject: string;
+  readonly tokenVersion: number;
+  readonly tokenId?: string | undefined;
+  readonly sessionId?: string | undefined;
+  readonly apiKeyId?: string | undefined;
+}): RevocableClaims {
+  return {
+    // A cookie session's ticket has no token of its own; no access-token jti looks like this.
+    jti: t.tokenId ?? `ws-ticket:${t.sessionId ?? t.subject}`,
+    sub: t.subject,
+    tver: t.tokenVersion,
+    ...(t.sessionId === undefined ? {} : { sid: t.sessionId }),
+    ...(t.apiKeyId === undefined ? {} : { akid: t.apiKeyId }),
   };
 }

@@ -27,6 +27,10 @@ export interface IssueAccessTokenInput {
   readonly audience?: string;
   /** How and when the user authenticated (`amr`, `acr`, `auth_time`); none for a client-credentials token. */
   readonly authentication?: Authentication;
+  /** The API key a client-credentials token is granted with (`akid`): its revocation revokes the token. */
+  readonly apiKeyId?: string;
+  /** Epoch ms the token must not outlive (the key's expiry or end): `exp` is the earlier of this and the lifetime. */
+  readonly notAfter?: number;
 }
 
 export interface IssuedAccessToken {
@@ -63,7 +67,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
     const { signer } = options.keySet();
     return async (input) => {
       const iat = Math.floor(now() / 1000);
-      const exp = iat + options.ttlSeconds;
+      const exp = Math.min(iat + options.ttlSeconds, input.notAfter === undefined ? Infinity : Math.floor(input.notAfter / 1000));
       const tokenId = randomUUID();
       const scope = [...new Set(input.scopes)].join(' ');
       // RFC 9068 §2.2: the registered claims first, then Gatehouse's own.
@@ -77,13 +81,14 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
         client_id: input.clientId,
         scope,
         ...(input.sessionId === undefined ? {} : { sid: input.sessionId }),
+        ...(input.apiKeyId === undefined ? {} : { akid: input.apiKeyId }),
         tver: input.tokenVersion,
         roles: [...new Set(input.roles)],
         ...(input.tenantId === undefined ? {} : { tid: input.tenantId }),
         ...(input.authentication === undefined ? {} : authenticationClaims(input.authentication)),
       };
       const token = signCompactJws(signer.alg, signer.key, { kid: signer.kid, typ: ACCESS_TOKEN_TYP }, claims);
-      return { token, tokenId, expiresIn: options.ttlSeconds, expiresAt: exp, scope };
+      return { token, tokenId, expiresIn: exp - iat, expiresAt: exp, scope };
     };
   };
   return { prepare, issue: (input) => prepare()(input) };

@@ -60,6 +60,7 @@ describe('API keys', () => {
       scopes: t.services.scopes,
       revocations: t.services.revocations,
       audit: t.services.audit,
+      accessTokenTtlMs: 900_000,
       now: () => clock,
       ...parts,
     });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import { createVerifier, type Verifier } from '../../packages/verify/src/index.js';
+import { createVerifier, InvalidTokenError, type Verifier } from '../../packages/verify/src/index.js';
+import { InvalidTokenError as RefusedError } from '../../src/errors/errors.js';
 import { bearer, startTestApp, TEST_ISSUER, type TestApp } from '../support/test-app.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -32,15 +33,13 @@ describe('client-credentials grant (RFC 6749 §4.4) for service accounts', () =>
     assert.equal(res.statusCode, 201, res.body);
     return res.json();
   }
-  async function newKey(accountId: string, scopes: string[] = ['profile']): Promise<string> {
-    const res = await t.inject({
-      method: 'POST',
-      url: `/admin/service-accounts/${accountId}/keys`,
-      headers: bearer(adminToken),
-      payload: { name: 'cc', scopes },
-    });
+  async function createKey(accountId: string, payload: object): Promise<{ id: string; key: string; expires_at: string | null }> {
+    const res = await t.inject({ method: 'POST', url: `/admin/service-accounts/${accountId}/keys`, headers: bearer(adminToken), payload });
     assert.equal(res.statusCode, 201, res.body);
-    return res.json<{ key: string }>().key;
+    return res.json();
+  }
+  async function newKey(accountId: string, scopes: string[] = ['profile']): Promise<string> {
+    return (await createKey(accountId, { name: 'cc', scopes })).key;
   }
   const grant = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
     t.inject({
@@ -92,13 +91,7 @@ describe('client-credentials grant (RFC 6749 §4.4) for service accounts', () =>
 
   test('malicious: a revoked key, or a disabled account, is invalid_client; the disabled account loses its live tokens too', async () => {
     const account = await newAccount('cc-revoked');
-    const created = await t.inject({
-      method: 'POST',
-      url: `/admin/service-accounts/${account.id}/keys`,
-      headers: bearer(adminToken),
-      payload: { name: 'k', scopes: ['profile'] },
-    });
-    const { id: keyId, key } = created.json<{ id: string; key: string }>();
+    const { id: keyId, key } = await createKey(account.id, { name: 'k', scopes: ['profile'] });
     const live = await viaBasic(account.id, key);
     assert.equal(live.statusCode, 200, live.body);
     const token = live.json<{ access_token: string }>().access_token;
@@ -116,6 +109,71 @@ describe('client-credentials grant (RFC 6749 §4.4) for service accounts', () =>
     assert.equal((await t.inject({ method: 'POST', url: `/admin/service-accounts/${account.id}/disable`, headers: bearer(adminToken) })).statusCode, 200);
     assert.equal((await viaPost(account.id, disabledKey)).statusCode, 401, 'disabled account');
     assert.equal((await t.inject({ method: 'GET', url: '/me', headers: bearer(disabledToken) })).statusCode, 401, 'its token is dead (token version)');
+  });
+
+  test("malicious: revoking a key kills the tokens granted with it, at Gatehouse, on a socket and on a resource server on the feed; the account's other key's tokens live on", async () => {
+    const account = await newAccount('cc-cut');
+    const { id: keyId, key } = await createKey(account.id, { name: 'leaked', scopes: ['profile'] });
+    const otherKey = await newKey(account.id);
+    const tokenOf = async (secret: string): Promise<string> => {
+      const res = await viaBasic(account.id, secret);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json<{ access_token: string }>().access_token;
+    };
+    const [leaked, kept] = [await tokenOf(key), await tokenOf(otherKey)];
+    const resourceServer = createVerifier({
+      issuer: TEST_ISSUER,
+      audience: TEST_ISSUER,
+      jwks: (await t.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as never,
+    });
+    await resourceServer.subscribeRevocations({
+      feed: { subscribe: (onMessage) => t.services.ephemeral.subscribe('revocations', { onMessage, onResubscribed: () => {} }) },
+      catchUp: false,
+    });
+    try {
+      assert.equal((await resourceServer.verify(leaked)).apiKeyId, keyId, 'the token names its key');
+      const me = async (token: string) => (await t.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode;
+      assert.equal(await me(leaked), 200);
+      const origin = 'https://app.example';
+      const bearerPrincipal = await t.services.authenticator.authenticate(leaked);
+      const [ticket, laterTicket] = [await t.services.wsTickets.issue(bearerPrincipal, origin), await t.services.wsTickets.issue(bearerPrincipal, origin)];
+      assert.equal((await t.services.wsTickets.redeem(ticket.ticket, origin)).apiKeyId, keyId, "the socket's principal remembers the key");
+
+      const revoked = await t.inject({ method: 'DELETE', url: `/admin/service-accounts/${account.id}/keys/${keyId}`, headers: bearer(adminToken) });
+      assert.equal(revoked.statusCode, 204);
+      assert.equal(await me(leaked), 401, 'dead at Gatehouse before its exp');
+      await assert.rejects(t.services.wsTickets.redeem(laterTicket.ticket, origin), RefusedError, 'no socket opens with it');
+      let refused = false;
+      for (let i = 0; i < 100 && !refused; i++) {
+        refused = await resourceServer.verify(leaked).then(
+          () => false,
+          (e: unknown) => e instanceof InvalidTokenError,
+        );
+        if (!refused) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(refused, 'dead on the resource server');
+      assert.equal(await me(kept), 200, "the other key's token lives on");
+      assert.ok(await resourceServer.verify(kept));
+      // The entry lasts as long as a token granted a moment before the revocation can: after a restart too.
+      const entries = (await t.services.revocationPages.page(undefined, 1000)).entries.filter((e) => e.id === `apikey:${keyId}`);
+      assert.equal(entries.length, 1, JSON.stringify(entries));
+      assert.ok(entries[0]!.until >= Date.now() + (t.services.config.accessTokenTtlSeconds - 5) * 1000, 'kept for a token lifetime');
+    } finally {
+      await resourceServer.close();
+    }
+  });
+
+  test('a token never outlives its key: a key that expires in a minute grants a token that expires with it', async () => {
+    const account = await newAccount('cc-expiring');
+    const { key, expires_at } = await createKey(account.id, { name: 'short', scopes: ['profile'], expires_in: 60 });
+    assert.ok(t.services.config.accessTokenTtlSeconds > 60, 'the key ends before a full token lifetime would');
+    const res = await viaBasic(account.id, key);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json<{ access_token: string; expires_in: number }>();
+    const principal = await verifier.verify(body.access_token);
+    assert.ok(expires_at !== null && principal.expiresAt * 1000 <= Date.parse(expires_at), `exp ${principal.expiresAt} after the key's end ${expires_at}`);
+    assert.ok(body.expires_in <= 60 && body.expires_in >= 55, `expires_in ${body.expires_in}`);
+    assert.equal(body.expires_in, principal.expiresAt - principal.claims.iat);
   });
 
   test('malicious: a service-account token cannot mint API keys for the account (admins manage them)', async () => {
@@ -170,6 +228,8 @@ describe('client-credentials grant (RFC 6749 §4.4) for service accounts', () =>
       assert.equal(principal.clientId, bot.id);
       assert.equal(principal.sessionId, undefined, 'no session');
       assert.equal(principal.claims.sid, undefined);
+      assert.match(String(principal.claims.akid), /^[0-9A-Za-z]{17}$/, 'the key id, never its secret');
+      assert.ok(!botKey.endsWith(String(principal.claims.akid)) && !String(body.access_token).includes(botKey.slice(-43)));
       assert.ok(principal.scopes.has('admin:audit'));
       assert.ok(principal.expiresAt - Date.now() / 1000 <= t.services.config.accessTokenTtlSeconds + 1);
     }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeEntries, encodeEntries, type RevocationEntry } from '../../src/revocation/revocation-entry.js';
 import { RevocationList } from '../../src/revocation/revocation-list.js';
-import type { AccessTokenClaims } from '@gatehouse/verify';
+import { apiKeyRevocationId, type RevocableClaims } from '@gatehouse/verify/internal';
 
-type Claims = Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>;
+type Claims = RevocableClaims;
 
 const NOW = Date.parse('2030-03-01T12:00:00Z');
 const LATER = NOW + 60_000;
@@ -132,6 +132,16 @@ describe('RevocationList', () => {
       assert.equal(revoked(list, claims({ tver: 2 })), false, 'a token issued after the bump');
       assert.equal(revoked(list, claims({ tver: 3 })), false);
       assert.equal(revoked(list, claims({ sub: OTHER_USER, tver: 0 })), false);
+    });
+
+    test('api key: every token granted with the key (akid), none of another key, none without one', () => {
+      const list = listOf({ kind: 'token', id: apiKeyRevocationId('k1'), until: LATER });
+      assert.equal(list.reasonRevoked(claims({ akid: 'k1' }), NOW), 'api key of the token revoked');
+      assert.equal(revoked(list, claims({ jti: 'another', akid: 'k1' })), true);
+      assert.equal(revoked(list, claims({ akid: 'k2' })), false, 'a token of another key');
+      assert.equal(revoked(list, claims()), false, 'a token granted with no key');
+      assert.equal(revoked(list, claims({ jti: 'k1' })), false, 'the key id is no jti');
+      assert.equal(revoked(list, claims({ akid: 'k1' }), LATER), false, 'the entry ends at until');
     });
 
     test('an empty list revokes nothing', () => {

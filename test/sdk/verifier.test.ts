@@ -88,13 +88,17 @@ describe('createVerifier: malicious tokens', () => {
     await assertInvalid(fresh.verify(`${h}.${p}.${s.slice(0, -1)}`), /non-canonical base64url/);
   });
 
-  test('malformed Gatehouse claims are refused (tid, roles, tver, sub, lifetime)', async () => {
+  test('malformed Gatehouse claims are refused (tid, roles, tver, akid, sub, lifetime)', async () => {
     const now = Math.floor(Date.now() / 1000);
     for (const [override, reason] of [
       [{ tid: 'acme' }, /tid/],
       [{ roles: 'admin' }, /roles/],
       [{ roles: [''] }, /roles/],
       [{ tver: -1 }, /tver/],
+      // An akid that could never match a key's revocation entry must not pass as one that can.
+      [{ akid: 42 }, /akid/],
+      [{ akid: '' }, /akid/],
+      [{ akid: 'key id with spaces' }, /akid/],
       [{ sub: 'admin' }, /sub/],
       [{ iat: now, exp: now + 7200 }, /lifetime/],
     ] as const) {

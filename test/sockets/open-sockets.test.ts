@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { InvalidTokenError, StoreUnavailableError } from '../../src/errors/errors.js';
 import type { TicketPrincipal } from '../../src/guard/principal.js';
 import type { RevocationEntry } from '../../src/revocation/revocation-entry.js';
+import { apiKeyRevocationId } from '../../src/apikeys/api-keys.js';
 import { CLOSE_CODES, createOpenSockets, type OpenSocketsDeps } from '../../src/sockets/open-sockets.js';
 
 /** The registry over a hand-fed revocation feed, a revocation list as a set of session ids, and a clock. */
@@ -116,6 +117,18 @@ describe('open sockets follow revocation', () => {
     h.sockets.add(s);
     h.feed({ kind: 'token', id: s.principal.tokenId!, until });
     assert.deepEqual(s.closes, [{ code: 4401, reason: 'token revoked' }]);
+    h.sockets.close();
+  });
+
+  test("MALICIOUS: an API key's entry closes the sockets its client-credentials tokens opened, not another key's", () => {
+    const h = harness();
+    const [cut, kept] = [h.socket(h.principal({ apiKeyId: 'keyA1234567890abc' })), h.socket(h.principal({ apiKeyId: 'keyB1234567890abc' }))];
+    h.sockets.add(cut);
+    h.sockets.add(kept);
+    h.feed({ kind: 'token', id: apiKeyRevocationId('keyA1234567890abc'), until });
+    assert.deepEqual(cut.closes, [{ code: 4401, reason: 'api key revoked' }]);
+    assert.deepEqual(kept.closes, []);
+    assert.equal(h.sockets.size, 1);
     h.sockets.close();
   });
 

@@ -17,6 +17,11 @@ export interface AccessTokenClaims {
   /** The session this token belongs to. */
   readonly sid?: string;
   /**
+   * The API key (its id, never its secret) a client-credentials token was granted with: revoking
+   * the key revokes the token. Absent on every other token.
+   */
+  readonly akid?: string;
+  /**
    * The user's token version when this token was issued; a later bump (log out everywhere, lock)
    * revokes it. Absent means 0.
    */
@@ -35,6 +40,9 @@ export interface AccessTokenClaims {
   /** When the user authenticated, seconds since the epoch; a refresh keeps it. */
   readonly auth_time?: number;
 }
+
+/** The claims a revocation can match: one token, its session, its user's token version, its API key. */
+export type RevocableClaims = Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver' | 'akid'>;
 
 export function scopesOf(claims: Pick<AccessTokenClaims, 'scope'>): ReadonlySet<string> {
   return new Set(claims.scope.split(' ').filter((s) => s.length > 0));

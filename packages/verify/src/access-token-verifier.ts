@@ -264,18 +264,21 @@ function checkRegisteredClaims(payload: Json, expected: Expected, nowSeconds: nu
 }
 
 const MAX_ROLES = 64;
+/** An API key's id: base62, as src/apikeys/api-key-token.ts makes them (17 characters today). */
+const API_KEY_ID = /^[0-9A-Za-z]{1,64}$/;
 
 function isRoleList(value: unknown): value is string[] {
   return Array.isArray(value) && value.length <= MAX_ROLES && value.every((r) => typeof r === 'string' && r.length > 0 && r.length <= 64);
 }
 
 function checkGatehouseClaims(payload: Json, maxLifetimeSeconds: number): AccessTokenClaims {
-  const { sub, jti, exp, iat, client_id, scope, sid, tver, tid, roles, amr, acr, auth_time } = payload;
+  const { sub, jti, exp, iat, client_id, scope, sid, akid, tver, tid, roles, amr, acr, auth_time } = payload;
   if (typeof sub !== 'string' || !isUuid(sub)) throw new InvalidTokenError('sub is not a user id');
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw new InvalidTokenError('jti invalid');
   if (typeof client_id !== 'string' || client_id.length === 0) throw new InvalidTokenError('client_id invalid');
   if (scope !== undefined && typeof scope !== 'string') throw new InvalidTokenError('scope is not a string');
   if (sid !== undefined && typeof sid !== 'string') throw new InvalidTokenError('sid is not a string');
+  if (akid !== undefined && !(typeof akid === 'string' && API_KEY_ID.test(akid))) throw new InvalidTokenError('akid is not an api key id');
   if (tver !== undefined && !(typeof tver === 'number' && Number.isSafeInteger(tver) && tver >= 0)) throw new InvalidTokenError('tver invalid');
   if (tid !== undefined && !(typeof tid === 'string' && isUuid(tid))) throw new InvalidTokenError('tid is not a tenant id');
   if (roles !== undefined && !isRoleList(roles)) throw new InvalidTokenError('roles is not a list of role names');
@@ -301,6 +304,7 @@ function checkGatehouseClaims(payload: Json, maxLifetimeSeconds: number): Access
   };
   // Optional claims are left out rather than set to undefined, so `'sid' in claims` tells the truth.
   if (typeof sid === 'string') claims.sid = sid;
+  if (typeof akid === 'string') claims.akid = akid;
   if (typeof tver === 'number') claims.tver = tver;
   if (typeof tid === 'string') claims.tid = tid;
   if (roles !== undefined) claims.roles = Object.freeze([...roles]);

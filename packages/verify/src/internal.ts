@@ -10,12 +10,12 @@ export {
   type VerificationKey,
   type VerificationKeySource,
 } from './access-token-verifier.js';
-export { ACCESS_TOKEN_TYP, scopesOf } from './access-token-claims.js';
+export { ACCESS_TOKEN_TYP, scopesOf, type RevocableClaims } from './access-token-claims.js';
 export { toPrincipal } from './principal.js';
 export { createVerificationCache, type VerificationCache } from './verification-cache.js';
 export { authorizationHeaders, queryOf, readBearerCredential, type BearerCredential, type CredentialSource } from './bearer-credential.js';
 export { authenticate, compileChecks, refusalOf, type CheckedPrincipal, type CheckedRequirement, type Refusal, type Outcome } from './requirement.js';
-export { decodeRevocationMessage, RevocationList, type RevocationEntry } from './revocation-feed.js';
+export { apiKeyRevocationId, decodeRevocationMessage, RevocationList, type RevocationEntry } from './revocation-feed.js';
 export { freshnessSeconds } from './remote-jwks.js';
 export { isUuid } from './uuid.js';
 export {

@@ -16,6 +16,8 @@ export interface PrincipalCore {
   readonly tenantId?: string;
   /** The session (`sid`): what a logout revokes. */
   readonly sessionId?: string;
+  /** The API key a client-credentials token was granted with (`akid`): revoking the key revokes the token. */
+  readonly apiKeyId?: string;
   readonly clientId: string;
   /** `jti`. */
   readonly tokenId: string;
@@ -83,6 +85,7 @@ export function toPrincipal(claims: AccessTokenClaims): Principal {
   };
   if (claims.tid !== undefined) principal.tenantId = claims.tid;
   if (claims.sid !== undefined) principal.sessionId = claims.sid;
+  if (claims.akid !== undefined) principal.apiKeyId = claims.akid;
   if (claims.amr !== undefined && claims.auth_time !== undefined) principal.authentication = Object.freeze({ methods: claims.amr, time: claims.auth_time });
   return Object.freeze(principal);
 }

@@ -1,4 +1,4 @@
-import type { AccessTokenClaims } from './access-token-claims.js';
+import type { RevocableClaims } from './access-token-claims.js';
 
 /**
  * The Gatehouse revocation feed, read-only: the messages every Gatehouse instance publishes on
@@ -7,6 +7,8 @@ import type { AccessTokenClaims } from './access-token-claims.js';
  *   {kind: 'session', id: sid, until}          every token of a session (logout, device revoke)
  *   {kind: 'user', id: sub, version, until}    every token of the user with tver < version
  *   {kind: 'key', id: kid, until}              every token signed by a revoked signing key
+ *   {kind: 'token', id: 'apikey:' + akid, until}  the API key itself, and every client-credentials
+ *                                              token granted with it (`akid`)
  * `until` is epoch ms after which the entry can match no live token. The wire format is the
  * server's (src/revocation/revocation-entry.ts); test/sdk/revocations.test.ts pins the two together.
  */
@@ -47,6 +49,9 @@ function isEntry(value: unknown): value is RevocationEntry {
   return e.kind === 'user' && Number.isSafeInteger(e.version) && (e.version as number) > 0;
 }
 
+/** The deny-list id under which an API key's revocation travels (never a `jti`: those are UUIDs). */
+export const apiKeyRevocationId = (keyId: string): string => `apikey:${keyId}`;
+
 /** The revocations heard so far, each kept until its `until`: three map lookups per request. */
 export class RevocationList {
   readonly #tokens = new Map<string, number>();
@@ -66,9 +71,13 @@ export class RevocationList {
     }
   }
 
-  reasonRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sid' | 'sub' | 'tver'>, now: number): string | undefined {
+  reasonRevoked(claims: RevocableClaims, now: number): string | undefined {
     const token = this.#tokens.get(claims.jti);
     if (token !== undefined && token > now) return 'access token revoked';
+    if (claims.akid !== undefined) {
+      const key = this.#tokens.get(apiKeyRevocationId(claims.akid));
+      if (key !== undefined && key > now) return 'api key of the token revoked';
+    }
     if (claims.sid !== undefined) {
       const session = this.#sessions.get(claims.sid.toLowerCase());
       if (session !== undefined && session > now) return 'session revoked';
