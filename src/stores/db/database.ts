@@ -114,8 +114,10 @@ async function openPglite(dir: string | undefined, template?: string): Promise<D
     if (dir !== undefined) client = new PGlite(dir, { ...options, ...(await initialDatabaseFor(dir)) });
     else if (template !== undefined) client = new PGlite({ ...options, loadDataDir: new Blob([await readFile(template)]) });
     else client = new PGlite(options);
-    db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
+    // The running service's statements are parsed and planned once (see pglite-prepared.ts).
+    const { withPreparedStatements } = await import('./pglite-prepared.js');
+    db = drizzle(withPreparedStatements(client), { schema });
   } catch (error) {
     await unlock();
     throw error;
