@@ -242,6 +242,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const database = await openDatabase(config.database, {
     statementTimeoutMs: config.databaseStatementTimeoutMs,
+    namedStatements: config.databaseNamedStatements,
     onError: (error) => {
       if (overrides.onStoreError !== undefined) overrides.onStoreError(error);
       else events.emit({ event: 'database.connection_error', level: 'warn', error });

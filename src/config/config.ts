@@ -73,6 +73,8 @@ export interface Config {
   readonly database: DatabaseTarget;
   /** GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL's `statement_timeout` on the pooled connections. */
   readonly databaseStatementTimeoutMs: number;
+  /** GATEHOUSE_DATABASE_NAMED_STATEMENTS: PostgreSQL statements are named, so each connection plans them once. */
+  readonly databaseNamedStatements: boolean;
   readonly redisUrl: string | undefined;
   /** GATEHOUSE_REDIS_SENTINELS and _SENTINEL_NAME: Redis through Sentinel instead of `redisUrl` (never both). */
   readonly redisSentinel: RedisSentinelTarget | undefined;
@@ -214,6 +216,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
 
   const database = read('GATEHOUSE_DATABASE_URL') ?? { kind: 'pglite-dir', path: `${dataDir}/db` };
   const databaseStatementTimeoutMs = read('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS');
+  const databaseNamedStatements = read('GATEHOUSE_DATABASE_NAMED_STATEMENTS') === 'on';
   const redisUrl = read('GATEHOUSE_REDIS_URL');
   const sentinels = read('GATEHOUSE_REDIS_SENTINELS');
   const sentinelName = read('GATEHOUSE_REDIS_SENTINEL_NAME');
@@ -299,6 +302,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     keyRotationDays,
     database: Object.freeze(database),
     databaseStatementTimeoutMs,
+    databaseNamedStatements,
     redisUrl,
     redisSentinel,
     redisKeyPrefix,

@@ -216,6 +216,11 @@ export const SETTINGS = {
     fallback: 5000,
     doc: 'PostgreSQL: the longest a statement may run or wait for a lock (`statement_timeout` on the pooled connections; migrations run without it), 100–600000 ms. A statement past it is cancelled and its request answered 503 `ERR_STORE_UNAVAILABLE` with `Retry-After`; a request also waits at most 5 s for one of the 10 pooled connections',
   }),
+  GATEHOUSE_DATABASE_NAMED_STATEMENTS: setting('GATEHOUSE_DATABASE_NAMED_STATEMENTS', {
+    schema: z.enum(['on', 'off'], { error: 'must be "on" or "off"' }),
+    fallback: 'on' as 'on' | 'off',
+    doc: 'PostgreSQL: `on` → each pooled connection parses and plans a statement once (named prepared statements, at most 512 texts); `off` behind a pooler that cannot keep them across transactions (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`)',
+  }),
   GATEHOUSE_REDIS_URL: setting('GATEHOUSE_REDIS_URL', {
     schema: z.string().refine((v) => /^rediss?:\/\//.test(v) && parseUrl(v) !== undefined, 'must be a redis:// or rediss:// URL'),
     fallback: undefined as string | undefined,

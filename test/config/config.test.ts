@@ -336,6 +336,7 @@ describe('loadConfig: defaults and result', () => {
       keyRotationDays: undefined,
       database: { kind: 'pglite-dir', path: '.gatehouse/db' },
       databaseStatementTimeoutMs: 5000,
+      databaseNamedStatements: true,
       redisUrl: undefined,
       redisSentinel: undefined,
       redisKeyPrefix: 'gatehouse:',

@@ -31,6 +31,7 @@ const FIELD_SOURCES: Record<keyof Config, readonly string[]> = {
   keyRotationDays: ['GATEHOUSE_KEY_ROTATION_DAYS'],
   database: ['GATEHOUSE_DATABASE_URL'],
   databaseStatementTimeoutMs: ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS'],
+  databaseNamedStatements: ['GATEHOUSE_DATABASE_NAMED_STATEMENTS'],
   redisUrl: ['GATEHOUSE_REDIS_URL'],
   redisSentinel: ['GATEHOUSE_REDIS_SENTINELS', 'GATEHOUSE_REDIS_SENTINEL_NAME'],
   redisKeyPrefix: ['GATEHOUSE_REDIS_KEY_PREFIX'],

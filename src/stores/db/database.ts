@@ -10,6 +10,7 @@ import type { DatabaseTarget } from '../../config/config.js';
 import { StoreUnavailableError } from '../../errors/errors.js';
 import { SETTINGS } from '../../config/settings.js';
 import { takePrefetchedPgliteArtifacts } from './pglite-artifacts.js';
+import { withNamedStatements } from './postgres-named-statements.js';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -38,6 +39,8 @@ export interface OpenDatabaseOptions {
   readonly onError?: (error: Error) => void;
   /** PostgreSQL `statement_timeout` of the pooled connections; default GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS's. */
   readonly statementTimeoutMs?: number;
+  /** PostgreSQL: name the statements, so each connection plans them once (default on). */
+  readonly namedStatements?: boolean;
 }
 
 /** Connections in the pool of one instance. */
@@ -51,7 +54,11 @@ const POOL_WAIT_MS = 5000;
  */
 export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<Database> {
   if (target.kind === 'postgres')
-    return openPostgres(target.url, options.onError, options.statementTimeoutMs ?? SETTINGS.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS.fallback);
+    return openPostgres(target.url, {
+      onError: options.onError,
+      statementTimeoutMs: options.statementTimeoutMs ?? SETTINGS.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS.fallback,
+      namedStatements: options.namedStatements ?? true,
+    });
   return openPglite(target.kind === 'pglite-dir' ? target.path : undefined, target.kind === 'pglite-memory' ? target.template : undefined);
 }
 
@@ -134,7 +141,10 @@ async function initialDatabaseFor(dir: string): Promise<{ loadDataDir?: Blob }> 
   return { loadDataDir: new Blob([await readFile(INITIAL_DATABASE)]) };
 }
 
-async function openPostgres(url: string, onError: ((error: Error) => void) | undefined, statementTimeoutMs: number): Promise<Database> {
+async function openPostgres(
+  url: string,
+  { onError, statementTimeoutMs, namedStatements }: { onError: ((error: Error) => void) | undefined; statementTimeoutMs: number; namedStatements: boolean },
+): Promise<Database> {
   const { default: pg } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
   await migratePostgres(pg, url, onError);
@@ -167,7 +177,8 @@ async function openPostgres(url: string, onError: ((error: Error) => void) | und
   );
   // The pool re-emits an idle client's error, which the client's listener above has reported already.
   pool.on('error', () => undefined);
-  const db = drizzle(pool, { schema });
+  // Each connection parses and plans a statement once (see postgres-named-statements.ts).
+  const db = drizzle(namedStatements ? withNamedStatements(pool) : pool, { schema });
   return wrap('postgres', db as unknown as Db, () => pool.end());
 }
 

@@ -19,11 +19,10 @@ import { parse, protocol, type PGlite, type QueryOptions, type Results, type Tra
  */
 export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
   const statements = new Map<string, Statement>();
-  let counter = 0;
 
   /** Parses and describes `text` under a new name (closing the oldest when full); inside the query lock. */
   const prepare = async (text: string): Promise<Statement> => {
-    const name = `gh_${(counter++).toString(36)}`;
+    const name = `gh_${(statementCounter++).toString(36)}`;
     const parts: Uint8Array[] = [];
     if (statements.size >= capacity) {
       const [oldest] = statements;
@@ -104,6 +103,9 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
     },
   });
 }
+
+/** Module-wide: two wrappers of one PGlite (one session) must never name two statements alike. */
+let statementCounter = 0;
 
 interface Statement {
   readonly name: string;
