@@ -4,8 +4,7 @@ import type { SecondFactorProof } from '../factors/second-factor.js';
 import { BROWSER_CLIENT_ID } from '../oauth/clients.js';
 import type { GatehouseServices } from '../services.js';
 import type { SignedIn } from '../sessions/browser-sessions.js';
-import { deviceLabel } from '../sessions/device-label.js';
-import { auditContextOf } from './audit-context.js';
+import { signInContextOf } from './audit-context.js';
 
 /**
  * The factor step of a browser sign-in as a request makes it: the half `POST /auth/session/mfa`
@@ -21,9 +20,7 @@ export async function cookieMfaSignInOf(
     { mfa: services.mfaSignIn, browserSessions: services.browserSessions, clientId: BROWSER_CLIENT_ID },
     {
       ...step,
-      device: deviceLabel(request.headers['user-agent']),
-      ip: request.ip,
-      audit: auditContextOf(request),
+      ...signInContextOf(request),
     },
   );
   const { session } = signedIn;

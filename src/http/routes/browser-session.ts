@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PUBLIC } from '../../guard/requirement.js';
-import { deviceLabel } from '../../sessions/device-label.js';
 import { clearSessionCookie, readSessionCookie, serializeSessionCookie, sessionCookieName } from '../../sessions/session-cookie.js';
 import type { GatehouseServices } from '../../services.js';
-import { auditContextOf } from '../audit-context.js';
+import { auditContextOf, signInContextOf } from '../audit-context.js';
 import { registerStrictFormParser } from '../body-parsers.js';
 import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { refuseCrossSite } from '../cross-site.js';
@@ -73,10 +72,8 @@ export const browserSessionRoutes: FastifyPluginAsyncZod<{ services: GatehouseSe
           username,
           password,
           tenant,
-          device: deviceLabel(request.headers['user-agent']),
-          ip: request.ip,
+          ...signInContextOf(request),
           presentedCookie: presentedCookie(request),
-          audit: auditContextOf(request),
         });
         request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id }, 'browser signed in');
         return reply

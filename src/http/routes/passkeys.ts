@@ -8,10 +8,9 @@ import { issueTokensForSignIn } from '../../oauth/token-request.js';
 import { PASSKEY_METHODS } from '../../passkeys/passkey-sign-in.js';
 import type { PasskeyRecord } from '../../passkeys/passkey-store.js';
 import type { GatehouseServices } from '../../services.js';
-import { deviceLabel } from '../../sessions/device-label.js';
 import { deliverTokens, serializeRefreshCookie } from '../../sessions/refresh-cookie.js';
 import { readSessionCookie, serializeSessionCookie, sessionCookieName } from '../../sessions/session-cookie.js';
-import { auditContextOf } from '../audit-context.js';
+import { auditContextOf, signInContextOf } from '../audit-context.js';
 import { refuseCrossSite } from '../cross-site.js';
 import { requestFactsOf } from '../request-facts.js';
 import { problemSchema } from './problem-schema.js';
@@ -243,7 +242,8 @@ export const passkeyRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
     },
     async (request, reply) => {
       const { response, mode, tenant, resource, client_id } = request.body;
-      const audit = auditContextOf(request);
+      const context = signInContextOf(request);
+      const { audit } = context;
       const proof = { methods: PASSKEY_METHODS, authenticate: async () => (await passkeys.verifySignIn(response as AuthenticationResponseJSON, audit)).user };
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
       if (mode === 'cookie') {
@@ -251,17 +251,14 @@ export const passkeyRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices 
         const { cookieValue, session, maxAgeSeconds } = await services.browserSessions.signInProven({
           ...proof,
           tenant,
-          device: deviceLabel(request.headers['user-agent']),
-          ip: request.ip,
+          ...context,
           presentedCookie: presented === 'malformed' ? undefined : presented,
-          audit,
         });
         request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id, via: 'passkey' }, 'browser signed in');
         return reply
           .header('set-cookie', serializeSessionCookie(issuer, cookieValue, maxAgeSeconds))
           .send({ session: { id: session.id, expires_at: session.expiresAt.toISOString() } });
       }
-      const context = { device: deviceLabel(request.headers['user-agent']), ip: request.ip, audit };
       const { response: tokens, client } = await issueTokensForSignIn(tokenDeps, given({ tenant, resource, client_id }), proof, context);
       const { body, cookieToken } = deliverTokens(client, tokens);
       if (cookieToken !== undefined) reply.header('set-cookie', serializeRefreshCookie(issuer, cookieToken, config.sessionTtlSeconds));

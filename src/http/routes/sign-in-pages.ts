@@ -4,9 +4,8 @@ import { z } from 'zod';
 import { InvalidGrantError, InvalidRequestError, MfaRequiredError, PasswordPolicyError, UsernameTakenError, ValidationError } from '../../errors/errors.js';
 import { PUBLIC } from '../../guard/requirement.js';
 import type { GatehouseServices } from '../../services.js';
-import { deviceLabel } from '../../sessions/device-label.js';
 import { registerUser } from '../../users/registration.js';
-import { auditContextOf } from '../audit-context.js';
+import { auditContextOf, signInContextOf } from '../audit-context.js';
 import { mailRegistrationConfirmation } from './email.js';
 import { sendError } from '../error-handler.js';
 import type { PageKit } from '../pages/page-kit.js';
@@ -42,10 +41,8 @@ export const signInPageRoutes: FastifyPluginAsyncZod<{ services: GatehouseServic
   ) => {
     const { cookieValue, session, maxAgeSeconds } = await browserSessions.signIn({
       ...input,
-      device: deviceLabel(request.headers['user-agent']),
-      ip: request.ip,
+      ...signInContextOf(request),
       presentedCookie: kit.sessionCookieOf(request),
-      audit: auditContextOf(request),
     });
     request.log.info({ event: 'session.created', user_id: session.userId, session_id: session.id }, 'browser signed in');
     return kit.setSessionCookie(reply, cookieValue, maxAgeSeconds).redirect(kit.target(returnTo), 303);

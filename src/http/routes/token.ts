@@ -2,14 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PUBLIC } from '../../guard/requirement.js';
-import { issueTokens, MFA_GRANT, type TokenRequestContext, type TokenRequestParams } from '../../oauth/token-request.js';
+import { issueTokens, MFA_GRANT, type TokenRequestParams } from '../../oauth/token-request.js';
 import { identifyClient } from '../../oauth/client-identification.js';
 import { trustedOrigins } from '../../guard/trusted-origins.js';
 import { deliverTokens, refreshTokenOfRequest, serializeRefreshCookie } from '../../sessions/refresh-cookie.js';
 import { requestFactsOf } from '../request-facts.js';
-import { auditContextOf } from '../audit-context.js';
+import { signInContextOf } from '../audit-context.js';
 import { basicCredentials } from '../client-credentials.js';
-import { deviceLabel } from '../../sessions/device-label.js';
 import type { GatehouseServices } from '../../services.js';
 import { registerStrictFormParser, requireFormBody } from '../body-parsers.js';
 import { oauthErrorSchema, problemSchema } from './problem-schema.js';
@@ -75,14 +74,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ services: GatehouseServices }>
   });
   const { issuer } = services.config;
   const trusted = trustedOrigins(services.config);
-  const contextOf = (request: FastifyRequest): TokenRequestContext => ({
-    device: deviceLabel(request.headers['user-agent']),
-    ip: request.ip,
-    audit: auditContextOf(request),
-  });
   /** Issues, then sends the tokens: a cookie-mode client gets its refresh token as the cookie, not in the body. */
   const answer = async (request: FastifyRequest, reply: FastifyReply, params: TokenRequestParams, basic?: ReturnType<typeof basicCredentials>) => {
-    const { response, client } = await issueTokens(deps, params, basic, contextOf(request));
+    const { response, client } = await issueTokens(deps, params, basic, signInContextOf(request));
     const { body, cookieToken } = deliverTokens(client, response);
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     if (cookieToken !== undefined) reply.header('set-cookie', serializeRefreshCookie(issuer, cookieToken, services.config.sessionTtlSeconds));
