@@ -8,9 +8,10 @@ import { parse, protocol, type PGlite, type QueryOptions, type Results, type Tra
  * parses and plans it again each time, and drizzle's pglite driver has no prepared-statement
  * option. Here a statement is parsed and described once under a name; each later run is one
  * crossing with Bind, Describe, Execute and Sync. Measured: an indexed user lookup 1.1–1.4 ms →
- * 0.34 ms; the session store's rotations on a PGlite directory 395 → 1,094/s. Results are parsed by PGlite's own `parseResults`
- * and parameters serialized by its serializers, exactly as `query` does, so drizzle sees the
- * same answers and the same errors (a DatabaseError carrying `query`, `params`, `queryOptions`).
+ * 0.34 ms; the session store's rotations on a PGlite directory 395 → 1,094/s. Results are parsed
+ * by PGlite's own `parseResults` and parameters serialized by its serializers, exactly as `query`
+ * does, so drizzle sees the same answers and the same errors (a DatabaseError carrying `query`,
+ * `params`, `queryOptions`).
  *
  * PostgreSQL keeps a named statement's plan valid across schema changes (it re-plans), and a
  * named statement is the session's, untouched by ROLLBACK. At most `capacity` statements are kept;
