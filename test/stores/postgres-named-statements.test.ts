@@ -72,6 +72,34 @@ describe('PostgreSQL named statements', { skip: testStoreProfile === 'real' ? fa
     }
   });
 
+  test("malicious: a column added under a named statement's `*` (a rolling upgrade's migration) costs no request on the pool, and one in a transaction once", async () => {
+    const named = withNamedStatements(pool, 512);
+    await named.query('create table if not exists named_widening (k int primary key)');
+    await named.query('insert into named_widening (k) values (1)');
+    // Two texts: the first refusal stops naming its text in the whole process.
+    const onPool = { text: 'select * from named_widening where k = $1', values: [1] };
+    const inTransaction = { text: 'select * from named_widening where k = $1 and true', values: [1] };
+    const client = await named.connect();
+    let released = false;
+    try {
+      // Planned on every connection of the pool, the transaction's included.
+      await Promise.all(Array.from({ length: 8 }, () => named.query(onPool)));
+      await client.query(onPool);
+      await client.query(inTransaction);
+      await named.query('alter table named_widening add column added text');
+      await client.query('begin');
+      await assert.rejects(client.query(inTransaction), /cached plan must not change result type/, 'in a transaction: this one fails');
+      await client.query('rollback');
+      assert.deepEqual((await client.query(inTransaction)).rows, [{ k: 1, added: null }], 'and its retry runs unnamed');
+      client.release();
+      released = true;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => named.query(onPool)));
+      for (const answer of answers) assert.deepEqual(answer.rows, [{ k: 1, added: null }], 'the pool retried it unnamed');
+    } finally {
+      if (!released) client.release();
+    }
+  });
+
   test('GATEHOUSE_DATABASE_NAMED_STATEMENTS: on prepares the service statements, off prepares none', async () => {
     const countInTransaction = async (database: Database): Promise<number> =>
       database.db.transaction(async (tx) => {

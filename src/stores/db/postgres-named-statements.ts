@@ -12,14 +12,21 @@ import type { Pool, PoolClient, QueryConfig } from 'pg';
  * runs there. The name is a digest of the text, so it is the same for every pool and process that
  * shares a connection's session. At most `capacity` texts are named; any further text runs unnamed as before, so a
  * statement whose text varies (an IN list) cannot grow every connection's memory without end.
- * PostgreSQL re-plans a named statement itself when the schema under it changes.
+ * PostgreSQL re-plans a named statement itself when the schema under it changes, except when its
+ * result's columns changed (a column added under `RETURNING sessions.*` by a newer instance's
+ * migration in a rolling upgrade): then it refuses with "cached plan must not change result type".
+ * That text is never named again in this process, and a statement run on the pool (no
+ * transaction, so nothing of it ran) is retried at once, unnamed; one in a transaction fails
+ * with it, as any statement error does, and its retry runs unnamed.
  */
 export function withNamedStatements<P extends object>(pool: P, capacity = 512): P {
   // Typed as any object so the published declarations need no @types/pg; a node-postgres Pool it is.
   const raw = pool as unknown as Pool;
-  const names = new Map<string, string>();
+  /** A text's name; null: never named (its result type changed under a named statement). */
+  const names = new Map<string, string | null>();
   const nameOf = (text: string): string | undefined => {
     let name = names.get(text);
+    if (name === null) return undefined;
     if (name === undefined && names.size < capacity) {
       name = `gh_${createHash('sha256').update(text).digest('base64url').slice(0, 27)}`;
       names.set(text, name);
@@ -35,16 +42,26 @@ export function withNamedStatements<P extends object>(pool: P, capacity = 512): 
     const name = nameOf(query.text);
     return name === undefined ? args : [{ ...query, name }, ...rest];
   };
-  const querying = <T extends Pool | PoolClient>(target: T): ((...args: unknown[]) => unknown) => {
+  const querying = <T extends Pool | PoolClient>(target: T, retry: boolean): ((...args: unknown[]) => unknown) => {
     const query = target.query.bind(target) as (...args: unknown[]) => unknown;
-    return (...args) => query(...named(args));
+    return (...args) => {
+      const withName = named(args);
+      const result = query(...withName);
+      if (withName === args || !(result instanceof Promise)) return result;
+      return result.catch((error: unknown) => {
+        if (!isResultTypeChanged(error)) throw error;
+        names.set((args[0] as QueryConfig).text, null);
+        if (!retry) throw error;
+        return query(...args);
+      });
+    };
   };
   const client = (raw: PoolClient): PoolClient => {
-    const query = querying(raw);
+    const query = querying(raw, false);
     return new Proxy(raw, { get: (target, property, receiver) => (property === 'query' ? query : (Reflect.get(target, property, receiver) as unknown)) });
   };
 
-  const query = querying(raw);
+  const query = querying(raw, true);
   return new Proxy(raw, {
     get(target, property, receiver) {
       if (property === 'query') return query;
@@ -58,4 +75,10 @@ export function withNamedStatements<P extends object>(pool: P, capacity = 512): 
       return Reflect.get(target, property, receiver) as unknown;
     },
   }) as unknown as P;
+}
+
+/** PostgreSQL's refusal to run a named statement whose result columns changed since it was planned. */
+function isResultTypeChanged(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change result type');
 }
