@@ -51,6 +51,16 @@ describe('PGlite with named prepared statements', () => {
     assert.ok((await preparedCount()) > 0, 'the statements ran prepared, not through query');
   });
 
+  test("a caller's parameter types run through query as asked; notices reach the caller's onNotice", async () => {
+    const typed = await pg.query<{ v: unknown }>('select $1 as v', ['42'], { paramTypes: [23] });
+    assert.deepEqual(typed.rows, [{ v: 42 }], 'an int, as the caller typed it');
+    await raw.exec(`create function say_hello() returns int language plpgsql as $$ begin raise notice 'hello'; return 1; end $$`);
+    const notices: string[] = [];
+    const result = await pg.query<{ v: number }>('select say_hello() as v where $1::int = 1', [1], { onNotice: (n) => notices.push(n.message ?? '') });
+    assert.deepEqual(result.rows, [{ v: 1 }]);
+    assert.deepEqual(notices, ['hello']);
+  });
+
   test("malicious: a failing statement is PGlite's DatabaseError with its code and the query, and the next statement runs", async () => {
     const text = `insert into things (id, name) values ($1, $2)`;
     const error = await pg.query(text, ['5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a', 'one']).then(

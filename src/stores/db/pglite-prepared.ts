@@ -58,7 +58,10 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
         return serializer === undefined ? String(value) : serializer(value);
       });
       const bind = protocol.serialize.bind({ statement: statement.name, values });
-      const messages = await pg.execProtocolStream(concat([bind, DESCRIBE_PORTAL, EXECUTE, SYNC]), { syncToFs: false });
+      const messages = await pg.execProtocolStream(concat([bind, DESCRIBE_PORTAL, EXECUTE, SYNC]), {
+        syncToFs: false,
+        ...(options?.onNotice === undefined ? {} : { onNotice: options.onNotice }),
+      });
       const [result] = parse.parseResults(messages, pg.parsers, options);
       return result ?? { rows: [], fields: [] };
     } catch (error) {
@@ -67,8 +70,7 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
   };
 
   const query = async <T>(text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> => {
-    // A blob (COPY) needs PGlite's own staging of the file.
-    if (options?.blob !== undefined) return pg.query<T>(text, params, options);
+    if (!preparable(options)) return pg.query<T>(text, params, options);
     await pg._checkReady();
     // As `query`: after any transaction in progress, one statement at a time, synced after.
     return (await pg._runExclusiveTransaction(() =>
@@ -85,7 +87,7 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
       get(target, property, receiver) {
         if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
         return async <T>(text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> => {
-          if (options?.blob !== undefined || target.closed) return target.query<T>(text, params, options);
+          if (!preparable(options) || target.closed) return target.query<T>(text, params, options);
           // The transaction holds PGlite's transaction lock already; statements still go one at a time.
           return (await pg._runExclusiveQuery(() => run(text, params, options))) as Results<T>;
         };
@@ -127,6 +129,14 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
+}
+
+/**
+ * Whether a statement can run prepared: a blob (COPY) needs PGlite's own staging of the file, and
+ * parameter types given by the caller belong to that one Parse, not to a name shared by every run.
+ */
+function preparable(options: QueryOptions | undefined): boolean {
+  return options?.blob === undefined && options?.paramTypes === undefined;
 }
 
 /** As PGlite's `query` reports a failed statement: the database's error, with what was asked. */
