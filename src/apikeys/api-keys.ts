@@ -16,9 +16,6 @@ export const API_KEY_CACHE_MS = 60_000;
 /** Last use is written at most this often per key (never a write per request). */
 export const LAST_USE_INTERVAL_MS = 60_000;
 const CACHE_CAPACITY = 10_000;
-/** What the revocation list calls a key (the SDK's, which matches a client-credentials token's `akid` with it). */
-export { apiKeyRevocationId };
-
 /** A key as its owner may see it: never the secret, never the digest. */
 export interface ApiKeyView {
   readonly id: string;

@@ -7,8 +7,7 @@ import { decodeRevocationMessage, type RevocableClaims, type RevocationEntry } f
  */
 export type { RevocationEntry };
 
-/** Why a token is revoked, for the log; undefined when it is not. */
-export type RevocationCheck = (claims: RevocableClaims) => string | undefined;
+/** What a revocation can match in a token (`jti`, `sid`, `sub` with `tver`, `akid`); the SDK's too. */
 export type { RevocableClaims };
 
 /**

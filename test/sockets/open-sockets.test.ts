@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { InvalidTokenError, StoreUnavailableError } from '../../src/errors/errors.js';
 import type { TicketPrincipal } from '../../src/guard/principal.js';
 import type { RevocationEntry } from '../../src/revocation/revocation-entry.js';
-import { apiKeyRevocationId } from '../../src/apikeys/api-keys.js';
+import { apiKeyRevocationId } from '@gatehouse/verify/internal';
 import { CLOSE_CODES, createOpenSockets, type OpenSocketsDeps } from '../../src/sockets/open-sockets.js';
 
 /** The registry over a hand-fed revocation feed, a revocation list as a set of session ids, and a clock. */

@@ -7,10 +7,9 @@ import type { Pool, PoolClient, QueryConfig } from 'pg';
  *
  * Hand-rolled because drizzle names a statement only when the caller prepares it by hand
  * (`.prepare(name)`), which the stores' one-off builders never do, and node-postgres names only
- * what it is told to. The name is a function of the text alone (one text, one name, on every
- * connection), which is all node-postgres needs to prepare it on a connection the first time it
- * runs there. The name is a digest of the text, so it is the same for every pool and process that
- * shares a connection's session. At most `capacity` texts are named; any further text runs unnamed as before, so a
+ * what it is told to. The name is a digest of the text (one text, one name, on every connection and
+ * in every pool), which is all node-postgres needs to prepare it on a connection the first time it
+ * runs there. At most `capacity` texts are named; any further text runs unnamed as before, so a
  * statement whose text varies (an IN list) cannot grow every connection's memory without end.
  * PostgreSQL re-plans a named statement itself when the schema under it changes, except when its
  * result's columns changed (a column added under `RETURNING sessions.*` by a newer instance's
@@ -56,9 +55,11 @@ export function withNamedStatements<P extends object>(pool: P, capacity = 512): 
       });
     };
   };
-  const client = (raw: PoolClient): PoolClient => {
-    const query = querying(raw, false);
-    return new Proxy(raw, { get: (target, property, receiver) => (property === 'query' ? query : (Reflect.get(target, property, receiver) as unknown)) });
+  const client = (connection: PoolClient): PoolClient => {
+    const query = querying(connection, false);
+    return new Proxy(connection, {
+      get: (target, property, receiver) => (property === 'query' ? query : (Reflect.get(target, property, receiver) as unknown)),
+    });
   };
 
   const query = querying(raw, true);
