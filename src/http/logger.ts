@@ -6,15 +6,15 @@ import type { Config } from '../config/config.js';
  * Paths pino replaces with "[redacted]": credentials never reach the log, whatever logs them.
  * Explicit paths rather than `*.password` wildcards: wildcards made every log call walk every key
  * and cost a quarter of the request throughput. We never log request bodies; these cover the
- * objects we do log (requests, headers, errors) and any code that logs a credential by name.
+ * objects we do log (headers, errors) and any code that logs a credential by name.
+ *
+ * None under `req` or `res`: the serializers below keep only named fields of those (never headers),
+ * so such a path could never match, yet it made pino clone and walk the `req` of every access-log
+ * line (measured without them: main-thread CPU per request 28.8 → 26.7 µs for the hello with our
+ * log line and headers, 81.2 → 77.1 µs for GET /me).
  */
 const SECRET_FIELDS = ['password', 'current_password', 'new_password', 'token', 'access_token', 'refresh_token', 'client_secret'];
 export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
   'headers["proxy-authorization"]',
@@ -74,6 +74,8 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): Exclude<Fastify
           ...(ip !== undefined && { ip }),
         };
       },
+      // Ours rather than Fastify's default, so the status is all a logged reply can ever show.
+      res: (reply: { statusCode?: number }) => (reply.statusCode === undefined ? {} : { statusCode: reply.statusCode }),
       err: serializeError,
       // @fastify/websocket logs an upgrade to a route without a socket handler as `{ path: url }`,
       // and a WebSocket ticket travels in the query (`?ticket=`): the path only, as for `req`.

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { loggerOptions } from '../../src/http/logger.js';
 import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
 
 // Distinctive values, so a hit in the log cannot be a coincidence.
@@ -166,5 +169,35 @@ describe('a database failure', () => {
         undefined,
         secret,
       );
+  });
+});
+
+describe('the logger configuration itself', () => {
+  test('a request or reply logged with its headers shows neither the headers nor any credential in them', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const options = loggerOptions({ logLevel: 'info' });
+    assert.ok(typeof options === 'object');
+    const log = pino(options as pino.LoggerOptions, sink);
+    const secrets = ['Bearer SECRET-bearer-1', 'gh_session=SECRET-cookie-2', 'SECRET-key-3', 'gh_session=SECRET-set-4'];
+    log.info(
+      {
+        req: { method: 'GET', url: '/me', headers: { authorization: secrets[0], cookie: secrets[1], 'x-api-key': secrets[2] } },
+        res: { statusCode: 200, headers: { 'set-cookie': secrets[3] } },
+        headers: { authorization: secrets[0] },
+      },
+      'logged carelessly',
+    );
+    assert.equal(lines.length, 1);
+    const record = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    assert.deepEqual(record.req, { method: 'GET', url: '/me' });
+    assert.deepEqual(record.res, { statusCode: 200 });
+    assert.deepEqual(record.headers, { authorization: '[redacted]' });
+    for (const secret of secrets) assert.ok(!lines[0]!.includes(secret.split('=').at(-1)!.replace('Bearer ', '')), secret);
   });
 });
