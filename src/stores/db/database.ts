@@ -57,7 +57,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
     return openPostgres(target.url, {
       onError: options.onError,
       statementTimeoutMs: options.statementTimeoutMs ?? SETTINGS.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS.fallback,
-      namedStatements: options.namedStatements ?? true,
+      namedStatements: options.namedStatements ?? SETTINGS.GATEHOUSE_DATABASE_NAMED_STATEMENTS.fallback === 'on',
     });
   return openPglite(target.kind === 'pglite-dir' ? target.path : undefined, target.kind === 'pglite-memory' ? target.template : undefined);
 }
