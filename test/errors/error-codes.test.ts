@@ -11,6 +11,9 @@ import {
   InvalidScopeError,
   InvalidTargetError,
   OAuthError,
+  SERVER_FAULT_CODES,
+  StoreUnavailableError,
+  ThrottledError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
   type ErrorCode,
@@ -111,5 +114,18 @@ describe('error codes', () => {
         assert.ok(!body.includes('argon2') && !body.includes('app.ts'), `${code}/${style}: ${body}`);
       }
     }
+  });
+
+  test("only the server's own faults capture a stack, and exactly the codes that answer 5xx are such faults", () => {
+    for (const code of ErrorCodes) assert.equal(SERVER_FAULT_CODES.has(code), HTTP_STATUS[code].status >= 500, code);
+    const frames = (error: Error) => (error.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).length;
+    // A refusal's stack is its first line only; what the log of a 5xx needs keeps its frames.
+    const refusal = new GatehouseError('ERR_NOT_FOUND', 'no such resource');
+    assert.equal(refusal.stack, 'GatehouseError: no such resource');
+    assert.equal(frames(new ThrottledError(1500, 'login')), 0);
+    assert.ok(frames(new StoreUnavailableError('connection refused')) > 0);
+    assert.ok(frames(new GatehouseError('ERR_INTERNAL', 'bug')) > 0);
+    // The process-wide limit is restored, even after a constructor that skipped the capture.
+    assert.ok(frames(new Error('plain')) > 0);
   });
 });

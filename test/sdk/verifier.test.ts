@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createVerifier, InvalidTokenError, type Verifier } from '../../packages/verify/src/index.js';
+import { createVerifier, InvalidTokenError, KeysUnavailableError, RevocationsStaleError, type Verifier } from '../../packages/verify/src/index.js';
 import { alternateSpellings } from '../support/base64url-spellings.js';
 import { AUDIENCE, b64, claims, ISSUER, sign, testKey, USER_ID, type TestKey } from './support.js';
 
@@ -171,5 +171,15 @@ describe('the server and the SDK run one module', () => {
       server.verify(await sign(ed, claims({ aud: 'https://other.test' }))),
       (e: unknown) => e instanceof ServerInvalidTokenError && /claim check failed: aud/.test(e.logReason ?? ''),
     );
+  });
+});
+
+describe('the errors the verifier throws', () => {
+  test('a refused token carries no stack, an outage keeps its own, and the process-wide limit is restored', () => {
+    const frames = (error: Error) => (error.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).length;
+    assert.equal(new InvalidTokenError('bad signature').stack, 'InvalidTokenError: invalid token');
+    assert.ok(frames(new KeysUnavailableError('JWKS fetch failed')) > 0);
+    assert.ok(frames(new RevocationsStaleError('catch-up failing')) > 0);
+    assert.ok(frames(new Error('plain')) > 0);
   });
 });
