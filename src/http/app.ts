@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { responseSerializerCompiler } from './response-serializer.js';
 import type { Authenticator } from '../guard/authenticator.js';
 import { PUBLIC } from '../guard/requirement.js';
 import { createSharedSecretCheck } from '../guard/shared-secret.js';
@@ -133,7 +134,7 @@ export async function mountGatehouse(app: FastifyInstance, services: GatehouseSe
       scope.decorate('gatehouseAuthenticator', { getter: () => services.authenticator });
       if (options.plumbing === 'scoped') {
         scope.setValidatorCompiler(validatorCompiler);
-        scope.setSerializerCompiler(serializerCompiler);
+        scope.setSerializerCompiler(responseSerializerCompiler);
         scope.setErrorHandler((error, request, reply) => sendError(request, reply, error));
         registerStrictBodyParsers(scope);
         registerSecurityHeaders(scope);
@@ -196,7 +197,7 @@ export async function buildApp(services: GatehouseServices, options: BuildAppOpt
 
   answerUnmetExpectations(app);
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   registerErrorHandling(app);
   registerStrictBodyParsers(app);
   registerTextInputCheck(app);
