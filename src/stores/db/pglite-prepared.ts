@@ -62,7 +62,7 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
         syncToFs: false,
         ...(options?.onNotice === undefined ? {} : { onNotice: options.onNotice }),
       });
-      const [result] = parse.parseResults(messages, pg.parsers, options);
+      const [result] = parseAnswer(messages, pg.parsers, options);
       return result ?? { rows: [], fields: [] };
     } catch (error) {
       throw withQuery(error, text, params, options);
@@ -105,6 +105,22 @@ export function withPreparedStatements(pg: PGlite, capacity = 512): PGlite {
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+type DefaultParsers = Parameters<typeof parse.parseResults>[1];
+
+/**
+ * `parse.parseResults`, with a caller's parsers (drizzle passes nine on every query: dates and
+ * intervals as text) put in front of PGlite's without copying them. Given both, `parseResults`
+ * copies all 318 of PGlite's into a new object for each statement (117 µs each, and garbage).
+ * Here the caller's few sit on an object whose prototype is PGlite's table, which is all a parser
+ * lookup (`parsers[typeId]`) needs. Measured: a user lookup 498–546 → 364–386 µs; HTTP refreshes
+ * on a PGlite directory, 20 chains, 410–470 → 704–771/s.
+ */
+function parseAnswer(messages: Parameters<typeof parse.parseResults>[0], base: DefaultParsers, options: QueryOptions | undefined): Results[] {
+  if (options?.parsers === undefined) return parse.parseResults(messages, base, options);
+  const { parsers, ...rest } = options;
+  return parse.parseResults(messages, Object.assign(Object.create(base) as DefaultParsers, parsers), rest);
 }
 
 /** Module-wide: two wrappers of one PGlite (one session) must never name two statements alike. */
