@@ -45,7 +45,7 @@ import { createAccessTokenIssuer, type IssueAccessToken, type IssueAccessTokenIn
 import { createAccessTokenVerifier, restrictAudience, type AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import type { PasswordHashing } from './users/password-hashing.js';
 import { createCachedUserStore } from './users/cached-user-store.js';
-import { createRefreshTokenFactsCache } from './sessions/refresh-token-facts.js';
+import { createRefreshTokenFactsCache, type RefreshTokenFactsCache } from './sessions/refresh-token-facts.js';
 import type { UserStore } from './users/user-store.js';
 import type { TenantStore } from './tenants/tenant-store.js';
 import { createDrizzleTenantStore } from './stores/db/drizzle-tenant-store.js';
@@ -295,6 +295,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const uncachedUsers = createDrizzleUserStore(database.db);
   const cachedUsers = createCachedUserStore(uncachedUsers, overrides.now === undefined ? {} : { now: overrides.now });
   const rawSessions = createDrizzleSessionStore(database.db);
+  // One per instance, shared by every route that hands out refresh tokens and by the refresh limit.
+  const issuedRefreshTokens = createRefreshTokenFactsCache({ now });
   const revocationStore = createDrizzleRevocationStore(database.db);
   let revocations: Revocations;
   try {
@@ -364,7 +366,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     // The in-process ephemeral store carries pub/sub only: counters get their own bounded stores.
     shared: ephemeral.kind === 'redis' ? ephemeral : undefined,
     ...(overrides.throttleCapacity === undefined ? {} : { localCapacity: overrides.throttleCapacity }),
-    sessionIdOfRefreshDigest: async (digest) => (await rawSessions.findByRefreshDigest(digest))?.id,
+    // A token's session never changes, so what this instance remembers of the tokens it issued
+    // answers without a read before the rotation (the refresh limit is on by default).
+    sessionIdOfRefreshDigest: async (digest) => issuedRefreshTokens.peek(digest)?.id ?? (await rawSessions.findByRefreshDigest(digest))?.id,
     onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
   });
   const tenants = createDrizzleTenantStore(database.db);
@@ -498,7 +502,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     mfaSignIn,
     issueAccessToken: (input) => issuer.issue(input),
     prepareAccessToken: () => issuer.prepare(),
-    tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks),
+    tokenRequestDeps: (hooks) => tokenRequestDeps(services, hooks, issuedRefreshTokens),
     keySource: fileKeys?.source ?? { kind: 'store', path: 'signing_keys', created: false },
     storedKeys,
     async close() {
@@ -515,13 +519,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   return services;
 }
 
-function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks): TokenRequestDeps {
+function tokenRequestDeps(services: GatehouseServices, hooks: TokenRequestHooks, issuedTokens: RefreshTokenFactsCache): TokenRequestDeps {
   const families: RefreshFamilyDeps = {
     sessions: services.sessions,
     policy: services.sessionPolicy,
     now: services.now,
     onSecurityEvent: hooks.onSecurityEvent,
-    issuedTokens: createRefreshTokenFactsCache({ now: services.now }),
+    issuedTokens,
   };
   return {
     clients: services.clients,

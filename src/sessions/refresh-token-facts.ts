@@ -13,6 +13,8 @@ export interface RefreshTokenFactsCache {
   remember(digest: string, session: RefreshTokenFacts): void;
   /** The facts of a token this instance handed out, forgotten as they are read (a token is spent once). */
   take(digest: string): RefreshTokenFacts | undefined;
+  /** The same, left in place: for the refresh limit, which counts the token's session before the grant takes it. */
+  peek(digest: string): RefreshTokenFacts | undefined;
 }
 
 export interface RefreshTokenFactsOptions {
@@ -46,6 +48,10 @@ export function createRefreshTokenFactsCache(options: RefreshTokenFactsOptions =
       if (entry === undefined) return undefined;
       entries.delete(digest);
       return entry.expiresAt > now() ? entry.facts : undefined;
+    },
+    peek(digest) {
+      const entry = entries.get(digest);
+      return entry !== undefined && entry.expiresAt > now() ? entry.facts : undefined;
     },
   };
 }

@@ -5,6 +5,7 @@ import { sessionOfRefreshToken } from '../../src/sessions/refresh-families.js';
 import { digestRefreshToken, generateRefreshToken } from '../../src/sessions/refresh-token.js';
 import { createRefreshTokenFactsCache, type RefreshTokenFacts } from '../../src/sessions/refresh-token-facts.js';
 import type { SessionStore } from '../../src/sessions/session-store.js';
+import { observeQueries } from '../../src/stores/db/database.js';
 import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/test-app.js';
 
 const facts = (id: string): RefreshTokenFacts => ({ id, userId: 'u', clientId: 'c', tenantId: null, scope: 'profile', resource: null });
@@ -63,7 +64,64 @@ describe('the refresh tokens an instance remembers it issued', () => {
   });
 });
 
+describe('the refresh limit and the remembered tokens', () => {
+  let t: TestApp;
+  before(async () => {
+    // A frozen clock: the user cache (1 s) cannot expire between the two refreshes measured.
+    const frozen = Date.now();
+    t = await startTestApp({ env: { GATEHOUSE_LIMIT_REFRESH_SESSION: '3/1m' }, overrides: { now: () => frozen } });
+  });
+  after(() => t.close());
+
+  const refresh = (token: string) => t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
+
+  test('with the limit on, the refresh of a token this instance issued runs the rotation statement alone', async () => {
+    await t.register('limited-rotator');
+    const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'limited-rotator', password: TEST_PASSWORD } });
+    assert.equal(login.statusCode, 200, login.body);
+    const first = await refresh(login.json<{ refresh_token: string }>().refresh_token);
+    assert.equal(first.statusCode, 200, first.body);
+    let statements = 0;
+    const detach = observeQueries(() => statements++);
+    try {
+      const second = await refresh(first.json<{ refresh_token: string }>().refresh_token);
+      assert.equal(second.statusCode, 200, second.body);
+    } finally {
+      detach();
+    }
+    // Before: the limit read the token's session from the store, then the grant spent it.
+    assert.equal(statements, 1);
+  });
+
+  test('malicious: the limit still counts every rotation of the session, remembered tokens and spent ones alike', async () => {
+    await t.register('looping-rotator');
+    const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'looping-rotator', password: TEST_PASSWORD } });
+    let token = login.json<{ refresh_token: string }>().refresh_token;
+    const spent = token;
+    for (let i = 0; i < 3; i++) {
+      const res = await refresh(token);
+      assert.equal(res.statusCode, 200, res.body);
+      token = res.json<{ refresh_token: string }>().refresh_token;
+    }
+    assert.equal((await refresh(token)).statusCode, 429, 'a remembered token of a session at its limit');
+    assert.equal((await refresh(spent)).statusCode, 429, 'a spent token (read from the store) counts against the same session');
+  });
+});
+
 describe('createRefreshTokenFactsCache', () => {
+  test('peek leaves the entry for take; neither returns an expired one', () => {
+    let now = 0;
+    const cache = createRefreshTokenFactsCache({ ttlMs: 1000, now: () => now });
+    cache.remember('d', facts('s'));
+    assert.equal(cache.peek('d')?.id, 's');
+    assert.equal(cache.peek('d')?.id, 's');
+    assert.equal(cache.take('d')?.id, 's');
+    assert.equal(cache.peek('d'), undefined, 'taken');
+    cache.remember('e', facts('t'));
+    now = 1000;
+    assert.equal(cache.peek('e'), undefined);
+  });
+
   test('an entry older than ttlMs is not returned', () => {
     let now = 0;
     const cache = createRefreshTokenFactsCache({ ttlMs: 1000, now: () => now });
