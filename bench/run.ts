@@ -3,6 +3,7 @@ import autocannon from 'autocannon';
 import { registerBenchUser } from './bench-user.js';
 import { start, type Message } from './child-server.js';
 import { machineBusyMs } from './machine-cpu.js';
+import { loginChains, refreshChains } from './refresh-chains.js';
 
 /**
  * `npm run bench`: every figure is paired with a baseline measured in the same run on the same
@@ -11,6 +12,8 @@ import { machineBusyMs } from './machine-cpu.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = 50;
 const LOGIN_CONNECTIONS = 8;
+/** As the side-by-side rows beside the seeds' app (bench/seed-app.ts). */
+const REFRESH_CHAINS = 20;
 const PASSWORD = 'correct horse battery staple';
 
 interface Row {
@@ -177,6 +180,42 @@ async function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
 }
 
 /**
+ * Refresh rotations/s on the embedded store with every limit off and with the default limits on
+ * (the per-address ceiling and the per-session refresh limit raised, since the chains come from
+ * 127.0.0.1 and rotate their sessions far faster than any client would; their hooks still count
+ * each request). Loaded in turn, off / on / off / on, as the logins above.
+ */
+async function refreshesThrottledAndNot(): Promise<{ off: number; on: number }> {
+  const servers = {
+    off: start('./servers/gatehouse.ts'),
+    on: start('./servers/gatehouse.ts', {
+      BENCH_SERVER_THROTTLING: 'on',
+      BENCH_SERVER_LIMIT_GLOBAL_IP: '1000000/1m',
+      BENCH_SERVER_LIMIT_REFRESH_SESSION: '1000000/1m',
+    }),
+  };
+  try {
+    const bases = { off: String((await servers.off.next('ready')).address), on: String((await servers.on.next('ready')).address) };
+    const chains = { off: [] as string[], on: [] as string[] };
+    for (const mode of ['off', 'on'] as const) {
+      await registerBenchUser(bases[mode], 'bench', PASSWORD);
+      chains[mode] = await loginChains(bases[mode], 'bench', PASSWORD, REFRESH_CHAINS);
+    }
+    const done = { off: 0, on: 0 };
+    const half = Math.max(1, SECONDS / 2);
+    for (const mode of ['off', 'on', 'off', 'on'] as const) {
+      const chained = await refreshChains(`${bases[mode]}/auth/refresh`, chains[mode], half);
+      done[mode] += chained.count;
+      chains[mode] = chained.lasts;
+    }
+    return { off: done.off / (2 * half), on: done.on / (2 * half) };
+  } finally {
+    servers.off.child.kill();
+    servers.on.child.kill();
+  }
+}
+
+/**
  * The hello route behind the throttle plugin's per-address ceiling: `counted` (a limit never
  * reached: every request counted and served) or `refused` (limit 1: every request answered 429).
  */
@@ -228,28 +267,11 @@ async function rotations(
   try {
     const username = `rot${Date.now()}`;
     await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
-    const chains = await Promise.all(
-      Array.from({ length: LOGIN_CONNECTIONS }, async () => {
-        const res = await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
-        return ((await res.json()) as { refresh_token: string }).refresh_token;
-      }),
-    );
-    let done = 0;
+    const chains = await loginChains(base, username, PASSWORD, LOGIN_CONNECTIONS);
     const busyBefore = machineBusyMs();
     const serverBefore = await cpuOf(child, next);
     const clientBefore = process.cpuUsage();
-    const deadline = performance.now() + SECONDS * 1000;
-    await Promise.all(
-      chains.map(async (first) => {
-        let token = first;
-        while (performance.now() < deadline) {
-          const res = await fetch(`${base}/auth/refresh`, { method: 'POST', headers: json, body: JSON.stringify({ refresh_token: token }) });
-          if (res.status !== 200) throw new Error(`rotation failed: ${res.status} ${await res.text()}`);
-          token = ((await res.json()) as { refresh_token: string }).refresh_token;
-          done += 1;
-        }
-      }),
-    );
+    const { count: done } = await refreshChains(`${base}/auth/refresh`, chains, SECONDS);
     const client = process.cpuUsage(clientBefore);
     const serverAfter = await cpuOf(child, next);
     const busyAfter = machineBusyMs();
@@ -334,6 +356,7 @@ const plumbed = await helloServer('./servers/plumbed-fastify.ts');
 const argon = await rawArgon2();
 const g = await gatehouse();
 const logins = await loginsThrottledAndNot();
+const refreshes = await refreshesThrottledAndNot();
 const helloCounted = await throttledHello('counted');
 const helloRefused = await throttledHello('refused');
 const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -502,6 +525,15 @@ print(
       baseline: logins.off,
       target: '>= 0.95x',
       pass: logins.on / logins.off >= 0.95,
+    },
+    {
+      name: 'refresh rotations, throttling on (defaults)',
+      value: refreshes.on,
+      unit: '/s',
+      baselineName: 'limits off',
+      baseline: refreshes.off,
+      target: '>= 0.95x',
+      pass: refreshes.on / refreshes.off >= 0.95,
     },
     {
       name: 'hello behind the per-address ceiling (counted)',

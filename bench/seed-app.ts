@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import { printTable } from './bench-table.js';
 import { start } from './child-server.js';
 import { rssMb } from './process-memory.js';
+import { refreshChains } from './refresh-chains.js';
 import { LIMITS_OFF } from '../test/support/gatehouse-instances.js';
 import { startEmbeddedServer, stopServer } from '../test/support/embedded-server.js';
 import { freePort } from '../test/support/private-redis.js';
@@ -100,26 +101,6 @@ async function load(options: autocannon.Options): Promise<number> {
   return result.requests.total;
 }
 
-/** Refreshes/s of `REFRESH_CHAINS` clients, each presenting the token its previous answer returned. */
-async function refreshChains(t: Target, firsts: readonly string[]): Promise<{ count: number; lasts: string[] }> {
-  let count = 0;
-  const deadline = performance.now() + (SECONDS / 2) * 1000;
-  const lasts = await Promise.all(
-    firsts.map(async (first) => {
-      let token = first;
-      while (performance.now() < deadline) {
-        const res = await fetch(`${t.base}${t.refresh}`, { method: 'POST', headers: json, body: JSON.stringify({ refresh_token: token }) });
-        if (res.status !== 200) throw new Error(`${t.name} refresh: ${res.status} ${await res.text()}`);
-        // The seed answers without a new refresh token (its one is reusable): present it again.
-        token = ((await res.json()) as { refresh_token?: string }).refresh_token ?? token;
-        count += 1;
-      }
-      return token;
-    }),
-  );
-  return { count, lasts };
-}
-
 /**
  * The embedded engine's own ceiling for a rotation: the session store's compare-and-set on PGlite
  * in a directory, without HTTP, tokens or logs (bench/servers/store-rotations.ts), at the chains'
@@ -158,7 +139,7 @@ async function measure(targets: readonly [Target, Target]): Promise<[Figures, Fi
       const s = sessions[i]!;
       figures[i]!.me += await load({ url: `${t.base}/me`, connections: CONNECTIONS, headers: { authorization: `Bearer ${s.access}` } });
       figures[i]!.logins += await load({ url: `${t.base}${t.token}`, method: 'POST', connections: LOGIN_CONNECTIONS, headers: form, body: t.tokenBody });
-      const chained = await refreshChains(t, s.chains);
+      const chained = await refreshChains(`${t.base}${t.refresh}`, s.chains, SECONDS / 2);
       figures[i]!.refreshes += chained.count;
       s.chains = chained.lasts;
       figures[i]!.loadedMb = Math.max(figures[i]!.loadedMb, await rssMb(t.pid, 0));
