@@ -33,10 +33,13 @@ describe('hosted pages over HTTP', () => {
   test('a registration without the synchronizer token, or with another browser’s, is refused 403 and creates nothing', async () => {
     const victim = await formSession(t);
     const attacker = await formSession(t);
+    // Chosen by the characters it replaces, so the token always changes.
+    const wrongToken = `${victim.token.slice(0, -2)}${victim.token.endsWith('xx') ? 'yy' : 'xx'}`;
+    assert.notEqual(wrongToken, victim.token);
     const attempts = [
       { name: 'no token', cookie: victim.cookie, fields: {} },
       { name: 'no cookie', cookie: undefined, fields: { _csrf: victim.token } },
-      { name: 'wrong token', cookie: victim.cookie, fields: { _csrf: `${victim.token.slice(0, -2)}xx` } },
+      { name: 'wrong token', cookie: victim.cookie, fields: { _csrf: wrongToken } },
       { name: "the attacker's own valid token", cookie: victim.cookie, fields: { _csrf: attacker.token } },
       { name: 'a planted cookie of another shape', cookie: '__Host-gatehouse_csrf=planted', fields: { _csrf: victim.token } },
     ];
