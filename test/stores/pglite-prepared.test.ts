@@ -74,6 +74,19 @@ describe('PGlite with named prepared statements', () => {
     assert.equal((await pg.query(`select count(*)::int as n from things`)).rows.length, 1);
   });
 
+  test('malicious: a statement whose result columns changed under it fails, never answering with the columns it was prepared with', async () => {
+    await raw.exec(`create table shapes (id int primary key, a text)`);
+    await raw.exec(`insert into shapes values (1, 'one')`);
+    const text = `select * from shapes where id = $1`;
+    assert.deepEqual((await pg.query(text, [1])).rows, [{ id: 1, a: 'one' }]);
+    await raw.exec(`alter table shapes add column b text not null default 'new'`);
+    await assert.rejects(pg.query(text, [1]), (e: unknown) => e instanceof protocol.messages.DatabaseError && e.code === '0A000');
+    // A statement whose columns did not change runs on, with its columns named as before.
+    assert.deepEqual((await pg.query(`select a, id from shapes where id = $1`, [1])).rows, [{ a: 'one', id: 1 }]);
+    await raw.exec(`alter table shapes add column c int`);
+    assert.deepEqual((await pg.query(`select a, id from shapes where id = $1`, [1])).rows, [{ a: 'one', id: 1 }]);
+  });
+
   test('transactions: statements inside commit or roll back with it, and a statement first prepared in a rolled-back one still runs', async () => {
     const text = `insert into things (id, name) values ($1, $2)`;
     await assert.rejects(
