@@ -197,6 +197,9 @@ describe('the logger configuration itself', () => {
     const record = JSON.parse(lines[0] as string) as Record<string, unknown>;
     assert.deepEqual(record.req, { method: 'GET', url: '/me' });
     assert.deepEqual(record.res, { statusCode: 200 });
+    log.info({ req: { method: 'POST', url: '/auth/token?code=SECRET-5', id: 'r-1', ip: '192.0.2.7', headers: {} } }, 'with every field');
+    assert.deepEqual(JSON.parse(lines[1] as string).req, { method: 'POST', url: '/auth/token?[query redacted]', request_id: 'r-1', ip: '192.0.2.7' });
+    lines.pop();
     assert.deepEqual(record.headers, { authorization: '[redacted]' });
     for (const secret of secrets) assert.ok(!lines[0]!.includes(secret.split('=').at(-1)!.replace('Bearer ', '')), secret);
   });
