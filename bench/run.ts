@@ -150,74 +150,76 @@ async function gatehouse(): Promise<GatehouseFigures> {
 }
 
 /**
- * Password logins/s with every limit off and with the default limits on (the per-address ceiling
- * raised, since every login of the bench comes from 127.0.0.1; its hook still counts each request).
- * Successful logins never meet a login limit: those count failures. Both servers run side by side
- * and are loaded in turn, off / on / off / on, so a drift in the machine's speed hits both alike.
+ * Two Gatehouse servers side by side, one with every limit off and one with the default limits on
+ * (`onEnv` raises what the bench would otherwise hit: all its load comes from 127.0.0.1; the raised
+ * limits' hooks still count each request), loaded in `turns` alternating turns each over SECONDS in
+ * all, so a drift in the machine's speed hits both alike. `prepare` readies a server's load, `turn`
+ * runs one turn of it and counts what was done. Returns each server's rate per second.
  */
-async function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
+async function limitsOffAndOn<S>(
+  onEnv: Record<string, string>,
+  turns: number,
+  prepare: (base: string) => Promise<S>,
+  turn: (base: string, state: S, seconds: number) => Promise<{ count: number; state: S }>,
+): Promise<{ off: number; on: number }> {
   const servers = {
     off: start('./servers/gatehouse.ts'),
-    on: start('./servers/gatehouse.ts', { BENCH_SERVER_THROTTLING: 'on', BENCH_SERVER_LIMIT_GLOBAL_IP: '1000000/1m' }),
+    on: start('./servers/gatehouse.ts', { BENCH_SERVER_THROTTLING: 'on', BENCH_SERVER_LIMIT_GLOBAL_IP: '1000000/1m', ...onEnv }),
   };
   try {
     const bases = { off: String((await servers.off.next('ready')).address), on: String((await servers.on.next('ready')).address) };
-    const body = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
-    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-    for (const base of Object.values(bases)) await registerBenchUser(base, 'bench', PASSWORD);
+    const state: { off: S; on: S } = { off: await prepare(bases.off), on: await prepare(bases.on) };
     const done = { off: 0, on: 0 };
-    const half = Math.max(1, SECONDS / 2);
-    for (const mode of ['off', 'on', 'off', 'on'] as const) {
-      done[mode] += (
-        await load({ url: `${bases[mode]}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers, body, duration: half })
-      ).requests.total;
+    const seconds = Math.max(1, SECONDS / turns);
+    for (let i = 0; i < turns; i++) {
+      for (const mode of ['off', 'on'] as const) {
+        const result = await turn(bases[mode], state[mode], seconds);
+        done[mode] += result.count;
+        state[mode] = result.state;
+      }
     }
-    return { off: done.off / (2 * half), on: done.on / (2 * half) };
+    return { off: done.off / (turns * seconds), on: done.on / (turns * seconds) };
   } finally {
     servers.off.child.kill();
     servers.on.child.kill();
   }
 }
 
+/** Password logins/s, limits off and on. Successful logins never meet a login limit: those count failures. */
+function loginsThrottledAndNot(): Promise<{ off: number; on: number }> {
+  const body = new URLSearchParams({ grant_type: 'password', username: 'bench', password: PASSWORD }).toString();
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+  return limitsOffAndOn(
+    {},
+    2,
+    (base) => registerBenchUser(base, 'bench', PASSWORD),
+    async (base, state, duration) => {
+      const result = await load({ url: `${base}/auth/token`, method: 'POST', connections: LOGIN_CONNECTIONS, headers, body, duration });
+      return { count: result.requests.total, state };
+    },
+  );
+}
+
 /**
- * Refresh rotations/s on the embedded store with every limit off and with the default limits on
- * (the per-address ceiling and the per-session refresh limit raised, since the chains come from
- * 127.0.0.1 and rotate their sessions far faster than any client would; their hooks still count
- * each request). Loaded in turn, off / on four times over.
+ * Refresh rotations/s on the embedded store, limits off and on (the per-session refresh limit
+ * raised too: the chains rotate their sessions far faster than any client would).
+ * Four turns each, not two: the limits' own work is a few per cent of a refresh (injected one
+ * after another: 937-999 us of CPU each with limits off, 955-1,048 us on), well inside the
+ * machine's drift over a few seconds (two turns read 0.91x on that same code).
  */
-async function refreshesThrottledAndNot(): Promise<{ off: number; on: number }> {
-  const servers = {
-    off: start('./servers/gatehouse.ts'),
-    on: start('./servers/gatehouse.ts', {
-      BENCH_SERVER_THROTTLING: 'on',
-      BENCH_SERVER_LIMIT_GLOBAL_IP: '1000000/1m',
-      BENCH_SERVER_LIMIT_REFRESH_SESSION: '1000000/1m',
-    }),
-  };
-  try {
-    const bases = { off: String((await servers.off.next('ready')).address), on: String((await servers.on.next('ready')).address) };
-    const chains = { off: [] as string[], on: [] as string[] };
-    for (const mode of ['off', 'on'] as const) {
-      await registerBenchUser(bases[mode], 'bench', PASSWORD);
-      chains[mode] = await loginChains(bases[mode], 'bench', PASSWORD, REFRESH_CHAINS);
-    }
-    const done = { off: 0, on: 0 };
-    // Four turns each, not two: the limits' own work is a few per cent of a refresh (injected one
-    // after another: 937-999 us of CPU each with limits off, 955-1,048 us on), well inside the
-    // machine's drift over a few seconds (two turns read 0.91x on that same code).
-    const quarter = Math.max(1, SECONDS / 4);
-    for (let turn = 0; turn < 4; turn++) {
-      for (const mode of ['off', 'on'] as const) {
-        const chained = await refreshChains(`${bases[mode]}/auth/refresh`, chains[mode], quarter);
-        done[mode] += chained.count;
-        chains[mode] = chained.lasts;
-      }
-    }
-    return { off: done.off / (4 * quarter), on: done.on / (4 * quarter) };
-  } finally {
-    servers.off.child.kill();
-    servers.on.child.kill();
-  }
+function refreshesThrottledAndNot(): Promise<{ off: number; on: number }> {
+  return limitsOffAndOn(
+    { BENCH_SERVER_LIMIT_REFRESH_SESSION: '1000000/1m' },
+    4,
+    async (base) => {
+      await registerBenchUser(base, 'bench', PASSWORD);
+      return loginChains(base, 'bench', PASSWORD, REFRESH_CHAINS);
+    },
+    async (base, chains, seconds) => {
+      const chained = await refreshChains(`${base}/auth/refresh`, chains, seconds);
+      return { count: chained.count, state: chained.lasts };
+    },
+  );
 }
 
 /**
@@ -268,10 +270,9 @@ async function rotations(
   const { child, next } = start('./servers/gatehouse.ts', { BENCH_SERVER_DATABASE_URL: databaseUrl });
   const { address } = await next('ready');
   const base = String(address);
-  const json = { 'content-type': 'application/json' };
   try {
     const username = `rot${Date.now()}`;
-    await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) });
+    await registerBenchUser(base, username, PASSWORD);
     const chains = await loginChains(base, username, PASSWORD, LOGIN_CONNECTIONS);
     const busyBefore = machineBusyMs();
     const serverBefore = await cpuOf(child, next);
