@@ -10,16 +10,18 @@ import { bearer, startTestApp, TEST_PASSWORD, type TestApp } from '../support/te
 
 const facts = (id: string): RefreshTokenFacts => ({ id, userId: 'u', clientId: 'c', tenantId: null, scope: 'profile', resource: null });
 
+/** A new user of `t`, signed in by JSON login. */
+async function signInAs(t: TestApp, username: string): Promise<{ access_token: string; refresh_token: string }> {
+  await t.register(username);
+  const res = await t.inject({ method: 'POST', url: '/auth/login', payload: { username, password: TEST_PASSWORD } });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json<{ access_token: string; refresh_token: string }>();
+}
+
 describe('the refresh tokens an instance remembers it issued', () => {
   let t: TestApp;
   let users = 0;
-  const signIn = async () => {
-    const username = `facts-user-${++users}`;
-    await t.register(username);
-    const res = await t.inject({ method: 'POST', url: '/auth/login', payload: { username, password: TEST_PASSWORD } });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json<{ access_token: string; refresh_token: string }>();
-  };
+  const signIn = () => signInAs(t, `facts-user-${++users}`);
   const refresh = (token: string) => t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
 
   before(async () => {
@@ -76,10 +78,7 @@ describe('the refresh limit and the remembered tokens', () => {
   const refresh = (token: string) => t.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
 
   test('with the limit on, the refresh of a token this instance issued runs the rotation statement alone', async () => {
-    await t.register('limited-rotator');
-    const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'limited-rotator', password: TEST_PASSWORD } });
-    assert.equal(login.statusCode, 200, login.body);
-    const first = await refresh(login.json<{ refresh_token: string }>().refresh_token);
+    const first = await refresh((await signInAs(t, 'limited-rotator')).refresh_token);
     assert.equal(first.statusCode, 200, first.body);
     let statements = 0;
     const detach = observeQueries(() => statements++);
@@ -94,9 +93,7 @@ describe('the refresh limit and the remembered tokens', () => {
   });
 
   test('malicious: the limit still counts every rotation of the session, remembered tokens and spent ones alike', async () => {
-    await t.register('looping-rotator');
-    const login = await t.inject({ method: 'POST', url: '/auth/login', payload: { username: 'looping-rotator', password: TEST_PASSWORD } });
-    let token = login.json<{ refresh_token: string }>().refresh_token;
+    let token = (await signInAs(t, 'looping-rotator')).refresh_token;
     const spent = token;
     for (let i = 0; i < 3; i++) {
       const res = await refresh(token);
