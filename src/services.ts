@@ -30,6 +30,7 @@ import { createDrizzleUserStore } from './stores/db/drizzle-user-store.js';
 import { backfillUsernameSkeletons } from './stores/db/username-skeleton-backfill.js';
 import {
   exchangeRefreshToken,
+  sessionIdOfRefreshDigest,
   sessionOfRefreshToken,
   startSession,
   type RefreshFamilyDeps,
@@ -366,9 +367,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     // The in-process ephemeral store carries pub/sub only: counters get their own bounded stores.
     shared: ephemeral.kind === 'redis' ? ephemeral : undefined,
     ...(overrides.throttleCapacity === undefined ? {} : { localCapacity: overrides.throttleCapacity }),
-    // A token's session never changes, so what this instance remembers of the tokens it issued
-    // answers without a read before the rotation (the refresh limit is on by default).
-    sessionIdOfRefreshDigest: async (digest) => issuedRefreshTokens.peek(digest)?.id ?? (await rawSessions.findByRefreshDigest(digest))?.id,
+    // The tokens this instance issued are counted without a read before the rotation (the refresh limit is on by default).
+    sessionIdOfRefreshDigest: (digest) => sessionIdOfRefreshDigest({ sessions: rawSessions, issuedTokens: issuedRefreshTokens }, digest),
     onStoreError: (error) => events.emit({ event: 'throttle.store_unavailable', level: 'warn', error }),
   });
   const tenants = createDrizzleTenantStore(database.db);

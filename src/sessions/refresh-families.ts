@@ -91,6 +91,15 @@ export async function sessionOfRefreshToken(
 }
 
 /**
+ * The session a refresh token's digest belongs to, for counting a refresh against it (the
+ * refresh limit, which runs before the grant): what this instance remembers is left in place for
+ * the grant to take. A token's session never changes, so the remembered one is the stored one.
+ */
+export async function sessionIdOfRefreshDigest(deps: Pick<RefreshFamilyDeps, 'sessions' | 'issuedTokens'>, digest: string): Promise<string | undefined> {
+  return deps.issuedTokens?.peek(digest)?.id ?? (await deps.sessions.findByRefreshDigest(digest))?.id;
+}
+
+/**
  * RFC 6749 §6 with rotation: spends the presented token and returns its successor. Presenting a
  * spent token is reuse (RFC 9700 §4.14.2): the whole session is revoked and a security event
  * raised. Every failure is the same InvalidGrantError (the reason goes to the log), except a
